@@ -1,0 +1,21 @@
+//! Scenario YAML for telemetry-simulator: parse, validate (with file:line:col), normalize, built-ins.
+//!
+//! A scenario describes one kind of trace: a tree of span nodes with latency distributions,
+//! error behaviour, retries and attributes. [`Catalog::load`] gives the built-ins plus any
+//! folders; [`parse_scenario`] reads one text; errors are [`Diagnostics`].
+
+mod catalog;
+mod convert;
+mod diag;
+mod dist;
+mod spec;
+mod yaml;
+
+pub use catalog::{BUILTINS, Catalog, HIDDEN, load_path, parse_scenario};
+pub use diag::{Diagnostic, Diagnostics, did_you_mean};
+pub use dist::{DISTRIBUTIONS, Dist, NumDist};
+pub use spec::{
+    AttrSpec, CountSpec, ErrorSpec, EventSpec, Literal, Mode, NumType, RetrySpec, Scenario, SpanKind, SpanSpec,
+    TEMPLATE_BUILTINS, TemplatePart, normalize_prefix,
+};
+pub use yaml::{MAX_ALIASES, MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES};

@@ -1,0 +1,797 @@
+//! The typed scenario: what a YAML file means once read and checked.
+
+use crate::convert::{Fields, describe};
+use crate::diag::Reporter;
+use crate::dist::{self, Dist, NumDist, Use};
+use crate::yaml::{Node, Value};
+
+/// One scenario: a named, weighted generator of traces of one shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    /// Unique name, used by `--name`.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Labels shown by `list`.
+    pub tags: Vec<String>,
+    /// Default number of traces for `scenario` when `--count` is not given.
+    pub repeat_count: Option<u64>,
+    /// Default milliseconds between trace starts when neither `--interval` nor `--rate` is given.
+    pub interval_ms: Option<f64>,
+    /// Whether metrics are derived from this scenario's spans.
+    pub emit_metrics: bool,
+    /// Whether logs are emitted for this scenario's spans.
+    pub emit_logs: bool,
+    /// Relative share of this scenario in a mixed `run`.
+    pub weight: f64,
+    /// Resource attributes added to every trace of this scenario.
+    pub resource: Vec<(String, Literal)>,
+    /// The root span.
+    pub root: SpanSpec,
+    /// Where it came from: a path, or `builtin:<name>`.
+    pub source: String,
+}
+
+/// A span node of the trace tree.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpanSpec {
+    /// The span type (e.g. `vendor.llm.call`, after prefix normalization).
+    pub span_type: String,
+    /// Span name; defaults to the type.
+    pub name: Option<String>,
+    /// Span kind; the root defaults to server, others to internal.
+    pub kind: Option<SpanKind>,
+    /// Own duration in milliseconds. Absent: as long as the children need.
+    pub latency: Option<NumDist>,
+    /// How it fails.
+    pub error: ErrorSpec,
+    /// Attributes, in declaration order.
+    pub attributes: Vec<(String, AttrSpec)>,
+    /// Child nodes.
+    pub children: Vec<SpanSpec>,
+    /// Children run one after another or all at once.
+    pub mode: Mode,
+    /// Chance this node is present at all.
+    pub probability: f64,
+    /// How many copies of this node.
+    pub count: CountSpec,
+    /// Retry behaviour: each attempt becomes a `<type>.attempt` child span.
+    pub retry: Option<RetrySpec>,
+    /// Span events.
+    pub events: Vec<EventSpec>,
+    /// Line of this node in its file.
+    pub line: u32,
+}
+
+/// OpenTelemetry span kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpanKind {
+    /// Internal operation.
+    Internal,
+    /// Handles a remote request.
+    Server,
+    /// Makes a remote request.
+    Client,
+    /// Sends a message.
+    Producer,
+    /// Receives a message.
+    Consumer,
+}
+
+/// How children are laid out in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// One after another.
+    #[default]
+    Sequential,
+    /// All start together.
+    Parallel,
+}
+
+/// How many copies of a node a trace has.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CountSpec {
+    /// Exactly n.
+    Fixed(u64),
+    /// Uniform in `[min, max]`.
+    Uniform { min: u64, max: u64 },
+    /// Poisson with mean `lambda`, clamped to `[min, max]`.
+    Poisson { lambda: f64, min: u64, max: u64 },
+}
+
+/// Failure behaviour of a node.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ErrorSpec {
+    /// Chance the node fails on its own.
+    pub rate: f64,
+    /// Weighted error types (`error.type`); empty means `_OTHER`.
+    pub types: Vec<(String, f64)>,
+    /// Chance the node fails when its parent failed.
+    pub from_parent: f64,
+    /// Chance the node fails when an earlier sibling failed.
+    pub cascade_to_siblings: f64,
+}
+
+/// Retry behaviour of a node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetrySpec {
+    /// Off means a single attempt span.
+    pub enabled: bool,
+    /// Most attempts made.
+    pub max_attempts: u32,
+    /// The first attempt always fails.
+    pub force_initial_failure: bool,
+    /// Wait before the first retry, ms.
+    pub backoff_base_ms: f64,
+    /// Growth factor of the wait per retry.
+    pub backoff_multiplier: f64,
+    /// Relative jitter of each wait (0.2 = ±20 %).
+    pub backoff_jitter: f64,
+    /// Chance attempt k succeeds (the last value repeats); empty: `1 - error.rate`.
+    pub success_rate_per_attempt: Vec<f64>,
+}
+
+/// A span event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventSpec {
+    /// Event name.
+    pub name: String,
+    /// Chance the event is present.
+    pub probability: f64,
+    /// Position in the span, 0 (start) to 1 (end); absent: random.
+    pub at: Option<f64>,
+    /// Attributes.
+    pub attributes: Vec<(String, AttrSpec)>,
+}
+
+/// A literal attribute value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Literal {
+    /// String.
+    Str(String),
+    /// 64-bit integer.
+    Int(i64),
+    /// Double.
+    Double(f64),
+    /// Boolean.
+    Bool(bool),
+}
+
+/// The type a numeric attribute is emitted as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumType {
+    /// Rounded to the nearest integer.
+    Int,
+    /// As sampled.
+    Double,
+    /// Formatted as a string.
+    Str,
+}
+
+/// How an attribute value is produced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttrSpec {
+    /// Always this value.
+    Literal(Literal),
+    /// Sampled from a numeric distribution.
+    Number { dist: NumDist, as_type: NumType },
+    /// Weighted choice among values.
+    Categorical(Vec<(Literal, f64)>),
+    /// A random UUID (v4 layout) from the seeded generator.
+    Uuid,
+    /// `start + step × trace index`.
+    Sequence { start: i64, step: i64 },
+    /// Text with `{placeholders}` for earlier attributes of the span and built-ins.
+    Template(Vec<TemplatePart>),
+}
+
+/// A piece of a template.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TemplatePart {
+    /// Literal text.
+    Text(String),
+    /// A reference to an attribute declared earlier on the same span, or a built-in.
+    Ref(String),
+}
+
+/// Names a template can reference besides earlier attributes of the same span.
+pub const TEMPLATE_BUILTINS: &[&str] = &[
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "trace_index",
+    "copy_index",
+    "attempt",
+    "scenario",
+    "tenant",
+    "uuid",
+];
+
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "tags",
+    "repeat_count",
+    "interval_ms",
+    "emit_metrics",
+    "emit_logs",
+    "root",
+    "weight",
+    "resource",
+];
+
+const NODE_KEYS: &[&str] = &[
+    "type",
+    "name",
+    "kind",
+    "latency",
+    "error",
+    "attributes",
+    "children",
+    "mode",
+    "probability",
+    "count",
+    "retry",
+    "events",
+];
+
+/// Rewrites a leading `vendor.` to `<prefix>.`.
+pub fn normalize_prefix(s: &str, prefix: &str) -> String {
+    match s.strip_prefix("vendor.") {
+        Some(rest) if prefix != "vendor" => format!("{prefix}.{rest}"),
+        _ => s.to_string(),
+    }
+}
+
+pub(crate) struct Reader<'r, 'a> {
+    pub rep: &'r mut Reporter<'a>,
+    pub prefix: &'r str,
+}
+
+impl Reader<'_, '_> {
+    pub fn scenario(&mut self, node: &Node, source: &str) -> Option<Scenario> {
+        let f = self.rep.fields(node, "scenario", TOP_KEYS)?;
+        let name = match f.get("name") {
+            Some(n) => self.rep.string(n, "name"),
+            None => {
+                self.rep.error(node.line, node.col, "scenario needs a `name`", None);
+                None
+            }
+        };
+        if let (Some(n), Some(name)) = (f.get("name"), &name)
+            && (name.is_empty() || name.chars().any(char::is_whitespace))
+        {
+            self.rep.error(n.line, n.col, "name must be non-empty and without spaces", None);
+        }
+        let description = f
+            .get("description")
+            .and_then(|n| self.rep.string(n, "description"))
+            .unwrap_or_default();
+        let tags = match f.get("tags") {
+            Some(n) => self
+                .rep
+                .list(n, "tags")
+                .map(|l| l.iter().filter_map(|t| self.rep.string(t, "tag")).collect())
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let repeat_count = f.get("repeat_count").and_then(|n| self.rep.count(n, "repeat_count"));
+        let interval_ms = f
+            .get("interval_ms")
+            .and_then(|n| self.rep.number_where(n, "interval_ms", ">= 0", |v| v >= 0.0));
+        let emit_metrics = f.get("emit_metrics").and_then(|n| self.rep.boolean(n, "emit_metrics")).unwrap_or(true);
+        let emit_logs = f.get("emit_logs").and_then(|n| self.rep.boolean(n, "emit_logs")).unwrap_or(true);
+        let weight = f
+            .get("weight")
+            .and_then(|n| self.rep.number_where(n, "weight", ">= 0", |v| v >= 0.0))
+            .unwrap_or(1.0);
+        let resource = match f.get("resource") {
+            Some(n) => self.literal_map(n, "resource"),
+            None => Vec::new(),
+        };
+        let root = match f.get("root") {
+            Some(n) => self.span(n, true),
+            None => {
+                self.rep.error(node.line, node.col, "scenario needs a `root` span", None);
+                None
+            }
+        };
+        Some(Scenario {
+            name: name?,
+            description,
+            tags,
+            repeat_count,
+            interval_ms,
+            emit_metrics,
+            emit_logs,
+            weight,
+            resource,
+            root: root?,
+            source: source.to_string(),
+        })
+    }
+
+    fn literal_map(&mut self, node: &Node, what: &str) -> Vec<(String, Literal)> {
+        let Some(entries) = node.as_map() else {
+            self.rep.error(node.line, node.col, format!("{what} must be a mapping"), None);
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (k, v) in entries {
+            let Some(key) = self.rep.string(k, "attribute key") else { continue };
+            if let Some(lit) = self.literal(v, &key) {
+                out.push((normalize_prefix(&key, self.prefix), lit));
+            }
+        }
+        out
+    }
+
+    fn literal(&mut self, node: &Node, key: &str) -> Option<Literal> {
+        Some(match &node.value {
+            Value::Str(s) => Literal::Str(s.clone()),
+            Value::Int(i) => Literal::Int(*i),
+            Value::Float(f) => Literal::Double(*f),
+            Value::Bool(b) => Literal::Bool(*b),
+            other => {
+                self.rep.error(
+                    node.line,
+                    node.col,
+                    format!("attribute `{key}` must be a string, number or boolean, found {}", other.type_name()),
+                    None,
+                );
+                return None;
+            }
+        })
+    }
+
+    fn span(&mut self, node: &Node, is_root: bool) -> Option<SpanSpec> {
+        let f = self.rep.fields(node, "span", NODE_KEYS)?;
+        let span_type = match f.get("type") {
+            Some(n) => self.rep.string(n, "type"),
+            None => {
+                self.rep.error(node.line, node.col, "span needs a `type`", None);
+                None
+            }
+        };
+        let name = f.get("name").and_then(|n| self.rep.string(n, "name"));
+        let kind = f.get("kind").and_then(|n| self.kind(n));
+        let latency = f.get("latency").and_then(|n| dist::parse(self.rep, n, "latency", Use::Latency));
+        let error = f.get("error").map(|n| self.error_spec(n)).unwrap_or_default();
+        let attributes = match f.get("attributes") {
+            Some(n) => self.attributes(n),
+            None => Vec::new(),
+        };
+        let mode = match f.get("mode") {
+            Some(n) => match self.rep.choice(n, "mode", &["sequential", "parallel"]) {
+                Some("parallel") => Mode::Parallel,
+                _ => Mode::Sequential,
+            },
+            None => Mode::Sequential,
+        };
+        let probability = f.get("probability").and_then(|n| self.rep.probability(n, "probability")).unwrap_or(1.0);
+        if is_root && probability < 1.0 {
+            self.rep.error(node.line, node.col, "the root span cannot have a probability below 1", None);
+        }
+        let count = f.get("count").and_then(|n| self.count(n)).unwrap_or(CountSpec::Fixed(1));
+        let retry = f.get("retry").and_then(|n| self.retry(n));
+        let events = match f.get("events") {
+            Some(n) => self.events(n),
+            None => Vec::new(),
+        };
+        let children = match f.get("children") {
+            Some(n) => match self.rep.list(n, "children") {
+                Some(list) => list.iter().filter_map(|c| self.span(c, false)).collect(),
+                None => Vec::new(),
+            },
+            None => Vec::new(),
+        };
+        let span_type = normalize_prefix(&span_type?, self.prefix);
+        Some(SpanSpec {
+            span_type,
+            name: name.map(|n| normalize_prefix(&n, self.prefix)),
+            kind,
+            latency,
+            error,
+            attributes,
+            children,
+            mode,
+            probability,
+            count,
+            retry,
+            events,
+            line: node.line,
+        })
+    }
+
+    fn kind(&mut self, n: &Node) -> Option<SpanKind> {
+        let s = n.as_str().unwrap_or_default().to_ascii_lowercase();
+        let s = s.strip_prefix("span_kind_").unwrap_or(&s).to_string();
+        let fake = Node { line: n.line, col: n.col, value: Value::Str(s) };
+        let node = if n.as_str().is_some() { &fake } else { n };
+        Some(match self.rep.choice(node, "kind", &["internal", "server", "client", "producer", "consumer"])? {
+            "server" => SpanKind::Server,
+            "client" => SpanKind::Client,
+            "producer" => SpanKind::Producer,
+            "consumer" => SpanKind::Consumer,
+            _ => SpanKind::Internal,
+        })
+    }
+
+    fn count(&mut self, node: &Node) -> Option<CountSpec> {
+        if let Value::Int(_) = node.value {
+            return self.rep.count(node, "count").map(CountSpec::Fixed);
+        }
+        let f = self.rep.fields(node, "count", &["distribution", "lambda", "min", "max"])?;
+        let min = f.get("min").and_then(|n| self.rep.count(n, "min"));
+        let max = f.get("max").and_then(|n| self.rep.count(n, "max"));
+        let dist = match f.get("distribution") {
+            Some(d) => self.rep.choice(d, "count distribution", &["uniform", "poisson"])?,
+            None => "uniform",
+        };
+        match dist {
+            "poisson" => {
+                let lambda = match f.get("lambda") {
+                    Some(l) => self.rep.number_where(l, "lambda", "> 0", |v| v > 0.0)?,
+                    None => {
+                        self.rep.error(node.line, node.col, "poisson count needs `lambda`", None);
+                        return None;
+                    }
+                };
+                let (min, max) = (min.unwrap_or(0), max.unwrap_or(u64::from(u16::MAX)));
+                if min > max {
+                    self.rep.error(node.line, node.col, format!("count: min ({min}) is greater than max ({max})"), None);
+                    return None;
+                }
+                Some(CountSpec::Poisson { lambda, min, max })
+            }
+            _ => {
+                let (Some(min), Some(max)) = (min, max) else {
+                    self.rep.error(node.line, node.col, "count needs `min` and `max` (or `distribution: poisson`)", None);
+                    return None;
+                };
+                if min > max {
+                    self.rep.error(node.line, node.col, format!("count: min ({min}) is greater than max ({max})"), None);
+                    return None;
+                }
+                Some(CountSpec::Uniform { min, max })
+            }
+        }
+    }
+
+    fn error_spec(&mut self, node: &Node) -> ErrorSpec {
+        let Some(f) = self.rep.fields(node, "error", &["rate", "types", "propagation"]) else {
+            return ErrorSpec::default();
+        };
+        let rate = f.get("rate").and_then(|n| self.rep.probability(n, "error.rate")).unwrap_or(0.0);
+        let types = match f.get("types") {
+            Some(n) => self.weighted_strings(n, "error.types"),
+            None => Vec::new(),
+        };
+        let (mut from_parent, mut cascade) = (0.0, 0.0);
+        if let Some(p) = f.get("propagation")
+            && let Some(pf) = self.rep.fields(p, "propagation", &["from_parent", "cascade_to_siblings"])
+        {
+            from_parent = pf.get("from_parent").and_then(|n| self.rep.probability(n, "from_parent")).unwrap_or(0.0);
+            cascade = pf
+                .get("cascade_to_siblings")
+                .and_then(|n| self.rep.probability(n, "cascade_to_siblings"))
+                .unwrap_or(0.0);
+        }
+        ErrorSpec { rate, types, from_parent, cascade_to_siblings: cascade }
+    }
+
+    /// A list of strings (equal weights) or a mapping of string → weight.
+    fn weighted_strings(&mut self, node: &Node, what: &str) -> Vec<(String, f64)> {
+        match &node.value {
+            Value::Seq(items) => items.iter().filter_map(|i| self.rep.string(i, what)).map(|s| (s, 1.0)).collect(),
+            Value::Map(entries) => entries
+                .iter()
+                .filter_map(|(k, v)| {
+                    let key = self.rep.string(k, what)?;
+                    let w = self.rep.number_where(v, "weight", ">= 0", |w| w >= 0.0)?;
+                    Some((key, w))
+                })
+                .collect(),
+            other => {
+                self.rep.error(
+                    node.line,
+                    node.col,
+                    format!("{what} must be a list or a mapping of value: weight, found {}", other.type_name()),
+                    None,
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    fn retry(&mut self, node: &Node) -> Option<RetrySpec> {
+        let f = self.rep.fields(
+            node,
+            "retry",
+            &[
+                "enabled",
+                "max_attempts",
+                "force_initial_failure",
+                "backoff_base_ms",
+                "backoff_multiplier",
+                "backoff_jitter",
+                "success_rate_per_attempt",
+            ],
+        )?;
+        let enabled = f.get("enabled").and_then(|n| self.rep.boolean(n, "enabled")).unwrap_or(true);
+        let max_attempts = match f.get("max_attempts") {
+            Some(n) => match self.rep.count(n, "max_attempts") {
+                Some(v) if (1..=100).contains(&v) => v as u32,
+                Some(v) => {
+                    self.rep.error(n.line, n.col, format!("max_attempts must be between 1 and 100, found {v}"), None);
+                    return None;
+                }
+                None => return None,
+            },
+            None => 3,
+        };
+        let num = |r: &mut Self, f: &Fields<'_>, k: &str, default: f64| -> f64 {
+            f.get(k).and_then(|n| r.rep.number_where(n, k, ">= 0", |v| v >= 0.0)).unwrap_or(default)
+        };
+        let backoff_base_ms = num(self, &f, "backoff_base_ms", 100.0);
+        let backoff_multiplier = num(self, &f, "backoff_multiplier", 2.0);
+        let backoff_jitter = f
+            .get("backoff_jitter")
+            .and_then(|n| self.rep.probability(n, "backoff_jitter"))
+            .unwrap_or(0.2);
+        let success_rate_per_attempt = match f.get("success_rate_per_attempt") {
+            Some(n) => self
+                .rep
+                .list(n, "success_rate_per_attempt")
+                .map(|l| l.iter().filter_map(|p| self.rep.probability(p, "success rate")).collect())
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let force_initial_failure = f
+            .get("force_initial_failure")
+            .and_then(|n| self.rep.boolean(n, "force_initial_failure"))
+            .unwrap_or(false);
+        Some(RetrySpec {
+            enabled,
+            max_attempts,
+            force_initial_failure,
+            backoff_base_ms,
+            backoff_multiplier,
+            backoff_jitter,
+            success_rate_per_attempt,
+        })
+    }
+
+    fn events(&mut self, node: &Node) -> Vec<EventSpec> {
+        let Some(list) = self.rep.list(node, "events") else { return Vec::new() };
+        let mut out = Vec::new();
+        for e in list {
+            let Some(f) = self.rep.fields(e, "event", &["name", "probability", "at", "attributes"]) else { continue };
+            let Some(name) = (match f.get("name") {
+                Some(n) => self.rep.string(n, "event name"),
+                None => {
+                    self.rep.error(e.line, e.col, "event needs a `name`", None);
+                    None
+                }
+            }) else {
+                continue;
+            };
+            let probability = f.get("probability").and_then(|n| self.rep.probability(n, "probability")).unwrap_or(1.0);
+            let at = f.get("at").and_then(|n| self.rep.probability(n, "at"));
+            let attributes = match f.get("attributes") {
+                Some(n) => self.attributes(n),
+                None => Vec::new(),
+            };
+            out.push(EventSpec { name, probability, at, attributes });
+        }
+        out
+    }
+
+    fn attributes(&mut self, node: &Node) -> Vec<(String, AttrSpec)> {
+        let Some(entries) = node.as_map() else {
+            self.rep.error(node.line, node.col, format!("attributes must be a mapping, found {}", node.value.type_name()), None);
+            return Vec::new();
+        };
+        let mut out: Vec<(String, AttrSpec)> = Vec::new();
+        for (k, v) in entries {
+            let Some(key) = self.rep.string(k, "attribute key") else { continue };
+            let key = normalize_prefix(&key, self.prefix);
+            let earlier: Vec<&str> = out.iter().map(|(k, _)| k.as_str()).collect();
+            if let Some(spec) = self.attr(v, &key, &earlier) {
+                out.push((key, spec));
+            }
+        }
+        out
+    }
+
+    fn attr(&mut self, node: &Node, key: &str, earlier: &[&str]) -> Option<AttrSpec> {
+        let Value::Map(_) = node.value else {
+            return self.literal(node, key).map(AttrSpec::Literal);
+        };
+        if let Some(t) = node.get("template") {
+            self.rep.fields(node, "template attribute", &["template"])?;
+            let text = self.rep.string(t, "template")?;
+            return self.template(t, &text, earlier).map(AttrSpec::Template);
+        }
+        let Some(d) = node.get("distribution") else {
+            self.rep.error(
+                node.line,
+                node.col,
+                format!("attribute `{key}` is a mapping without `distribution:` or `template:`"),
+                Some("a value is a literal, {distribution: …} or {template: \"…{other_key}…\"}".into()),
+            );
+            return None;
+        };
+        let mut names: Vec<&str> = dist::DISTRIBUTIONS.to_vec();
+        names.extend(["categorical", "uuid", "sequence"]);
+        match self.rep.choice(d, "distribution", &names)? {
+            "categorical" => {
+                let f = self.rep.fields(node, "categorical attribute", &["distribution", "values"])?;
+                let Some(vals) = f.get("values") else {
+                    self.rep.error(node.line, node.col, "categorical needs `values`", None);
+                    return None;
+                };
+                let choices: Vec<(Literal, f64)> = match &vals.value {
+                    Value::Map(entries) => entries
+                        .iter()
+                        .filter_map(|(k, w)| {
+                            let lit = self.literal(k, key)?;
+                            let w = self.rep.number_where(w, "weight", ">= 0", |v| v >= 0.0)?;
+                            Some((lit, w))
+                        })
+                        .collect(),
+                    Value::Seq(items) => items.iter().filter_map(|i| self.literal(i, key)).map(|l| (l, 1.0)).collect(),
+                    _ => {
+                        self.rep.error(vals.line, vals.col, "values must be a mapping of value: weight, or a list", None);
+                        return None;
+                    }
+                };
+                if choices.is_empty() || choices.iter().map(|(_, w)| w).sum::<f64>() <= 0.0 {
+                    self.rep.error(vals.line, vals.col, "categorical needs values with a positive total weight", None);
+                    return None;
+                }
+                Some(AttrSpec::Categorical(choices))
+            }
+            "uuid" => {
+                self.rep.fields(node, "uuid attribute", &["distribution"])?;
+                Some(AttrSpec::Uuid)
+            }
+            "sequence" => {
+                let f = self.rep.fields(node, "sequence attribute", &["distribution", "start", "step"])?;
+                let int = |r: &mut Self, k: &str, default: i64| match f.get(k) {
+                    Some(n) => match n.value {
+                        Value::Int(i) => Some(i),
+                        _ => {
+                            r.rep.error(n.line, n.col, format!("{k} must be an integer, found {}", describe(n)), None);
+                            None
+                        }
+                    },
+                    None => Some(default),
+                };
+                let start = int(self, "start", 1)?;
+                let step = int(self, "step", 1)?;
+                Some(AttrSpec::Sequence { start, step })
+            }
+            _ => {
+                let as_type = match node.get("as") {
+                    Some(a) => match self.rep.choice(a, "`as` type", &["int", "double", "string"])? {
+                        "int" => NumType::Int,
+                        "string" => NumType::Str,
+                        _ => NumType::Double,
+                    },
+                    None => default_num_type(key, node),
+                };
+                let stripped = strip_key(node, "as");
+                let dist = dist::parse(self.rep, &stripped, &format!("attribute `{key}`"), Use::Value)?;
+                Some(AttrSpec::Number { dist, as_type })
+            }
+        }
+    }
+
+    fn template(&mut self, node: &Node, text: &str, earlier: &[&str]) -> Option<Vec<TemplatePart>> {
+        let mut parts = Vec::new();
+        let mut lit = String::new();
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '{' if chars.peek() == Some(&'{') => {
+                    chars.next();
+                    lit.push('{');
+                }
+                '}' if chars.peek() == Some(&'}') => {
+                    chars.next();
+                    lit.push('}');
+                }
+                '{' => {
+                    let mut name = String::new();
+                    let mut closed = false;
+                    for c in chars.by_ref() {
+                        if c == '}' {
+                            closed = true;
+                            break;
+                        }
+                        name.push(c);
+                    }
+                    if !closed {
+                        self.rep.error(node.line, node.col, format!("template `{text}` has an unclosed `{{`"), None);
+                        return None;
+                    }
+                    let name = normalize_prefix(name.trim(), self.prefix);
+                    if !earlier.contains(&name.as_str()) && !TEMPLATE_BUILTINS.contains(&name.as_str()) {
+                        let mut known: Vec<&str> = earlier.to_vec();
+                        known.extend_from_slice(TEMPLATE_BUILTINS);
+                        let help = crate::diag::did_you_mean(&name, known.iter().copied())
+                            .map(|s| format!("did you mean `{{{s}}}`?"))
+                            .or_else(|| Some(format!("known here: {}", known.join(", "))));
+                        self.rep.error(
+                            node.line,
+                            node.col,
+                            format!("template refers to `{name}`, which is neither an earlier attribute of this span nor a built-in"),
+                            help,
+                        );
+                        return None;
+                    }
+                    if !lit.is_empty() {
+                        parts.push(TemplatePart::Text(std::mem::take(&mut lit)));
+                    }
+                    parts.push(TemplatePart::Ref(name));
+                }
+                '}' => {
+                    self.rep.error(node.line, node.col, format!("template `{text}` has a lone `}}` (write `}}}}`)"), None);
+                    return None;
+                }
+                c => lit.push(c),
+            }
+        }
+        if !lit.is_empty() {
+            parts.push(TemplatePart::Text(lit));
+        }
+        Some(parts)
+    }
+}
+
+/// Counts (Poisson, geometric) are integers; so are attributes whose name says they count
+/// something (`…tokens`, `…count`), as in the GenAI conventions. Everything else is a double.
+fn default_num_type(key: &str, node: &Node) -> NumType {
+    let discrete = matches!(node.get("distribution").and_then(Node::as_str), Some("poisson" | "geometric"));
+    let last = key.rsplit(['.', '_']).next().unwrap_or(key);
+    if discrete || matches!(last, "tokens" | "count" | "size" | "length") {
+        NumType::Int
+    } else {
+        NumType::Double
+    }
+}
+
+fn strip_key(node: &Node, key: &str) -> Node {
+    let mut n = node.clone();
+    if let Value::Map(entries) = &mut n.value {
+        entries.retain(|(k, _)| k.as_str() != Some(key));
+    }
+    n
+}
+
+impl Dist {
+    /// The mean of the distribution (before clamping), for documentation and checks.
+    pub fn mean(&self) -> f64 {
+        match self {
+            Dist::Constant(v) => *v,
+            Dist::Uniform { low, high } => (low + high) / 2.0,
+            Dist::Normal { mean, .. } => *mean,
+            Dist::LogNormal { mu, sigma } => (mu + sigma * sigma / 2.0).exp(),
+            Dist::Exponential { mean } => *mean,
+            Dist::Pareto { scale, shape } => {
+                if *shape > 1.0 {
+                    shape * scale / (shape - 1.0)
+                } else {
+                    f64::INFINITY
+                }
+            }
+            Dist::Poisson { lambda } => *lambda,
+            Dist::Geometric { p } => 1.0 / p,
+            Dist::Mixture(c) => {
+                let total: f64 = c.iter().map(|(w, _)| w).sum();
+                c.iter().map(|(w, d)| w / total * d.dist.mean()).sum()
+            }
+        }
+    }
+}
