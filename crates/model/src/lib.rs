@@ -1,1 +1,28 @@
-//! placeholder
+//! The telemetry model of telemetry-simulator and its encoders.
+//!
+//! The engine writes each trace into a reusable [`TraceBuf`] (an arena: spans, attributes,
+//! events and generated text live in flat vectors that keep their capacity), and encoders
+//! turn batches of traces into bytes: OTLP protobuf written directly into a reused buffer
+//! ([`otlp_proto`]), OTLP/JSON ([`otlp_json`]) and human-readable text ([`text`]).
+
+pub mod hex;
+pub mod otlp_json;
+pub mod otlp_proto;
+mod proto;
+pub mod text;
+pub mod time;
+mod trace;
+
+pub use trace::{
+    AnyValue, Event, KeyValue, OwnedValue, Resource, Resources, Scope, Span, SpanKind, StatusCode, Text, TraceBuf,
+};
+
+/// Turns batches of traces into one payload of bytes.
+pub trait TraceEncoder {
+    /// Adds a trace whose resource is `resources[resource]`.
+    fn add(&mut self, resources: &Resources, resource: u32, trace: &TraceBuf<'_>);
+    /// Spans added since the last [`TraceEncoder::finish`].
+    fn spans(&self) -> usize;
+    /// Writes the payload for everything added into `out` (cleared first) and starts a new batch.
+    fn finish(&mut self, resources: &Resources, out: &mut Vec<u8>);
+}

@@ -1,0 +1,242 @@
+//! OTLP/JSON (`ExportTraceServiceRequest`) as the OTLP specification writes it: hex ids,
+//! lowerCamelCase names, enums as integers, 64-bit integers as strings.
+//!
+//! One payload is one JSON object without a trailing newline; the file sink writes one per
+//! line, which is what the collector's `file` exporter writes and `otlpjsonfile` reads.
+
+use std::io::Write;
+
+use crate::hex::push_hex;
+use crate::trace::{AnyValue, KeyValue, OwnedValue, Resources, TraceBuf};
+use crate::TraceEncoder;
+
+/// Batches traces into one OTLP/JSON document.
+#[derive(Debug, Default)]
+pub struct JsonTraceEncoder {
+    batches: Vec<(u32, Vec<u8>)>,
+    spare: Vec<Vec<u8>>,
+    spans: usize,
+}
+
+impl JsonTraceEncoder {
+    /// A new encoder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl TraceEncoder for JsonTraceEncoder {
+    fn add(&mut self, _resources: &Resources, resource: u32, trace: &TraceBuf<'_>) {
+        let pos = match self.batches.iter().position(|(id, _)| *id == resource) {
+            Some(p) => p,
+            None => {
+                let buf = self.spare.pop().unwrap_or_default();
+                self.batches.push((resource, buf));
+                self.batches.len() - 1
+            }
+        };
+        let out = &mut self.batches[pos].1;
+        for span in &trace.spans {
+            if !out.is_empty() {
+                out.push(b',');
+            }
+            write_span(out, trace, span);
+        }
+        self.spans += trace.spans.len();
+    }
+
+    fn spans(&self) -> usize {
+        self.spans
+    }
+
+    fn finish(&mut self, resources: &Resources, out: &mut Vec<u8>) {
+        out.clear();
+        out.extend_from_slice(b"{\"resourceSpans\":[");
+        let batches = std::mem::take(&mut self.batches);
+        for (i, (id, spans)) in batches.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"resource\":{\"attributes\":[");
+            for (j, (k, v)) in resources.list[*id as usize].attrs.iter().enumerate() {
+                if j > 0 {
+                    out.push(b',');
+                }
+                write_owned_kv(out, k, v);
+            }
+            out.extend_from_slice(b"]},\"scopeSpans\":[{\"scope\":{\"name\":");
+            write_str(out, &resources.scope.name);
+            out.extend_from_slice(b",\"version\":");
+            write_str(out, &resources.scope.version);
+            out.extend_from_slice(b"},\"spans\":[");
+            out.extend_from_slice(spans);
+            out.extend_from_slice(b"]}]}");
+        }
+        out.extend_from_slice(b"]}");
+        for (_, mut buf) in batches {
+            buf.clear();
+            self.spare.push(buf);
+        }
+        self.spans = 0;
+    }
+}
+
+fn write_span(o: &mut Vec<u8>, t: &TraceBuf<'_>, s: &crate::Span<'_>) {
+    o.extend_from_slice(b"{\"traceId\":\"");
+    push_hex(o, &t.trace_id);
+    o.extend_from_slice(b"\",\"spanId\":\"");
+    push_hex(o, &s.span_id);
+    o.push(b'"');
+    if !s.is_root() {
+        o.extend_from_slice(b",\"parentSpanId\":\"");
+        push_hex(o, &s.parent_span_id);
+        o.push(b'"');
+    }
+    if s.flags != 0 {
+        let _ = write!(o, ",\"flags\":{}", s.flags);
+    }
+    o.extend_from_slice(b",\"name\":");
+    write_str(o, t.str(&s.name));
+    let _ = write!(
+        o,
+        ",\"kind\":{},\"startTimeUnixNano\":\"{}\",\"endTimeUnixNano\":\"{}\"",
+        s.kind as u8, s.start_ns, s.end_ns
+    );
+    let attrs = t.attrs_of(s.attrs);
+    if !attrs.is_empty() {
+        o.extend_from_slice(b",\"attributes\":");
+        write_kvs(o, t, attrs);
+    }
+    let events = t.events_of(s.events);
+    if !events.is_empty() {
+        o.extend_from_slice(b",\"events\":[");
+        for (i, e) in events.iter().enumerate() {
+            if i > 0 {
+                o.push(b',');
+            }
+            let _ = write!(o, "{{\"timeUnixNano\":\"{}\",\"name\":", e.time_ns);
+            write_str(o, t.str(&e.name));
+            let ea = t.attrs_of(e.attrs);
+            if !ea.is_empty() {
+                o.extend_from_slice(b",\"attributes\":");
+                write_kvs(o, t, ea);
+            }
+            o.push(b'}');
+        }
+        o.push(b']');
+    }
+    let msg = t.str(&s.status_message);
+    if s.status as u8 != 0 || !msg.is_empty() {
+        o.extend_from_slice(b",\"status\":{");
+        if !msg.is_empty() {
+            o.extend_from_slice(b"\"message\":");
+            write_str(o, msg);
+            if s.status as u8 != 0 {
+                o.push(b',');
+            }
+        }
+        if s.status as u8 != 0 {
+            let _ = write!(o, "\"code\":{}", s.status as u8);
+        }
+        o.push(b'}');
+    }
+    o.push(b'}');
+}
+
+fn write_kvs(o: &mut Vec<u8>, t: &TraceBuf<'_>, kvs: &[KeyValue<'_>]) {
+    o.push(b'[');
+    for (i, kv) in kvs.iter().enumerate() {
+        if i > 0 {
+            o.push(b',');
+        }
+        o.extend_from_slice(b"{\"key\":");
+        write_str(o, kv.key);
+        o.extend_from_slice(b",\"value\":");
+        match kv.value {
+            AnyValue::Str(s) => {
+                o.extend_from_slice(b"{\"stringValue\":");
+                write_str(o, t.str(&s));
+                o.push(b'}');
+            }
+            AnyValue::Int(i) => {
+                let _ = write!(o, "{{\"intValue\":\"{i}\"}}");
+            }
+            AnyValue::Double(d) => {
+                o.extend_from_slice(b"{\"doubleValue\":");
+                write_f64(o, d);
+                o.push(b'}');
+            }
+            AnyValue::Bool(b) => {
+                let _ = write!(o, "{{\"boolValue\":{b}}}");
+            }
+        }
+        o.push(b'}');
+    }
+    o.push(b']');
+}
+
+fn write_owned_kv(o: &mut Vec<u8>, k: &str, v: &OwnedValue) {
+    o.extend_from_slice(b"{\"key\":");
+    write_str(o, k);
+    o.extend_from_slice(b",\"value\":");
+    match v {
+        OwnedValue::Str(s) => {
+            o.extend_from_slice(b"{\"stringValue\":");
+            write_str(o, s);
+            o.push(b'}');
+        }
+        OwnedValue::Int(i) => {
+            let _ = write!(o, "{{\"intValue\":\"{i}\"}}");
+        }
+        OwnedValue::Double(d) => {
+            o.extend_from_slice(b"{\"doubleValue\":");
+            write_f64(o, *d);
+            o.push(b'}');
+        }
+        OwnedValue::Bool(b) => {
+            let _ = write!(o, "{{\"boolValue\":{b}}}");
+        }
+    }
+    o.push(b'}');
+}
+
+/// Doubles as JSON numbers; the non-finite values as the strings proto3 JSON uses.
+pub fn write_f64(o: &mut Vec<u8>, d: f64) {
+    if d.is_finite() {
+        let _ = write!(o, "{d}");
+    } else if d.is_nan() {
+        o.extend_from_slice(b"\"NaN\"");
+    } else if d > 0.0 {
+        o.extend_from_slice(b"\"Infinity\"");
+    } else {
+        o.extend_from_slice(b"\"-Infinity\"");
+    }
+}
+
+/// A JSON string literal with the escapes RFC 8259 requires.
+pub fn write_str(o: &mut Vec<u8>, s: &str) {
+    o.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f => {
+                o.extend_from_slice(&bytes[start..i]);
+                let _ = write!(o, "\\u{b:04x}");
+                start = i + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        o.extend_from_slice(&bytes[start..i]);
+        o.extend_from_slice(esc);
+        start = i + 1;
+    }
+    o.extend_from_slice(&bytes[start..]);
+    o.push(b'"');
+}

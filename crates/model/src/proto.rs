@@ -1,0 +1,70 @@
+//! Protobuf wire-format primitives, written straight into a `Vec<u8>`.
+
+pub const VARINT: u32 = 0;
+pub const FIXED64: u32 = 1;
+pub const LEN: u32 = 2;
+pub const FIXED32: u32 = 5;
+
+#[inline]
+pub fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        buf.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    buf.push(v as u8);
+}
+
+#[inline]
+pub fn varint_len(v: u64) -> usize {
+    // 1 byte per started group of 7 bits; 0 takes one byte.
+    ((64 - (v | 1).leading_zeros() as usize) + 6) / 7
+}
+
+#[inline]
+pub fn put_tag(buf: &mut Vec<u8>, field: u32, wire: u32) {
+    put_varint(buf, u64::from((field << 3) | wire));
+}
+
+#[inline]
+pub fn tag_len(field: u32) -> usize {
+    varint_len(u64::from(field << 3))
+}
+
+#[inline]
+pub fn put_len_field(buf: &mut Vec<u8>, field: u32, bytes: &[u8]) {
+    put_tag(buf, field, LEN);
+    put_varint(buf, bytes.len() as u64);
+    buf.extend_from_slice(bytes);
+}
+
+/// Size of a length-delimited field holding `len` bytes.
+#[inline]
+pub fn len_field_size(field: u32, len: usize) -> usize {
+    tag_len(field) + varint_len(len as u64) + len
+}
+
+#[inline]
+pub fn put_fixed64(buf: &mut Vec<u8>, field: u32, v: u64) {
+    put_tag(buf, field, FIXED64);
+    buf.extend_from_slice(&v.to_le_bytes());
+}
+
+#[inline]
+pub fn put_fixed32(buf: &mut Vec<u8>, field: u32, v: u32) {
+    put_tag(buf, field, FIXED32);
+    buf.extend_from_slice(&v.to_le_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varint_len_matches_encoding() {
+        for v in [0u64, 1, 127, 128, 16_383, 16_384, u32::MAX as u64, u64::MAX] {
+            let mut b = Vec::new();
+            put_varint(&mut b, v);
+            assert_eq!(b.len(), varint_len(v), "{v}");
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! The in-memory shape of generated traces: an arena per trace, reused between traces.
+
+use std::ops::Range;
+
+/// Text that is either borrowed from the compiled scenario or generated into the trace arena.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Text<'s> {
+    /// Borrowed (scenario constants, fixed names).
+    Static(&'s str),
+    /// Generated: a range of [`TraceBuf::text`].
+    Arena(u32, u32),
+}
+
+/// An attribute value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AnyValue<'s> {
+    /// String.
+    Str(Text<'s>),
+    /// 64-bit integer.
+    Int(i64),
+    /// Double.
+    Double(f64),
+    /// Boolean.
+    Bool(bool),
+}
+
+/// An attribute.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KeyValue<'s> {
+    /// Key.
+    pub key: &'s str,
+    /// Value.
+    pub value: AnyValue<'s>,
+}
+
+/// OTLP span kind (values as in the protocol).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum SpanKind {
+    /// Unspecified.
+    Unspecified = 0,
+    /// Internal.
+    Internal = 1,
+    /// Server.
+    Server = 2,
+    /// Client.
+    Client = 3,
+    /// Producer.
+    Producer = 4,
+    /// Consumer.
+    Consumer = 5,
+}
+
+impl SpanKind {
+    /// The name used in text output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpanKind::Unspecified => "UNSPECIFIED",
+            SpanKind::Internal => "INTERNAL",
+            SpanKind::Server => "SERVER",
+            SpanKind::Client => "CLIENT",
+            SpanKind::Producer => "PRODUCER",
+            SpanKind::Consumer => "CONSUMER",
+        }
+    }
+}
+
+/// OTLP status code (values as in the protocol).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum StatusCode {
+    /// Unset.
+    Unset = 0,
+    /// Ok.
+    Ok = 1,
+    /// Error.
+    Error = 2,
+}
+
+/// A span event.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Event<'s> {
+    /// Name.
+    pub name: Text<'s>,
+    /// Unix nanoseconds.
+    pub time_ns: u64,
+    /// Range of [`TraceBuf::attrs`].
+    pub attrs: (u32, u32),
+}
+
+/// A span.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Span<'s> {
+    /// Span id (never all zero).
+    pub span_id: [u8; 8],
+    /// Parent span id; all zero for the root.
+    pub parent_span_id: [u8; 8],
+    /// Name.
+    pub name: Text<'s>,
+    /// Kind.
+    pub kind: SpanKind,
+    /// Start, Unix nanoseconds.
+    pub start_ns: u64,
+    /// End, Unix nanoseconds.
+    pub end_ns: u64,
+    /// Range of [`TraceBuf::attrs`].
+    pub attrs: (u32, u32),
+    /// Range of [`TraceBuf::events`].
+    pub events: (u32, u32),
+    /// Status code.
+    pub status: StatusCode,
+    /// Status message (empty unless failed).
+    pub status_message: Text<'s>,
+    /// W3C trace flags and OTLP span flags (sampled, has-is-remote).
+    pub flags: u32,
+}
+
+impl Span<'_> {
+    /// Whether this span has no parent.
+    pub fn is_root(&self) -> bool {
+        self.parent_span_id == [0; 8]
+    }
+}
+
+/// One trace, as an arena. `clear` keeps the capacity, so steady-state generation does not
+/// allocate.
+#[derive(Debug, Default, Clone)]
+pub struct TraceBuf<'s> {
+    /// Trace id (never all zero).
+    pub trace_id: [u8; 16],
+    /// Name of the scenario that produced it.
+    pub scenario: &'s str,
+    /// Spans in pre-order (a parent before its children; a subtree is contiguous).
+    pub spans: Vec<Span<'s>>,
+    /// Attributes of all spans and events.
+    pub attrs: Vec<KeyValue<'s>>,
+    /// Events of all spans.
+    pub events: Vec<Event<'s>>,
+    /// Generated text.
+    pub text: String,
+}
+
+impl<'s> TraceBuf<'s> {
+    /// Empties the buffer, keeping its capacity.
+    pub fn clear(&mut self) {
+        self.spans.clear();
+        self.attrs.clear();
+        self.events.clear();
+        self.text.clear();
+    }
+
+    /// Resolves a [`Text`].
+    #[inline]
+    pub fn str<'a>(&'a self, t: &Text<'s>) -> &'a str
+    where
+        's: 'a,
+    {
+        match *t {
+            Text::Static(s) => s,
+            Text::Arena(start, len) => &self.text[start as usize..(start + len) as usize],
+        }
+    }
+
+    /// Stores generated text and returns a handle to it.
+    pub fn push_text(&mut self, s: &str) -> Text<'s> {
+        let start = self.text.len() as u32;
+        self.text.push_str(s);
+        Text::Arena(start, s.len() as u32)
+    }
+
+    /// Marks the start of text written directly into [`TraceBuf::text`]; finish with
+    /// [`TraceBuf::text_since`].
+    pub fn text_mark(&self) -> u32 {
+        self.text.len() as u32
+    }
+
+    /// The text written since `mark`.
+    pub fn text_since(&self, mark: u32) -> Text<'s> {
+        Text::Arena(mark, self.text.len() as u32 - mark)
+    }
+
+    /// Attributes in `range`.
+    #[inline]
+    pub fn attrs_of(&self, range: (u32, u32)) -> &[KeyValue<'s>] {
+        &self.attrs[range.0 as usize..range.1 as usize]
+    }
+
+    /// Events in `range`.
+    #[inline]
+    pub fn events_of(&self, range: (u32, u32)) -> &[Event<'s>] {
+        &self.events[range.0 as usize..range.1 as usize]
+    }
+
+    /// Number of spans with status ERROR.
+    pub fn error_spans(&self) -> usize {
+        self.spans.iter().filter(|s| s.status == StatusCode::Error).count()
+    }
+
+    /// A range of spans as a `Range`.
+    pub fn range(r: (u32, u32)) -> Range<usize> {
+        r.0 as usize..r.1 as usize
+    }
+}
+
+/// An owned attribute value, for resources.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OwnedValue {
+    /// String.
+    Str(String),
+    /// 64-bit integer.
+    Int(i64),
+    /// Double.
+    Double(f64),
+    /// Boolean.
+    Bool(bool),
+}
+
+/// A resource: the attributes that describe the producer of a set of spans.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Resource {
+    /// Attributes in order.
+    pub attrs: Vec<(String, OwnedValue)>,
+}
+
+impl Resource {
+    /// The string value of `key`, if any.
+    pub fn get_str(&self, key: &str) -> Option<&str> {
+        self.attrs.iter().find(|(k, _)| k == key).and_then(|(_, v)| match v {
+            OwnedValue::Str(s) => Some(s.as_str()),
+            _ => None,
+        })
+    }
+}
+
+/// The instrumentation scope every span is reported under.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scope {
+    /// Name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+}
+
+impl Default for Scope {
+    fn default() -> Self {
+        Self { name: "telemetry-simulator".into(), version: env!("CARGO_PKG_VERSION").into() }
+    }
+}
+
+/// The resources of a run, addressed by index, plus the scope.
+#[derive(Debug, Clone, Default)]
+pub struct Resources {
+    /// Resources by id.
+    pub list: Vec<Resource>,
+    /// Scope of all spans.
+    pub scope: Scope,
+}
