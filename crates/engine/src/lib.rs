@@ -1,1 +1,169 @@
-//! placeholder
+//! The seeded statistical engine of telemetry-simulator: scenarios → spans.
+//!
+//! Pure: no clock reads, no I/O. Trace `i` is a function of the run seed, `i`, its start
+//! time and the scenarios, so runs replay byte for byte and any worker can build any trace.
+
+mod build;
+mod compile;
+pub mod rng;
+mod sample;
+mod schedule;
+
+pub use build::{EDGE_MIN_NS, SPAN_FLAGS, Scratch};
+pub use compile::{CompiledScenario, DEFAULT_LEAF_MEDIAN_MS};
+pub use sample::Sampler;
+pub use schedule::Schedule;
+
+use rand::Rng;
+use tsim_model::{OwnedValue, Resource, Resources, TraceBuf};
+use tsim_scenario::{Literal, Scenario};
+
+use crate::build::Builder;
+use crate::rng::{cumulative, pick, trace_rng};
+
+/// What the engine needs besides the scenarios.
+#[derive(Debug, Clone, Default)]
+pub struct EngineConfig {
+    /// Run seed.
+    pub seed: u64,
+    /// Tenants with weights; empty: no tenant attribute.
+    pub tenants: Vec<(String, f64)>,
+    /// Resource attribute that carries the tenant (e.g. `vendor.tenant.id`).
+    pub tenant_key: String,
+    /// `service.name` set by the user; overrides the scenario's and the default.
+    pub service_name: Option<String>,
+    /// Resource attributes from the environment (`OTEL_RESOURCE_ATTRIBUTES`).
+    pub resource_attributes: Vec<(String, String)>,
+}
+
+/// Default `service.name`.
+pub const DEFAULT_SERVICE_NAME: &str = "telemetry-simulator";
+
+/// Which scenario and tenant a generated trace used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Generated {
+    /// Index into the engine's scenarios.
+    pub scenario: usize,
+    /// Index into the tenants, if any.
+    pub tenant: Option<usize>,
+    /// Resource id in [`Engine::resources`].
+    pub resource: u32,
+}
+
+/// A set of compiled scenarios (mixed by weight) and tenants.
+#[derive(Debug)]
+pub struct Engine {
+    scenarios: Vec<CompiledScenario>,
+    scenario_cum: Vec<f64>,
+    tenants: Vec<Box<str>>,
+    tenant_cum: Vec<f64>,
+    seed: u64,
+    resources: Resources,
+}
+
+fn owned(l: &Literal) -> OwnedValue {
+    match l {
+        Literal::Str(s) => OwnedValue::Str(s.clone()),
+        Literal::Int(i) => OwnedValue::Int(*i),
+        Literal::Double(d) => OwnedValue::Double(*d),
+        Literal::Bool(b) => OwnedValue::Bool(*b),
+    }
+}
+
+fn set(attrs: &mut Vec<(String, OwnedValue)>, key: &str, v: OwnedValue) {
+    match attrs.iter_mut().find(|(k, _)| k == key) {
+        Some(slot) => slot.1 = v,
+        None => attrs.push((key.to_string(), v)),
+    }
+}
+
+impl Engine {
+    /// Compiles `scenarios` (at least one; weights must not all be zero when several).
+    pub fn new(scenarios: &[&Scenario], cfg: &EngineConfig) -> Result<Self, String> {
+        if scenarios.is_empty() {
+            return Err("no scenarios to run".into());
+        }
+        let weights: Vec<f64> = scenarios.iter().map(|s| s.weight).collect();
+        if scenarios.len() > 1 && weights.iter().sum::<f64>() <= 0.0 {
+            return Err("every scenario has weight 0".into());
+        }
+        let tenant_total: f64 = cfg.tenants.iter().map(|(_, w)| *w).sum();
+        if !cfg.tenants.is_empty() && (tenant_total <= 0.0 || cfg.tenants.iter().any(|(_, w)| *w < 0.0 || !w.is_finite())) {
+            return Err("tenant weights must be >= 0 with a positive total".into());
+        }
+        let compiled = scenarios.iter().map(|s| CompiledScenario::new(s)).collect::<Result<Vec<_>, _>>()?;
+        let tenants: Vec<Box<str>> = cfg.tenants.iter().map(|(t, _)| t.as_str().into()).collect();
+        let mut resources = Resources::default();
+        for s in scenarios {
+            for t in 0..tenants.len().max(1) {
+                let mut attrs: Vec<(String, OwnedValue)> = vec![
+                    ("service.name".into(), OwnedValue::Str(DEFAULT_SERVICE_NAME.into())),
+                    ("telemetry.sdk.name".into(), OwnedValue::Str("telemetry-simulator".into())),
+                    ("telemetry.sdk.language".into(), OwnedValue::Str("rust".into())),
+                    ("telemetry.sdk.version".into(), OwnedValue::Str(env!("CARGO_PKG_VERSION").into())),
+                ];
+                for (k, v) in &cfg.resource_attributes {
+                    set(&mut attrs, k, OwnedValue::Str(v.clone()));
+                }
+                for (k, v) in &s.resource {
+                    set(&mut attrs, k, owned(v));
+                }
+                if let Some(name) = &cfg.service_name {
+                    set(&mut attrs, "service.name", OwnedValue::Str(name.clone()));
+                }
+                if let Some(tenant) = tenants.get(t) {
+                    set(&mut attrs, &cfg.tenant_key, OwnedValue::Str(tenant.to_string()));
+                }
+                resources.list.push(Resource { attrs });
+            }
+        }
+        Ok(Engine {
+            scenarios: compiled,
+            scenario_cum: cumulative(weights),
+            tenant_cum: cumulative(cfg.tenants.iter().map(|(_, w)| *w)),
+            tenants,
+            seed: cfg.seed,
+            resources,
+        })
+    }
+
+    /// The resources traces refer to.
+    pub fn resources(&self) -> &Resources {
+        &self.resources
+    }
+
+    /// The compiled scenarios.
+    pub fn scenarios(&self) -> &[CompiledScenario] {
+        &self.scenarios
+    }
+
+    /// Builds trace `index`, starting at `start_ns` (Unix nanoseconds), into `out`.
+    pub fn generate<'e>(&'e self, index: u64, start_ns: u64, out: &mut TraceBuf<'e>, scratch: &mut Scratch) -> Generated {
+        let mut rng = trace_rng(self.seed, index);
+        let scenario = if self.scenarios.len() == 1 { 0 } else { pick(&mut rng, &self.scenario_cum) };
+        let tenant = (!self.tenants.is_empty()).then(|| pick(&mut rng, &self.tenant_cum));
+        let sc = &self.scenarios[scenario];
+        out.clear();
+        out.scenario = &sc.name;
+        let mut id = [0u8; 16];
+        id[..8].copy_from_slice(&rng.next_u64().to_be_bytes());
+        id[8..].copy_from_slice(&rng.next_u64().to_be_bytes());
+        if id == [0; 16] {
+            id[15] = 1;
+        }
+        out.trace_id = id;
+        let mut b = Builder {
+            sc,
+            rng,
+            out,
+            trace_index: index,
+            tenant: tenant.map(|t| &*self.tenants[t]),
+            kids: &mut scratch.kids,
+            scratch: &mut scratch.text,
+            weights: &mut scratch.weights,
+        };
+        b.run(start_ns);
+        let resource = (scenario * self.tenants.len().max(1) + tenant.unwrap_or(0)) as u32;
+        Generated { scenario, tenant, resource }
+    }
+}

@@ -1,0 +1,420 @@
+//! Builds one trace into a [`TraceBuf`]: structure, timing, failures, retries, attributes.
+//!
+//! Each node is generated with its own start at 0; a parent then places its children's
+//! subtrees (contiguous ranges of spans and events) by shifting them. A parent always covers
+//! its children: children start after it starts and end before it ends.
+
+use std::fmt::Write;
+
+use tsim_model::{AnyValue, Event, KeyValue, Span, StatusCode, Text, TraceBuf};
+use tsim_scenario::NumType;
+
+use crate::compile::{Builtin, CCount, CNode, CompiledScenario, Gen, Lit, Part};
+use crate::rng::{TraceRng, chance, pick, unit};
+use crate::sample::Sampler;
+use rand::Rng;
+
+/// Smallest gap between a parent's start (end) and its first child's start (last child's end).
+pub const EDGE_MIN_NS: u64 = 1_000;
+/// Span flags: W3C sampled + OTLP "has is_remote" (parent is local).
+pub const SPAN_FLAGS: u32 = 0x101;
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sub {
+    spans: (u32, u32),
+    events: (u32, u32),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Kid {
+    sub: Sub,
+    dur: u64,
+}
+
+/// Per-trace generation state.
+pub(crate) struct Builder<'e, 'o> {
+    pub sc: &'e CompiledScenario,
+    pub rng: TraceRng,
+    pub out: &'o mut TraceBuf<'e>,
+    pub trace_index: u64,
+    pub tenant: Option<&'e str>,
+    pub kids: &'o mut Vec<Kid>,
+    pub scratch: &'o mut String,
+    pub weights: &'o mut Vec<f64>,
+}
+
+/// Reusable scratch space for [`Builder`], kept between traces.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    pub(crate) kids: Vec<Kid>,
+    pub(crate) text: String,
+    pub(crate) weights: Vec<f64>,
+}
+
+fn ms_to_ns(ms: f64) -> u64 {
+    if ms <= 0.0 { 0 } else { (ms * 1e6).min(1e18) as u64 }
+}
+
+impl<'e> Builder<'e, '_> {
+    fn span_id(&mut self) -> [u8; 8] {
+        let v = self.rng.next_u64();
+        (if v == 0 { 1 } else { v }).to_be_bytes()
+    }
+
+    fn shift(&mut self, sub: Sub, by: u64) {
+        if by == 0 {
+            return;
+        }
+        for s in &mut self.out.spans[sub.spans.0 as usize..sub.spans.1 as usize] {
+            s.start_ns += by;
+            s.end_ns += by;
+        }
+        for e in &mut self.out.events[sub.events.0 as usize..sub.events.1 as usize] {
+            e.time_ns += by;
+        }
+    }
+
+    /// Generates the whole trace and moves it to `start_ns`.
+    pub fn run(&mut self, start_ns: u64) {
+        let (sub, _, _) = self.node(0, [0; 8], false, 0);
+        self.shift(sub, start_ns);
+    }
+
+    fn count(&mut self, c: &CCount) -> u64 {
+        match c {
+            CCount::Fixed(n) => *n,
+            CCount::Uniform { min, span } => min + (unit(&mut self.rng) * *span as f64) as u64,
+            CCount::Poisson { sampler, min, max } => (sampler.sample(&mut self.rng) as u64).clamp(*min, *max),
+        }
+    }
+
+    /// One copy of node `ni`. Returns its subtree, duration and whether it failed.
+    fn node(&mut self, ni: u32, parent_id: [u8; 8], forced: bool, copy_index: u64) -> (Sub, u64, bool) {
+        let sc = self.sc;
+        let n = &sc.nodes[ni as usize];
+        let span_idx = self.out.spans.len();
+        let ev_start = self.out.events.len() as u32;
+        let span_id = self.span_id();
+        self.out.spans.push(Span {
+            span_id,
+            parent_span_id: parent_id,
+            name: Text::Static(&n.name),
+            kind: n.kind,
+            start_ns: 0,
+            end_ns: 0,
+            attrs: (0, 0),
+            events: (0, 0),
+            status: StatusCode::Unset,
+            status_message: Text::Static(""),
+            flags: SPAN_FLAGS,
+        });
+        let (dur, failed) = if let Some(r) = &n.retry {
+            let mut cursor = EDGE_MIN_NS;
+            let mut ok = false;
+            for k in 1..=r.max_attempts {
+                let p = r.success[(k as usize - 1).min(r.success.len() - 1)];
+                let a_failed = forced || (k == 1 && r.force_initial_failure) || !chance(&mut self.rng, p);
+                let (asub, adur) = self.attempt(n, span_id, k, a_failed, copy_index);
+                self.shift(asub, cursor);
+                cursor += adur;
+                if !a_failed {
+                    ok = true;
+                    break;
+                }
+                if k < r.max_attempts {
+                    let base = r.backoff_base_ms * r.backoff_multiplier.powi(k as i32 - 1);
+                    let jitter = 1.0 + r.backoff_jitter * (2.0 * unit(&mut self.rng) - 1.0);
+                    cursor += ms_to_ns(base * jitter);
+                }
+            }
+            (cursor + EDGE_MIN_NS, !ok)
+        } else {
+            let failed = forced || chance(&mut self.rng, n.error_rate);
+            (self.body(n, span_id, failed, n.latency.as_ref()), failed)
+        };
+        self.finish(span_idx, n, failed, dur, copy_index, None);
+        (
+            Sub { spans: (span_idx as u32, self.out.spans.len() as u32), events: (ev_start, self.out.events.len() as u32) },
+            dur,
+            failed,
+        )
+    }
+
+    /// One attempt span of a retried node, holding the node's children.
+    fn attempt(&mut self, n: &'e CNode, parent_id: [u8; 8], k: u32, failed: bool, copy_index: u64) -> (Sub, u64) {
+        let span_idx = self.out.spans.len();
+        let ev_start = self.out.events.len() as u32;
+        let span_id = self.span_id();
+        self.out.spans.push(Span {
+            span_id,
+            parent_span_id: parent_id,
+            name: Text::Static(&n.attempt_name),
+            kind: n.kind,
+            start_ns: 0,
+            end_ns: 0,
+            attrs: (0, 0),
+            events: (0, 0),
+            status: StatusCode::Unset,
+            status_message: Text::Static(""),
+            flags: SPAN_FLAGS,
+        });
+        let dur = self.body(n, span_id, failed, n.latency.as_ref());
+        self.finish(span_idx, n, failed, dur, copy_index, Some(k));
+        (
+            Sub { spans: (span_idx as u32, self.out.spans.len() as u32), events: (ev_start, self.out.events.len() as u32) },
+            dur,
+        )
+    }
+
+    /// Children first, then this span's own duration; places the children. Returns the duration.
+    fn body(&mut self, n: &'e CNode, span_id: [u8; 8], failed: bool, latency: Option<&Sampler>) -> u64 {
+        let sc = self.sc;
+        let base = self.kids.len();
+        let mut sibling_failed = false;
+        for &ci in &n.children {
+            let c = &sc.nodes[ci as usize];
+            if !chance(&mut self.rng, c.probability) {
+                continue;
+            }
+            let copies = self.count(&c.count);
+            for copy in 0..copies {
+                let forced = (failed && chance(&mut self.rng, c.from_parent))
+                    || (sibling_failed && chance(&mut self.rng, c.cascade));
+                let (sub, dur, f) = self.node(ci, span_id, forced, copy);
+                sibling_failed |= f;
+                self.kids.push(Kid { sub, dur });
+            }
+        }
+        let count = self.kids.len() - base;
+        let sampled = match latency {
+            Some(l) => Some(ms_to_ns(l.sample(&mut self.rng))),
+            None if count == 0 => Some(ms_to_ns(sc.default_leaf.sample(&mut self.rng))),
+            None => None,
+        };
+        if count == 0 {
+            return sampled.unwrap_or(0);
+        }
+        let dur = if n.parallel { self.layout_parallel(base, sampled) } else { self.layout_sequential(base, sampled) };
+        self.kids.truncate(base);
+        dur
+    }
+
+    fn layout_sequential(&mut self, base: usize, sampled: Option<u64>) -> u64 {
+        let count = self.kids.len() - base;
+        let block: u64 = self.kids[base..].iter().map(|k| k.dur).sum();
+        let edge = EDGE_MIN_NS.max(block / 200);
+        let needed = block + 2 * edge;
+        let total = sampled.filter(|s| *s >= needed).unwrap_or(needed);
+        let extra = total - needed;
+        // Spread the slack over the gaps before, between and after the children.
+        self.weights.clear();
+        if extra > 0 {
+            for _ in 0..=count {
+                let w = unit(&mut self.rng);
+                self.weights.push(w);
+            }
+        }
+        let wsum: f64 = self.weights.iter().sum::<f64>().max(f64::MIN_POSITIVE);
+        let mut cursor = edge;
+        let mut used = 0;
+        for i in 0..count {
+            if extra > 0 {
+                let gap = ((extra as f64 * self.weights[i] / wsum) as u64).min(extra - used);
+                used += gap;
+                cursor += gap;
+            }
+            let k = self.kids[base + i];
+            self.shift(k.sub, cursor);
+            cursor += k.dur;
+        }
+        debug_assert!(cursor + edge <= total);
+        total
+    }
+
+    fn layout_parallel(&mut self, base: usize, sampled: Option<u64>) -> u64 {
+        let count = self.kids.len() - base;
+        let longest = self.kids[base..].iter().map(|k| k.dur).max().unwrap_or(0);
+        // Parallel calls start a little apart, as real fan-outs do.
+        let spread = (longest / 20).min(1_000_000);
+        let mut block = 0;
+        for i in 0..count {
+            let j = (unit(&mut self.rng) * spread as f64) as u64;
+            let k = &mut self.kids[base + i];
+            block = block.max(j + k.dur);
+            // The child's duration is no longer needed: keep its start offset there.
+            k.dur = j;
+        }
+        let edge = EDGE_MIN_NS.max(block / 200);
+        let needed = block + 2 * edge;
+        let total = sampled.filter(|s| *s >= needed).unwrap_or(needed);
+        let lead = edge + ((total - needed) as f64 * unit(&mut self.rng)) as u64;
+        for i in 0..count {
+            let k = self.kids[base + i];
+            self.shift(k.sub, lead + k.dur);
+        }
+        total
+    }
+
+    /// Attributes, error marks, events, status and end time of a finished span. `attempt`
+    /// is set for attempt spans of a retried node (which carry retry attributes instead of
+    /// the node's own attributes and events).
+    fn finish(&mut self, span_idx: usize, n: &'e CNode, failed: bool, dur: u64, copy_index: u64, attempt: Option<u32>) {
+        let a0 = self.out.attrs.len() as u32;
+        let span_id = self.out.spans[span_idx].span_id;
+        let parent_id = self.out.spans[span_idx].parent_span_id;
+        match attempt {
+            Some(k) => {
+                self.out.attrs.push(KeyValue { key: "retry.attempt", value: AnyValue::Int(i64::from(k)) });
+                self.out.attrs.push(KeyValue { key: "retry.is_retry", value: AnyValue::Bool(k > 1) });
+            }
+            None => {
+                for a in &n.attrs {
+                    let v = self.value(&a.value, a0 as usize, span_id, parent_id, copy_index, attempt);
+                    self.out.attrs.push(KeyValue { key: &a.key, value: v });
+                }
+            }
+        }
+        let error_type: Option<&'e str> = failed.then(|| &*n.error_types[pick(&mut self.rng, &n.error_cum)]);
+        if let Some(ty) = error_type {
+            self.out.attrs.push(KeyValue { key: "error.type", value: AnyValue::Str(Text::Static(ty)) });
+        }
+        self.out.spans[span_idx].attrs = (a0, self.out.attrs.len() as u32);
+        let ev0 = self.out.events.len() as u32;
+        if attempt.is_none() {
+            for e in &n.events {
+                if !chance(&mut self.rng, e.probability) {
+                    continue;
+                }
+                let at = e.at.unwrap_or_else(|| unit(&mut self.rng));
+                let ea0 = self.out.attrs.len() as u32;
+                for a in &e.attrs {
+                    let v = self.value(&a.value, ea0 as usize, span_id, parent_id, copy_index, attempt);
+                    self.out.attrs.push(KeyValue { key: &a.key, value: v });
+                }
+                self.out.events.push(Event {
+                    name: Text::Static(&e.name),
+                    time_ns: (dur as f64 * at) as u64,
+                    attrs: (ea0, self.out.attrs.len() as u32),
+                });
+            }
+        }
+        if let Some(ty) = error_type {
+            let name: &str = match self.out.spans[span_idx].name {
+                Text::Static(s) => s,
+                Text::Arena(..) => "span",
+            };
+            let mark = self.out.text_mark();
+            let _ = write!(self.out.text, "simulated {ty} in {name}");
+            let msg = self.out.text_since(mark);
+            let e0 = self.out.attrs.len() as u32;
+            self.out.attrs.push(KeyValue { key: "exception.type", value: AnyValue::Str(Text::Static(ty)) });
+            self.out.attrs.push(KeyValue { key: "exception.message", value: AnyValue::Str(msg) });
+            self.out.events.push(Event {
+                name: Text::Static("exception"),
+                time_ns: dur,
+                attrs: (e0, self.out.attrs.len() as u32),
+            });
+            let s = &mut self.out.spans[span_idx];
+            s.status = StatusCode::Error;
+            s.status_message = Text::Static(ty);
+        }
+        let s = &mut self.out.spans[span_idx];
+        s.events = (ev0, self.out.events.len() as u32);
+        s.end_ns = dur;
+    }
+
+    fn lit(l: &'e Lit) -> AnyValue<'e> {
+        match l {
+            Lit::Str(s) => AnyValue::Str(Text::Static(s)),
+            Lit::Int(i) => AnyValue::Int(*i),
+            Lit::Double(d) => AnyValue::Double(*d),
+            Lit::Bool(b) => AnyValue::Bool(*b),
+        }
+    }
+
+    fn uuid(&mut self) -> Text<'e> {
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&self.rng.next_u64().to_be_bytes());
+        b[8..].copy_from_slice(&self.rng.next_u64().to_be_bytes());
+        b[6] = (b[6] & 0x0f) | 0x40;
+        b[8] = (b[8] & 0x3f) | 0x80;
+        let mark = self.out.text_mark();
+        for (i, chunk) in [&b[0..4], &b[4..6], &b[6..8], &b[8..10], &b[10..16]].iter().enumerate() {
+            if i > 0 {
+                self.out.text.push('-');
+            }
+            tsim_model::hex::push_hex_str(&mut self.out.text, chunk);
+        }
+        self.out.text_since(mark)
+    }
+
+    fn value(&mut self, g: &'e Gen, a0: usize, span_id: [u8; 8], parent_id: [u8; 8], copy_index: u64, attempt: Option<u32>) -> AnyValue<'e> {
+        match g {
+            Gen::Lit(l) => Self::lit(l),
+            Gen::Num { sampler, as_type } => {
+                let x = sampler.sample(&mut self.rng);
+                match as_type {
+                    NumType::Int => AnyValue::Int(x.round() as i64),
+                    NumType::Double => AnyValue::Double(x),
+                    NumType::Str => {
+                        let mark = self.out.text_mark();
+                        let _ = write!(self.out.text, "{x}");
+                        AnyValue::Str(self.out.text_since(mark))
+                    }
+                }
+            }
+            Gen::Cat { values, cum } => Self::lit(&values[pick(&mut self.rng, cum)]),
+            Gen::Uuid => AnyValue::Str(self.uuid()),
+            Gen::Seq { start, step } => AnyValue::Int(start.wrapping_add(step.wrapping_mul(self.trace_index as i64))),
+            Gen::Template(parts) => {
+                self.scratch.clear();
+                for p in parts {
+                    match p {
+                        Part::Text(t) => self.scratch.push_str(t),
+                        Part::Attr(i) => {
+                            let kv = self.out.attrs[a0 + i];
+                            match kv.value {
+                                AnyValue::Str(t) => {
+                                    let s = self.out.str(&t);
+                                    self.scratch.push_str(s);
+                                }
+                                AnyValue::Int(v) => {
+                                    let _ = write!(self.scratch, "{v}");
+                                }
+                                AnyValue::Double(v) => {
+                                    let _ = write!(self.scratch, "{v}");
+                                }
+                                AnyValue::Bool(v) => {
+                                    let _ = write!(self.scratch, "{v}");
+                                }
+                            }
+                        }
+                        Part::Builtin(b) => match b {
+                            Builtin::TraceId => tsim_model::hex::push_hex_str(self.scratch, &self.out.trace_id),
+                            Builtin::SpanId => tsim_model::hex::push_hex_str(self.scratch, &span_id),
+                            Builtin::ParentSpanId => tsim_model::hex::push_hex_str(self.scratch, &parent_id),
+                            Builtin::TraceIndex => {
+                                let _ = write!(self.scratch, "{}", self.trace_index);
+                            }
+                            Builtin::CopyIndex => {
+                                let _ = write!(self.scratch, "{copy_index}");
+                            }
+                            Builtin::Attempt => {
+                                let _ = write!(self.scratch, "{}", attempt.unwrap_or(1));
+                            }
+                            Builtin::Scenario => self.scratch.push_str(&self.sc.name),
+                            Builtin::Tenant => self.scratch.push_str(self.tenant.unwrap_or("")),
+                            Builtin::Uuid => {
+                                let t = self.uuid();
+                                let s = self.out.str(&t).to_owned();
+                                self.scratch.push_str(&s);
+                            }
+                        },
+                    }
+                }
+                let t = self.out.push_text(self.scratch);
+                AnyValue::Str(t)
+            }
+        }
+    }
+}

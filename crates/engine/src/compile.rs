@@ -1,0 +1,270 @@
+//! Scenario → flat tables the builder walks: names resolved, samplers built, templates bound.
+
+use tsim_model::SpanKind;
+use tsim_scenario::{AttrSpec, CountSpec, Literal, Mode, NumType, Scenario, SpanSpec, TemplatePart};
+
+use crate::rng::cumulative;
+use crate::sample::Sampler;
+
+/// Median of the latency used for a leaf span that declares none, in ms.
+pub const DEFAULT_LEAF_MEDIAN_MS: f64 = 10.0;
+
+/// A scenario ready for generation.
+#[derive(Debug)]
+pub struct CompiledScenario {
+    pub(crate) name: Box<str>,
+    pub(crate) nodes: Vec<CNode>,
+    pub(crate) default_leaf: Sampler,
+}
+
+#[derive(Debug)]
+pub(crate) struct CNode {
+    pub name: Box<str>,
+    pub attempt_name: Box<str>,
+    pub kind: SpanKind,
+    pub latency: Option<Sampler>,
+    pub error_rate: f64,
+    pub error_types: Vec<Box<str>>,
+    pub error_cum: Vec<f64>,
+    pub from_parent: f64,
+    pub cascade: f64,
+    pub attrs: Vec<CAttr>,
+    pub events: Vec<CEvent>,
+    pub children: Vec<u32>,
+    pub parallel: bool,
+    pub probability: f64,
+    pub count: CCount,
+    pub retry: Option<CRetry>,
+}
+
+#[derive(Debug)]
+pub(crate) struct CEvent {
+    pub name: Box<str>,
+    pub probability: f64,
+    pub at: Option<f64>,
+    pub attrs: Vec<CAttr>,
+}
+
+#[derive(Debug)]
+pub(crate) enum CCount {
+    Fixed(u64),
+    Uniform { min: u64, span: u64 },
+    Poisson { sampler: Sampler, min: u64, max: u64 },
+}
+
+#[derive(Debug)]
+pub(crate) struct CRetry {
+    pub max_attempts: u32,
+    pub force_initial_failure: bool,
+    pub backoff_base_ms: f64,
+    pub backoff_multiplier: f64,
+    pub backoff_jitter: f64,
+    /// Success chance per attempt (the last repeats).
+    pub success: Vec<f64>,
+}
+
+#[derive(Debug)]
+pub(crate) struct CAttr {
+    pub key: Box<str>,
+    pub value: Gen,
+}
+
+#[derive(Debug)]
+pub(crate) enum Lit {
+    Str(Box<str>),
+    Int(i64),
+    Double(f64),
+    Bool(bool),
+}
+
+#[derive(Debug)]
+pub(crate) enum Gen {
+    Lit(Lit),
+    Num { sampler: Sampler, as_type: NumType },
+    Cat { values: Vec<Lit>, cum: Vec<f64> },
+    Uuid,
+    Seq { start: i64, step: i64 },
+    Template(Vec<Part>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Builtin {
+    TraceId,
+    SpanId,
+    ParentSpanId,
+    TraceIndex,
+    CopyIndex,
+    Attempt,
+    Scenario,
+    Tenant,
+    Uuid,
+}
+
+#[derive(Debug)]
+pub(crate) enum Part {
+    Text(Box<str>),
+    Attr(usize),
+    Builtin(Builtin),
+}
+
+fn lit(l: &Literal) -> Lit {
+    match l {
+        Literal::Str(s) => Lit::Str(s.as_str().into()),
+        Literal::Int(i) => Lit::Int(*i),
+        Literal::Double(d) => Lit::Double(*d),
+        Literal::Bool(b) => Lit::Bool(*b),
+    }
+}
+
+fn kind(k: tsim_scenario::SpanKind) -> SpanKind {
+    match k {
+        tsim_scenario::SpanKind::Internal => SpanKind::Internal,
+        tsim_scenario::SpanKind::Server => SpanKind::Server,
+        tsim_scenario::SpanKind::Client => SpanKind::Client,
+        tsim_scenario::SpanKind::Producer => SpanKind::Producer,
+        tsim_scenario::SpanKind::Consumer => SpanKind::Consumer,
+    }
+}
+
+pub(crate) fn attrs(list: &[(String, AttrSpec)], ctx: &str) -> Result<Vec<CAttr>, String> {
+    let mut out: Vec<CAttr> = Vec::with_capacity(list.len());
+    for (key, spec) in list {
+        let value = match spec {
+            AttrSpec::Literal(l) => Gen::Lit(lit(l)),
+            AttrSpec::Number { dist, as_type } => Gen::Num {
+                sampler: Sampler::new(dist, None).map_err(|e| format!("{ctx}: attribute `{key}`: {e}"))?,
+                as_type: *as_type,
+            },
+            AttrSpec::Categorical(values) => Gen::Cat {
+                values: values.iter().map(|(l, _)| lit(l)).collect(),
+                cum: cumulative(values.iter().map(|(_, w)| *w)),
+            },
+            AttrSpec::Uuid => Gen::Uuid,
+            AttrSpec::Sequence { start, step } => Gen::Seq { start: *start, step: *step },
+            AttrSpec::Template(parts) => Gen::Template(
+                parts
+                    .iter()
+                    .map(|p| match p {
+                        TemplatePart::Text(t) => Ok(Part::Text(t.as_str().into())),
+                        TemplatePart::Ref(r) => {
+                            if let Some(i) = out.iter().position(|a| &*a.key == r.as_str()) {
+                                return Ok(Part::Attr(i));
+                            }
+                            Ok(Part::Builtin(match r.as_str() {
+                                "trace_id" => Builtin::TraceId,
+                                "span_id" => Builtin::SpanId,
+                                "parent_span_id" => Builtin::ParentSpanId,
+                                "trace_index" => Builtin::TraceIndex,
+                                "copy_index" => Builtin::CopyIndex,
+                                "attempt" => Builtin::Attempt,
+                                "scenario" => Builtin::Scenario,
+                                "tenant" => Builtin::Tenant,
+                                "uuid" => Builtin::Uuid,
+                                other => return Err(format!("{ctx}: template refers to unknown `{other}`")),
+                            }))
+                        }
+                    })
+                    .collect::<Result<_, String>>()?,
+            ),
+        };
+        out.push(CAttr { key: key.as_str().into(), value });
+    }
+    Ok(out)
+}
+
+fn node(spec: &SpanSpec, is_root: bool, nodes: &mut Vec<CNode>, scenario: &str) -> Result<u32, String> {
+    let ctx = format!("scenario `{scenario}`, span `{}` (line {})", spec.span_type, spec.line);
+    let idx = nodes.len() as u32;
+    let latency = match &spec.latency {
+        Some(d) => Some(Sampler::new(d, Some(0.0)).map_err(|e| format!("{ctx}: latency: {e}"))?),
+        None => None,
+    };
+    let count = match &spec.count {
+        CountSpec::Fixed(n) => CCount::Fixed(*n),
+        CountSpec::Uniform { min, max } => CCount::Uniform { min: *min, span: max - min + 1 },
+        CountSpec::Poisson { lambda, min, max } => CCount::Poisson {
+            sampler: Sampler::new(
+                &tsim_scenario::NumDist::new(tsim_scenario::Dist::Poisson { lambda: *lambda }),
+                None,
+            )
+            .map_err(|e| format!("{ctx}: count: {e}"))?,
+            min: *min,
+            max: *max,
+        },
+    };
+    let retry = spec.retry.as_ref().filter(|r| r.enabled).map(|r| CRetry {
+        max_attempts: r.max_attempts.max(1),
+        force_initial_failure: r.force_initial_failure,
+        backoff_base_ms: r.backoff_base_ms,
+        backoff_multiplier: r.backoff_multiplier,
+        backoff_jitter: r.backoff_jitter,
+        success: if r.success_rate_per_attempt.is_empty() {
+            vec![1.0 - spec.error.rate]
+        } else {
+            r.success_rate_per_attempt.clone()
+        },
+    });
+    let (error_types, weights): (Vec<Box<str>>, Vec<f64>) = if spec.error.types.is_empty() {
+        (vec!["_OTHER".into()], vec![1.0])
+    } else {
+        spec.error.types.iter().map(|(t, w)| (t.as_str().into(), *w)).unzip()
+    };
+    let name: Box<str> = spec.name.as_deref().unwrap_or(&spec.span_type).into();
+    nodes.push(CNode {
+        attempt_name: format!("{}.attempt", spec.span_type).into(),
+        name,
+        kind: kind(spec.kind.unwrap_or(if is_root {
+            tsim_scenario::SpanKind::Server
+        } else {
+            tsim_scenario::SpanKind::Internal
+        })),
+        latency,
+        error_rate: spec.error.rate,
+        error_types,
+        error_cum: cumulative(weights),
+        from_parent: spec.error.from_parent,
+        cascade: spec.error.cascade_to_siblings,
+        attrs: attrs(&spec.attributes, &ctx)?,
+        events: spec
+            .events
+            .iter()
+            .map(|e| {
+                Ok(CEvent {
+                    name: e.name.as_str().into(),
+                    probability: e.probability,
+                    at: e.at,
+                    attrs: attrs(&e.attributes, &ctx)?,
+                })
+            })
+            .collect::<Result<_, String>>()?,
+        children: Vec::new(),
+        parallel: spec.mode == Mode::Parallel,
+        probability: spec.probability,
+        count,
+        retry,
+    });
+    let mut children = Vec::with_capacity(spec.children.len());
+    for c in &spec.children {
+        children.push(node(c, false, nodes, scenario)?);
+    }
+    nodes[idx as usize].children = children;
+    Ok(idx)
+}
+
+impl CompiledScenario {
+    /// Compiles a scenario. Fails only on parameters the scenario crate could not check.
+    pub fn new(s: &Scenario) -> Result<Self, String> {
+        let mut nodes = Vec::new();
+        node(&s.root, true, &mut nodes, &s.name)?;
+        let default_leaf = Sampler::new(
+            &tsim_scenario::NumDist::new(tsim_scenario::Dist::LogNormal { mu: DEFAULT_LEAF_MEDIAN_MS.ln(), sigma: 0.5 }),
+            Some(0.0),
+        )?;
+        Ok(Self { name: s.name.as_str().into(), nodes, default_leaf })
+    }
+
+    /// The scenario's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
