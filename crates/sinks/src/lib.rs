@@ -1,1 +1,186 @@
-//! placeholder
+//! Sinks of telemetry-simulator: where encoded batches go.
+//!
+//! Every sink implements [`Sink`]: it takes one encoded [`Batch`] at a time (never
+//! concurrently), owns its retries, and answers with a [`Delivery`] that accounts for every
+//! item: delivered, or dropped with a reason. [`run_sink`] drives a sink from a bounded
+//! queue and keeps its [`SinkStats`], so a run can always show
+//! `generated = delivered + dropped{reason}` per sink.
+
+pub mod file;
+pub mod otlp;
+pub mod otlp_grpc;
+pub mod otlp_http;
+pub mod stdout;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+
+/// A boxed future, for object-safe async methods.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The payload formats sinks consume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Format {
+    /// `ExportTraceServiceRequest`, protobuf.
+    OtlpProto,
+    /// `ExportTraceServiceRequest`, OTLP/JSON.
+    OtlpJson,
+    /// One text line per trace.
+    TextLine,
+    /// Every span as text.
+    TextFull,
+}
+
+/// The signal a sink carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Signal {
+    /// Traces (items are spans).
+    Traces,
+}
+
+impl Signal {
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Signal::Traces => "traces",
+        }
+    }
+
+    /// What one item of this signal is called.
+    pub fn item(self) -> &'static str {
+        match self {
+            Signal::Traces => "spans",
+        }
+    }
+}
+
+/// One encoded batch.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// Encoded bytes (shared between sinks of the same format).
+    pub payload: Bytes,
+    /// Items (spans) in the batch.
+    pub items: u64,
+}
+
+/// What happened to the items of one batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Delivery {
+    /// Items the peer accepted.
+    pub delivered: u64,
+    /// Items lost, by reason.
+    pub dropped: Vec<(String, u64)>,
+    /// Retries made (requests beyond the first).
+    pub retries: u64,
+    /// Requests made.
+    pub requests: u64,
+}
+
+impl Delivery {
+    /// Everything delivered in one request.
+    pub fn ok(items: u64) -> Self {
+        Self { delivered: items, dropped: Vec::new(), retries: 0, requests: 1 }
+    }
+
+    /// Everything dropped for `reason`.
+    pub fn dropped(items: u64, reason: impl Into<String>) -> Self {
+        Self { delivered: 0, dropped: vec![(reason.into(), items)], retries: 0, requests: 0 }
+    }
+}
+
+/// A destination for batches.
+pub trait Sink: Send {
+    /// A name for summaries, e.g. `otlp-grpc http://127.0.0.1:4317`.
+    fn name(&self) -> String;
+    /// The payload format this sink takes.
+    fn format(&self) -> Format;
+    /// The signal this sink carries.
+    fn signal(&self) -> Signal {
+        Signal::Traces
+    }
+    /// Whether drops here make the run fail (false for views such as stdout).
+    fn counts_for_exit(&self) -> bool {
+        true
+    }
+    /// Delivers one batch, retrying as the protocol allows. Never called concurrently.
+    fn send(&mut self, batch: Batch) -> BoxFuture<'_, Delivery>;
+    /// Flushes and closes.
+    fn close(&mut self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// Counters of one sink, shared with the progress display and the summary.
+#[derive(Debug, Default)]
+pub struct SinkStats {
+    /// Items handed to the sink.
+    pub generated: AtomicU64,
+    /// Items the peer accepted.
+    pub delivered: AtomicU64,
+    /// Requests made.
+    pub requests: AtomicU64,
+    /// Retries made.
+    pub retries: AtomicU64,
+    /// Payload bytes handed to the sink.
+    pub bytes: AtomicU64,
+    /// Items waiting in the queue or in flight.
+    pub queued: AtomicU64,
+    dropped: Mutex<BTreeMap<String, u64>>,
+}
+
+impl SinkStats {
+    /// Adds dropped items under `reason`.
+    pub fn add_dropped(&self, reason: &str, n: u64) {
+        if n > 0 {
+            *self.dropped.lock().unwrap_or_else(|e| e.into_inner()).entry(reason.to_string()).or_default() += n;
+        }
+    }
+
+    /// Dropped items by reason.
+    pub fn dropped(&self) -> BTreeMap<String, u64> {
+        self.dropped.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Total dropped items.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped().values().sum()
+    }
+
+    /// Records a batch entering the queue.
+    pub fn enqueued(&self, batch: &Batch) {
+        self.generated.fetch_add(batch.items, Ordering::Relaxed);
+        self.queued.fetch_add(batch.items, Ordering::Relaxed);
+        self.bytes.fetch_add(batch.payload.len() as u64, Ordering::Relaxed);
+    }
+}
+
+/// Drives `sink` from `rx` until the queue closes, then closes the sink.
+pub async fn run_sink(
+    mut sink: Box<dyn Sink>,
+    mut rx: tokio::sync::mpsc::Receiver<Batch>,
+    stats: std::sync::Arc<SinkStats>,
+) -> Result<(), String> {
+    while let Some(batch) = rx.recv().await {
+        let items = batch.items;
+        let d = sink.send(batch).await;
+        debug_assert_eq!(d.delivered + d.dropped.iter().map(|(_, n)| n).sum::<u64>(), items);
+        stats.delivered.fetch_add(d.delivered, Ordering::Relaxed);
+        stats.requests.fetch_add(d.requests, Ordering::Relaxed);
+        stats.retries.fetch_add(d.retries, Ordering::Relaxed);
+        for (reason, n) in &d.dropped {
+            stats.add_dropped(reason, *n);
+        }
+        // Whatever the peer said, every item is now accounted for.
+        let accounted = d.delivered + d.dropped.iter().map(|(_, n)| n).sum::<u64>();
+        if accounted < items {
+            stats.add_dropped("unaccounted", items - accounted);
+        }
+        stats.queued.fetch_sub(items, Ordering::Relaxed);
+    }
+    sink.close().await
+}

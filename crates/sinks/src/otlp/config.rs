@@ -1,0 +1,262 @@
+//! OTLP exporter configuration, resolved like the OpenTelemetry SDKs do.
+//!
+//! Endpoint precedence: `--endpoint` (a base URL; `/v1/traces` is appended when it has no
+//! path), then `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (used as is), then
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` (a base: `v1/traces` is appended for HTTP), then
+//! `OTLP_HTTP_ENDPOINT` (a base, HTTP). Protocol, headers, compression and timeout follow
+//! the same signal-specific-first order, with the spec's defaults (http/protobuf, 10 s).
+
+use std::time::Duration;
+
+/// OTLP transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// gRPC (default port 4317).
+    Grpc,
+    /// HTTP with protobuf bodies (default port 4318).
+    HttpProtobuf,
+    /// HTTP with OTLP/JSON bodies.
+    HttpJson,
+}
+
+impl Protocol {
+    /// Parses `grpc`, `http/protobuf`, `http/json`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "grpc" => Ok(Protocol::Grpc),
+            "http/protobuf" | "http" | "http/proto" => Ok(Protocol::HttpProtobuf),
+            "http/json" | "json" => Ok(Protocol::HttpJson),
+            other => Err(format!("unknown OTLP protocol `{other}` (grpc, http/protobuf or http/json)")),
+        }
+    }
+
+    /// The spec's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Grpc => "grpc",
+            Protocol::HttpProtobuf => "http/protobuf",
+            Protocol::HttpJson => "http/json",
+        }
+    }
+}
+
+/// Request body compression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// None.
+    None,
+    /// gzip.
+    Gzip,
+}
+
+impl Compression {
+    /// Parses `gzip` or `none`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "gzip" => Ok(Compression::Gzip),
+            "none" | "" => Ok(Compression::None),
+            other => Err(format!("unknown compression `{other}` (gzip or none)")),
+        }
+    }
+}
+
+/// A resolved exporter configuration for one signal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OtlpConfig {
+    /// Full URL: for HTTP including the signal path; for gRPC the server's base URL.
+    pub url: String,
+    /// Transport.
+    pub protocol: Protocol,
+    /// Extra request headers (gRPC metadata).
+    pub headers: Vec<(String, String)>,
+    /// Body compression.
+    pub compression: Compression,
+    /// Per-request timeout.
+    pub timeout: Duration,
+}
+
+/// Flags that override the environment.
+#[derive(Debug, Clone, Default)]
+pub struct OtlpFlags {
+    /// `--endpoint`.
+    pub endpoint: Option<String>,
+    /// `--protocol`.
+    pub protocol: Option<String>,
+    /// `--header k=v`.
+    pub headers: Vec<String>,
+    /// `--compression`.
+    pub compression: Option<String>,
+    /// `--timeout` in milliseconds.
+    pub timeout_ms: Option<u64>,
+}
+
+/// Default per-request timeout of the spec.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn has_path(url: &str) -> bool {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    matches!(rest.find('/'), Some(i) if i + 1 < rest.len())
+}
+
+fn with_scheme(url: &str) -> String {
+    if url.contains("://") { url.to_string() } else { format!("http://{url}") }
+}
+
+fn append_signal_path(base: &str, path: &str) -> String {
+    format!("{}/{}", base.trim_end_matches('/'), path)
+}
+
+/// Parses `k=v,k2=v2` (values percent-decoded), as in `OTEL_EXPORTER_OTLP_HEADERS`.
+pub fn parse_headers(s: &str) -> Result<Vec<(String, String)>, String> {
+    s.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').ok_or_else(|| format!("header `{p}` is not key=value"))?;
+            Ok((percent_decode(k.trim()), percent_decode(v.trim())))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl OtlpConfig {
+    /// Resolves the traces exporter from `flags` and the environment `env` (a lookup, so
+    /// tests need not touch the process environment). `None` when no endpoint is set.
+    pub fn resolve(flags: &OtlpFlags, env: &dyn Fn(&str) -> Option<String>) -> Result<Option<Self>, String> {
+        let get = |k: &str| env(k).filter(|v| !v.trim().is_empty());
+        let protocol = match flags
+            .protocol
+            .clone()
+            .or_else(|| get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"))
+            .or_else(|| get("OTEL_EXPORTER_OTLP_PROTOCOL"))
+        {
+            Some(p) => Protocol::parse(&p)?,
+            None => Protocol::HttpProtobuf,
+        };
+        let signal_path = "v1/traces";
+        let url = if let Some(e) = &flags.endpoint {
+            let e = with_scheme(e);
+            if protocol == Protocol::Grpc || has_path(&e) { e } else { append_signal_path(&e, signal_path) }
+        } else if let Some(e) = get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
+            with_scheme(&e)
+        } else if let Some(e) = get("OTEL_EXPORTER_OTLP_ENDPOINT") {
+            let e = with_scheme(&e);
+            if protocol == Protocol::Grpc { e } else { append_signal_path(&e, signal_path) }
+        } else if let Some(e) = get("OTLP_HTTP_ENDPOINT") {
+            let e = with_scheme(&e);
+            if protocol == Protocol::Grpc || has_path(&e) { e } else { append_signal_path(&e, signal_path) }
+        } else {
+            return Ok(None);
+        };
+        let mut headers = Vec::new();
+        if let Some(h) = get("OTEL_EXPORTER_OTLP_HEADERS") {
+            headers.extend(parse_headers(&h)?);
+        }
+        if let Some(h) = get("OTEL_EXPORTER_OTLP_TRACES_HEADERS") {
+            for (k, v) in parse_headers(&h)? {
+                headers.retain(|(hk, _)| !hk.eq_ignore_ascii_case(&k));
+                headers.push((k, v));
+            }
+        }
+        for h in &flags.headers {
+            for (k, v) in parse_headers(h)? {
+                headers.retain(|(hk, _)| !hk.eq_ignore_ascii_case(&k));
+                headers.push((k, v));
+            }
+        }
+        let compression = match flags
+            .compression
+            .clone()
+            .or_else(|| get("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION"))
+            .or_else(|| get("OTEL_EXPORTER_OTLP_COMPRESSION"))
+        {
+            Some(c) => Compression::parse(&c)?,
+            None => Compression::None,
+        };
+        let timeout = match flags.timeout_ms {
+            Some(ms) => Duration::from_millis(ms),
+            None => match get("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT").or_else(|| get("OTEL_EXPORTER_OTLP_TIMEOUT")) {
+                Some(v) => Duration::from_millis(
+                    v.trim().parse::<u64>().map_err(|_| format!("OTEL_EXPORTER_OTLP_TIMEOUT `{v}` is not milliseconds"))?,
+                ),
+                None => DEFAULT_TIMEOUT,
+            },
+        };
+        if timeout.is_zero() {
+            return Err("the OTLP timeout must be above 0".into());
+        }
+        Ok(Some(OtlpConfig { url, protocol, headers, compression, timeout }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(flags: OtlpFlags, vars: &[(&str, &str)]) -> Option<OtlpConfig> {
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        OtlpConfig::resolve(&flags, &|k| vars.iter().find(|(vk, _)| vk == k).map(|(_, v)| v.clone())).unwrap()
+    }
+
+    #[test]
+    fn endpoint_precedence_and_signal_paths() {
+        assert_eq!(resolve(OtlpFlags::default(), &[]), None);
+        let c = resolve(OtlpFlags::default(), &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://h:4318")]).unwrap();
+        assert_eq!((c.url.as_str(), c.protocol), ("http://h:4318/v1/traces", Protocol::HttpProtobuf));
+        let c = resolve(
+            OtlpFlags::default(),
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://h:4317"), ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")],
+        )
+        .unwrap();
+        assert_eq!((c.url.as_str(), c.protocol), ("http://h:4317", Protocol::Grpc));
+        let c = resolve(
+            OtlpFlags::default(),
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://a:1/"), ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://b:2/custom")],
+        )
+        .unwrap();
+        assert_eq!(c.url, "http://b:2/custom");
+        let c = resolve(
+            OtlpFlags { endpoint: Some("127.0.0.1:4318".into()), protocol: Some("http/json".into()), ..Default::default() },
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://ignored:1")],
+        )
+        .unwrap();
+        assert_eq!((c.url.as_str(), c.protocol), ("http://127.0.0.1:4318/v1/traces", Protocol::HttpJson));
+        let c = resolve(OtlpFlags::default(), &[("OTLP_HTTP_ENDPOINT", "http://data-plane:4318")]).unwrap();
+        assert_eq!(c.url, "http://data-plane:4318/v1/traces");
+    }
+
+    #[test]
+    fn headers_compression_timeout() {
+        let c = resolve(
+            OtlpFlags { endpoint: Some("http://h:4318".into()), headers: vec!["x-b=flag".into()], ..Default::default() },
+            &[
+                ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=s%20ecret,x-b=env"),
+                ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "gzip"),
+                ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.headers, vec![("api-key".into(), "s ecret".into()), ("x-b".into(), "flag".into())]);
+        assert_eq!(c.compression, Compression::Gzip);
+        assert_eq!(c.timeout, Duration::from_millis(2500));
+        assert!(
+            OtlpConfig::resolve(&OtlpFlags { protocol: Some("udp".into()), ..Default::default() }, &|_| None).is_err()
+        );
+    }
+}

@@ -1,0 +1,141 @@
+//! The OTLP retry policy: exponential backoff with jitter, `Retry-After` / `RetryInfo`
+//! honoured, and a bound on the total time spent on one batch.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::Delivery;
+
+/// How one request ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The peer answered; the delivery accounts for every item.
+    Done(Delivery),
+    /// A retryable failure; `after` is the peer's requested delay, if any.
+    Retry { reason: String, after: Option<Duration> },
+    /// A permanent failure: the items are dropped with this reason.
+    Fail(String),
+}
+
+/// Backoff parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    /// First wait.
+    pub initial: Duration,
+    /// Largest wait.
+    pub max_backoff: Duration,
+    /// Growth per retry.
+    pub multiplier: f64,
+    /// Give up on a batch after this long (0: never retry).
+    pub max_elapsed: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            initial: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(5),
+            multiplier: 1.5,
+            max_elapsed: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A small, unseeded jitter source: retry timing does not affect generated data.
+fn jitter_unit(state: &mut u64) -> f64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    (*state >> 11) as f64 / (1u64 << 53) as f64
+}
+
+impl RetryPolicy {
+    /// Runs `attempt` until it is done, fails permanently, or the time bound is spent.
+    /// `items` is the batch size, for the drop accounting.
+    pub async fn run<F, Fut>(&self, items: u64, mut attempt: F) -> Delivery
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Outcome>,
+    {
+        let started = Instant::now();
+        let mut backoff = self.initial;
+        let mut requests = 0u64;
+        let mut seed = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(7)) ^ ((std::process::id() as u64) << 32) | 1;
+        loop {
+            requests += 1;
+            let outcome = attempt().await;
+            let (reason, after) = match outcome {
+                Outcome::Done(mut d) => {
+                    d.requests = requests;
+                    d.retries = requests - 1;
+                    return d;
+                }
+                Outcome::Fail(reason) => {
+                    let mut d = Delivery::dropped(items, reason);
+                    d.requests = requests;
+                    d.retries = requests - 1;
+                    return d;
+                }
+                Outcome::Retry { reason, after } => (reason, after),
+            };
+            // Full jitter around the exponential step: wait in [backoff/2, backoff].
+            let jittered = backoff.mul_f64(0.5 + 0.5 * jitter_unit(&mut seed));
+            let wait = after.unwrap_or(jittered);
+            let elapsed = started.elapsed();
+            if self.max_elapsed.is_zero() || elapsed + wait > self.max_elapsed {
+                let mut d = Delivery::dropped(items, format!("retries exhausted: {reason}"));
+                d.requests = requests;
+                d.retries = requests - 1;
+                return d;
+            }
+            tokio::time::sleep(wait).await;
+            backoff = backoff.mul_f64(self.multiplier).min(self.max_backoff);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_until_done_and_counts_requests() {
+        let p = RetryPolicy::default();
+        let mut n = 0;
+        let d = p
+            .run(10, || {
+                n += 1;
+                let k = n;
+                async move {
+                    if k < 3 {
+                        Outcome::Retry { reason: "503".into(), after: None }
+                    } else {
+                        Outcome::Done(Delivery::ok(10))
+                    }
+                }
+            })
+            .await;
+        assert_eq!((d.delivered, d.requests, d.retries), (10, 3, 2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn permanent_failure_is_one_request() {
+        let d = RetryPolicy::default().run(7, || async { Outcome::Fail("http 400".into()) }).await;
+        assert_eq!(d.dropped, vec![("http 400".to_string(), 7)]);
+        assert_eq!(d.requests, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn gives_up_after_the_bound_and_honours_retry_after() {
+        let p = RetryPolicy { max_elapsed: Duration::from_secs(10), ..RetryPolicy::default() };
+        let start = tokio::time::Instant::now();
+        let d = p
+            .run(5, || async { Outcome::Retry { reason: "503".into(), after: Some(Duration::from_secs(3)) } })
+            .await;
+        assert_eq!(d.dropped, vec![("retries exhausted: 503".to_string(), 5)]);
+        assert_eq!(d.requests, 4);
+        assert_eq!(start.elapsed(), Duration::from_secs(9));
+    }
+}

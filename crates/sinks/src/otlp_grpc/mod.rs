@@ -1,0 +1,150 @@
+//! OTLP/gRPC sink: `TraceService/Export` over tonic, sending our pre-encoded protobuf as is.
+//!
+//! Retryable codes follow the OTLP specification: CANCELLED, DEADLINE_EXCEEDED, ABORTED,
+//! OUT_OF_RANGE, UNAVAILABLE, DATA_LOSS, and RESOURCE_EXHAUSTED only when the server sends
+//! a `RetryInfo`, whose delay is honoured. Everything else drops the batch with the status.
+
+use bytes::{Buf, BufMut, Bytes};
+use http::uri::PathAndQuery;
+use tonic::client::Grpc;
+use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
+use tonic::{Code, Status};
+
+use crate::otlp::response::{grpc_retry_delay, partial_success_proto};
+use crate::otlp::retry::Outcome;
+use crate::otlp::{Compression, OtlpConfig, RetryPolicy};
+use crate::{Batch, BoxFuture, Delivery, Format, Sink};
+
+const TRACES_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
+/// A codec that passes bytes through: the payload is already protobuf.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RawCodec;
+
+impl Codec for RawCodec {
+    type Encode = Bytes;
+    type Decode = Bytes;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        RawCodec
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        RawCodec
+    }
+}
+
+impl Encoder for RawCodec {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put(item);
+        Ok(())
+    }
+}
+
+impl Decoder for RawCodec {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
+        Ok(Some(src.copy_to_bytes(src.remaining())))
+    }
+}
+
+/// Exports traces over OTLP/gRPC.
+pub struct GrpcSink {
+    cfg: OtlpConfig,
+    grpc: Grpc<Channel>,
+    metadata: MetadataMap,
+    policy: RetryPolicy,
+}
+
+impl GrpcSink {
+    /// Prepares a lazily connecting channel to `cfg.url`.
+    pub fn new(cfg: OtlpConfig, policy: RetryPolicy) -> Result<Self, String> {
+        let mut ep = Endpoint::from_shared(cfg.url.clone())
+            .map_err(|e| format!("invalid gRPC endpoint `{}`: {e}", cfg.url))?
+            .connect_timeout(cfg.timeout)
+            .timeout(cfg.timeout);
+        if cfg.url.starts_with("https://") {
+            ep = ep
+                .tls_config(ClientTlsConfig::new().with_webpki_roots())
+                .map_err(|e| format!("TLS setup for `{}`: {e}", cfg.url))?;
+        }
+        let mut grpc = Grpc::new(ep.connect_lazy());
+        if cfg.compression == Compression::Gzip {
+            grpc = grpc.send_compressed(CompressionEncoding::Gzip).accept_compressed(CompressionEncoding::Gzip);
+        }
+        let mut metadata = MetadataMap::new();
+        for (k, v) in &cfg.headers {
+            let key = MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes())
+                .map_err(|_| format!("`{k}` is not a valid gRPC metadata key"))?;
+            let value = MetadataValue::try_from(v.as_str()).map_err(|_| format!("header `{k}` has an invalid value"))?;
+            metadata.insert(key, value);
+        }
+        Ok(Self { cfg, grpc, metadata, policy })
+    }
+}
+
+fn classify(st: &Status) -> Outcome {
+    let reason = format!("grpc {:?}: {}", st.code(), st.message());
+    let delay = grpc_retry_delay(st.details());
+    match st.code() {
+        Code::Cancelled | Code::DeadlineExceeded | Code::Aborted | Code::OutOfRange | Code::Unavailable | Code::DataLoss => {
+            Outcome::Retry { reason, after: delay }
+        }
+        Code::ResourceExhausted if delay.is_some() => Outcome::Retry { reason, after: delay },
+        _ => Outcome::Fail(reason),
+    }
+}
+
+impl Sink for GrpcSink {
+    fn name(&self) -> String {
+        format!("otlp-grpc {}", self.cfg.url)
+    }
+
+    fn format(&self) -> Format {
+        Format::OtlpProto
+    }
+
+    fn send(&mut self, batch: Batch) -> BoxFuture<'_, Delivery> {
+        Box::pin(async move {
+            let items = batch.items;
+            let policy = self.policy;
+            policy
+                .run(items, || {
+                    let mut grpc = self.grpc.clone();
+                    let metadata = self.metadata.clone();
+                    let payload = batch.payload.clone();
+                    async move {
+                        if let Err(e) = grpc.ready().await {
+                            return Outcome::Retry { reason: format!("grpc unavailable: {e}"), after: None };
+                        }
+                        let mut req = tonic::Request::new(payload);
+                        *req.metadata_mut() = metadata;
+                        match grpc.unary(req, PathAndQuery::from_static(TRACES_PATH), RawCodec).await {
+                            Ok(resp) => Outcome::Done(match partial_success_proto(&resp.into_inner()) {
+                                Some((rejected, msg)) => {
+                                    let rejected = rejected.min(items);
+                                    Delivery {
+                                        delivered: items - rejected,
+                                        dropped: vec![(format!("partial success: {msg}"), rejected)],
+                                        ..Delivery::default()
+                                    }
+                                }
+                                None => Delivery::ok(items),
+                            }),
+                            Err(st) => classify(&st),
+                        }
+                    }
+                })
+                .await
+        })
+    }
+}

@@ -1,0 +1,125 @@
+//! OTLP/HTTP sink: POST of protobuf (`application/x-protobuf`) or OTLP/JSON
+//! (`application/json`) bodies, optionally gzip-compressed.
+//!
+//! Retryable answers follow the OTLP specification: 429, 502, 503, 504 and connection
+//! failures, honouring `Retry-After`. Any other non-2xx status drops the batch after one
+//! attempt, with the status and the start of the body as the reason.
+
+use std::io::Write;
+
+use bytes::Bytes;
+use flate2::Compression as GzLevel;
+use flate2::write::GzEncoder;
+use http::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+
+use crate::otlp::response::{partial_success_json, partial_success_proto, retry_after};
+use crate::otlp::retry::Outcome;
+use crate::otlp::{Compression, OtlpConfig, Protocol, RetryPolicy};
+use crate::{Batch, BoxFuture, Delivery, Format, Sink};
+
+/// Exports traces over OTLP/HTTP.
+pub struct HttpSink {
+    cfg: OtlpConfig,
+    client: reqwest::Client,
+    headers: HeaderMap,
+    policy: RetryPolicy,
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        src = c.source();
+    }
+    s
+}
+
+impl HttpSink {
+    /// A client for `cfg` (protocol http/protobuf or http/json).
+    pub fn new(cfg: OtlpConfig, policy: RetryPolicy) -> Result<Self, String> {
+        // reqwest is built without a bundled crypto provider; use ring.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .timeout(cfg.timeout)
+            .user_agent(concat!("telemetry-simulator/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("HTTP client: {}", error_chain(&e)))?;
+        let mut headers = HeaderMap::new();
+        let ct = if cfg.protocol == Protocol::HttpJson { "application/json" } else { "application/x-protobuf" };
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
+        if cfg.compression == Compression::Gzip {
+            headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        for (k, v) in &cfg.headers {
+            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| format!("`{k}` is not a valid header name"))?;
+            let value = HeaderValue::from_str(v).map_err(|_| format!("header `{k}` has an invalid value"))?;
+            headers.insert(name, value);
+        }
+        Ok(Self { cfg, client, headers, policy })
+    }
+}
+
+fn gzip(data: &[u8]) -> Bytes {
+    let mut enc = GzEncoder::new(Vec::with_capacity(data.len() / 4), GzLevel::fast());
+    enc.write_all(data).expect("writing to a Vec cannot fail");
+    Bytes::from(enc.finish().expect("writing to a Vec cannot fail"))
+}
+
+impl Sink for HttpSink {
+    fn name(&self) -> String {
+        format!("otlp-{} {}", self.cfg.protocol.as_str(), self.cfg.url)
+    }
+
+    fn format(&self) -> Format {
+        if self.cfg.protocol == Protocol::HttpJson { Format::OtlpJson } else { Format::OtlpProto }
+    }
+
+    fn send(&mut self, batch: Batch) -> BoxFuture<'_, Delivery> {
+        Box::pin(async move {
+            let items = batch.items;
+            let body = if self.cfg.compression == Compression::Gzip { gzip(&batch.payload) } else { batch.payload };
+            let json = self.cfg.protocol == Protocol::HttpJson;
+            let policy = self.policy;
+            policy
+                .run(items, || {
+                    let req = self.client.post(&self.cfg.url).headers(self.headers.clone()).body(body.clone());
+                    async move {
+                        let resp = match req.send().await {
+                            Ok(r) => r,
+                            Err(e) => return Outcome::Retry { reason: format!("http: {}", error_chain(&e)), after: None },
+                        };
+                        let status = resp.status();
+                        let after = resp
+                            .headers()
+                            .get(RETRY_AFTER)
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|v| retry_after(v, jiff::Timestamp::now().as_second()));
+                        let body = resp.bytes().await.unwrap_or_default();
+                        if status.is_success() {
+                            let partial = if json { partial_success_json(&body) } else { partial_success_proto(&body) };
+                            return Outcome::Done(match partial {
+                                Some((rejected, msg)) => {
+                                    let rejected = rejected.min(items);
+                                    Delivery {
+                                        delivered: items - rejected,
+                                        dropped: vec![(format!("partial success: {msg}"), rejected)],
+                                        ..Delivery::default()
+                                    }
+                                }
+                                None => Delivery::ok(items),
+                            });
+                        }
+                        let snippet: String = String::from_utf8_lossy(&body).chars().take(120).collect();
+                        let reason = format!("http {}: {}", status.as_u16(), snippet.trim());
+                        match status.as_u16() {
+                            429 | 502 | 503 | 504 => Outcome::Retry { reason, after },
+                            _ => Outcome::Fail(reason),
+                        }
+                    }
+                })
+                .await
+        })
+    }
+}
