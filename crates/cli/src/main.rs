@@ -1,1 +1,233 @@
-fn main() {}
+//! telemetry-simulator: the command-line tool. Parses arguments, resolves them into a run
+//! plan (scenarios, engine, schedule, sinks), runs it and reports.
+
+mod args;
+mod pipeline;
+mod summary;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::Parser;
+use tsim_engine::{Engine, EngineConfig, Schedule};
+use tsim_scenario::{Catalog, Scenario};
+use tsim_sinks::file::FileSink;
+use tsim_sinks::otlp::config::OtlpFlags;
+use tsim_sinks::otlp::{OtlpConfig, Protocol, RetryPolicy};
+use tsim_sinks::otlp_grpc::GrpcSink;
+use tsim_sinks::otlp_http::HttpSink;
+use tsim_sinks::stdout::StdoutSink;
+use tsim_sinks::{Format, Sink};
+
+use crate::args::{Cli, Command, Global, RunArgs};
+
+/// Exit status when the run finished but some data was dropped.
+const EXIT_DROPPED: u8 = 3;
+/// Exit status after Ctrl-C.
+const EXIT_INTERRUPTED: u8 = 130;
+/// Default milliseconds between trace starts.
+const DEFAULT_INTERVAL_MS: f64 = 10.0;
+/// Default trace count when neither --count nor repeat_count says.
+const DEFAULT_COUNT: u64 = 100;
+/// Default output folder.
+const DEFAULT_OUTPUT: &str = "telemetry-out";
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match real_main(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn load_catalog(g: &Global) -> Result<Catalog> {
+    Catalog::load(&g.scenarios_dir, &g.attr_prefix).map_err(|d| anyhow!("invalid scenarios:\n{d}"))
+}
+
+fn real_main(cli: Cli) -> Result<ExitCode> {
+    let g = cli.global;
+    if let Some(p) = &g.schema_path {
+        tsim_scenario::check_yaml_file(p).map_err(|d| anyhow!("--schema-path:\n{d}"))?;
+    }
+    match cli.command {
+        Command::List => {
+            let cat = load_catalog(&g)?;
+            let w = cat.listed().map(|s| s.name.len()).max().unwrap_or(4).max(4);
+            println!("{:<w$}  {:<32}  DESCRIPTION", "NAME", "TAGS");
+            for s in cat.listed() {
+                let desc = s.description.split_whitespace().collect::<Vec<_>>().join(" ");
+                let desc: String = if desc.chars().count() > 70 { desc.chars().take(69).chain(['…']).collect() } else { desc };
+                println!("{:<w$}  {:<32}  {desc}", s.name, s.tags.join(","));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Validate { paths } => validate(&paths, &g),
+        Command::Scenario { name, run } => {
+            let cat = load_catalog(&g)?;
+            let Some(s) = cat.find(&name) else {
+                let names: Vec<&str> = cat.scenarios.iter().map(|s| s.name.as_str()).collect();
+                let hint = tsim_scenario::did_you_mean(&name, names.iter().copied())
+                    .map(|n| format!(" (did you mean `{n}`?)"))
+                    .unwrap_or_default();
+                bail!("no scenario named `{name}`{hint}; `telemetry-simulator list` shows them");
+            };
+            let count = run.count.or(s.repeat_count).unwrap_or(DEFAULT_COUNT);
+            execute(&g, &run, vec![s.clone()], count, s.interval_ms)
+        }
+        Command::Run { run } => {
+            let cat = load_catalog(&g)?;
+            let list: Vec<Scenario> = cat.listed().cloned().collect();
+            execute(&g, &run, list, run.count.unwrap_or(DEFAULT_COUNT), None)
+        }
+    }
+}
+
+fn validate(paths: &[PathBuf], g: &Global) -> Result<ExitCode> {
+    let mut failed = false;
+    for p in paths {
+        match tsim_scenario::load_path(p, &g.attr_prefix) {
+            Ok(list) => {
+                for s in list {
+                    match Engine::new(&[&s], &EngineConfig::default()) {
+                        Ok(_) => println!("ok      {} ({})", s.source, s.name),
+                        Err(e) => {
+                            failed = true;
+                            println!("invalid {}: {e}", s.source);
+                        }
+                    }
+                }
+            }
+            Err(d) => {
+                failed = true;
+                eprintln!("{d}");
+            }
+        }
+    }
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn env(k: &str) -> Option<String> {
+    std::env::var(k).ok()
+}
+
+fn tenants(g: &Global) -> Result<Vec<(String, f64)>> {
+    let ids: Vec<String> = match g.tenants.as_deref().filter(|s| !s.trim().is_empty()).map(str::to_string).or_else(|| env("TENANT_UUID")) {
+        Some(s) => s.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect(),
+        None => return Ok(Vec::new()),
+    };
+    let weights: Vec<f64> = match g.tenant_weights.as_deref().filter(|s| !s.trim().is_empty()) {
+        Some(w) => w
+            .split(',')
+            .map(|x| x.trim().parse::<f64>().map_err(|_| anyhow!("tenant weight `{x}` is not a number")))
+            .collect::<Result<_>>()?,
+        None => vec![1.0; ids.len()],
+    };
+    if weights.len() != ids.len() {
+        bail!("{} tenant ids but {} tenant weights", ids.len(), weights.len());
+    }
+    Ok(ids.into_iter().zip(weights).collect())
+}
+
+fn start_ns(g: &Global) -> Result<u64> {
+    match &g.start_time {
+        Some(s) => {
+            let ts: jiff::Timestamp = s.parse().with_context(|| format!("--start-time `{s}` is not RFC 3339 (e.g. 2026-11-14T00:00:00Z)"))?;
+            u64::try_from(ts.as_nanosecond()).map_err(|_| anyhow!("--start-time must be after 1970"))
+        }
+        None => Ok(pipeline::now_ns()),
+    }
+}
+
+fn rfc3339(ns: u64) -> String {
+    let mut s = String::new();
+    tsim_model::time::push_rfc3339(&mut s, ns, 6);
+    s
+}
+
+fn execute(g: &Global, run: &RunArgs, scenarios: Vec<Scenario>, count: u64, scenario_interval: Option<f64>) -> Result<ExitCode> {
+    let seed = g.seed.unwrap_or_else(|| tsim_engine::rng::splitmix64(pipeline::now_ns() ^ u64::from(std::process::id())));
+    let start = start_ns(g)?;
+    let tenant_key = format!("{}.tenant.id", g.attr_prefix);
+    let cfg = EngineConfig {
+        seed,
+        tenants: tenants(g)?,
+        tenant_key: tenant_key.clone(),
+        service_name: g.service_name.clone().filter(|s| !s.is_empty()),
+        resource_attributes: env("OTEL_RESOURCE_ATTRIBUTES")
+            .map(|s| tsim_sinks::otlp::config::parse_headers(&s))
+            .transpose()
+            .map_err(|e| anyhow!("OTEL_RESOURCE_ATTRIBUTES: {e}"))?
+            .unwrap_or_default(),
+    };
+    let refs: Vec<&Scenario> = scenarios.iter().collect();
+    let engine = Engine::new(&refs, &cfg).map_err(|e| anyhow!(e))?;
+    let schedule = match (run.rate, run.interval.or(scenario_interval)) {
+        (Some(r), _) if r > 0.0 && r.is_finite() => Schedule::from_rate(start, r),
+        (Some(r), _) => bail!("--rate must be above 0, not {r}"),
+        (None, Some(ms)) if ms >= 0.0 && ms.is_finite() => Schedule::from_interval_ms(start, ms),
+        (None, Some(ms)) => bail!("--interval must be 0 or more, not {ms}"),
+        (None, None) => Schedule::from_interval_ms(start, DEFAULT_INTERVAL_MS),
+    };
+
+    let flags = OtlpFlags {
+        endpoint: g.endpoint.clone(),
+        protocol: g.protocol.clone(),
+        headers: g.headers.clone(),
+        compression: g.compression.clone(),
+        timeout_ms: g.timeout,
+    };
+    let otlp = OtlpConfig::resolve(&flags, &env).map_err(|e| anyhow!(e))?;
+    let policy = RetryPolicy { max_elapsed: std::time::Duration::from_millis(g.retry_max_elapsed), ..RetryPolicy::default() };
+
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let report = rt.block_on(async {
+        let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+        if let Some(c) = &otlp {
+            if c.protocol != Protocol::Grpc && c.url.contains(":4317") && !g.quiet {
+                eprintln!("hint: port 4317 is usually OTLP/gRPC; this run uses {} (add --protocol grpc)", c.protocol.as_str());
+            }
+            sinks.push(match c.protocol {
+                Protocol::Grpc => Box::new(GrpcSink::new(c.clone(), policy).map_err(|e| anyhow!(e))?),
+                _ => Box::new(HttpSink::new(c.clone(), policy).map_err(|e| anyhow!(e))?),
+            });
+        }
+        if otlp.is_none() || g.output.is_some() {
+            let dir = g.output.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_OUTPUT));
+            sinks.push(Box::new(FileSink::create(&dir, "traces.jsonl", Format::OtlpJson).await.map_err(|e| anyhow!(e))?));
+        }
+        if run.show_spans {
+            sinks.push(Box::new(StdoutSink::new(Format::TextLine)));
+        }
+        if run.show_full_spans {
+            sinks.push(Box::new(StdoutSink::new(Format::TextFull)));
+        }
+        let plan = pipeline::Plan {
+            engine,
+            count,
+            schedule,
+            batch_size: g.batch_size.max(1),
+            batch_timeout_ns: g.batch_timeout.saturating_mul(1_000_000),
+            queue_size: g.queue_size,
+            progress: !g.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            tenant_key,
+        };
+        Ok::<_, anyhow::Error>(pipeline::run(plan, sinks).await)
+    })?;
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+
+    if !g.quiet {
+        eprint!("{}", summary::render(&report, seed, &rfc3339(start)));
+    }
+    let dropped = report.sinks.iter().any(|k| k.counts_for_exit && !k.dropped.is_empty());
+    Ok(if report.interrupted {
+        ExitCode::from(EXIT_INTERRUPTED)
+    } else if dropped || !report.close_errors.is_empty() {
+        ExitCode::from(EXIT_DROPPED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

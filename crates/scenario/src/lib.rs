@@ -11,7 +11,7 @@ mod dist;
 mod spec;
 mod yaml;
 
-pub use catalog::{BUILTINS, Catalog, HIDDEN, load_path, parse_scenario};
+pub use catalog::{BUILTINS, Catalog, HIDDEN, check_yaml_file, load_path, parse_scenario};
 pub use diag::{Diagnostic, Diagnostics, did_you_mean};
 pub use dist::{DISTRIBUTIONS, Dist, NumDist};
 pub use spec::{

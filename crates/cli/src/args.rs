@@ -1,0 +1,211 @@
+//! Command-line arguments as typed (the first stage); `main` resolves them into a plan.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Generates realistic, correlated OpenTelemetry telemetry for AI-agent systems from YAML
+/// scenarios, and ships it to OTLP collectors or files.
+#[derive(Debug, Parser)]
+#[command(name = "telemetry-simulator", version, about, long_about = None, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options accepted before or after the subcommand.
+#[derive(Debug, Args, Clone)]
+pub struct Global {
+    /// OTLP endpoint (base URL; `/v1/traces` is added for HTTP). Without one (and without the
+    /// OTEL_EXPORTER_OTLP_* / OTLP_HTTP_ENDPOINT variables) output goes to files.
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint: Option<String>,
+
+    /// OTLP protocol: grpc, http/protobuf (default) or http/json.
+    #[arg(long, global = true, value_name = "PROTOCOL")]
+    pub protocol: Option<String>,
+
+    /// Extra OTLP request header (gRPC metadata), repeatable: `--header api-key=secret`.
+    #[arg(long = "header", global = true, value_name = "KEY=VALUE")]
+    pub headers: Vec<String>,
+
+    /// OTLP body compression: gzip or none.
+    #[arg(long, global = true, value_name = "gzip|none")]
+    pub compression: Option<String>,
+
+    /// OTLP per-request timeout in milliseconds (default 10000).
+    #[arg(long, global = true, value_name = "MS")]
+    pub timeout: Option<u64>,
+
+    /// Give up on a batch after retrying this long (e.g. 30s, 2m; 0 = no retries).
+    #[arg(long, global = true, value_name = "DURATION", default_value = "60s", value_parser = parse_duration_ms)]
+    pub retry_max_elapsed: u64,
+
+    /// `service.name` of the generated telemetry (default: the scenario's, else telemetry-simulator).
+    #[arg(long, global = true, env = "OTEL_SERVICE_NAME", value_name = "NAME")]
+    pub service_name: Option<String>,
+
+    /// Semantic-conventions YAML; loaded and checked to be readable YAML.
+    #[arg(long, global = true, env = "TELEMETRY_SIMULATOR_SCHEMA_PATH", value_name = "FILE")]
+    pub schema_path: Option<PathBuf>,
+
+    /// Prefix that replaces `vendor.` in span types and attribute keys.
+    #[arg(long, global = true, env = "TELEMETRY_SIMULATOR_ATTR_PREFIX", default_value = "vendor", value_name = "PREFIX")]
+    pub attr_prefix: String,
+
+    /// Folder of scenario YAML files, added to the built-ins (repeatable).
+    #[arg(long, global = true, env = "SCENARIOS_DIR", value_name = "DIR")]
+    pub scenarios_dir: Vec<PathBuf>,
+
+    /// Seed of the random generator (random when absent; printed in the summary).
+    #[arg(long, global = true, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Simulated start time of the first trace, RFC 3339 (default: now).
+    #[arg(long, global = true, value_name = "RFC3339")]
+    pub start_time: Option<String>,
+
+    /// Folder for file output. Default `./telemetry-out` when no OTLP endpoint is set; with an
+    /// endpoint, files are written only when this is given.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+
+    /// Tenant ids, comma-separated, one chosen per trace (falls back to TENANT_UUID).
+    #[arg(long, global = true, env = "TELEMETRY_TENANT_UUIDS", value_name = "IDS")]
+    pub tenants: Option<String>,
+
+    /// Weights of --tenants, comma-separated (default: equal).
+    #[arg(long, global = true, env = "TELEMETRY_TENANT_WEIGHTS", value_name = "WEIGHTS")]
+    pub tenant_weights: Option<String>,
+
+    /// Most spans per export batch.
+    #[arg(long, global = true, env = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", default_value_t = 512, value_name = "N")]
+    pub batch_size: usize,
+
+    /// Longest stretch of simulated time one batch covers, in milliseconds.
+    #[arg(long, global = true, env = "OTEL_BSP_SCHEDULE_DELAY", default_value_t = 1000, value_name = "MS")]
+    pub batch_timeout: u64,
+
+    /// Batches each sink may have queued before generation waits.
+    #[arg(long, global = true, default_value_t = 64, value_name = "N")]
+    pub queue_size: usize,
+
+    /// No progress bar and no summary (errors are still printed).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the available scenarios (built-ins and --scenarios-dir).
+    List,
+    /// Check scenario files or folders; exits 1 with located errors if any is invalid.
+    Validate {
+        /// Files or folders (recursively, *.yaml / *.yml).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Run one scenario.
+    Scenario {
+        /// Scenario name (see `list`).
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Run a mixed workload of all listed scenarios, chosen per trace by weight.
+    Run {
+        #[command(flatten)]
+        run: RunArgs,
+    },
+}
+
+/// How much to generate and how fast.
+#[derive(Debug, Args, Clone)]
+pub struct RunArgs {
+    /// Traces to generate, e.g. 500 or 10k (default: the scenario's repeat_count, else 100).
+    #[arg(long, short = 'n', value_parser = parse_count)]
+    pub count: Option<u64>,
+
+    /// Milliseconds between trace starts (0 = no gap, as fast as possible).
+    #[arg(long, conflicts_with = "rate", value_name = "MS")]
+    pub interval: Option<f64>,
+
+    /// Traces per second.
+    #[arg(long, value_name = "PER_SECOND")]
+    pub rate: Option<f64>,
+
+    /// Print one line per trace (id, scenario, tenant, span names).
+    #[arg(long)]
+    pub show_spans: bool,
+
+    /// Print every span with timing, status, attributes and events.
+    #[arg(long, conflicts_with = "show_spans")]
+    pub show_full_spans: bool,
+}
+
+/// Parses `500`, `10k`, `2.5M`, `1_000`.
+pub fn parse_count(s: &str) -> Result<u64, String> {
+    let t = s.trim().replace('_', "");
+    let (num, mult) = match t.chars().last() {
+        Some('k' | 'K') => (&t[..t.len() - 1], 1e3),
+        Some('m' | 'M') => (&t[..t.len() - 1], 1e6),
+        Some('g' | 'G' | 'b' | 'B') => (&t[..t.len() - 1], 1e9),
+        _ => (t.as_str(), 1.0),
+    };
+    let v: f64 = num.parse().map_err(|_| format!("`{s}` is not a count (examples: 500, 10k, 2M)"))?;
+    let n = v * mult;
+    if !(0.0..=1e15).contains(&n) || n.fract() != 0.0 {
+        return Err(format!("`{s}` is not a whole count"));
+    }
+    Ok(n as u64)
+}
+
+/// Parses `500ms`, `30s`, `2m`, `1h`, or plain seconds, into milliseconds.
+pub fn parse_duration_ms(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let v: f64 = num.trim().parse().map_err(|_| format!("`{s}` is not a duration (examples: 500ms, 30s, 2m)"))?;
+    let ms = match unit {
+        "ms" => v,
+        "" | "s" => v * 1e3,
+        "m" => v * 60e3,
+        "h" => v * 3600e3,
+        "d" => v * 86_400e3,
+        _ => return Err(format!("unknown unit in `{s}` (ms, s, m, h, d)")),
+    };
+    if !(0.0..1e15).contains(&ms) {
+        return Err(format!("`{s}` is out of range"));
+    }
+    Ok(ms as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_units() {
+        assert_eq!(parse_count("10k"), Ok(10_000));
+        assert_eq!(parse_count("2.5M"), Ok(2_500_000));
+        assert!(parse_count("1.5").is_err());
+        assert_eq!(parse_duration_ms("30s"), Ok(30_000));
+        assert_eq!(parse_duration_ms("2m"), Ok(120_000));
+        assert_eq!(parse_duration_ms("250ms"), Ok(250));
+        assert!(parse_duration_ms("3 fortnights").is_err());
+    }
+
+    #[test]
+    fn globals_work_before_and_after_the_subcommand() {
+        let a = Cli::try_parse_from(["t", "--endpoint", "http://x:4318", "scenario", "--name", "s", "--seed", "7"]).unwrap();
+        assert_eq!(a.global.endpoint.as_deref(), Some("http://x:4318"));
+        assert_eq!(a.global.seed, Some(7));
+        let b = Cli::try_parse_from(["t", "run", "--count", "5", "--protocol", "grpc", "--attr-prefix", "acme"]).unwrap();
+        assert_eq!(b.global.protocol.as_deref(), Some("grpc"));
+        assert_eq!(b.global.attr_prefix, "acme");
+    }
+}

@@ -1,0 +1,55 @@
+//! The end-of-run summary: per signal and sink, generated = delivered + dropped{reason}.
+
+use std::fmt::Write;
+
+use crate::pipeline::Report;
+
+/// Renders the summary for a person.
+pub fn render(r: &Report, seed: u64, start: &str) -> String {
+    let mut s = String::new();
+    let secs = r.elapsed.as_secs_f64();
+    let mix: Vec<String> = r.per_scenario.iter().map(|(n, c)| format!("{n}: {c}")).collect();
+    let _ = writeln!(
+        s,
+        "{} traces ({}), {} spans, {} error spans in {:.2} s ({:.0} spans/s){}",
+        r.traces,
+        if mix.is_empty() { "none".to_string() } else { mix.join(", ") },
+        r.spans,
+        r.error_spans,
+        secs,
+        r.spans as f64 / secs.max(1e-9),
+        if r.interrupted { " — interrupted" } else { "" }
+    );
+    let _ = writeln!(s, "seed {seed}, start {start} (replay: --seed {seed} --start-time {start})");
+    let w = r.sinks.iter().map(|k| k.name.len()).max().unwrap_or(4).max(4);
+    let _ = writeln!(
+        s,
+        "{:<w$}  {:<7} {:>11} {:>11} {:>9} {:>8} {:>8}",
+        "sink", "signal", "generated", "delivered", "dropped", "requests", "retries"
+    );
+    for k in &r.sinks {
+        let dropped: u64 = k.dropped.values().sum();
+        let _ = writeln!(
+            s,
+            "{:<w$}  {:<7} {:>11} {:>11} {:>9} {:>8} {:>8}",
+            k.name,
+            k.signal.as_str(),
+            k.generated,
+            k.delivered,
+            dropped,
+            k.requests,
+            k.retries
+        );
+        for (reason, n) in &k.dropped {
+            let _ = writeln!(s, "{:<w$}    dropped {n} {}: {reason}", "", k.signal.item());
+        }
+        let unaccounted = k.generated as i128 - k.delivered as i128 - dropped as i128;
+        if unaccounted != 0 {
+            let _ = writeln!(s, "{:<w$}    {unaccounted} {} not accounted for", "", k.signal.item());
+        }
+    }
+    for e in &r.close_errors {
+        let _ = writeln!(s, "error closing a sink: {e}");
+    }
+    s
+}
