@@ -92,6 +92,10 @@ pub struct Global {
     #[arg(long, global = true, default_value_t = 64, value_name = "N")]
     pub queue_size: usize,
 
+    /// Also write the run summary as JSON to this file.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+
     /// No progress bar and no summary (errors are still printed).
     #[arg(long, short, global = true)]
     pub quiet: bool,

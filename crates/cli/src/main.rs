@@ -222,6 +222,10 @@ fn execute(g: &Global, run: &RunArgs, scenarios: Vec<Scenario>, count: u64, scen
     if !g.quiet {
         eprint!("{}", summary::render(&report, seed, &rfc3339(start)));
     }
+    if let Some(path) = &g.summary_json {
+        let json = summary::to_json(&report, seed, &rfc3339(start));
+        std::fs::write(path, format!("{json:#}\n")).with_context(|| format!("writing {}", path.display()))?;
+    }
     let dropped = report.sinks.iter().any(|k| k.counts_for_exit && !k.dropped.is_empty());
     Ok(if report.interrupted {
         ExitCode::from(EXIT_INTERRUPTED)

@@ -24,21 +24,22 @@ pub fn render(r: &Report, seed: u64, start: &str) -> String {
     let w = r.sinks.iter().map(|k| k.name.len()).max().unwrap_or(4).max(4);
     let _ = writeln!(
         s,
-        "{:<w$}  {:<7} {:>11} {:>11} {:>9} {:>8} {:>8}",
-        "sink", "signal", "generated", "delivered", "dropped", "requests", "retries"
+        "{:<w$}  {:<7} {:>11} {:>11} {:>9} {:>8} {:>8} {:>12}",
+        "sink", "signal", "generated", "delivered", "dropped", "requests", "retries", "bytes"
     );
     for k in &r.sinks {
         let dropped: u64 = k.dropped.values().sum();
         let _ = writeln!(
             s,
-            "{:<w$}  {:<7} {:>11} {:>11} {:>9} {:>8} {:>8}",
+            "{:<w$}  {:<7} {:>11} {:>11} {:>9} {:>8} {:>8} {:>12}",
             k.name,
             k.signal.as_str(),
             k.generated,
             k.delivered,
             dropped,
             k.requests,
-            k.retries
+            k.retries,
+            k.bytes
         );
         for (reason, n) in &k.dropped {
             let _ = writeln!(s, "{:<w$}    dropped {n} {}: {reason}", "", k.signal.item());
@@ -52,4 +53,29 @@ pub fn render(r: &Report, seed: u64, start: &str) -> String {
         let _ = writeln!(s, "error closing a sink: {e}");
     }
     s
+}
+
+/// The summary as JSON (`--summary-json`).
+pub fn to_json(r: &Report, seed: u64, start: &str) -> serde_json::Value {
+    serde_json::json!({
+        "seed": seed,
+        "start_time": start,
+        "traces": r.traces,
+        "spans": r.spans,
+        "error_spans": r.error_spans,
+        "elapsed_seconds": r.elapsed.as_secs_f64(),
+        "interrupted": r.interrupted,
+        "scenarios": r.per_scenario.iter().map(|(n, c)| (n.clone(), serde_json::json!(c))).collect::<serde_json::Map<_, _>>(),
+        "sinks": r.sinks.iter().map(|k| serde_json::json!({
+            "name": k.name,
+            "signal": k.signal.as_str(),
+            "generated": k.generated,
+            "delivered": k.delivered,
+            "dropped": k.dropped,
+            "requests": k.requests,
+            "retries": k.retries,
+            "bytes": k.bytes,
+        })).collect::<Vec<_>>(),
+        "close_errors": r.close_errors,
+    })
 }

@@ -1,0 +1,152 @@
+//! The command line as a user meets it: default file output, determinism, validation,
+//! listing, Ctrl-C.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+#[test]
+fn default_run_writes_otlp_json_that_python_decodes() {
+    let dir = tempdir("default");
+    let r = run_in(&dir, &["scenario", "--name", "successful_agent_turn", "--count", "100", "--interval", "1", "--seed", "1"], &[]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert!(r.stderr().contains("100 traces (successful_agent_turn: 100)"), "{}", r.stderr());
+    assert!(r.stderr().contains("replay: --seed 1 --start-time"), "{}", r.stderr());
+    let path = dir.join("telemetry-out/traces.jsonl");
+    let d = decode_json_file(&path);
+    assert_eq!(d["traces"], 100);
+    assert_eq!(d["spans"], r.summary["spans"]);
+    assert_eq!(d["lines"], r.sink("file")["requests"]);
+    let spans: Vec<[String; 4]> = d["span_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| [0, 1, 2, 3].map(|i| s[i].as_str().unwrap().to_string()))
+        .collect();
+    assert_links(&spans);
+    // The seed's table: root, planner, llm.call, tool + attempt, llm.call, response.compose.
+    let first: Vec<&str> = spans.iter().filter(|s| s[0] == spans[0][0]).map(|s| s[3].as_str()).collect();
+    assert_eq!(
+        first,
+        [
+            "vendor.a2a.orchestrate",
+            "vendor.planner",
+            "vendor.llm.call",
+            "vendor.mcp.tool.execute",
+            "vendor.mcp.tool.execute.attempt",
+            "vendor.llm.call",
+            "vendor.response.compose"
+        ]
+    );
+}
+
+#[test]
+fn same_seed_and_start_give_byte_identical_files() {
+    let dir = tempdir("det");
+    let go = |seed: &str, out: &str| {
+        let r = run_in(
+            &dir,
+            &["--output", out, "--seed", seed, "--start-time", START, "run", "--count", "300", "--interval", "0", "-q"],
+            &[("TELEMETRY_TENANT_UUIDS", "t-1,t-2"), ("TELEMETRY_TENANT_WEIGHTS", "3,1")],
+        );
+        assert_eq!(r.code(), 0, "{}", r.stderr());
+        std::fs::read(dir.join(out).join("traces.jsonl")).unwrap()
+    };
+    let a = go("42", "a");
+    let b = go("42", "b");
+    let c = go("43", "c");
+    assert!(a.len() > 10_000);
+    assert!(a == b, "same seed, different bytes");
+    assert!(a != c, "different seed, same bytes");
+    let text = String::from_utf8(a).unwrap();
+    assert!(text.contains(r#"{"key":"vendor.tenant.id","value":{"stringValue":"t-1"}}"#));
+}
+
+#[test]
+fn attr_prefix_rewrites_vendor_names() {
+    let dir = tempdir("prefix");
+    let r = run_in(&dir, &["scenario", "--name", "tool_retry", "--count", "3", "--interval", "0", "-q"], &[("TELEMETRY_SIMULATOR_ATTR_PREFIX", "gentoro")]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let text = std::fs::read_to_string(dir.join("telemetry-out/traces.jsonl")).unwrap();
+    assert!(text.contains("\"gentoro.a2a.orchestrate\"") && text.contains("\"gentoro.tool.system\""));
+    assert!(!text.contains("\"vendor."));
+}
+
+#[test]
+fn validate_points_at_file_line_and_column() {
+    let dir = tempdir("validate");
+    std::fs::write(dir.join("good.yaml"), "name: good\nroot: {type: vendor.a}\n").unwrap();
+    std::fs::write(dir.join("bad.yaml"), "name: bad\nroot:\n  type: a\n  latency: {distribution: log_normal, median_ms: 10, sigma: 0}\n  chidlren: []\n").unwrap();
+    let out = std::process::Command::new(bin()).arg("validate").arg(&dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.yaml:4:") && err.contains("sigma must be > 0"), "{err}");
+    assert!(err.contains("bad.yaml:5:3: unknown key `chidlren`") && err.contains("did you mean `children`?"), "{err}");
+    let ok = std::process::Command::new(bin()).arg("validate").arg(dir.join("good.yaml")).output().unwrap();
+    assert!(ok.status.success());
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("ok"));
+}
+
+#[test]
+fn list_hides_the_reference_which_still_runs_by_name() {
+    let out = std::process::Command::new(bin()).arg("list").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("successful_agent_turn") && text.contains("tool_retry"));
+    assert!(!text.contains("example_scenario"));
+    let dir = tempdir("example");
+    let r = run_in(&dir, &["scenario", "--name", "example_scenario", "--count", "5", "--interval", "0", "--show-spans", "-q"], &[]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert_eq!(String::from_utf8_lossy(&r.out.stdout).lines().count(), 5);
+}
+
+#[test]
+fn scenarios_dir_adds_scenarios_and_bad_ones_fail_with_location() {
+    let dir = tempdir("sdir");
+    std::fs::write(dir.join("mine.yaml"), "name: mine\ninterval_ms: 0\nrepeat_count: 7\nroot: {type: vendor.x, children: [{type: y, count: 2}]}\n").unwrap();
+    let r = run_in(&dir, &["--scenarios-dir", dir.to_str().unwrap(), "scenario", "--name", "mine", "-q"], &[]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert_eq!(r.summary["traces"], 7);
+    assert_eq!(r.summary["spans"], 21);
+    std::fs::write(dir.join("broken.yaml"), "name: broken\nroot: {type: x, count: {min: 5, max: 1}}\n").unwrap();
+    let r = run_in(&dir, &["--scenarios-dir", dir.to_str().unwrap(), "list"], &[]);
+    assert_eq!(r.code(), 1);
+    assert!(r.stderr().contains("broken.yaml:2:"), "{}", r.stderr());
+}
+
+#[test]
+fn ctrl_c_stops_generation_flushes_and_balances() {
+    let dir = tempdir("sigint");
+    let summary = dir.join("s.json");
+    let child = std::process::Command::new(bin())
+        .current_dir(&dir)
+        .args(["scenario", "--name", "tool_retry", "--count", "100000", "--rate", "50", "--summary-json"])
+        .arg(&summary)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let kill = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(s["interrupted"], true);
+    let traces = s["traces"].as_u64().unwrap();
+    assert!((20..=200).contains(&traces), "{traces} traces in ~1.5 s at 50/s");
+    assert_eq!(s["sinks"][0]["delivered"], s["spans"]);
+    let d = decode_json_file(&dir.join("telemetry-out/traces.jsonl"));
+    assert_eq!(d["spans"], s["spans"], "everything generated was flushed to the file");
+}
+
+#[test]
+fn bad_flags_are_named() {
+    let r = run(&["scenario", "--name", "tool_retry", "--rate", "0"]);
+    assert_eq!(r.code(), 1);
+    assert!(r.stderr().contains("--rate must be above 0"));
+    let r = run(&["--start-time", "yesterday", "scenario", "--name", "tool_retry"]);
+    assert!(r.stderr().contains("--start-time `yesterday` is not RFC 3339"), "{}", r.stderr());
+    let r = run(&["--protocol", "carrier-pigeon", "--endpoint", "http://127.0.0.1:9", "run"]);
+    assert!(r.stderr().contains("unknown OTLP protocol"), "{}", r.stderr());
+}

@@ -1,0 +1,263 @@
+//! Test helpers: the binary, free ports, and real peers started on 127.0.0.1 (the Python
+//! OTLP receiver built on opentelemetry-proto, rotel), stopped by process id on drop.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const START: &str = "2026-11-21T10:00:00Z";
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_telemetry-simulator")
+}
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+pub fn python() -> String {
+    std::env::var("PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A fresh, empty temporary folder.
+pub fn tempdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "tsim-{tag}-{}-{}",
+        std::process::id(),
+        Instant::now().elapsed().as_nanos() ^ rand_suffix()
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+}
+
+/// A process killed (by pid) when dropped.
+pub struct Peer {
+    pub child: Child,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn wait_port(port: u16, timeout: Duration) {
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < timeout, "port {port} did not open within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The Python OTLP receiver (tests/peers/otlp_receiver.py).
+pub struct Receiver {
+    pub peer: Peer,
+    pub grpc_port: u16,
+    pub http_port: u16,
+}
+
+impl Receiver {
+    pub fn start(mode: &str) -> Receiver {
+        Self::start_on(free_port(), free_port(), mode)
+    }
+
+    pub fn start_on(grpc_port: u16, http_port: u16, mode: &str) -> Receiver {
+        let mut child = Command::new(python())
+            .arg(repo().join("tests/peers/otlp_receiver.py"))
+            .args(["--grpc-port", &grpc_port.to_string(), "--http-port", &http_port.to_string(), "--mode", mode])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 with grpcio and opentelemetry-proto is needed (see README: tests)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "READY", "receiver did not start (pip install grpcio opentelemetry-proto)");
+        Receiver { peer: Peer { child }, grpc_port, http_port }
+    }
+
+    pub fn grpc_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.grpc_port)
+    }
+
+    pub fn http_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
+    }
+
+    pub fn report(&self) -> serde_json::Value {
+        let mut s = TcpStream::connect(("127.0.0.1", self.http_port)).unwrap();
+        write!(s, "GET /report HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+        let mut buf = String::new();
+        s.read_to_string(&mut buf).unwrap();
+        let body = buf.split_once("\r\n\r\n").unwrap().1;
+        serde_json::from_str(body).unwrap()
+    }
+}
+
+/// rotel (PyPI `rotel`), OTLP gRPC + HTTP receiver with the blackhole exporter.
+pub struct Rotel {
+    pub peer: Peer,
+    pub grpc_port: u16,
+    pub http_port: u16,
+    pub dir: PathBuf,
+}
+
+pub fn rotel_binary() -> PathBuf {
+    let out = Command::new(python())
+        .args(["-c", "import rotel, os; print(os.path.dirname(rotel.__file__))"])
+        .output()
+        .expect("python3");
+    assert!(out.status.success(), "rotel is needed: pip install rotel");
+    let dir = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
+    for cand in ["rotel-agent", "bin/rotel-agent", "rotel_agent/rotel-agent"] {
+        if dir.join(cand).exists() {
+            return dir.join(cand);
+        }
+    }
+    let found = walk(&dir).into_iter().find(|p| p.file_name().is_some_and(|n| n == "rotel-agent"));
+    found.expect("rotel-agent binary inside the rotel package")
+}
+
+fn walk(d: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(d) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+impl Rotel {
+    pub fn start() -> Rotel {
+        let (grpc_port, http_port) = (free_port(), free_port());
+        let dir = tempdir("rotel");
+        let child = Command::new(rotel_binary())
+            .args([
+                "start",
+                "--exporter",
+                "blackhole",
+                "--otlp-grpc-endpoint",
+                &format!("127.0.0.1:{grpc_port}"),
+                "--otlp-http-endpoint",
+                &format!("127.0.0.1:{http_port}"),
+                "--pid-file",
+                dir.join("rotel.pid").to_str().unwrap(),
+                "--log-file",
+                dir.join("rotel.log").to_str().unwrap(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start rotel-agent");
+        let r = Rotel { peer: Peer { child }, grpc_port, http_port, dir };
+        wait_port(grpc_port, Duration::from_secs(20));
+        wait_port(http_port, Duration::from_secs(20));
+        r
+    }
+}
+
+/// A finished simulator run.
+pub struct Run {
+    pub out: Output,
+    pub summary: serde_json::Value,
+}
+
+impl Run {
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.out.stderr).into_owned()
+    }
+
+    pub fn code(&self) -> i32 {
+        self.out.status.code().unwrap_or(-1)
+    }
+
+    /// The summary entry of the first sink whose name starts with `prefix`.
+    pub fn sink(&self, prefix: &str) -> &serde_json::Value {
+        self.summary["sinks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"].as_str().unwrap().starts_with(prefix))
+            .unwrap_or_else(|| panic!("no sink {prefix} in {}", self.summary))
+    }
+}
+
+/// Runs the simulator with `args` and `envs` (plus --summary-json), from `cwd`.
+pub fn run_in(cwd: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
+    let summary = cwd.join(format!("summary-{}.json", rand_suffix()));
+    let out = Command::new(bin())
+        .current_dir(cwd)
+        .args(args)
+        .arg("--summary-json")
+        .arg(&summary)
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .env_remove("OTEL_EXPORTER_OTLP_PROTOCOL")
+        .envs(envs.iter().copied())
+        .output()
+        .unwrap();
+    let summary = std::fs::read_to_string(&summary)
+        .map(|s| serde_json::from_str(&s).unwrap())
+        .unwrap_or(serde_json::Value::Null);
+    Run { out, summary }
+}
+
+pub fn run(args: &[&str]) -> Run {
+    run_in(&std::env::temp_dir(), args, &[])
+}
+
+/// Decodes a traces.jsonl with the Python OTLP classes (tests/peers/check_otlp_json.py).
+pub fn decode_json_file(path: &Path) -> serde_json::Value {
+    let out = Command::new(python())
+        .arg(repo().join("tests/peers/check_otlp_json.py"))
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "python could not decode {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// (trace, span, parent, name) tuples, sorted.
+pub fn span_set(list: impl Iterator<Item = [String; 4]>) -> Vec<[String; 4]> {
+    let mut v: Vec<[String; 4]> = list.collect();
+    v.sort();
+    v
+}
+
+/// Every parent id refers to a span of the same trace; exactly one root per trace.
+pub fn assert_links(spans: &[[String; 4]]) {
+    use std::collections::{HashMap, HashSet};
+    let ids: HashSet<(&str, &str)> = spans.iter().map(|s| (s[0].as_str(), s[1].as_str())).collect();
+    assert_eq!(ids.len(), spans.len(), "duplicate span ids");
+    let mut roots: HashMap<&str, usize> = HashMap::new();
+    for s in spans {
+        assert_eq!(s[0].len(), 32);
+        assert_ne!(s[0], "0".repeat(32));
+        assert_eq!(s[1].len(), 16);
+        assert_ne!(s[1], "0".repeat(16));
+        if s[2].is_empty() {
+            *roots.entry(&s[0]).or_default() += 1;
+        } else {
+            assert!(ids.contains(&(s[0].as_str(), s[2].as_str())), "dangling parent {s:?}");
+        }
+    }
+    assert!(roots.values().all(|n| *n == 1), "a trace without exactly one root");
+}

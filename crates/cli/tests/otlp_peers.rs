@@ -1,0 +1,184 @@
+//! Export over OTLP into real peers: the OpenTelemetry Python classes (strict decoding of
+//! every request) and rotel; retries, drops and partial success as the spec says.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn received(r: &Receiver) -> Vec<[String; 4]> {
+    let rep = r.report();
+    assert_eq!(rep["decode_errors"].as_array().unwrap().len(), 0, "decode errors: {}", rep["decode_errors"]);
+    span_set(rep["spans"].as_array().unwrap().iter().map(|s| {
+        ["trace_id", "span_id", "parent_span_id", "name"].map(|k| s[k].as_str().unwrap().to_string())
+    }))
+}
+
+fn from_file(path: &std::path::Path) -> Vec<[String; 4]> {
+    let d = decode_json_file(path);
+    span_set(d["span_list"].as_array().unwrap().iter().map(|s| {
+        let a = s.as_array().unwrap();
+        [0, 1, 2, 3].map(|i| a[i].as_str().unwrap().to_string())
+    }))
+}
+
+#[test]
+fn every_protocol_delivers_exactly_what_was_generated() {
+    for (protocol, compression) in
+        [("grpc", "none"), ("grpc", "gzip"), ("http/protobuf", "none"), ("http/protobuf", "gzip"), ("http/json", "none"), ("http/json", "gzip")]
+    {
+        let rx = Receiver::start("ok");
+        let dir = tempdir("proto");
+        let url = if protocol == "grpc" { rx.grpc_url() } else { rx.http_url() };
+        let out = dir.join("out");
+        let r = run_in(
+            &dir,
+            &[
+                "--endpoint", &url, "--protocol", protocol, "--compression", compression,
+                "--output", out.to_str().unwrap(), "--batch-size", "64",
+                "scenario", "--name", "tool_retry", "--count", "40", "--interval", "0",
+                "--seed", "11", "--start-time", START, "-q",
+            ],
+            &[],
+        );
+        assert_eq!(r.code(), 0, "{protocol}: {}", r.stderr());
+        let otlp = r.sink("otlp-");
+        let spans = r.summary["spans"].as_u64().unwrap();
+        assert_eq!(otlp["generated"], spans, "{protocol}");
+        assert_eq!(otlp["delivered"], spans, "{protocol}");
+        assert_eq!(otlp["dropped"], serde_json::json!({}), "{protocol}");
+        let got = received(&rx);
+        assert_eq!(got.len() as u64, spans);
+        assert_links(&got);
+        // The same run wrote the same spans to its file: compare span by span.
+        assert_eq!(got, from_file(&out.join("traces.jsonl")), "{protocol}: received != file");
+        let rep = rx.report();
+        // grpcio decompresses before the servicer sees metadata; HTTP shows Content-Encoding.
+        if protocol != "grpc" {
+            let enc = if compression == "gzip" { "gzip" } else { "identity" };
+            assert!(rep["encodings"].get(enc).is_some(), "{protocol}: encodings {}", rep["encodings"]);
+        }
+        assert_eq!(rep["requests"], otlp["requests"], "{protocol}: one request per batch");
+    }
+}
+
+#[test]
+fn environment_selects_grpc_for_a_mixed_run() {
+    let rx = Receiver::start("ok");
+    let dir = tempdir("env");
+    let url = rx.grpc_url();
+    let r = run_in(
+        &dir,
+        &["run", "--count", "60", "--interval", "0", "--seed", "5", "-q"],
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", url.as_str()), ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"), ("OTEL_SERVICE_NAME", "svc-under-test")],
+    );
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert!(!dir.join("telemetry-out").exists(), "no file output when an endpoint is set");
+    let rep = rx.report();
+    let spans = rep["spans"].as_array().unwrap();
+    assert_eq!(spans.len() as u64, r.summary["spans"].as_u64().unwrap());
+    assert!(spans.iter().all(|s| s["transport"] == "grpc" && s["service"] == "svc-under-test"));
+    let names: std::collections::HashSet<&str> = spans.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert!(names.contains("vendor.mcp.tool.execute.attempt") && names.contains("vendor.response.compose"), "both scenarios mixed");
+    assert!(!names.iter().any(|n| n.contains("rag.retrieve")), "example_scenario is not in mixed runs");
+}
+
+#[test]
+fn rotel_accepts_grpc_and_http_with_zero_drops() {
+    let rotel = Rotel::start();
+    for (protocol, port) in [("grpc", rotel.grpc_port), ("http/protobuf", rotel.http_port), ("http/json", rotel.http_port)] {
+        let url = format!("http://127.0.0.1:{port}");
+        let r = run(&["--endpoint", &url, "--protocol", protocol, "run", "--count", "300", "--interval", "0", "-q"]);
+        assert_eq!(r.code(), 0, "{protocol}: {}", r.stderr());
+        let s = r.sink("otlp-");
+        assert_eq!(s["delivered"], r.summary["spans"], "{protocol}");
+        assert_eq!(s["dropped"], serde_json::json!({}), "{protocol}");
+        assert_eq!(s["retries"], 0, "{protocol}");
+    }
+}
+
+#[test]
+fn receiver_down_at_start_then_up_gets_everything() {
+    for protocol in ["grpc", "http/protobuf"] {
+        let (gp, hp) = (free_port(), free_port());
+        let port = if protocol == "grpc" { gp } else { hp };
+        let dir = tempdir("late");
+        let summary = dir.join("s.json");
+        let mut child = std::process::Command::new(bin())
+            .args(["--endpoint", &format!("http://127.0.0.1:{port}"), "--protocol", protocol])
+            .args(["scenario", "--name", "successful_agent_turn", "--count", "20", "--interval", "0", "-q"])
+            .arg("--summary-json")
+            .arg(&summary)
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        let rx = Receiver::start_on(gp, hp, "ok");
+        let status = child.wait().unwrap();
+        assert!(status.success(), "{protocol}");
+        let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap();
+        let sink = &s["sinks"][0];
+        assert_eq!(sink["delivered"], s["spans"], "{protocol}");
+        assert!(sink["retries"].as_u64().unwrap() >= 1, "{protocol}: {s}");
+        assert_eq!(received(&rx).len() as u64, s["spans"].as_u64().unwrap(), "{protocol}");
+    }
+}
+
+#[test]
+fn http_503_with_retry_after_is_retried_and_delivered() {
+    let rx = Receiver::start("fail503:2");
+    let started = Instant::now();
+    let r = run(&["--endpoint", &rx.http_url(), "scenario", "--name", "tool_retry", "--count", "10", "--interval", "0", "-q"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let s = r.sink("otlp-");
+    assert_eq!(s["delivered"], r.summary["spans"]);
+    assert_eq!(s["retries"], 2);
+    assert_eq!(s["requests"], 3);
+    // Retry-After: 1 was honoured twice.
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    assert_eq!(rx.report()["answers"]["503"], 2);
+}
+
+#[test]
+fn http_400_is_dropped_and_counted_after_exactly_one_attempt() {
+    let rx = Receiver::start("fail400");
+    let r = run(&[
+        "--endpoint", &rx.http_url(), "--batch-size", "50",
+        "scenario", "--name", "tool_retry", "--count", "30", "--interval", "0", "-q",
+    ]);
+    assert_eq!(r.code(), 3, "drops make the exit status 3: {}", r.stderr());
+    let s = r.sink("otlp-");
+    let spans = r.summary["spans"].as_u64().unwrap();
+    assert_eq!(s["delivered"], 0);
+    assert_eq!(s["generated"], spans);
+    let dropped = s["dropped"].as_object().unwrap();
+    assert_eq!(dropped.len(), 1);
+    let (reason, n) = dropped.iter().next().unwrap();
+    assert!(reason.starts_with("http 400"), "{reason}");
+    assert_eq!(n.as_u64().unwrap(), spans);
+    assert_eq!(s["retries"], 0);
+    // A batch closes once it holds 50 spans (a trace is never split), so 4+ batches here.
+    assert!(s["requests"].as_u64().unwrap() >= spans / 64);
+    assert_eq!(rx.report()["requests"], s["requests"], "one request per batch, no retry");
+}
+
+#[test]
+fn grpc_partial_success_and_invalid_argument_are_counted_not_retried() {
+    let rx = Receiver::start("partial:2");
+    let r = run(&["--endpoint", &rx.grpc_url(), "--protocol", "grpc", "scenario", "--name", "tool_retry", "--count", "10", "--interval", "0", "-q"]);
+    assert_eq!(r.code(), 3, "{}", r.stderr());
+    let s = r.sink("otlp-");
+    let requests = s["requests"].as_u64().unwrap();
+    let rejected = s["dropped"]["partial success: test receiver: partial"].as_u64().unwrap();
+    assert_eq!(rejected, 2 * requests);
+    assert_eq!(s["delivered"].as_u64().unwrap() + rejected, r.summary["spans"].as_u64().unwrap());
+    assert_eq!(s["retries"], 0);
+
+    let rx = Receiver::start("fail400");
+    let r = run(&["--endpoint", &rx.grpc_url(), "--protocol", "grpc", "scenario", "--name", "tool_retry", "--count", "10", "--interval", "0", "-q"]);
+    assert_eq!(r.code(), 3);
+    let s = r.sink("otlp-");
+    assert_eq!(s["retries"], 0);
+    assert!(s["dropped"].as_object().unwrap().keys().all(|k| k.starts_with("grpc InvalidArgument")), "{s}");
+    assert_eq!(rx.report()["requests"], s["requests"]);
+}
