@@ -52,7 +52,13 @@ pub struct Global {
     pub schema_path: Option<PathBuf>,
 
     /// Prefix that replaces `vendor.` in span types and attribute keys.
-    #[arg(long, global = true, env = "TELEMETRY_SIMULATOR_ATTR_PREFIX", default_value = "vendor", value_name = "PREFIX")]
+    #[arg(
+        long,
+        global = true,
+        env = "TELEMETRY_SIMULATOR_ATTR_PREFIX",
+        default_value = "vendor",
+        value_name = "PREFIX"
+    )]
     pub attr_prefix: String,
 
     /// Folder of scenario YAML files, added to the built-ins (repeatable).
@@ -205,10 +211,12 @@ mod tests {
 
     #[test]
     fn globals_work_before_and_after_the_subcommand() {
-        let a = Cli::try_parse_from(["t", "--endpoint", "http://x:4318", "scenario", "--name", "s", "--seed", "7"]).unwrap();
+        let a = Cli::try_parse_from(["t", "--endpoint", "http://x:4318", "scenario", "--name", "s", "--seed", "7"])
+            .unwrap();
         assert_eq!(a.global.endpoint.as_deref(), Some("http://x:4318"));
         assert_eq!(a.global.seed, Some(7));
-        let b = Cli::try_parse_from(["t", "run", "--count", "5", "--protocol", "grpc", "--attr-prefix", "acme"]).unwrap();
+        let b =
+            Cli::try_parse_from(["t", "run", "--count", "5", "--protocol", "grpc", "--attr-prefix", "acme"]).unwrap();
         assert_eq!(b.global.protocol.as_deref(), Some("grpc"));
         assert_eq!(b.global.attr_prefix, "acme");
     }

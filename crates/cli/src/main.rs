@@ -60,7 +60,8 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             println!("{:<w$}  {:<32}  DESCRIPTION", "NAME", "TAGS");
             for s in cat.listed() {
                 let desc = s.description.split_whitespace().collect::<Vec<_>>().join(" ");
-                let desc: String = if desc.chars().count() > 70 { desc.chars().take(69).chain(['…']).collect() } else { desc };
+                let desc: String =
+                    if desc.chars().count() > 70 { desc.chars().take(69).chain(['…']).collect() } else { desc };
                 println!("{:<w$}  {:<32}  {desc}", s.name, s.tags.join(","));
             }
             Ok(ExitCode::SUCCESS)
@@ -115,7 +116,13 @@ fn env(k: &str) -> Option<String> {
 }
 
 fn tenants(g: &Global) -> Result<Vec<(String, f64)>> {
-    let ids: Vec<String> = match g.tenants.as_deref().filter(|s| !s.trim().is_empty()).map(str::to_string).or_else(|| env("TENANT_UUID")) {
+    let ids: Vec<String> = match g
+        .tenants
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+        .map(str::to_string)
+        .or_else(|| env("TENANT_UUID"))
+    {
         Some(s) => s.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect(),
         None => return Ok(Vec::new()),
     };
@@ -135,7 +142,8 @@ fn tenants(g: &Global) -> Result<Vec<(String, f64)>> {
 fn start_ns(g: &Global) -> Result<u64> {
     match &g.start_time {
         Some(s) => {
-            let ts: jiff::Timestamp = s.parse().with_context(|| format!("--start-time `{s}` is not RFC 3339 (e.g. 2026-11-14T00:00:00Z)"))?;
+            let ts: jiff::Timestamp =
+                s.parse().with_context(|| format!("--start-time `{s}` is not RFC 3339 (e.g. 2026-11-14T00:00:00Z)"))?;
             u64::try_from(ts.as_nanosecond()).map_err(|_| anyhow!("--start-time must be after 1970"))
         }
         None => Ok(pipeline::now_ns()),
@@ -148,8 +156,15 @@ fn rfc3339(ns: u64) -> String {
     s
 }
 
-fn execute(g: &Global, run: &RunArgs, scenarios: Vec<Scenario>, count: u64, scenario_interval: Option<f64>) -> Result<ExitCode> {
-    let seed = g.seed.unwrap_or_else(|| tsim_engine::rng::splitmix64(pipeline::now_ns() ^ u64::from(std::process::id())));
+fn execute(
+    g: &Global,
+    run: &RunArgs,
+    scenarios: Vec<Scenario>,
+    count: u64,
+    scenario_interval: Option<f64>,
+) -> Result<ExitCode> {
+    let seed =
+        g.seed.unwrap_or_else(|| tsim_engine::rng::splitmix64(pipeline::now_ns() ^ u64::from(std::process::id())));
     let start = start_ns(g)?;
     let tenant_key = format!("{}.tenant.id", g.attr_prefix);
     let cfg = EngineConfig {
@@ -181,14 +196,18 @@ fn execute(g: &Global, run: &RunArgs, scenarios: Vec<Scenario>, count: u64, scen
         timeout_ms: g.timeout,
     };
     let otlp = OtlpConfig::resolve(&flags, &env).map_err(|e| anyhow!(e))?;
-    let policy = RetryPolicy { max_elapsed: std::time::Duration::from_millis(g.retry_max_elapsed), ..RetryPolicy::default() };
+    let policy =
+        RetryPolicy { max_elapsed: std::time::Duration::from_millis(g.retry_max_elapsed), ..RetryPolicy::default() };
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let report = rt.block_on(async {
         let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
         if let Some(c) = &otlp {
             if c.protocol != Protocol::Grpc && c.url.contains(":4317") && !g.quiet {
-                eprintln!("hint: port 4317 is usually OTLP/gRPC; this run uses {} (add --protocol grpc)", c.protocol.as_str());
+                eprintln!(
+                    "hint: port 4317 is usually OTLP/gRPC; this run uses {} (add --protocol grpc)",
+                    c.protocol.as_str()
+                );
             }
             sinks.push(match c.protocol {
                 Protocol::Grpc => Box::new(GrpcSink::new(c.clone(), policy).map_err(|e| anyhow!(e))?),
@@ -197,7 +216,9 @@ fn execute(g: &Global, run: &RunArgs, scenarios: Vec<Scenario>, count: u64, scen
         }
         if otlp.is_none() || g.output.is_some() {
             let dir = g.output.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_OUTPUT));
-            sinks.push(Box::new(FileSink::create(&dir, "traces.jsonl", Format::OtlpJson).await.map_err(|e| anyhow!(e))?));
+            sinks.push(Box::new(
+                FileSink::create(&dir, "traces.jsonl", Format::OtlpJson).await.map_err(|e| anyhow!(e))?,
+            ));
         }
         if run.show_spans {
             sinks.push(Box::new(StdoutSink::new(Format::TextLine)));

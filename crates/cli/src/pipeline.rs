@@ -204,12 +204,17 @@ pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>) -> Report {
         let format = sink.format();
         match outputs.iter_mut().find(|o| o.format == format) {
             Some(o) => o.targets.push((tx, stats.clone())),
-            None => outputs.push(Output { format, encoder: encoder(format, &plan.tenant_key), targets: vec![(tx, stats.clone())] }),
+            None => outputs.push(Output {
+                format,
+                encoder: encoder(format, &plan.tenant_key),
+                targets: vec![(tx, stats.clone())],
+            }),
         }
         tasks.push(tokio::spawn(run_sink(sink, rx, stats)));
     }
 
-    let counters = Arc::new(Counters { traces: AtomicU64::new(0), spans: AtomicU64::new(0), errors: AtomicU64::new(0) });
+    let counters =
+        Arc::new(Counters { traces: AtomicU64::new(0), spans: AtomicU64::new(0), errors: AtomicU64::new(0) });
     let count = plan.count;
     let show_progress = plan.progress;
     let plan = Arc::new(plan);

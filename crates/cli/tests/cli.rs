@@ -10,7 +10,11 @@ use common::*;
 #[test]
 fn default_run_writes_otlp_json_that_python_decodes() {
     let dir = tempdir("default");
-    let r = run_in(&dir, &["scenario", "--name", "successful_agent_turn", "--count", "100", "--interval", "1", "--seed", "1"], &[]);
+    let r = run_in(
+        &dir,
+        &["scenario", "--name", "successful_agent_turn", "--count", "100", "--interval", "1", "--seed", "1"],
+        &[],
+    );
     assert_eq!(r.code(), 0, "{}", r.stderr());
     assert!(r.stderr().contains("100 traces (successful_agent_turn: 100)"), "{}", r.stderr());
     assert!(r.stderr().contains("replay: --seed 1 --start-time"), "{}", r.stderr());
@@ -67,7 +71,11 @@ fn same_seed_and_start_give_byte_identical_files() {
 #[test]
 fn attr_prefix_rewrites_vendor_names() {
     let dir = tempdir("prefix");
-    let r = run_in(&dir, &["scenario", "--name", "tool_retry", "--count", "3", "--interval", "0", "-q"], &[("TELEMETRY_SIMULATOR_ATTR_PREFIX", "gentoro")]);
+    let r = run_in(
+        &dir,
+        &["scenario", "--name", "tool_retry", "--count", "3", "--interval", "0", "-q"],
+        &[("TELEMETRY_SIMULATOR_ATTR_PREFIX", "gentoro")],
+    );
     assert_eq!(r.code(), 0, "{}", r.stderr());
     let text = std::fs::read_to_string(dir.join("telemetry-out/traces.jsonl")).unwrap();
     assert!(text.contains("\"gentoro.a2a.orchestrate\"") && text.contains("\"gentoro.tool.system\""));
@@ -78,7 +86,11 @@ fn attr_prefix_rewrites_vendor_names() {
 fn validate_points_at_file_line_and_column() {
     let dir = tempdir("validate");
     std::fs::write(dir.join("good.yaml"), "name: good\nroot: {type: vendor.a}\n").unwrap();
-    std::fs::write(dir.join("bad.yaml"), "name: bad\nroot:\n  type: a\n  latency: {distribution: log_normal, median_ms: 10, sigma: 0}\n  chidlren: []\n").unwrap();
+    std::fs::write(
+        dir.join("bad.yaml"),
+        "name: bad\nroot:\n  type: a\n  latency: {distribution: log_normal, median_ms: 10, sigma: 0}\n  chidlren: []\n",
+    )
+    .unwrap();
     let out = std::process::Command::new(bin()).arg("validate").arg(&dir).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -96,7 +108,11 @@ fn list_hides_the_reference_which_still_runs_by_name() {
     assert!(text.contains("successful_agent_turn") && text.contains("tool_retry"));
     assert!(!text.contains("example_scenario"));
     let dir = tempdir("example");
-    let r = run_in(&dir, &["scenario", "--name", "example_scenario", "--count", "5", "--interval", "0", "--show-spans", "-q"], &[]);
+    let r = run_in(
+        &dir,
+        &["scenario", "--name", "example_scenario", "--count", "5", "--interval", "0", "--show-spans", "-q"],
+        &[],
+    );
     assert_eq!(r.code(), 0, "{}", r.stderr());
     assert_eq!(String::from_utf8_lossy(&r.out.stdout).lines().count(), 5);
 }
@@ -104,7 +120,11 @@ fn list_hides_the_reference_which_still_runs_by_name() {
 #[test]
 fn scenarios_dir_adds_scenarios_and_bad_ones_fail_with_location() {
     let dir = tempdir("sdir");
-    std::fs::write(dir.join("mine.yaml"), "name: mine\ninterval_ms: 0\nrepeat_count: 7\nroot: {type: vendor.x, children: [{type: y, count: 2}]}\n").unwrap();
+    std::fs::write(
+        dir.join("mine.yaml"),
+        "name: mine\ninterval_ms: 0\nrepeat_count: 7\nroot: {type: vendor.x, children: [{type: y, count: 2}]}\n",
+    )
+    .unwrap();
     let r = run_in(&dir, &["--scenarios-dir", dir.to_str().unwrap(), "scenario", "--name", "mine", "-q"], &[]);
     assert_eq!(r.code(), 0, "{}", r.stderr());
     assert_eq!(r.summary["traces"], 7);

@@ -10,9 +10,13 @@ use common::*;
 fn received(r: &Receiver) -> Vec<[String; 4]> {
     let rep = r.report();
     assert_eq!(rep["decode_errors"].as_array().unwrap().len(), 0, "decode errors: {}", rep["decode_errors"]);
-    span_set(rep["spans"].as_array().unwrap().iter().map(|s| {
-        ["trace_id", "span_id", "parent_span_id", "name"].map(|k| s[k].as_str().unwrap().to_string())
-    }))
+    span_set(
+        rep["spans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| ["trace_id", "span_id", "parent_span_id", "name"].map(|k| s[k].as_str().unwrap().to_string())),
+    )
 }
 
 fn from_file(path: &std::path::Path) -> Vec<[String; 4]> {
@@ -25,23 +29,24 @@ fn from_file(path: &std::path::Path) -> Vec<[String; 4]> {
 
 #[test]
 fn every_protocol_delivers_exactly_what_was_generated() {
-    for (protocol, compression) in
-        [("grpc", "none"), ("grpc", "gzip"), ("http/protobuf", "none"), ("http/protobuf", "gzip"), ("http/json", "none"), ("http/json", "gzip")]
-    {
+    for (protocol, compression) in [
+        ("grpc", "none"),
+        ("grpc", "gzip"),
+        ("http/protobuf", "none"),
+        ("http/protobuf", "gzip"),
+        ("http/json", "none"),
+        ("http/json", "gzip"),
+    ] {
         let rx = Receiver::start("ok");
         let dir = tempdir("proto");
         let url = if protocol == "grpc" { rx.grpc_url() } else { rx.http_url() };
         let out = dir.join("out");
-        let r = run_in(
-            &dir,
-            &[
-                "--endpoint", &url, "--protocol", protocol, "--compression", compression,
-                "--output", out.to_str().unwrap(), "--batch-size", "64",
-                "scenario", "--name", "tool_retry", "--count", "40", "--interval", "0",
-                "--seed", "11", "--start-time", START, "-q",
-            ],
-            &[],
+        let args = format!(
+            "--endpoint {url} --protocol {protocol} --compression {compression} --output {} --batch-size 64 \
+             scenario --name tool_retry --count 40 --interval 0 --seed 11 --start-time {START} -q",
+            out.display()
         );
+        let r = run_in(&dir, &words(&args), &[]);
         assert_eq!(r.code(), 0, "{protocol}: {}", r.stderr());
         let otlp = r.sink("otlp-");
         let spans = r.summary["spans"].as_u64().unwrap();
@@ -71,7 +76,11 @@ fn environment_selects_grpc_for_a_mixed_run() {
     let r = run_in(
         &dir,
         &["run", "--count", "60", "--interval", "0", "--seed", "5", "-q"],
-        &[("OTEL_EXPORTER_OTLP_ENDPOINT", url.as_str()), ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"), ("OTEL_SERVICE_NAME", "svc-under-test")],
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", url.as_str()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_SERVICE_NAME", "svc-under-test"),
+        ],
     );
     assert_eq!(r.code(), 0, "{}", r.stderr());
     assert!(!dir.join("telemetry-out").exists(), "no file output when an endpoint is set");
@@ -80,14 +89,19 @@ fn environment_selects_grpc_for_a_mixed_run() {
     assert_eq!(spans.len() as u64, r.summary["spans"].as_u64().unwrap());
     assert!(spans.iter().all(|s| s["transport"] == "grpc" && s["service"] == "svc-under-test"));
     let names: std::collections::HashSet<&str> = spans.iter().map(|s| s["name"].as_str().unwrap()).collect();
-    assert!(names.contains("vendor.mcp.tool.execute.attempt") && names.contains("vendor.response.compose"), "both scenarios mixed");
+    assert!(
+        names.contains("vendor.mcp.tool.execute.attempt") && names.contains("vendor.response.compose"),
+        "both scenarios mixed"
+    );
     assert!(!names.iter().any(|n| n.contains("rag.retrieve")), "example_scenario is not in mixed runs");
 }
 
 #[test]
 fn rotel_accepts_grpc_and_http_with_zero_drops() {
     let rotel = Rotel::start();
-    for (protocol, port) in [("grpc", rotel.grpc_port), ("http/protobuf", rotel.http_port), ("http/json", rotel.http_port)] {
+    for (protocol, port) in
+        [("grpc", rotel.grpc_port), ("http/protobuf", rotel.http_port), ("http/json", rotel.http_port)]
+    {
         let url = format!("http://127.0.0.1:{port}");
         let r = run(&["--endpoint", &url, "--protocol", protocol, "run", "--count", "300", "--interval", "0", "-q"]);
         assert_eq!(r.code(), 0, "{protocol}: {}", r.stderr());
@@ -128,7 +142,7 @@ fn receiver_down_at_start_then_up_gets_everything() {
 fn http_503_with_retry_after_is_retried_and_delivered() {
     let rx = Receiver::start("fail503:2");
     let started = Instant::now();
-    let r = run(&["--endpoint", &rx.http_url(), "scenario", "--name", "tool_retry", "--count", "10", "--interval", "0", "-q"]);
+    let r = run(&words(&format!("--endpoint {} scenario --name tool_retry --count 10 --interval 0 -q", rx.http_url())));
     assert_eq!(r.code(), 0, "{}", r.stderr());
     let s = r.sink("otlp-");
     assert_eq!(s["delivered"], r.summary["spans"]);
@@ -142,10 +156,10 @@ fn http_503_with_retry_after_is_retried_and_delivered() {
 #[test]
 fn http_400_is_dropped_and_counted_after_exactly_one_attempt() {
     let rx = Receiver::start("fail400");
-    let r = run(&[
-        "--endpoint", &rx.http_url(), "--batch-size", "50",
-        "scenario", "--name", "tool_retry", "--count", "30", "--interval", "0", "-q",
-    ]);
+    let r = run(&words(&format!(
+        "--endpoint {} --batch-size 50 scenario --name tool_retry --count 30 --interval 0 -q",
+        rx.http_url()
+    )));
     assert_eq!(r.code(), 3, "drops make the exit status 3: {}", r.stderr());
     let s = r.sink("otlp-");
     let spans = r.summary["spans"].as_u64().unwrap();
@@ -165,7 +179,10 @@ fn http_400_is_dropped_and_counted_after_exactly_one_attempt() {
 #[test]
 fn grpc_partial_success_and_invalid_argument_are_counted_not_retried() {
     let rx = Receiver::start("partial:2");
-    let r = run(&["--endpoint", &rx.grpc_url(), "--protocol", "grpc", "scenario", "--name", "tool_retry", "--count", "10", "--interval", "0", "-q"]);
+    let r = run(&words(&format!(
+        "--endpoint {} --protocol grpc scenario --name tool_retry --count 10 --interval 0 -q",
+        rx.grpc_url()
+    )));
     assert_eq!(r.code(), 3, "{}", r.stderr());
     let s = r.sink("otlp-");
     let requests = s["requests"].as_u64().unwrap();
@@ -175,7 +192,10 @@ fn grpc_partial_success_and_invalid_argument_are_counted_not_retried() {
     assert_eq!(s["retries"], 0);
 
     let rx = Receiver::start("fail400");
-    let r = run(&["--endpoint", &rx.grpc_url(), "--protocol", "grpc", "scenario", "--name", "tool_retry", "--count", "10", "--interval", "0", "-q"]);
+    let r = run(&words(&format!(
+        "--endpoint {} --protocol grpc scenario --name tool_retry --count 10 --interval 0 -q",
+        rx.grpc_url()
+    )));
     assert_eq!(r.code(), 3);
     let s = r.sink("otlp-");
     assert_eq!(s["retries"], 0);

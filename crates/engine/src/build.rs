@@ -61,6 +61,25 @@ impl<'e> Builder<'e, '_> {
         (if v == 0 { 1 } else { v }).to_be_bytes()
     }
 
+    /// Pushes a span with times, attributes and status still to be filled in.
+    fn open_span(&mut self, name: &'e str, parent_id: [u8; 8], n: &CNode) -> (usize, [u8; 8]) {
+        let span_id = self.span_id();
+        self.out.spans.push(Span {
+            span_id,
+            parent_span_id: parent_id,
+            name: Text::Static(name),
+            kind: n.kind,
+            start_ns: 0,
+            end_ns: 0,
+            attrs: (0, 0),
+            events: (0, 0),
+            status: StatusCode::Unset,
+            status_message: Text::Static(""),
+            flags: SPAN_FLAGS,
+        });
+        (self.out.spans.len() - 1, span_id)
+    }
+
     fn shift(&mut self, sub: Sub, by: u64) {
         if by == 0 {
             return;
@@ -92,22 +111,8 @@ impl<'e> Builder<'e, '_> {
     fn node(&mut self, ni: u32, parent_id: [u8; 8], forced: bool, copy_index: u64) -> (Sub, u64, bool) {
         let sc = self.sc;
         let n = &sc.nodes[ni as usize];
-        let span_idx = self.out.spans.len();
         let ev_start = self.out.events.len() as u32;
-        let span_id = self.span_id();
-        self.out.spans.push(Span {
-            span_id,
-            parent_span_id: parent_id,
-            name: Text::Static(&n.name),
-            kind: n.kind,
-            start_ns: 0,
-            end_ns: 0,
-            attrs: (0, 0),
-            events: (0, 0),
-            status: StatusCode::Unset,
-            status_message: Text::Static(""),
-            flags: SPAN_FLAGS,
-        });
+        let (span_idx, span_id) = self.open_span(&n.name, parent_id, n);
         let (dur, failed) = if let Some(r) = &n.retry {
             let mut cursor = EDGE_MIN_NS;
             let mut ok = false;
@@ -134,7 +139,10 @@ impl<'e> Builder<'e, '_> {
         };
         self.finish(span_idx, n, failed, dur, copy_index, None);
         (
-            Sub { spans: (span_idx as u32, self.out.spans.len() as u32), events: (ev_start, self.out.events.len() as u32) },
+            Sub {
+                spans: (span_idx as u32, self.out.spans.len() as u32),
+                events: (ev_start, self.out.events.len() as u32),
+            },
             dur,
             failed,
         )
@@ -142,26 +150,15 @@ impl<'e> Builder<'e, '_> {
 
     /// One attempt span of a retried node, holding the node's children.
     fn attempt(&mut self, n: &'e CNode, parent_id: [u8; 8], k: u32, failed: bool, copy_index: u64) -> (Sub, u64) {
-        let span_idx = self.out.spans.len();
         let ev_start = self.out.events.len() as u32;
-        let span_id = self.span_id();
-        self.out.spans.push(Span {
-            span_id,
-            parent_span_id: parent_id,
-            name: Text::Static(&n.attempt_name),
-            kind: n.kind,
-            start_ns: 0,
-            end_ns: 0,
-            attrs: (0, 0),
-            events: (0, 0),
-            status: StatusCode::Unset,
-            status_message: Text::Static(""),
-            flags: SPAN_FLAGS,
-        });
+        let (span_idx, span_id) = self.open_span(&n.attempt_name, parent_id, n);
         let dur = self.body(n, span_id, failed, n.latency.as_ref());
         self.finish(span_idx, n, failed, dur, copy_index, Some(k));
         (
-            Sub { spans: (span_idx as u32, self.out.spans.len() as u32), events: (ev_start, self.out.events.len() as u32) },
+            Sub {
+                spans: (span_idx as u32, self.out.spans.len() as u32),
+                events: (ev_start, self.out.events.len() as u32),
+            },
             dur,
         )
     }
@@ -348,7 +345,15 @@ impl<'e> Builder<'e, '_> {
         self.out.text_since(mark)
     }
 
-    fn value(&mut self, g: &'e Gen, a0: usize, span_id: [u8; 8], parent_id: [u8; 8], copy_index: u64, attempt: Option<u32>) -> AnyValue<'e> {
+    fn value(
+        &mut self,
+        g: &'e Gen,
+        a0: usize,
+        span_id: [u8; 8],
+        parent_id: [u8; 8],
+        copy_index: u64,
+        attempt: Option<u32>,
+    ) -> AnyValue<'e> {
         match g {
             Gen::Lit(l) => Self::lit(l),
             Gen::Num { sampler, as_type } => {

@@ -183,11 +183,8 @@ fn node(spec: &SpanSpec, is_root: bool, nodes: &mut Vec<CNode>, scenario: &str) 
         CountSpec::Fixed(n) => CCount::Fixed(*n),
         CountSpec::Uniform { min, max } => CCount::Uniform { min: *min, span: max - min + 1 },
         CountSpec::Poisson { lambda, min, max } => CCount::Poisson {
-            sampler: Sampler::new(
-                &tsim_scenario::NumDist::new(tsim_scenario::Dist::Poisson { lambda: *lambda }),
-                None,
-            )
-            .map_err(|e| format!("{ctx}: count: {e}"))?,
+            sampler: Sampler::new(&tsim_scenario::NumDist::new(tsim_scenario::Dist::Poisson { lambda: *lambda }), None)
+                .map_err(|e| format!("{ctx}: count: {e}"))?,
             min: *min,
             max: *max,
         },
@@ -257,7 +254,10 @@ impl CompiledScenario {
         let mut nodes = Vec::new();
         node(&s.root, true, &mut nodes, &s.name)?;
         let default_leaf = Sampler::new(
-            &tsim_scenario::NumDist::new(tsim_scenario::Dist::LogNormal { mu: DEFAULT_LEAF_MEDIAN_MS.ln(), sigma: 0.5 }),
+            &tsim_scenario::NumDist::new(tsim_scenario::Dist::LogNormal {
+                mu: DEFAULT_LEAF_MEDIAN_MS.ln(),
+                sigma: 0.5,
+            }),
             Some(0.0),
         )?;
         Ok(Self { name: s.name.as_str().into(), nodes, default_leaf })

@@ -88,7 +88,9 @@ impl Engine {
             return Err("every scenario has weight 0".into());
         }
         let tenant_total: f64 = cfg.tenants.iter().map(|(_, w)| *w).sum();
-        if !cfg.tenants.is_empty() && (tenant_total <= 0.0 || cfg.tenants.iter().any(|(_, w)| *w < 0.0 || !w.is_finite())) {
+        if !cfg.tenants.is_empty()
+            && (tenant_total <= 0.0 || cfg.tenants.iter().any(|(_, w)| *w < 0.0 || !w.is_finite()))
+        {
             return Err("tenant weights must be >= 0 with a positive total".into());
         }
         let compiled = scenarios.iter().map(|s| CompiledScenario::new(s)).collect::<Result<Vec<_>, _>>()?;
@@ -138,7 +140,13 @@ impl Engine {
     }
 
     /// Builds trace `index`, starting at `start_ns` (Unix nanoseconds), into `out`.
-    pub fn generate<'e>(&'e self, index: u64, start_ns: u64, out: &mut TraceBuf<'e>, scratch: &mut Scratch) -> Generated {
+    pub fn generate<'e>(
+        &'e self,
+        index: u64,
+        start_ns: u64,
+        out: &mut TraceBuf<'e>,
+        scratch: &mut Scratch,
+    ) -> Generated {
         let mut rng = trace_rng(self.seed, index);
         let scenario = if self.scenarios.len() == 1 { 0 } else { pick(&mut rng, &self.scenario_cum) };
         let tenant = (!self.tenants.is_empty()).then(|| pick(&mut rng, &self.tenant_cum));

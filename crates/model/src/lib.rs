@@ -14,7 +14,8 @@ pub mod time;
 mod trace;
 
 pub use trace::{
-    AnyValue, Event, KeyValue, OwnedValue, Resource, Resources, Scope, Span, SpanKind, StatusCode, Text, TraceBuf,
+    AnyValue, Event, KeyValue, OwnedValue, Resource, ResourceBatches, Resources, Scope, Span, SpanKind, StatusCode,
+    Text, TraceBuf,
 };
 
 /// Turns batches of traces into one payload of bytes.

@@ -6,15 +6,14 @@
 
 use std::io::Write;
 
-use crate::hex::push_hex;
-use crate::trace::{AnyValue, KeyValue, OwnedValue, Resources, TraceBuf};
 use crate::TraceEncoder;
+use crate::hex::push_hex;
+use crate::trace::{AnyValue, KeyValue, OwnedValue, ResourceBatches, Resources, TraceBuf};
 
 /// Batches traces into one OTLP/JSON document.
 #[derive(Debug, Default)]
 pub struct JsonTraceEncoder {
-    batches: Vec<(u32, Vec<u8>)>,
-    spare: Vec<Vec<u8>>,
+    batches: ResourceBatches,
     spans: usize,
 }
 
@@ -27,15 +26,7 @@ impl JsonTraceEncoder {
 
 impl TraceEncoder for JsonTraceEncoder {
     fn add(&mut self, _resources: &Resources, resource: u32, trace: &TraceBuf<'_>) {
-        let pos = match self.batches.iter().position(|(id, _)| *id == resource) {
-            Some(p) => p,
-            None => {
-                let buf = self.spare.pop().unwrap_or_default();
-                self.batches.push((resource, buf));
-                self.batches.len() - 1
-            }
-        };
-        let out = &mut self.batches[pos].1;
+        let out = self.batches.buffer(resource);
         for span in &trace.spans {
             if !out.is_empty() {
                 out.push(b',');
@@ -52,7 +43,7 @@ impl TraceEncoder for JsonTraceEncoder {
     fn finish(&mut self, resources: &Resources, out: &mut Vec<u8>) {
         out.clear();
         out.extend_from_slice(b"{\"resourceSpans\":[");
-        let batches = std::mem::take(&mut self.batches);
+        let batches = self.batches.take();
         for (i, (id, spans)) in batches.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
@@ -73,10 +64,7 @@ impl TraceEncoder for JsonTraceEncoder {
             out.extend_from_slice(b"]}]}");
         }
         out.extend_from_slice(b"]}");
-        for (_, mut buf) in batches {
-            buf.clear();
-            self.spare.push(buf);
-        }
+        self.batches.recycle(batches);
         self.spans = 0;
     }
 }
@@ -152,24 +140,13 @@ fn write_kvs(o: &mut Vec<u8>, t: &TraceBuf<'_>, kvs: &[KeyValue<'_>]) {
         o.extend_from_slice(b"{\"key\":");
         write_str(o, kv.key);
         o.extend_from_slice(b",\"value\":");
-        match kv.value {
-            AnyValue::Str(s) => {
-                o.extend_from_slice(b"{\"stringValue\":");
-                write_str(o, t.str(&s));
-                o.push(b'}');
-            }
-            AnyValue::Int(i) => {
-                let _ = write!(o, "{{\"intValue\":\"{i}\"}}");
-            }
-            AnyValue::Double(d) => {
-                o.extend_from_slice(b"{\"doubleValue\":");
-                write_f64(o, d);
-                o.push(b'}');
-            }
-            AnyValue::Bool(b) => {
-                let _ = write!(o, "{{\"boolValue\":{b}}}");
-            }
-        }
+        let v = match kv.value {
+            AnyValue::Str(s) => Scalar::Str(t.str(&s)),
+            AnyValue::Int(i) => Scalar::Int(i),
+            AnyValue::Double(d) => Scalar::Double(d),
+            AnyValue::Bool(b) => Scalar::Bool(b),
+        };
+        write_any(o, v);
         o.push(b'}');
     }
     o.push(b']');
@@ -179,25 +156,46 @@ fn write_owned_kv(o: &mut Vec<u8>, k: &str, v: &OwnedValue) {
     o.extend_from_slice(b"{\"key\":");
     write_str(o, k);
     o.extend_from_slice(b",\"value\":");
+    write_any(
+        o,
+        match v {
+            OwnedValue::Str(s) => Scalar::Str(s),
+            OwnedValue::Int(i) => Scalar::Int(*i),
+            OwnedValue::Double(d) => Scalar::Double(*d),
+            OwnedValue::Bool(b) => Scalar::Bool(*b),
+        },
+    );
+    o.push(b'}');
+}
+
+/// A borrowed attribute value, whatever it was stored as.
+enum Scalar<'a> {
+    Str(&'a str),
+    Int(i64),
+    Double(f64),
+    Bool(bool),
+}
+
+/// An `AnyValue` object.
+fn write_any(o: &mut Vec<u8>, v: Scalar<'_>) {
     match v {
-        OwnedValue::Str(s) => {
+        Scalar::Str(s) => {
             o.extend_from_slice(b"{\"stringValue\":");
             write_str(o, s);
             o.push(b'}');
         }
-        OwnedValue::Int(i) => {
+        Scalar::Int(i) => {
             let _ = write!(o, "{{\"intValue\":\"{i}\"}}");
         }
-        OwnedValue::Double(d) => {
+        Scalar::Double(d) => {
             o.extend_from_slice(b"{\"doubleValue\":");
-            write_f64(o, *d);
+            write_f64(o, d);
             o.push(b'}');
         }
-        OwnedValue::Bool(b) => {
+        Scalar::Bool(b) => {
             let _ = write!(o, "{{\"boolValue\":{b}}}");
         }
     }
-    o.push(b'}');
 }
 
 /// Doubles as JSON numbers; the non-finite values as the strings proto3 JSON uses.

@@ -5,17 +5,15 @@
 //! at [`TraceEncoder::finish`]. The output is byte-identical to encoding the
 //! `opentelemetry-proto` structs with prost (fields in number order, defaults omitted).
 
-use crate::proto::*;
-use crate::trace::{AnyValue, KeyValue, OwnedValue, Resources, StatusCode, TraceBuf};
 use crate::TraceEncoder;
+use crate::proto::*;
+use crate::trace::{AnyValue, KeyValue, OwnedValue, ResourceBatches, Resources, StatusCode, TraceBuf};
 
 /// Batches traces into an `ExportTraceServiceRequest`.
 #[derive(Debug, Default)]
 pub struct ProtoTraceEncoder {
     /// Per resource in this batch, in order of first appearance: (resource id, encoded spans).
-    batches: Vec<(u32, Vec<u8>)>,
-    /// Spare span buffers, kept for their capacity.
-    spare: Vec<Vec<u8>>,
+    batches: ResourceBatches,
     /// Encoded `Resource` messages by id.
     resource_cache: Vec<Option<Vec<u8>>>,
     /// Encoded `InstrumentationScope` message.
@@ -47,15 +45,7 @@ impl ProtoTraceEncoder {
 
 impl TraceEncoder for ProtoTraceEncoder {
     fn add(&mut self, _resources: &Resources, resource: u32, trace: &TraceBuf<'_>) {
-        let pos = match self.batches.iter().position(|(id, _)| *id == resource) {
-            Some(p) => p,
-            None => {
-                let buf = self.spare.pop().unwrap_or_default();
-                self.batches.push((resource, buf));
-                self.batches.len() - 1
-            }
-        };
-        let out = &mut self.batches[pos].1;
+        let out = self.batches.buffer(resource);
         for span in &trace.spans {
             self.scratch.clear();
             encode_span(&mut self.scratch, trace, span);
@@ -79,7 +69,7 @@ impl TraceEncoder for ProtoTraceEncoder {
                 b
             })
             .clone();
-        let batches = std::mem::take(&mut self.batches);
+        let batches = self.batches.take();
         for (id, spans) in &batches {
             let res = self.resource_bytes(resources, *id);
             let scope_spans_len = len_field_size(1, scope.len()) + spans.len();
@@ -92,10 +82,7 @@ impl TraceEncoder for ProtoTraceEncoder {
             put_len_field(out, 1, &scope);
             out.extend_from_slice(spans);
         }
-        for (_, mut buf) in batches {
-            buf.clear();
-            self.spare.push(buf);
-        }
+        self.batches.recycle(batches);
         self.spans = 0;
     }
 }

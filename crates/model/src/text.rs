@@ -3,10 +3,10 @@
 
 use std::fmt::Write;
 
+use crate::TraceEncoder;
 use crate::hex::push_hex_str;
 use crate::time::push_rfc3339;
 use crate::trace::{AnyValue, KeyValue, Resources, StatusCode, TraceBuf};
-use crate::TraceEncoder;
 
 /// How much to show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,12 +79,7 @@ impl TraceEncoder for TextTraceEncoder {
                     let depth = self.stack.len() + 1;
                     self.stack.push(s.span_id);
                     let pad = "  ".repeat(depth);
-                    let _ = write!(
-                        o,
-                        "{pad}{} [{}] span=",
-                        t.str(&s.name),
-                        s.kind.as_str()
-                    );
+                    let _ = write!(o, "{pad}{} [{}] span=", t.str(&s.name), s.kind.as_str());
                     push_hex_str(o, &s.span_id);
                     let _ = write!(
                         o,
@@ -106,12 +101,8 @@ impl TraceEncoder for TextTraceEncoder {
                         o.push('\n');
                     }
                     for e in t.events_of(s.events) {
-                        let _ = write!(
-                            o,
-                            "{pad}    event {} at +{:.3}ms",
-                            t.str(&e.name),
-                            (e.time_ns - t0) as f64 / 1e6
-                        );
+                        let _ =
+                            write!(o, "{pad}    event {} at +{:.3}ms", t.str(&e.name), (e.time_ns - t0) as f64 / 1e6);
                         for kv in t.attrs_of(e.attrs) {
                             let _ = write!(o, " {}=", kv.key);
                             write_value(o, t, kv);

@@ -255,3 +255,40 @@ pub struct Resources {
     /// Scope of all spans.
     pub scope: Scope,
 }
+
+/// Encoded spans grouped by resource, in order of first appearance, with buffers kept for
+/// reuse between batches. Shared by the OTLP encoders.
+#[derive(Debug, Default)]
+pub struct ResourceBatches {
+    /// (resource id, encoded spans) of the current batch.
+    pub batches: Vec<(u32, Vec<u8>)>,
+    spare: Vec<Vec<u8>>,
+}
+
+impl ResourceBatches {
+    /// The span buffer of `resource` in the current batch.
+    pub fn buffer(&mut self, resource: u32) -> &mut Vec<u8> {
+        let pos = match self.batches.iter().position(|(id, _)| *id == resource) {
+            Some(p) => p,
+            None => {
+                let buf = self.spare.pop().unwrap_or_default();
+                self.batches.push((resource, buf));
+                self.batches.len() - 1
+            }
+        };
+        &mut self.batches[pos].1
+    }
+
+    /// Takes the current batch; give it back with [`ResourceBatches::recycle`].
+    pub fn take(&mut self) -> Vec<(u32, Vec<u8>)> {
+        std::mem::take(&mut self.batches)
+    }
+
+    /// Returns the buffers of a finished batch for reuse.
+    pub fn recycle(&mut self, batches: Vec<(u32, Vec<u8>)>) {
+        for (_, mut buf) in batches {
+            buf.clear();
+            self.spare.push(buf);
+        }
+    }
+}

@@ -23,14 +23,16 @@ enum V {
     B(bool),
 }
 
+type Attrs = Vec<(String, V)>;
+
 #[derive(Debug, Clone)]
 struct SpanIn {
     name: String,
     kind: u8,
     start: u64,
     dur: u64,
-    attrs: Vec<(String, V)>,
-    events: Vec<(String, u64, Vec<(String, V)>)>,
+    attrs: Attrs,
+    events: Vec<(String, u64, Attrs)>,
     status: u8,
     msg: String,
     flags: u32,

@@ -152,7 +152,8 @@ impl Catalog {
 /// `--schema-path` until semantic-convention validation reads it).
 pub fn check_yaml_file(path: &Path) -> Result<(), Diagnostics> {
     let name = path.display().to_string();
-    let src = std::fs::read_to_string(path).map_err(|e| Diagnostics(vec![file_error(&name, format!("cannot read: {e}"))]))?;
+    let src =
+        std::fs::read_to_string(path).map_err(|e| Diagnostics(vec![file_error(&name, format!("cannot read: {e}"))]))?;
     let mut rep = Reporter::new(&name, &src);
     match yaml::parse(&src, &mut rep) {
         Some(_) => Ok(()),

@@ -11,10 +11,7 @@ pub(crate) struct Fields<'n> {
 impl<'n> Fields<'n> {
     /// The value of `key`, if present.
     pub fn get(&self, key: &str) -> Option<&'n Node> {
-        self.entries
-            .iter()
-            .find(|(k, _)| k.as_str() == Some(key))
-            .map(|(_, v)| v)
+        self.entries.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v)
     }
 
     /// The value of the first of `keys` present (for accepted spellings such as `median_ms`/`median`).
@@ -73,7 +70,13 @@ impl<'a> Reporter<'a> {
     }
 
     /// Reads a number that must satisfy `ok`, described by `rule` (e.g. "> 0").
-    pub(crate) fn number_where(&mut self, node: &Node, what: &str, rule: &str, ok: impl Fn(f64) -> bool) -> Option<f64> {
+    pub(crate) fn number_where(
+        &mut self,
+        node: &Node,
+        what: &str,
+        rule: &str,
+        ok: impl Fn(f64) -> bool,
+    ) -> Option<f64> {
         let v = self.number(node, what)?;
         if ok(v) {
             Some(v)

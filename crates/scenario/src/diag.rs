@@ -71,11 +71,7 @@ impl<'a> Reporter<'a> {
     }
 
     pub fn error(&mut self, line: u32, col: u32, message: impl Into<String>, help: Option<String>) {
-        let source_line = self
-            .src
-            .lines()
-            .nth(line.saturating_sub(1) as usize)
-            .map(|l| l.trim_end().to_string());
+        let source_line = self.src.lines().nth(line.saturating_sub(1) as usize).map(|l| l.trim_end().to_string());
         self.diags.push(Diagnostic {
             file: self.file.to_string(),
             line: line.max(1),

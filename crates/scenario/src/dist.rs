@@ -51,17 +51,8 @@ pub enum Dist {
 }
 
 /// Names accepted in `distribution:`.
-pub const DISTRIBUTIONS: &[&str] = &[
-    "constant",
-    "uniform",
-    "normal",
-    "log_normal",
-    "exponential",
-    "pareto",
-    "poisson",
-    "geometric",
-    "mixture",
-];
+pub const DISTRIBUTIONS: &[&str] =
+    &["constant", "uniform", "normal", "log_normal", "exponential", "pareto", "poisson", "geometric", "mixture"];
 
 /// Whether a distribution is read for a latency (which allows the `{mean_ms, variance}` and
 /// plain-number forms and `_ms` key spellings) or for a value.
@@ -141,12 +132,27 @@ fn need<'n>(rep: &mut Reporter<'_>, node: &Node, f: &Fields<'n>, keys: &[&str], 
 }
 
 /// Reads the first of `keys` present as a number satisfying `ok` (described by `rule`).
-fn req(rep: &mut Reporter<'_>, node: &Node, f: &Fields<'_>, keys: &[&str], what: &str, rule: &str, ok: impl Fn(f64) -> bool) -> Option<f64> {
+fn req(
+    rep: &mut Reporter<'_>,
+    node: &Node,
+    f: &Fields<'_>,
+    keys: &[&str],
+    what: &str,
+    rule: &str,
+    ok: impl Fn(f64) -> bool,
+) -> Option<f64> {
     let n = need(rep, node, f, keys, what)?;
     rep.number_where(n, keys[0], rule, ok)
 }
 
-fn parse_shape(rep: &mut Reporter<'_>, node: &Node, f: &Fields<'_>, name: &str, what: &str, usage: Use) -> Option<Dist> {
+fn parse_shape(
+    rep: &mut Reporter<'_>,
+    node: &Node,
+    f: &Fields<'_>,
+    name: &str,
+    what: &str,
+    usage: Use,
+) -> Option<Dist> {
     let pos = |v: f64| v > 0.0;
     let any = |_: f64| true;
     Some(match name {
@@ -197,12 +203,8 @@ fn parse_shape(rep: &mut Reporter<'_>, node: &Node, f: &Fields<'_>, name: &str, 
             let shape = req(rep, node, f, &["shape"], what, "> 0", pos)?;
             Dist::Pareto { scale, shape }
         }
-        "poisson" => Dist::Poisson {
-            lambda: req(rep, node, f, &["lambda"], what, "> 0", pos)?,
-        },
-        "geometric" => Dist::Geometric {
-            p: req(rep, node, f, &["p"], what, "in (0, 1]", |p| p > 0.0 && p <= 1.0)?,
-        },
+        "poisson" => Dist::Poisson { lambda: req(rep, node, f, &["lambda"], what, "> 0", pos)? },
+        "geometric" => Dist::Geometric { p: req(rep, node, f, &["p"], what, "in (0, 1]", |p| p > 0.0 && p <= 1.0)? },
         "mixture" => {
             let comps_node = need(rep, node, f, &["components"], what)?;
             let list = rep.list(comps_node, "components")?;

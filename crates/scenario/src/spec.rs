@@ -195,17 +195,8 @@ pub enum TemplatePart {
 }
 
 /// Names a template can reference besides earlier attributes of the same span.
-pub const TEMPLATE_BUILTINS: &[&str] = &[
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "trace_index",
-    "copy_index",
-    "attempt",
-    "scenario",
-    "tenant",
-    "uuid",
-];
+pub const TEMPLATE_BUILTINS: &[&str] =
+    &["trace_id", "span_id", "parent_span_id", "trace_index", "copy_index", "attempt", "scenario", "tenant", "uuid"];
 
 const TOP_KEYS: &[&str] = &[
     "name",
@@ -263,10 +254,7 @@ impl Reader<'_, '_> {
         {
             self.rep.error(n.line, n.col, "name must be non-empty and without spaces", None);
         }
-        let description = f
-            .get("description")
-            .and_then(|n| self.rep.string(n, "description"))
-            .unwrap_or_default();
+        let description = f.get("description").and_then(|n| self.rep.string(n, "description")).unwrap_or_default();
         let tags = match f.get("tags") {
             Some(n) => self
                 .rep
@@ -276,15 +264,12 @@ impl Reader<'_, '_> {
             None => Vec::new(),
         };
         let repeat_count = f.get("repeat_count").and_then(|n| self.rep.count(n, "repeat_count"));
-        let interval_ms = f
-            .get("interval_ms")
-            .and_then(|n| self.rep.number_where(n, "interval_ms", ">= 0", |v| v >= 0.0));
+        let interval_ms =
+            f.get("interval_ms").and_then(|n| self.rep.number_where(n, "interval_ms", ">= 0", |v| v >= 0.0));
         let emit_metrics = f.get("emit_metrics").and_then(|n| self.rep.boolean(n, "emit_metrics")).unwrap_or(true);
         let emit_logs = f.get("emit_logs").and_then(|n| self.rep.boolean(n, "emit_logs")).unwrap_or(true);
-        let weight = f
-            .get("weight")
-            .and_then(|n| self.rep.number_where(n, "weight", ">= 0", |v| v >= 0.0))
-            .unwrap_or(1.0);
+        let weight =
+            f.get("weight").and_then(|n| self.rep.number_where(n, "weight", ">= 0", |v| v >= 0.0)).unwrap_or(1.0);
         let resource = match f.get("resource") {
             Some(n) => self.literal_map(n, "resource"),
             None => Vec::new(),
@@ -439,18 +424,33 @@ impl Reader<'_, '_> {
                 };
                 let (min, max) = (min.unwrap_or(0), max.unwrap_or(u64::from(u16::MAX)));
                 if min > max {
-                    self.rep.error(node.line, node.col, format!("count: min ({min}) is greater than max ({max})"), None);
+                    self.rep.error(
+                        node.line,
+                        node.col,
+                        format!("count: min ({min}) is greater than max ({max})"),
+                        None,
+                    );
                     return None;
                 }
                 Some(CountSpec::Poisson { lambda, min, max })
             }
             _ => {
                 let (Some(min), Some(max)) = (min, max) else {
-                    self.rep.error(node.line, node.col, "count needs `min` and `max` (or `distribution: poisson`)", None);
+                    self.rep.error(
+                        node.line,
+                        node.col,
+                        "count needs `min` and `max` (or `distribution: poisson`)",
+                        None,
+                    );
                     return None;
                 };
                 if min > max {
-                    self.rep.error(node.line, node.col, format!("count: min ({min}) is greater than max ({max})"), None);
+                    self.rep.error(
+                        node.line,
+                        node.col,
+                        format!("count: min ({min}) is greater than max ({max})"),
+                        None,
+                    );
                     return None;
                 }
                 Some(CountSpec::Uniform { min, max })
@@ -535,10 +535,8 @@ impl Reader<'_, '_> {
         };
         let backoff_base_ms = num(self, &f, "backoff_base_ms", 100.0);
         let backoff_multiplier = num(self, &f, "backoff_multiplier", 2.0);
-        let backoff_jitter = f
-            .get("backoff_jitter")
-            .and_then(|n| self.rep.probability(n, "backoff_jitter"))
-            .unwrap_or(0.2);
+        let backoff_jitter =
+            f.get("backoff_jitter").and_then(|n| self.rep.probability(n, "backoff_jitter")).unwrap_or(0.2);
         let success_rate_per_attempt = match f.get("success_rate_per_attempt") {
             Some(n) => self
                 .rep
@@ -547,10 +545,8 @@ impl Reader<'_, '_> {
                 .unwrap_or_default(),
             None => Vec::new(),
         };
-        let force_initial_failure = f
-            .get("force_initial_failure")
-            .and_then(|n| self.rep.boolean(n, "force_initial_failure"))
-            .unwrap_or(false);
+        let force_initial_failure =
+            f.get("force_initial_failure").and_then(|n| self.rep.boolean(n, "force_initial_failure")).unwrap_or(false);
         Some(RetrySpec {
             enabled,
             max_attempts,
@@ -589,7 +585,12 @@ impl Reader<'_, '_> {
 
     fn attributes(&mut self, node: &Node) -> Vec<(String, AttrSpec)> {
         let Some(entries) = node.as_map() else {
-            self.rep.error(node.line, node.col, format!("attributes must be a mapping, found {}", node.value.type_name()), None);
+            self.rep.error(
+                node.line,
+                node.col,
+                format!("attributes must be a mapping, found {}", node.value.type_name()),
+                None,
+            );
             return Vec::new();
         };
         let mut out: Vec<(String, AttrSpec)> = Vec::new();
@@ -642,7 +643,12 @@ impl Reader<'_, '_> {
                         .collect(),
                     Value::Seq(items) => items.iter().filter_map(|i| self.literal(i, key)).map(|l| (l, 1.0)).collect(),
                     _ => {
-                        self.rep.error(vals.line, vals.col, "values must be a mapping of value: weight, or a list", None);
+                        self.rep.error(
+                            vals.line,
+                            vals.col,
+                            "values must be a mapping of value: weight, or a list",
+                            None,
+                        );
                         return None;
                     }
                 };
@@ -737,7 +743,12 @@ impl Reader<'_, '_> {
                     parts.push(TemplatePart::Ref(name));
                 }
                 '}' => {
-                    self.rep.error(node.line, node.col, format!("template `{text}` has a lone `}}` (write `}}}}`)"), None);
+                    self.rep.error(
+                        node.line,
+                        node.col,
+                        format!("template `{text}` has a lone `}}` (write `}}}}`)"),
+                        None,
+                    );
                     return None;
                 }
                 c => lit.push(c),
@@ -755,11 +766,7 @@ impl Reader<'_, '_> {
 fn default_num_type(key: &str, node: &Node) -> NumType {
     let discrete = matches!(node.get("distribution").and_then(Node::as_str), Some("poisson" | "geometric"));
     let last = key.rsplit(['.', '_']).next().unwrap_or(key);
-    if discrete || matches!(last, "tokens" | "count" | "size" | "length") {
-        NumType::Int
-    } else {
-        NumType::Double
-    }
+    if discrete || matches!(last, "tokens" | "count" | "size" | "length") { NumType::Int } else { NumType::Double }
 }
 
 fn strip_key(node: &Node, key: &str) -> Node {

@@ -83,10 +83,7 @@ impl Node {
 
     /// The value of `key` in a mapping node.
     pub fn get(&self, key: &str) -> Option<&Node> {
-        self.as_map()?
-            .iter()
-            .find(|(k, _)| k.as_str() == Some(key))
-            .map(|(_, v)| v)
+        self.as_map()?.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v)
     }
 }
 
@@ -190,10 +187,7 @@ pub(crate) fn parse(src: &str, rep: &mut Reporter<'_>) -> Option<Node> {
     match serde_saphyr::from_str_with_options::<Node>(src, options) {
         Ok(n) => Some(n),
         Err(e) => {
-            let (line, col) = e
-                .location()
-                .map(|l| (l.line() as u32, l.column() as u32))
-                .unwrap_or((1, 1));
+            let (line, col) = e.location().map(|l| (l.line() as u32, l.column() as u32)).unwrap_or((1, 1));
             let msg = e.without_snippet().to_string();
             rep.error(line, col, format!("invalid YAML: {msg}"), None);
             None

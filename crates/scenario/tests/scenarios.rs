@@ -78,8 +78,12 @@ fn seed_format_loads_with_prefix_rewritten() {
     let tool = &s.root.children[2];
     assert_eq!(tool.span_type, "gentoro.mcp.tool.execute");
     assert_eq!(tool.count, CountSpec::Poisson { lambda: 2.5, min: 1, max: 5 });
-    assert!(matches!(&tool.attributes[0].1, AttrSpec::Categorical(v) if v.len() == 3 && v[0].0 == Literal::Str("database.query".into())));
-    assert!(matches!(&tool.attributes[1].1, AttrSpec::Number { dist, as_type: NumType::Int } if matches!(dist.dist, Dist::LogNormal { .. })));
+    assert!(
+        matches!(&tool.attributes[0].1, AttrSpec::Categorical(v) if v.len() == 3 && v[0].0 == Literal::Str("database.query".into()))
+    );
+    assert!(
+        matches!(&tool.attributes[1].1, AttrSpec::Number { dist, as_type: NumType::Int } if matches!(dist.dist, Dist::LogNormal { .. }))
+    );
 }
 
 fn err(src: &str) -> String {

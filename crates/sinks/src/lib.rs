@@ -87,6 +87,21 @@ impl Delivery {
         Self { delivered: items, dropped: Vec::new(), retries: 0, requests: 1 }
     }
 
+    /// A partial success: `rejected` of `items` refused by the peer (never retried).
+    pub fn partial(items: u64, partial: Option<(u64, String)>) -> Self {
+        match partial {
+            Some((rejected, msg)) => {
+                let rejected = rejected.min(items);
+                Self {
+                    delivered: items - rejected,
+                    dropped: vec![(format!("partial success: {msg}"), rejected)],
+                    ..Self::default()
+                }
+            }
+            None => Self::ok(items),
+        }
+    }
+
     /// Everything dropped for `reason`.
     pub fn dropped(items: u64, reason: impl Into<String>) -> Self {
         Self { delivered: 0, dropped: vec![(reason.into(), items)], retries: 0, requests: 0 }

@@ -214,9 +214,8 @@ pub fn run_in(cwd: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
         .envs(envs.iter().copied())
         .output()
         .unwrap();
-    let summary = std::fs::read_to_string(&summary)
-        .map(|s| serde_json::from_str(&s).unwrap())
-        .unwrap_or(serde_json::Value::Null);
+    let summary =
+        std::fs::read_to_string(&summary).map(|s| serde_json::from_str(&s).unwrap()).unwrap_or(serde_json::Value::Null);
     Run { out, summary }
 }
 
@@ -226,12 +225,13 @@ pub fn run(args: &[&str]) -> Run {
 
 /// Decodes a traces.jsonl with the Python OTLP classes (tests/peers/check_otlp_json.py).
 pub fn decode_json_file(path: &Path) -> serde_json::Value {
-    let out = Command::new(python())
-        .arg(repo().join("tests/peers/check_otlp_json.py"))
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "python could not decode {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(python()).arg(repo().join("tests/peers/check_otlp_json.py")).arg(path).output().unwrap();
+    assert!(
+        out.status.success(),
+        "python could not decode {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -260,4 +260,9 @@ pub fn assert_links(spans: &[[String; 4]]) {
         }
     }
     assert!(roots.values().all(|n| *n == 1), "a trace without exactly one root");
+}
+
+/// Splits a command line on whitespace (test arguments contain no spaces).
+pub fn words(s: &str) -> Vec<&str> {
+    s.split_whitespace().collect()
 }

@@ -20,7 +20,8 @@ impl FileSink {
     pub async fn create(dir: &Path, name: &str, format: Format) -> Result<Self, String> {
         tokio::fs::create_dir_all(dir).await.map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let path = dir.join(name);
-        let file = tokio::fs::File::create(&path).await.map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        let file =
+            tokio::fs::File::create(&path).await.map_err(|e| format!("cannot create {}: {e}", path.display()))?;
         Ok(Self { path, file: Some(tokio::io::BufWriter::with_capacity(1 << 20, file)), format })
     }
 

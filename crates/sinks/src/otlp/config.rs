@@ -122,12 +122,13 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Some(v) = std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+            continue;
         }
         out.push(b[i]);
         i += 1;
@@ -193,7 +194,9 @@ impl OtlpConfig {
             Some(ms) => Duration::from_millis(ms),
             None => match get("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT").or_else(|| get("OTEL_EXPORTER_OTLP_TIMEOUT")) {
                 Some(v) => Duration::from_millis(
-                    v.trim().parse::<u64>().map_err(|_| format!("OTEL_EXPORTER_OTLP_TIMEOUT `{v}` is not milliseconds"))?,
+                    v.trim()
+                        .parse::<u64>()
+                        .map_err(|_| format!("OTEL_EXPORTER_OTLP_TIMEOUT `{v}` is not milliseconds"))?,
                 ),
                 None => DEFAULT_TIMEOUT,
             },
@@ -227,12 +230,19 @@ mod tests {
         assert_eq!((c.url.as_str(), c.protocol), ("http://h:4317", Protocol::Grpc));
         let c = resolve(
             OtlpFlags::default(),
-            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://a:1/"), ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://b:2/custom")],
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://a:1/"),
+                ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://b:2/custom"),
+            ],
         )
         .unwrap();
         assert_eq!(c.url, "http://b:2/custom");
         let c = resolve(
-            OtlpFlags { endpoint: Some("127.0.0.1:4318".into()), protocol: Some("http/json".into()), ..Default::default() },
+            OtlpFlags {
+                endpoint: Some("127.0.0.1:4318".into()),
+                protocol: Some("http/json".into()),
+                ..Default::default()
+            },
             &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://ignored:1")],
         )
         .unwrap();
@@ -244,7 +254,11 @@ mod tests {
     #[test]
     fn headers_compression_timeout() {
         let c = resolve(
-            OtlpFlags { endpoint: Some("http://h:4318".into()), headers: vec!["x-b=flag".into()], ..Default::default() },
+            OtlpFlags {
+                endpoint: Some("http://h:4318".into()),
+                headers: vec!["x-b=flag".into()],
+                ..Default::default()
+            },
             &[
                 ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=s%20ecret,x-b=env"),
                 ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "gzip"),
@@ -254,6 +268,10 @@ mod tests {
         .unwrap();
         assert_eq!(c.headers, vec![("api-key".into(), "s ecret".into()), ("x-b".into(), "flag".into())]);
         assert_eq!(c.compression, Compression::Gzip);
+        assert_eq!(
+            parse_headers("k=é%2,x=%zz%4").unwrap(),
+            vec![("k".into(), "é%2".into()), ("x".into(), "%zz%4".into())]
+        );
         assert_eq!(c.timeout, Duration::from_millis(2500));
         assert!(
             OtlpConfig::resolve(&OtlpFlags { protocol: Some("udp".into()), ..Default::default() }, &|_| None).is_err()

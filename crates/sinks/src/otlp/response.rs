@@ -103,8 +103,9 @@ mod tests {
 
     #[test]
     fn decodes_partial_success() {
-        let body = ExportResponse { partial_success: Some(PartialSuccess { rejected: 3, error_message: "bad".into() }) }
-            .encode_to_vec();
+        let body =
+            ExportResponse { partial_success: Some(PartialSuccess { rejected: 3, error_message: "bad".into() }) }
+                .encode_to_vec();
         assert_eq!(partial_success_proto(&body), Some((3, "bad".into())));
         assert_eq!(partial_success_proto(&[]), None);
         assert_eq!(

@@ -62,7 +62,12 @@ impl RetryPolicy {
         let started = Instant::now();
         let mut backoff = self.initial;
         let mut requests = 0u64;
-        let mut seed = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(7)) ^ ((std::process::id() as u64) << 32) | 1;
+        let mut seed = (std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(7))
+            ^ ((std::process::id() as u64) << 32)
+            | 1;
         loop {
             requests += 1;
             let outcome = attempt().await;
@@ -131,9 +136,8 @@ mod tests {
     async fn gives_up_after_the_bound_and_honours_retry_after() {
         let p = RetryPolicy { max_elapsed: Duration::from_secs(10), ..RetryPolicy::default() };
         let start = tokio::time::Instant::now();
-        let d = p
-            .run(5, || async { Outcome::Retry { reason: "503".into(), after: Some(Duration::from_secs(3)) } })
-            .await;
+        let d =
+            p.run(5, || async { Outcome::Retry { reason: "503".into(), after: Some(Duration::from_secs(3)) } }).await;
         assert_eq!(d.dropped, vec![("retries exhausted: 503".to_string(), 5)]);
         assert_eq!(d.requests, 4);
         assert_eq!(start.elapsed(), Duration::from_secs(9));

@@ -85,7 +85,8 @@ impl GrpcSink {
         for (k, v) in &cfg.headers {
             let key = MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes())
                 .map_err(|_| format!("`{k}` is not a valid gRPC metadata key"))?;
-            let value = MetadataValue::try_from(v.as_str()).map_err(|_| format!("header `{k}` has an invalid value"))?;
+            let value =
+                MetadataValue::try_from(v.as_str()).map_err(|_| format!("header `{k}` has an invalid value"))?;
             metadata.insert(key, value);
         }
         Ok(Self { cfg, grpc, metadata, policy })
@@ -96,9 +97,12 @@ fn classify(st: &Status) -> Outcome {
     let reason = format!("grpc {:?}: {}", st.code(), st.message());
     let delay = grpc_retry_delay(st.details());
     match st.code() {
-        Code::Cancelled | Code::DeadlineExceeded | Code::Aborted | Code::OutOfRange | Code::Unavailable | Code::DataLoss => {
-            Outcome::Retry { reason, after: delay }
-        }
+        Code::Cancelled
+        | Code::DeadlineExceeded
+        | Code::Aborted
+        | Code::OutOfRange
+        | Code::Unavailable
+        | Code::DataLoss => Outcome::Retry { reason, after: delay },
         Code::ResourceExhausted if delay.is_some() => Outcome::Retry { reason, after: delay },
         _ => Outcome::Fail(reason),
     }
@@ -129,17 +133,9 @@ impl Sink for GrpcSink {
                         let mut req = tonic::Request::new(payload);
                         *req.metadata_mut() = metadata;
                         match grpc.unary(req, PathAndQuery::from_static(TRACES_PATH), RawCodec).await {
-                            Ok(resp) => Outcome::Done(match partial_success_proto(&resp.into_inner()) {
-                                Some((rejected, msg)) => {
-                                    let rejected = rejected.min(items);
-                                    Delivery {
-                                        delivered: items - rejected,
-                                        dropped: vec![(format!("partial success: {msg}"), rejected)],
-                                        ..Delivery::default()
-                                    }
-                                }
-                                None => Delivery::ok(items),
-                            }),
+                            Ok(resp) => {
+                                Outcome::Done(Delivery::partial(items, partial_success_proto(&resp.into_inner())))
+                            }
                             Err(st) => classify(&st),
                         }
                     }

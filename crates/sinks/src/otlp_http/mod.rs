@@ -88,7 +88,9 @@ impl Sink for HttpSink {
                     async move {
                         let resp = match req.send().await {
                             Ok(r) => r,
-                            Err(e) => return Outcome::Retry { reason: format!("http: {}", error_chain(&e)), after: None },
+                            Err(e) => {
+                                return Outcome::Retry { reason: format!("http: {}", error_chain(&e)), after: None };
+                            }
                         };
                         let status = resp.status();
                         let after = resp
@@ -99,17 +101,7 @@ impl Sink for HttpSink {
                         let body = resp.bytes().await.unwrap_or_default();
                         if status.is_success() {
                             let partial = if json { partial_success_json(&body) } else { partial_success_proto(&body) };
-                            return Outcome::Done(match partial {
-                                Some((rejected, msg)) => {
-                                    let rejected = rejected.min(items);
-                                    Delivery {
-                                        delivered: items - rejected,
-                                        dropped: vec![(format!("partial success: {msg}"), rejected)],
-                                        ..Delivery::default()
-                                    }
-                                }
-                                None => Delivery::ok(items),
-                            });
+                            return Outcome::Done(Delivery::partial(items, partial));
                         }
                         let snippet: String = String::from_utf8_lossy(&body).chars().take(120).collect();
                         let reason = format!("http {}: {}", status.as_u16(), snippet.trim());

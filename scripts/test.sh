@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The test command of the README: installs what the tests need (Python peers), then checks
+# formatting and lints, then runs every test (unit, property, and integration against real
+# peers started on 127.0.0.1). Works on a fresh machine with Rust and Python 3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-python3}"
+echo "==> installing test peers (pip: $(tr '\n' ' ' < tests/requirements.txt | sed 's/#[^ ]* //g'))"
+"$PYTHON" -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt 2>&1 | grep -v -i "running pip as the 'root' user" || true
+"$PYTHON" -c "import grpc, opentelemetry.proto, rotel" || { echo "python test peers are missing" >&2; exit 1; }
+
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "==> cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "==> cargo test --workspace"
+cargo test --workspace --locked
