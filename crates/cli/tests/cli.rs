@@ -147,7 +147,8 @@ fn ctrl_c_stops_generation_flushes_and_balances() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
-    let kill = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    // The shell's builtin `kill`: no procps needed.
+    let kill = std::process::Command::new("sh").args(["-c", &format!("kill -INT {}", child.id())]).status().unwrap();
     assert!(kill.success());
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130));
@@ -169,4 +170,26 @@ fn bad_flags_are_named() {
     assert!(r.stderr().contains("--start-time `yesterday` is not RFC 3339"), "{}", r.stderr());
     let r = run(&["--protocol", "carrier-pigeon", "--endpoint", "http://127.0.0.1:9", "run"]);
     assert!(r.stderr().contains("unknown OTLP protocol"), "{}", r.stderr());
+}
+
+/// A pinned seeded run: any change to sampling, layout or encoding shows up here. When a
+/// change is intended, regenerate the snapshot with the command in the message.
+#[test]
+fn seeded_run_matches_the_snapshot() {
+    let dir = tempdir("snap");
+    let r = run_in(
+        &dir,
+        &words(&format!(
+            "--seed 7 --start-time {START} --output out scenario --name tool_retry --count 3 --interval 0 -q"
+        )),
+        &[],
+    );
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let got = std::fs::read_to_string(dir.join("out/traces.jsonl")).unwrap();
+    let want = include_str!("snapshots/tool_retry_seed7.jsonl");
+    assert!(
+        got == want,
+        "output changed; if intended: telemetry-simulator --seed 7 --start-time {START} --output DIR \
+         scenario --name tool_retry --count 3 --interval 0 and copy DIR/traces.jsonl to crates/cli/tests/snapshots/"
+    );
 }
