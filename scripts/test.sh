@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON="${PYTHON:-python3}"
-echo "==> installing test peers (pip: $(tr '\n' ' ' < tests/requirements.txt | sed 's/#[^ ]* //g'))"
+echo "==> installing test peers (pip: $(grep -v '^#' tests/requirements.txt | tr '\n' ' '))"
 "$PYTHON" -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt 2>&1 | grep -v -i "running pip as the 'root' user" || true
 "$PYTHON" -c "import grpc, opentelemetry.proto, rotel" || { echo "python test peers are missing" >&2; exit 1; }
 
