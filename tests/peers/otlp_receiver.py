@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""OTLP trace receiver for tests, built on the OpenTelemetry project's own Python classes.
+"""OTLP trace and log receiver for tests, built on the OpenTelemetry project's own Python classes.
 
 Serves OTLP/gRPC (grpcio + opentelemetry-proto servicer) and OTLP/HTTP (protobuf and JSON)
 on 127.0.0.1. Every request is decoded strictly: protobuf with ParseFromString, JSON with
@@ -24,12 +24,22 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import grpc
 from google.protobuf import json_format
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
 import otlp_json
 
 lock = threading.Lock()
-state = {"requests": 0, "answers": {}, "decode_errors": [], "spans": [], "content_types": {}, "encodings": {}}
+state = {
+    "requests": 0,
+    "requests_by_signal": {"traces": 0, "logs": 0},
+    "answers": {},
+    "decode_errors": [],
+    "spans": [],
+    "logs": [],
+    "content_types": {},
+    "encodings": {},
+}
 
 
 def parse_mode(mode):
@@ -37,10 +47,31 @@ def parse_mode(mode):
     return name, int(arg) if arg else 0
 
 
+def record_logs(req, transport):
+    with lock:
+        for rl in req.resource_logs:
+            for sl in rl.scope_logs:
+                for r in sl.log_records:
+                    state["logs"].append(
+                        {
+                            "trace_id": r.trace_id.hex(),
+                            "span_id": r.span_id.hex(),
+                            "severity": r.severity_number,
+                            "body": r.body.string_value,
+                            "time": r.time_unix_nano,
+                            "transport": transport,
+                        }
+                    )
+
+
 def record(req, transport, content_type, encoding):
     with lock:
         state["content_types"][content_type] = state["content_types"].get(content_type, 0) + 1
         state["encodings"][encoding] = state["encodings"].get(encoding, 0) + 1
+    if isinstance(req, logs_service_pb2.ExportLogsServiceRequest):
+        record_logs(req, transport)
+        return
+    with lock:
         for rs in req.resource_spans:
             res = {kv.key: json_format.MessageToDict(kv.value) for kv in rs.resource.attributes}
             for ss in rs.scope_spans:
@@ -60,10 +91,11 @@ def record(req, transport, content_type, encoding):
                     )
 
 
-def decide():
+def decide(signal):
     """Returns 'ok', 'retry', 'reject' or ('partial', k) for the next request."""
     name, n = parse_mode(args.mode)
     with lock:
+        state["requests_by_signal"][signal] += 1
         state["requests"] += 1
         i = state["requests"]
     if name == "fail503" and i <= n:
@@ -80,23 +112,38 @@ def answered(what):
         state["answers"][what] = state["answers"].get(what, 0) + 1
 
 
+def export(request, context, signal, response_type, rejected_field):
+    d = decide(signal)
+    if d == "retry":
+        answered("UNAVAILABLE")
+        context.abort(grpc.StatusCode.UNAVAILABLE, "test receiver: try again")
+    if d == "reject":
+        answered("INVALID_ARGUMENT")
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, "test receiver: rejected")
+    enc = dict(context.invocation_metadata()).get("grpc-encoding", "identity")
+    record(request, "grpc", "application/grpc", enc)
+    answered("OK")
+    resp = response_type()
+    if isinstance(d, tuple):
+        setattr(resp.partial_success, rejected_field, d[1])
+        resp.partial_success.error_message = "test receiver: partial"
+    return resp
+
+
 class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
     def Export(self, request, context):
-        d = decide()
-        if d == "retry":
-            answered("UNAVAILABLE")
-            context.abort(grpc.StatusCode.UNAVAILABLE, "test receiver: try again")
-        if d == "reject":
-            answered("INVALID_ARGUMENT")
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "test receiver: rejected")
-        enc = dict(context.invocation_metadata()).get("grpc-encoding", "identity")
-        record(request, "grpc", "application/grpc", enc)
-        answered("OK")
-        resp = trace_service_pb2.ExportTraceServiceResponse()
-        if isinstance(d, tuple):
-            resp.partial_success.rejected_spans = d[1]
-            resp.partial_success.error_message = "test receiver: partial"
-        return resp
+        return export(request, context, "traces", trace_service_pb2.ExportTraceServiceResponse, "rejected_spans")
+
+
+class LogsService(logs_service_pb2_grpc.LogsServiceServicer):
+    def Export(self, request, context):
+        return export(request, context, "logs", logs_service_pb2.ExportLogsServiceResponse, "rejected_log_records")
+
+
+SIGNALS = {
+    "/v1/traces": ("traces", trace_service_pb2.ExportTraceServiceRequest, trace_service_pb2.ExportTraceServiceResponse, "rejected_spans"),
+    "/v1/logs": ("logs", logs_service_pb2.ExportLogsServiceRequest, logs_service_pb2.ExportLogsServiceResponse, "rejected_log_records"),
+}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -125,12 +172,13 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         length = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(length)
-        if self.path != "/v1/traces":
+        if self.path not in SIGNALS:
             self.reply(404, b"not found", "text/plain")
             return
+        signal, request_type, response_type, rejected_field = SIGNALS[self.path]
         enc = self.headers.get("Content-Encoding", "identity")
         ctype = self.headers.get("Content-Type", "")
-        d = decide()
+        d = decide(signal)
         if d == "retry":
             answered("503")
             self.reply(503, b"busy", "text/plain", [("Retry-After", str(args.retry_after))])
@@ -142,7 +190,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if enc == "gzip":
                 body = gzip.decompress(body)
-            req = trace_service_pb2.ExportTraceServiceRequest()
+            req = request_type()
             if ctype.startswith("application/json"):
                 otlp_json.parse(body.decode("utf-8"), req)
             elif ctype.startswith("application/x-protobuf"):
@@ -157,9 +205,9 @@ class Handler(BaseHTTPRequestHandler):
             return
         record(req, "http", ctype, enc)
         answered("200")
-        resp = trace_service_pb2.ExportTraceServiceResponse()
+        resp = response_type()
         if isinstance(d, tuple):
-            resp.partial_success.rejected_spans = d[1]
+            setattr(resp.partial_success, rejected_field, d[1])
             resp.partial_success.error_message = "test receiver: partial"
         if ctype.startswith("application/json"):
             self.reply(200, json_format.MessageToJson(resp).encode(), "application/json")
@@ -176,6 +224,7 @@ if __name__ == "__main__":
     args = p.parse_args()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(), server)
+    logs_service_pb2_grpc.add_LogsServiceServicer_to_server(LogsService(), server)
     server.add_insecure_port(f"127.0.0.1:{args.grpc_port}")
     server.start()
     httpd = ThreadingHTTPServer(("127.0.0.1", args.http_port), Handler)

@@ -98,6 +98,10 @@ pub struct Global {
     #[arg(long, global = true, default_value_t = 64, value_name = "N")]
     pub queue_size: usize,
 
+    /// Signals to produce, comma-separated: traces, logs.
+    #[arg(long, global = true, default_value = "traces,logs", value_name = "LIST")]
+    pub signals: String,
+
     /// Also write the run summary as JSON to this file.
     #[arg(long, global = true, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,

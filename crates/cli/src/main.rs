@@ -18,7 +18,7 @@ use tsim_sinks::otlp::{OtlpConfig, Protocol, RetryPolicy};
 use tsim_sinks::otlp_grpc::GrpcSink;
 use tsim_sinks::otlp_http::HttpSink;
 use tsim_sinks::stdout::StdoutSink;
-use tsim_sinks::{Format, Sink};
+use tsim_sinks::{Format, Signal, Sink};
 
 use crate::args::{Cli, Command, Global, RunArgs};
 
@@ -150,6 +150,24 @@ fn start_ns(g: &Global) -> Result<u64> {
     }
 }
 
+fn signals(g: &Global) -> Result<Vec<Signal>> {
+    let mut out = Vec::new();
+    for s in g.signals.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let sig = match s.to_ascii_lowercase().as_str() {
+            "traces" => Signal::Traces,
+            "logs" => Signal::Logs,
+            other => bail!("--signals: unknown signal `{other}` (traces, logs)"),
+        };
+        if !out.contains(&sig) {
+            out.push(sig);
+        }
+    }
+    if out.is_empty() {
+        bail!("--signals needs at least one of traces, logs");
+    }
+    Ok(out)
+}
+
 fn rfc3339(ns: u64) -> String {
     let mut s = String::new();
     tsim_model::time::push_rfc3339(&mut s, ns, 6);
@@ -195,35 +213,44 @@ fn execute(
         compression: g.compression.clone(),
         timeout_ms: g.timeout,
     };
-    let otlp = OtlpConfig::resolve(&flags, &env).map_err(|e| anyhow!(e))?;
+    let signals = signals(g)?;
+    let mut otlp = Vec::new();
+    for &sig in &signals {
+        if let Some(c) = OtlpConfig::resolve(&flags, sig, &env).map_err(|e| anyhow!(e))? {
+            otlp.push((sig, c));
+        }
+    }
     let policy =
         RetryPolicy { max_elapsed: std::time::Duration::from_millis(g.retry_max_elapsed), ..RetryPolicy::default() };
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let report = rt.block_on(async {
         let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
-        if let Some(c) = &otlp {
-            if c.protocol != Protocol::Grpc && c.url.contains(":4317") && !g.quiet {
+        for (sig, c) in &otlp {
+            if *sig == signals[0] && c.protocol != Protocol::Grpc && c.url.contains(":4317") && !g.quiet {
                 eprintln!(
                     "hint: port 4317 is usually OTLP/gRPC; this run uses {} (add --protocol grpc)",
                     c.protocol.as_str()
                 );
             }
             sinks.push(match c.protocol {
-                Protocol::Grpc => Box::new(GrpcSink::new(c.clone(), policy).map_err(|e| anyhow!(e))?),
-                _ => Box::new(HttpSink::new(c.clone(), policy).map_err(|e| anyhow!(e))?),
+                Protocol::Grpc => Box::new(GrpcSink::new(c.clone(), *sig, policy).map_err(|e| anyhow!(e))?),
+                _ => Box::new(HttpSink::new(c.clone(), *sig, policy).map_err(|e| anyhow!(e))?),
             });
         }
-        if otlp.is_none() || g.output.is_some() {
+        if otlp.is_empty() || g.output.is_some() {
             let dir = g.output.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_OUTPUT));
-            sinks.push(Box::new(
-                FileSink::create(&dir, "traces.jsonl", Format::OtlpJson).await.map_err(|e| anyhow!(e))?,
-            ));
+            for &sig in &signals {
+                let name = format!("{}.jsonl", sig.as_str());
+                sinks.push(Box::new(
+                    FileSink::create(&dir, &name, sig, Format::OtlpJson).await.map_err(|e| anyhow!(e))?,
+                ));
+            }
         }
-        if run.show_spans {
+        if run.show_spans && signals.contains(&Signal::Traces) {
             sinks.push(Box::new(StdoutSink::new(Format::TextLine)));
         }
-        if run.show_full_spans {
+        if run.show_full_spans && signals.contains(&Signal::Traces) {
             sinks.push(Box::new(StdoutSink::new(Format::TextFull)));
         }
         let plan = pipeline::Plan {

@@ -12,7 +12,7 @@ use tsim_engine::{Engine, Schedule, Scratch};
 use tsim_model::otlp_json::JsonTraceEncoder;
 use tsim_model::otlp_proto::ProtoTraceEncoder;
 use tsim_model::text::{Detail, TextTraceEncoder};
-use tsim_model::{TraceBuf, TraceEncoder};
+use tsim_model::{Items, TraceBuf, TraceEncoder};
 use tsim_sinks::{Batch, Format, Signal, Sink, SinkStats, run_sink};
 
 /// Everything a run needs, resolved from the command line.
@@ -67,6 +67,8 @@ pub struct Report {
     pub spans: u64,
     /// Spans with status ERROR.
     pub error_spans: u64,
+    /// Log records generated.
+    pub logs: u64,
     /// Traces per scenario name.
     pub per_scenario: Vec<(String, u64)>,
     /// Per sink.
@@ -85,6 +87,7 @@ pub fn now_ns() -> u64 {
 }
 
 struct Output {
+    signal: Signal,
     format: Format,
     encoder: Box<dyn TraceEncoder + Send>,
     targets: Vec<(mpsc::Sender<Batch>, Arc<SinkStats>)>,
@@ -94,12 +97,17 @@ struct Counters {
     traces: AtomicU64,
     spans: AtomicU64,
     errors: AtomicU64,
+    logs: AtomicU64,
 }
 
-fn encoder(format: Format, tenant_key: &str) -> Box<dyn TraceEncoder + Send> {
+fn encoder(signal: Signal, format: Format, tenant_key: &str) -> Box<dyn TraceEncoder + Send> {
+    let items = match signal {
+        Signal::Traces => Items::Spans,
+        Signal::Logs => Items::Logs,
+    };
     match format {
-        Format::OtlpProto => Box::new(ProtoTraceEncoder::new()),
-        Format::OtlpJson => Box::new(JsonTraceEncoder::new()),
+        Format::OtlpProto => Box::new(ProtoTraceEncoder::for_items(items)),
+        Format::OtlpJson => Box::new(JsonTraceEncoder::for_items(items)),
         Format::TextLine => Box::new(TextTraceEncoder::new(Detail::Line, tenant_key)),
         Format::TextFull => Box::new(TextTraceEncoder::new(Detail::Full, tenant_key)),
     }
@@ -159,11 +167,12 @@ fn generate(plan: &Plan, outputs: &mut [Output], stop: &AtomicBool, counters: &C
         counters.traces.fetch_add(1, Ordering::Relaxed);
         counters.spans.fetch_add(buf.spans.len() as u64, Ordering::Relaxed);
         counters.errors.fetch_add(buf.error_spans() as u64, Ordering::Relaxed);
+        counters.logs.fetch_add(buf.logs.len() as u64, Ordering::Relaxed);
         for o in outputs.iter_mut() {
             o.encoder.add(resources, g.resource, &buf);
         }
         let first = *batch_start.get_or_insert(at);
-        let spans = outputs.first().map(|o| o.encoder.spans()).unwrap_or(0);
+        let spans = outputs.iter().map(|o| o.encoder.spans()).max().unwrap_or(0);
         // Batches close on size or on simulated time, never on the wall clock, so that the
         // file output is the same whatever the machine's speed.
         let next = plan.schedule.at(i + 1);
@@ -201,20 +210,25 @@ pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>) -> Report {
         let (tx, rx) = mpsc::channel(plan.queue_size.max(1));
         let stats = Arc::new(SinkStats::default());
         reports_meta.push((sink.name(), sink.signal(), sink.counts_for_exit(), stats.clone()));
-        let format = sink.format();
-        match outputs.iter_mut().find(|o| o.format == format) {
+        let (signal, format) = (sink.signal(), sink.format());
+        match outputs.iter_mut().find(|o| o.format == format && o.signal == signal) {
             Some(o) => o.targets.push((tx, stats.clone())),
             None => outputs.push(Output {
+                signal,
                 format,
-                encoder: encoder(format, &plan.tenant_key),
+                encoder: encoder(signal, format, &plan.tenant_key),
                 targets: vec![(tx, stats.clone())],
             }),
         }
         tasks.push(tokio::spawn(run_sink(sink, rx, stats)));
     }
 
-    let counters =
-        Arc::new(Counters { traces: AtomicU64::new(0), spans: AtomicU64::new(0), errors: AtomicU64::new(0) });
+    let counters = Arc::new(Counters {
+        traces: AtomicU64::new(0),
+        spans: AtomicU64::new(0),
+        errors: AtomicU64::new(0),
+        logs: AtomicU64::new(0),
+    });
     let count = plan.count;
     let show_progress = plan.progress;
     let plan = Arc::new(plan);
@@ -263,6 +277,7 @@ pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>) -> Report {
         traces: counters.traces.load(Ordering::Relaxed),
         spans: counters.spans.load(Ordering::Relaxed),
         error_spans: counters.errors.load(Ordering::Relaxed),
+        logs: counters.logs.load(Ordering::Relaxed),
         per_scenario: names.into_iter().zip(per_scenario).filter(|(_, n)| *n > 0).collect(),
         sinks: reports_meta
             .into_iter()

@@ -11,11 +11,12 @@ pub fn render(r: &Report, seed: u64, start: &str) -> String {
     let mix: Vec<String> = r.per_scenario.iter().map(|(n, c)| format!("{n}: {c}")).collect();
     let _ = writeln!(
         s,
-        "{} traces ({}), {} spans, {} error spans in {:.2} s ({:.0} spans/s){}",
+        "{} traces ({}), {} spans, {} error spans, {} log records in {:.2} s ({:.0} spans/s){}",
         r.traces,
         if mix.is_empty() { "none".to_string() } else { mix.join(", ") },
         r.spans,
         r.error_spans,
+        r.logs,
         secs,
         r.spans as f64 / secs.max(1e-9),
         if r.interrupted { " — interrupted" } else { "" }
@@ -63,6 +64,7 @@ pub fn to_json(r: &Report, seed: u64, start: &str) -> serde_json::Value {
         "traces": r.traces,
         "spans": r.spans,
         "error_spans": r.error_spans,
+        "log_records": r.logs,
         "elapsed_seconds": r.elapsed.as_secs_f64(),
         "interrupted": r.interrupted,
         "scenarios": r.per_scenario.iter().map(|(n, c)| (n.clone(), serde_json::json!(c))).collect::<serde_json::Map<_, _>>(),

@@ -30,6 +30,27 @@ fn default_run_writes_otlp_json_that_python_decodes() {
         .map(|s| [0, 1, 2, 3].map(|i| s[i].as_str().unwrap().to_string()))
         .collect();
     assert_links(&spans);
+    // Logs: one file line per batch, every record pointing at a span of the traces.
+    let l = decode_json_file(&dir.join("telemetry-out/logs.jsonl"));
+    let logs: Vec<(String, String, u64, String)> = l["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x[0].as_str().unwrap().into(),
+                x[1].as_str().unwrap().into(),
+                x[2].as_u64().unwrap(),
+                x[3].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(logs.len() as u64, r.summary["log_records"].as_u64().unwrap());
+    assert_logs_correlate(&logs, &spans);
+    // Two declared per turn (start, end), one per tool call, one per failing span.
+    let errors = r.summary["error_spans"].as_u64().unwrap();
+    assert_eq!(logs.len() as u64, 3 * 100 + errors);
+    assert_eq!(logs.iter().filter(|l| l.2 == 17).count() as u64, errors);
     // The seed's table: root, planner, llm.call, tool + attempt, llm.call, response.compose.
     let first: Vec<&str> = spans.iter().filter(|s| s[0] == spans[0][0]).map(|s| s[3].as_str()).collect();
     assert_eq!(

@@ -19,6 +19,30 @@ fn received(r: &Receiver) -> Vec<[String; 4]> {
     )
 }
 
+fn received_logs(r: &Receiver) -> Vec<(String, String, u64, String)> {
+    let rep = r.report();
+    log_set(rep["logs"].as_array().unwrap().iter().map(|l| {
+        (
+            l["trace_id"].as_str().unwrap().to_string(),
+            l["span_id"].as_str().unwrap().to_string(),
+            l["severity"].as_u64().unwrap(),
+            l["body"].as_str().unwrap().to_string(),
+        )
+    }))
+}
+
+fn logs_from_file(path: &std::path::Path) -> Vec<(String, String, u64, String)> {
+    let d = decode_json_file(path);
+    log_set(d["logs"].as_array().unwrap().iter().map(|l| {
+        (
+            l[0].as_str().unwrap().to_string(),
+            l[1].as_str().unwrap().to_string(),
+            l[2].as_u64().unwrap(),
+            l[3].as_str().unwrap().to_string(),
+        )
+    }))
+}
+
 fn from_file(path: &std::path::Path) -> Vec<[String; 4]> {
     let d = decode_json_file(path);
     span_set(d["span_list"].as_array().unwrap().iter().map(|s| {
@@ -58,13 +82,21 @@ fn every_protocol_delivers_exactly_what_was_generated() {
         assert_links(&got);
         // The same run wrote the same spans to its file: compare span by span.
         assert_eq!(got, from_file(&out.join("traces.jsonl")), "{protocol}: received != file");
+        // Log records: the same as in the run's file, each pointing at a received span.
+        let logs = received_logs(&rx);
+        assert_eq!(logs.len() as u64, r.summary["log_records"].as_u64().unwrap(), "{protocol}");
+        assert!(!logs.is_empty());
+        assert_eq!(logs, logs_from_file(&out.join("logs.jsonl")), "{protocol}: received logs != file");
+        assert_logs_correlate(&logs, &got);
+        r.assert_all_delivered();
         let rep = rx.report();
         // grpcio decompresses before the servicer sees metadata; HTTP shows Content-Encoding.
         if protocol != "grpc" {
             let enc = if compression == "gzip" { "gzip" } else { "identity" };
             assert!(rep["encodings"].get(enc).is_some(), "{protocol}: encodings {}", rep["encodings"]);
         }
-        assert_eq!(rep["requests"], otlp["requests"], "{protocol}: one request per batch");
+        assert_eq!(rep["requests_by_signal"]["traces"], otlp["requests"], "{protocol}: one request per batch");
+        assert_eq!(rep["requests_by_signal"]["logs"], r.sink_of("otlp-", "logs")["requests"], "{protocol}");
     }
 }
 
@@ -107,8 +139,9 @@ fn rotel_accepts_grpc_and_http_with_zero_drops() {
         assert_eq!(r.code(), 0, "{protocol}: {}", r.stderr());
         let s = r.sink("otlp-");
         assert_eq!(s["delivered"], r.summary["spans"], "{protocol}");
-        assert_eq!(s["dropped"], serde_json::json!({}), "{protocol}");
         assert_eq!(s["retries"], 0, "{protocol}");
+        assert_eq!(r.sink_of("otlp-", "logs")["delivered"], r.summary["log_records"], "{protocol}");
+        r.assert_all_delivered();
     }
 }
 
@@ -142,7 +175,10 @@ fn receiver_down_at_start_then_up_gets_everything() {
 fn http_503_with_retry_after_is_retried_and_delivered() {
     let rx = Receiver::start("fail503:2");
     let started = Instant::now();
-    let r = run(&words(&format!("--endpoint {} scenario --name tool_retry --count 10 --interval 0 -q", rx.http_url())));
+    let r = run(&words(&format!(
+        "--endpoint {} --signals traces scenario --name tool_retry --count 10 --interval 0 -q",
+        rx.http_url()
+    )));
     assert_eq!(r.code(), 0, "{}", r.stderr());
     let s = r.sink("otlp-");
     assert_eq!(s["delivered"], r.summary["spans"]);
@@ -157,7 +193,7 @@ fn http_503_with_retry_after_is_retried_and_delivered() {
 fn http_400_is_dropped_and_counted_after_exactly_one_attempt() {
     let rx = Receiver::start("fail400");
     let r = run(&words(&format!(
-        "--endpoint {} --batch-size 50 scenario --name tool_retry --count 30 --interval 0 -q",
+        "--endpoint {} --batch-size 50 --signals traces scenario --name tool_retry --count 30 --interval 0 -q",
         rx.http_url()
     )));
     assert_eq!(r.code(), 3, "drops make the exit status 3: {}", r.stderr());
@@ -180,7 +216,7 @@ fn http_400_is_dropped_and_counted_after_exactly_one_attempt() {
 fn grpc_partial_success_and_invalid_argument_are_counted_not_retried() {
     let rx = Receiver::start("partial:2");
     let r = run(&words(&format!(
-        "--endpoint {} --protocol grpc scenario --name tool_retry --count 10 --interval 0 -q",
+        "--endpoint {} --protocol grpc --signals traces scenario --name tool_retry --count 10 --interval 0 -q",
         rx.grpc_url()
     )));
     assert_eq!(r.code(), 3, "{}", r.stderr());
@@ -193,7 +229,7 @@ fn grpc_partial_success_and_invalid_argument_are_counted_not_retried() {
 
     let rx = Receiver::start("fail400");
     let r = run(&words(&format!(
-        "--endpoint {} --protocol grpc scenario --name tool_retry --count 10 --interval 0 -q",
+        "--endpoint {} --protocol grpc --signals traces scenario --name tool_retry --count 10 --interval 0 -q",
         rx.grpc_url()
     )));
     assert_eq!(r.code(), 3);

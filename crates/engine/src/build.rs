@@ -9,10 +9,12 @@ use std::fmt::Write;
 use tsim_model::{AnyValue, Event, KeyValue, Span, StatusCode, Text, TraceBuf};
 use tsim_scenario::NumType;
 
-use crate::compile::{Builtin, CCount, CNode, CompiledScenario, Gen, Lit, Part};
+use crate::compile::{Builtin, CCount, CNode, CompiledScenario, Gen, LPart, Lit, Part};
 use crate::rng::{TraceRng, chance, pick, unit};
 use crate::sample::Sampler;
 use rand::Rng;
+use tsim_model::LogRecord;
+use tsim_scenario::LogOn;
 
 /// Smallest gap between a parent's start (end) and its first child's start (last child's end).
 pub const EDGE_MIN_NS: u64 = 1_000;
@@ -41,6 +43,7 @@ pub(crate) struct Builder<'e, 'o> {
     pub kids: &'o mut Vec<Kid>,
     pub scratch: &'o mut String,
     pub weights: &'o mut Vec<f64>,
+    pub span_nodes: &'o mut Vec<(u32, bool)>,
 }
 
 /// Reusable scratch space for [`Builder`], kept between traces.
@@ -49,6 +52,8 @@ pub struct Scratch {
     pub(crate) kids: Vec<Kid>,
     pub(crate) text: String,
     pub(crate) weights: Vec<f64>,
+    /// For each span of the current trace: (node index, is an attempt span).
+    pub(crate) span_nodes: Vec<(u32, bool)>,
 }
 
 fn ms_to_ns(ms: f64) -> u64 {
@@ -62,8 +67,9 @@ impl<'e> Builder<'e, '_> {
     }
 
     /// Pushes a span with times, attributes and status still to be filled in.
-    fn open_span(&mut self, name: &'e str, parent_id: [u8; 8], n: &CNode) -> (usize, [u8; 8]) {
+    fn open_span(&mut self, name: &'e str, parent_id: [u8; 8], n: &CNode, node: (u32, bool)) -> (usize, [u8; 8]) {
         let span_id = self.span_id();
+        self.span_nodes.push(node);
         self.out.spans.push(Span {
             span_id,
             parent_span_id: parent_id,
@@ -93,10 +99,122 @@ impl<'e> Builder<'e, '_> {
         }
     }
 
-    /// Generates the whole trace and moves it to `start_ns`.
+    /// Generates the whole trace and moves it to `start_ns`, then its log records.
     pub fn run(&mut self, start_ns: u64) {
+        self.span_nodes.clear();
         let (sub, _, _) = self.node(0, [0; 8], false, 0);
         self.shift(sub, start_ns);
+        if self.sc.emit_logs {
+            self.logs();
+        }
+    }
+
+    /// Log records: the ones declared on each node, and one per failing span carrying the
+    /// exception. Sorted by time (stable), as a log file would have them.
+    fn logs(&mut self) {
+        let sc = self.sc;
+        for i in 0..self.out.spans.len() {
+            let (ni, attempt) = self.span_nodes[i];
+            let n = &sc.nodes[ni as usize];
+            let span = self.out.spans[i];
+            let failed = span.status == StatusCode::Error;
+            if !attempt {
+                for l in &n.logs {
+                    let time_ns = match l.on {
+                        LogOn::Start => span.start_ns,
+                        LogOn::End => span.end_ns,
+                        LogOn::Error if failed => span.end_ns,
+                        LogOn::Error => continue,
+                    };
+                    if !chance(&mut self.rng, l.probability) {
+                        continue;
+                    }
+                    let body = self.render_log(&l.message, i);
+                    let a0 = self.out.attrs.len() as u32;
+                    for a in &l.attrs {
+                        let v = self.value(&a.value, a0 as usize, span.span_id, span.parent_span_id, 0, None);
+                        self.out.attrs.push(KeyValue { key: &a.key, value: v });
+                    }
+                    self.out.logs.push(LogRecord {
+                        time_ns,
+                        severity: l.severity,
+                        severity_text: l.severity_text,
+                        body,
+                        attrs: (a0, self.out.attrs.len() as u32),
+                        span: i as u32,
+                        logger: Text::Static(l.logger.as_deref().unwrap_or("")),
+                    });
+                }
+            }
+            if failed {
+                // The exception event's attributes (type and message) describe the failure.
+                let ev =
+                    self.out.events_of(span.events).iter().rev().find(|e| e.name == Text::Static("exception")).copied();
+                if let Some(ev) = ev {
+                    let msg =
+                        self.out.attrs_of(ev.attrs).iter().find(|kv| kv.key == "exception.message").map(|kv| kv.value);
+                    let body = match msg {
+                        Some(AnyValue::Str(t)) => t,
+                        _ => span.status_message,
+                    };
+                    self.out.logs.push(LogRecord {
+                        time_ns: ev.time_ns,
+                        severity: 17,
+                        severity_text: "ERROR",
+                        body,
+                        attrs: ev.attrs,
+                        span: i as u32,
+                        logger: Text::Static(""),
+                    });
+                }
+            }
+        }
+        self.out.logs.sort_by_key(|l| l.time_ns);
+    }
+
+    fn render_log(&mut self, parts: &'e [LPart], span_idx: usize) -> Text<'e> {
+        let span = self.out.spans[span_idx];
+        self.scratch.clear();
+        for p in parts {
+            match p {
+                LPart::Text(t) => self.scratch.push_str(t),
+                LPart::DurationMs => {
+                    let _ = write!(self.scratch, "{:.3}", (span.end_ns - span.start_ns) as f64 / 1e6);
+                }
+                LPart::SpanName => {
+                    let name = self.out.str(&span.name);
+                    self.scratch.push_str(name);
+                }
+                // Unset means "no error" to a reader of the message.
+                LPart::Status => self.scratch.push_str(if span.status == StatusCode::Error { "ERROR" } else { "OK" }),
+                LPart::ErrorType => {
+                    let m = self.out.str(&span.status_message);
+                    self.scratch.push_str(m);
+                }
+                LPart::SpanAttr(key) => {
+                    if let Some(kv) = self.out.attrs_of(span.attrs).iter().find(|kv| kv.key == &**key) {
+                        push_value(self.scratch, self.out, &kv.value);
+                    }
+                }
+                LPart::Builtin(b) => match b {
+                    Builtin::TraceId => tsim_model::hex::push_hex_str(self.scratch, &self.out.trace_id),
+                    Builtin::SpanId => tsim_model::hex::push_hex_str(self.scratch, &span.span_id),
+                    Builtin::ParentSpanId => tsim_model::hex::push_hex_str(self.scratch, &span.parent_span_id),
+                    Builtin::TraceIndex => {
+                        let _ = write!(self.scratch, "{}", self.trace_index);
+                    }
+                    Builtin::CopyIndex | Builtin::Attempt => self.scratch.push('0'),
+                    Builtin::Scenario => self.scratch.push_str(&self.sc.name),
+                    Builtin::Tenant => self.scratch.push_str(self.tenant.unwrap_or("")),
+                    Builtin::Uuid => {
+                        let t = self.uuid();
+                        let s = self.out.str(&t).to_owned();
+                        self.scratch.push_str(&s);
+                    }
+                },
+            }
+        }
+        self.out.push_text(self.scratch)
     }
 
     fn count(&mut self, c: &CCount) -> u64 {
@@ -112,14 +230,14 @@ impl<'e> Builder<'e, '_> {
         let sc = self.sc;
         let n = &sc.nodes[ni as usize];
         let ev_start = self.out.events.len() as u32;
-        let (span_idx, span_id) = self.open_span(&n.name, parent_id, n);
+        let (span_idx, span_id) = self.open_span(&n.name, parent_id, n, (ni, false));
         let (dur, failed) = if let Some(r) = &n.retry {
             let mut cursor = EDGE_MIN_NS;
             let mut ok = false;
             for k in 1..=r.max_attempts {
                 let p = r.success[(k as usize - 1).min(r.success.len() - 1)];
                 let a_failed = forced || (k == 1 && r.force_initial_failure) || !chance(&mut self.rng, p);
-                let (asub, adur) = self.attempt(n, span_id, k, a_failed, copy_index);
+                let (asub, adur) = self.attempt(ni, n, span_id, k, a_failed, copy_index);
                 self.shift(asub, cursor);
                 cursor += adur;
                 if !a_failed {
@@ -149,9 +267,18 @@ impl<'e> Builder<'e, '_> {
     }
 
     /// One attempt span of a retried node, holding the node's children.
-    fn attempt(&mut self, n: &'e CNode, parent_id: [u8; 8], k: u32, failed: bool, copy_index: u64) -> (Sub, u64) {
+    #[allow(clippy::too_many_arguments)]
+    fn attempt(
+        &mut self,
+        ni: u32,
+        n: &'e CNode,
+        parent_id: [u8; 8],
+        k: u32,
+        failed: bool,
+        copy_index: u64,
+    ) -> (Sub, u64) {
         let ev_start = self.out.events.len() as u32;
-        let (span_idx, span_id) = self.open_span(&n.attempt_name, parent_id, n);
+        let (span_idx, span_id) = self.open_span(&n.attempt_name, parent_id, n, (ni, true));
         let dur = self.body(n, span_id, failed, n.latency.as_ref());
         self.finish(span_idx, n, failed, dur, copy_index, Some(k));
         (
@@ -378,21 +505,7 @@ impl<'e> Builder<'e, '_> {
                         Part::Text(t) => self.scratch.push_str(t),
                         Part::Attr(i) => {
                             let kv = self.out.attrs[a0 + i];
-                            match kv.value {
-                                AnyValue::Str(t) => {
-                                    let s = self.out.str(&t);
-                                    self.scratch.push_str(s);
-                                }
-                                AnyValue::Int(v) => {
-                                    let _ = write!(self.scratch, "{v}");
-                                }
-                                AnyValue::Double(v) => {
-                                    let _ = write!(self.scratch, "{v}");
-                                }
-                                AnyValue::Bool(v) => {
-                                    let _ = write!(self.scratch, "{v}");
-                                }
-                            }
+                            push_value(self.scratch, self.out, &kv.value);
                         }
                         Part::Builtin(b) => match b {
                             Builtin::TraceId => tsim_model::hex::push_hex_str(self.scratch, &self.out.trace_id),
@@ -422,4 +535,17 @@ impl<'e> Builder<'e, '_> {
             }
         }
     }
+}
+
+/// Appends an attribute value as text.
+fn push_value(out: &mut String, t: &TraceBuf<'_>, v: &AnyValue<'_>) {
+    let _ = match v {
+        AnyValue::Str(s) => {
+            out.push_str(t.str(s));
+            Ok(())
+        }
+        AnyValue::Int(v) => write!(out, "{v}"),
+        AnyValue::Double(v) => write!(out, "{v}"),
+        AnyValue::Bool(v) => write!(out, "{v}"),
+    };
 }

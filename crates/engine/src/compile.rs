@@ -1,7 +1,7 @@
 //! Scenario → flat tables the builder walks: names resolved, samplers built, templates bound.
 
 use tsim_model::SpanKind;
-use tsim_scenario::{AttrSpec, CountSpec, Literal, Mode, NumType, Scenario, SpanSpec, TemplatePart};
+use tsim_scenario::{AttrSpec, CountSpec, Literal, LogOn, Mode, NumType, Scenario, SpanSpec, TemplatePart};
 
 use crate::rng::cumulative;
 use crate::sample::Sampler;
@@ -15,6 +15,7 @@ pub struct CompiledScenario {
     pub(crate) name: Box<str>,
     pub(crate) nodes: Vec<CNode>,
     pub(crate) default_leaf: Sampler,
+    pub(crate) emit_logs: bool,
 }
 
 #[derive(Debug)]
@@ -35,6 +36,30 @@ pub(crate) struct CNode {
     pub probability: f64,
     pub count: CCount,
     pub retry: Option<CRetry>,
+    pub logs: Vec<CLog>,
+}
+
+#[derive(Debug)]
+pub(crate) struct CLog {
+    pub on: LogOn,
+    pub severity: u8,
+    pub severity_text: &'static str,
+    pub message: Vec<LPart>,
+    pub logger: Option<Box<str>>,
+    pub probability: f64,
+    pub attrs: Vec<CAttr>,
+}
+
+/// A piece of a log message, resolved against the span when the record is made.
+#[derive(Debug)]
+pub(crate) enum LPart {
+    Text(Box<str>),
+    Builtin(Builtin),
+    SpanAttr(Box<str>),
+    DurationMs,
+    SpanName,
+    Status,
+    ErrorType,
 }
 
 #[derive(Debug)]
@@ -107,6 +132,37 @@ pub(crate) enum Part {
     Builtin(Builtin),
 }
 
+fn builtin(name: &str) -> Option<Builtin> {
+    Some(match name {
+        "trace_id" => Builtin::TraceId,
+        "span_id" => Builtin::SpanId,
+        "parent_span_id" => Builtin::ParentSpanId,
+        "trace_index" => Builtin::TraceIndex,
+        "copy_index" => Builtin::CopyIndex,
+        "attempt" => Builtin::Attempt,
+        "scenario" => Builtin::Scenario,
+        "tenant" => Builtin::Tenant,
+        "uuid" => Builtin::Uuid,
+        _ => return None,
+    })
+}
+
+fn log_parts(parts: &[TemplatePart]) -> Vec<LPart> {
+    parts
+        .iter()
+        .map(|p| match p {
+            TemplatePart::Text(t) => LPart::Text(t.as_str().into()),
+            TemplatePart::Ref(r) => match r.as_str() {
+                "duration_ms" => LPart::DurationMs,
+                "span_name" => LPart::SpanName,
+                "status" => LPart::Status,
+                "error_type" | "error.type" => LPart::ErrorType,
+                other => builtin(other).map(LPart::Builtin).unwrap_or_else(|| LPart::SpanAttr(other.into())),
+            },
+        })
+        .collect()
+}
+
 fn lit(l: &Literal) -> Lit {
     match l {
         Literal::Str(s) => Lit::Str(s.as_str().into()),
@@ -150,18 +206,9 @@ pub(crate) fn attrs(list: &[(String, AttrSpec)], ctx: &str) -> Result<Vec<CAttr>
                             if let Some(i) = out.iter().position(|a| &*a.key == r.as_str()) {
                                 return Ok(Part::Attr(i));
                             }
-                            Ok(Part::Builtin(match r.as_str() {
-                                "trace_id" => Builtin::TraceId,
-                                "span_id" => Builtin::SpanId,
-                                "parent_span_id" => Builtin::ParentSpanId,
-                                "trace_index" => Builtin::TraceIndex,
-                                "copy_index" => Builtin::CopyIndex,
-                                "attempt" => Builtin::Attempt,
-                                "scenario" => Builtin::Scenario,
-                                "tenant" => Builtin::Tenant,
-                                "uuid" => Builtin::Uuid,
-                                other => return Err(format!("{ctx}: template refers to unknown `{other}`")),
-                            }))
+                            builtin(r)
+                                .map(Part::Builtin)
+                                .ok_or_else(|| format!("{ctx}: template refers to unknown `{r}`"))
                         }
                     })
                     .collect::<Result<_, String>>()?,
@@ -239,6 +286,21 @@ fn node(spec: &SpanSpec, is_root: bool, nodes: &mut Vec<CNode>, scenario: &str) 
         probability: spec.probability,
         count,
         retry,
+        logs: spec
+            .logs
+            .iter()
+            .map(|l| {
+                Ok(CLog {
+                    on: l.on,
+                    severity: l.severity.0,
+                    severity_text: l.severity.1,
+                    message: log_parts(&l.message),
+                    logger: l.logger.as_deref().map(Into::into),
+                    probability: l.probability,
+                    attrs: attrs(&l.attributes, &ctx)?,
+                })
+            })
+            .collect::<Result<_, String>>()?,
     });
     let mut children = Vec::with_capacity(spec.children.len());
     for c in &spec.children {
@@ -260,7 +322,7 @@ impl CompiledScenario {
             }),
             Some(0.0),
         )?;
-        Ok(Self { name: s.name.as_str().into(), nodes, default_leaf })
+        Ok(Self { name: s.name.as_str().into(), nodes, default_leaf, emit_logs: s.emit_logs })
     }
 
     /// The scenario's name.

@@ -169,6 +169,7 @@ impl Engine {
             kids: &mut scratch.kids,
             scratch: &mut scratch.text,
             weights: &mut scratch.weights,
+            span_nodes: &mut scratch.span_nodes,
         };
         b.run(start_ns);
         let resource = (scenario * self.tenants.len().max(1) + tenant.unwrap_or(0)) as u32;

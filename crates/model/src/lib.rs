@@ -14,15 +14,24 @@ pub mod time;
 mod trace;
 
 pub use trace::{
-    AnyValue, Event, KeyValue, OwnedValue, Resource, ResourceBatches, Resources, Scope, Span, SpanKind, StatusCode,
-    Text, TraceBuf,
+    AnyValue, Event, KeyValue, LogRecord, OwnedValue, Resource, ResourceBatches, Resources, Scope, Span, SpanKind,
+    StatusCode, Text, TraceBuf,
 };
 
-/// Turns batches of traces into one payload of bytes.
+/// What an encoder takes from each trace buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Items {
+    /// The spans.
+    Spans,
+    /// The log records.
+    Logs,
+}
+
+/// Turns batches of traces (their spans or their log records) into one payload of bytes.
 pub trait TraceEncoder {
     /// Adds a trace whose resource is `resources[resource]`.
     fn add(&mut self, resources: &Resources, resource: u32, trace: &TraceBuf<'_>);
-    /// Spans added since the last [`TraceEncoder::finish`].
+    /// Items (spans or log records) added since the last [`TraceEncoder::finish`].
     fn spans(&self) -> usize;
     /// Writes the payload for everything added into `out` (cleared first) and starts a new batch.
     fn finish(&mut self, resources: &Resources, out: &mut Vec<u8>);

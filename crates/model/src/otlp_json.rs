@@ -6,34 +6,67 @@
 
 use std::io::Write;
 
-use crate::TraceEncoder;
 use crate::hex::push_hex;
+use crate::trace::LogRecord;
 use crate::trace::{AnyValue, KeyValue, OwnedValue, ResourceBatches, Resources, TraceBuf};
+use crate::{Items, TraceEncoder};
 
-/// Batches traces into one OTLP/JSON document.
-#[derive(Debug, Default)]
+/// Batches traces (or their log records) into one OTLP/JSON document.
+#[derive(Debug)]
 pub struct JsonTraceEncoder {
+    items: Items,
     batches: ResourceBatches,
     spans: usize,
 }
 
+impl Default for JsonTraceEncoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl JsonTraceEncoder {
-    /// A new encoder.
+    /// An encoder of spans.
     pub fn new() -> Self {
-        Self::default()
+        Self::for_items(Items::Spans)
+    }
+
+    /// An encoder of spans or of log records.
+    pub fn for_items(items: Items) -> Self {
+        Self { items, batches: ResourceBatches::default(), spans: 0 }
     }
 }
 
 impl TraceEncoder for JsonTraceEncoder {
     fn add(&mut self, _resources: &Resources, resource: u32, trace: &TraceBuf<'_>) {
-        let out = self.batches.buffer(resource);
-        for span in &trace.spans {
-            if !out.is_empty() {
-                out.push(b',');
-            }
-            write_span(out, trace, span);
+        let n = match self.items {
+            Items::Spans => trace.spans.len(),
+            Items::Logs => trace.logs.len(),
+        };
+        if n == 0 {
+            return;
         }
-        self.spans += trace.spans.len();
+        let out = self.batches.buffer(resource);
+        match self.items {
+            Items::Spans => {
+                for span in &trace.spans {
+                    if !out.is_empty() {
+                        out.push(b',');
+                    }
+                    write_span(out, trace, span);
+                }
+                self.spans += trace.spans.len();
+            }
+            Items::Logs => {
+                for log in &trace.logs {
+                    if !out.is_empty() {
+                        out.push(b',');
+                    }
+                    write_log(out, trace, log);
+                }
+                self.spans += trace.logs.len();
+            }
+        }
     }
 
     fn spans(&self) -> usize {
@@ -42,7 +75,11 @@ impl TraceEncoder for JsonTraceEncoder {
 
     fn finish(&mut self, resources: &Resources, out: &mut Vec<u8>) {
         out.clear();
-        out.extend_from_slice(b"{\"resourceSpans\":[");
+        let (resource_key, scope_key, items_key): (&[u8], &[u8], &[u8]) = match self.items {
+            Items::Spans => (b"{\"resourceSpans\":[", b"]},\"scopeSpans\":[{\"scope\":{\"name\":", b"},\"spans\":["),
+            Items::Logs => (b"{\"resourceLogs\":[", b"]},\"scopeLogs\":[{\"scope\":{\"name\":", b"},\"logRecords\":["),
+        };
+        out.extend_from_slice(resource_key);
         let batches = self.batches.take();
         for (i, (id, spans)) in batches.iter().enumerate() {
             if i > 0 {
@@ -55,11 +92,11 @@ impl TraceEncoder for JsonTraceEncoder {
                 }
                 write_owned_kv(out, k, v);
             }
-            out.extend_from_slice(b"]},\"scopeSpans\":[{\"scope\":{\"name\":");
+            out.extend_from_slice(scope_key);
             write_str(out, &resources.scope.name);
             out.extend_from_slice(b",\"version\":");
             write_str(out, &resources.scope.version);
-            out.extend_from_slice(b"},\"spans\":[");
+            out.extend_from_slice(items_key);
             out.extend_from_slice(spans);
             out.extend_from_slice(b"]}]}");
         }
@@ -131,8 +168,46 @@ fn write_span(o: &mut Vec<u8>, t: &TraceBuf<'_>, s: &crate::Span<'_>) {
     o.push(b'}');
 }
 
+fn write_log(o: &mut Vec<u8>, t: &TraceBuf<'_>, l: &LogRecord<'_>) {
+    let _ = write!(o, "{{\"timeUnixNano\":\"{}\",\"observedTimeUnixNano\":\"{}\"", l.time_ns, l.time_ns);
+    if l.severity != 0 {
+        let _ = write!(o, ",\"severityNumber\":{}", l.severity);
+    }
+    if !l.severity_text.is_empty() {
+        o.extend_from_slice(b",\"severityText\":");
+        write_str(o, l.severity_text);
+    }
+    o.extend_from_slice(b",\"body\":");
+    write_any(o, Scalar::Str(t.str(&l.body)));
+    let logger = t.str(&l.logger);
+    let attrs = t.attrs_of(l.attrs);
+    if !logger.is_empty() || !attrs.is_empty() {
+        o.extend_from_slice(b",\"attributes\":[");
+        if !logger.is_empty() {
+            o.extend_from_slice(b"{\"key\":\"logger.name\",\"value\":");
+            write_any(o, Scalar::Str(logger));
+            o.push(b'}');
+            if !attrs.is_empty() {
+                o.push(b',');
+            }
+        }
+        write_kv_items(o, t, attrs);
+        o.push(b']');
+    }
+    o.extend_from_slice(b",\"flags\":1,\"traceId\":\"");
+    push_hex(o, &t.trace_id);
+    o.extend_from_slice(b"\",\"spanId\":\"");
+    push_hex(o, &t.spans[l.span as usize].span_id);
+    o.extend_from_slice(b"\"}");
+}
+
 fn write_kvs(o: &mut Vec<u8>, t: &TraceBuf<'_>, kvs: &[KeyValue<'_>]) {
     o.push(b'[');
+    write_kv_items(o, t, kvs);
+    o.push(b']');
+}
+
+fn write_kv_items(o: &mut Vec<u8>, t: &TraceBuf<'_>, kvs: &[KeyValue<'_>]) {
     for (i, kv) in kvs.iter().enumerate() {
         if i > 0 {
             o.push(b',');
@@ -149,7 +224,6 @@ fn write_kvs(o: &mut Vec<u8>, t: &TraceBuf<'_>, kvs: &[KeyValue<'_>]) {
         write_any(o, v);
         o.push(b'}');
     }
-    o.push(b']');
 }
 
 fn write_owned_kv(o: &mut Vec<u8>, k: &str, v: &OwnedValue) {

@@ -1,17 +1,22 @@
-//! OTLP protobuf (`ExportTraceServiceRequest`) written directly into reused buffers.
+//! OTLP protobuf (`ExportTraceServiceRequest`, `ExportLogsServiceRequest`) written directly
+//! into reused buffers. Both requests frame their items the same way:
+//! `1: Resource{X} { 1: Resource, 2: Scope{X} { 1: InstrumentationScope, 2: item… } }`.
 //!
 //! No per-span structs are built: each span is encoded once into a scratch buffer and
 //! appended, length-prefixed, to its resource's span list; the outer messages are framed
 //! at [`TraceEncoder::finish`]. The output is byte-identical to encoding the
 //! `opentelemetry-proto` structs with prost (fields in number order, defaults omitted).
 
-use crate::TraceEncoder;
 use crate::proto::*;
+use crate::trace::LogRecord;
 use crate::trace::{AnyValue, KeyValue, OwnedValue, ResourceBatches, Resources, StatusCode, TraceBuf};
+use crate::{Items, TraceEncoder};
 
-/// Batches traces into an `ExportTraceServiceRequest`.
-#[derive(Debug, Default)]
+/// Batches traces into an `ExportTraceServiceRequest` (or their logs into an
+/// `ExportLogsServiceRequest`).
+#[derive(Debug)]
 pub struct ProtoTraceEncoder {
+    items: Items,
     /// Per resource in this batch, in order of first appearance: (resource id, encoded spans).
     batches: ResourceBatches,
     /// Encoded `Resource` messages by id.
@@ -22,10 +27,28 @@ pub struct ProtoTraceEncoder {
     spans: usize,
 }
 
+impl Default for ProtoTraceEncoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl ProtoTraceEncoder {
-    /// A new encoder.
+    /// An encoder of spans.
     pub fn new() -> Self {
-        Self::default()
+        Self::for_items(Items::Spans)
+    }
+
+    /// An encoder of spans or of log records.
+    pub fn for_items(items: Items) -> Self {
+        Self {
+            items,
+            batches: ResourceBatches::default(),
+            resource_cache: Vec::new(),
+            scope: None,
+            scratch: Vec::new(),
+            spans: 0,
+        }
     }
 
     fn resource_bytes(&mut self, resources: &Resources, id: u32) -> &[u8] {
@@ -45,13 +68,32 @@ impl ProtoTraceEncoder {
 
 impl TraceEncoder for ProtoTraceEncoder {
     fn add(&mut self, _resources: &Resources, resource: u32, trace: &TraceBuf<'_>) {
-        let out = self.batches.buffer(resource);
-        for span in &trace.spans {
-            self.scratch.clear();
-            encode_span(&mut self.scratch, trace, span);
-            put_len_field(out, 2, &self.scratch);
+        let n = match self.items {
+            Items::Spans => trace.spans.len(),
+            Items::Logs => trace.logs.len(),
+        };
+        if n == 0 {
+            return;
         }
-        self.spans += trace.spans.len();
+        let out = self.batches.buffer(resource);
+        match self.items {
+            Items::Spans => {
+                for span in &trace.spans {
+                    self.scratch.clear();
+                    encode_span(&mut self.scratch, trace, span);
+                    put_len_field(out, 2, &self.scratch);
+                }
+                self.spans += trace.spans.len();
+            }
+            Items::Logs => {
+                for log in &trace.logs {
+                    self.scratch.clear();
+                    encode_log(&mut self.scratch, trace, log);
+                    put_len_field(out, 2, &self.scratch);
+                }
+                self.spans += trace.logs.len();
+            }
+        }
     }
 
     fn spans(&self) -> usize {
@@ -159,6 +201,35 @@ fn encode_span(b: &mut Vec<u8>, t: &TraceBuf<'_>, s: &crate::Span<'_>) {
     }
 }
 
+fn encode_log(b: &mut Vec<u8>, t: &TraceBuf<'_>, l: &LogRecord<'_>) {
+    if l.time_ns != 0 {
+        put_fixed64(b, 1, l.time_ns);
+    }
+    if l.severity != 0 {
+        put_tag(b, 2, VARINT);
+        put_varint(b, u64::from(l.severity));
+    }
+    put_str_field(b, 3, l.severity_text);
+    let body = AnyValue::Str(l.body);
+    put_tag(b, 5, LEN);
+    put_varint(b, any_size(t, &body) as u64);
+    put_any(b, t, &body);
+    let logger = t.str(&l.logger);
+    if !logger.is_empty() {
+        put_kv(b, 6, t, &KeyValue { key: "logger.name", value: AnyValue::Str(l.logger) });
+    }
+    for kv in t.attrs_of(l.attrs) {
+        put_kv(b, 6, t, kv);
+    }
+    put_fixed32(b, 8, 1);
+    let span = &t.spans[l.span as usize];
+    put_len_field(b, 9, &t.trace_id);
+    put_len_field(b, 10, &span.span_id);
+    if l.time_ns != 0 {
+        put_fixed64(b, 11, l.time_ns);
+    }
+}
+
 #[inline]
 fn any_size(t: &TraceBuf<'_>, v: &AnyValue<'_>) -> usize {
     match v {
@@ -182,7 +253,12 @@ fn put_kv(b: &mut Vec<u8>, field: u32, t: &TraceBuf<'_>, kv: &KeyValue<'_>) {
     put_str_field(b, 1, kv.key);
     put_tag(b, 2, LEN);
     put_varint(b, any_size(t, &kv.value) as u64);
-    match kv.value {
+    put_any(b, t, &kv.value);
+}
+
+#[inline]
+fn put_any(b: &mut Vec<u8>, t: &TraceBuf<'_>, v: &AnyValue<'_>) {
+    match *v {
         AnyValue::Str(s) => put_len_field(b, 1, t.str(&s).as_bytes()),
         AnyValue::Bool(v) => {
             put_tag(b, 2, VARINT);

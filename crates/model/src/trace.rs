@@ -122,6 +122,25 @@ impl Span<'_> {
     }
 }
 
+/// A log record tied to a span of the trace.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LogRecord<'s> {
+    /// Unix nanoseconds (also used as the observed time).
+    pub time_ns: u64,
+    /// OTLP severity number (1–24; 9 = INFO, 13 = WARN, 17 = ERROR).
+    pub severity: u8,
+    /// Severity text (`INFO`, `ERROR`, …).
+    pub severity_text: &'static str,
+    /// The message.
+    pub body: Text<'s>,
+    /// Range of [`TraceBuf::attrs`].
+    pub attrs: (u32, u32),
+    /// Index of the span in [`TraceBuf::spans`] the record belongs to.
+    pub span: u32,
+    /// Logger name (application log files; in OTLP the attribute `logger.name`).
+    pub logger: Text<'s>,
+}
+
 /// One trace, as an arena. `clear` keeps the capacity, so steady-state generation does not
 /// allocate.
 #[derive(Debug, Default, Clone)]
@@ -138,6 +157,8 @@ pub struct TraceBuf<'s> {
     pub events: Vec<Event<'s>>,
     /// Generated text.
     pub text: String,
+    /// Log records correlated with the spans.
+    pub logs: Vec<LogRecord<'s>>,
 }
 
 impl<'s> TraceBuf<'s> {
@@ -147,6 +168,7 @@ impl<'s> TraceBuf<'s> {
         self.attrs.clear();
         self.events.clear();
         self.text.clear();
+        self.logs.clear();
     }
 
     /// Resolves a [`Text`].

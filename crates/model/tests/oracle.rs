@@ -36,6 +36,13 @@ struct SpanIn {
     status: u8,
     msg: String,
     flags: u32,
+    logs: Vec<(u8, String, Attrs, String)>,
+}
+
+const SEVERITY_TEXT: [&str; 4] = ["", "INFO", "WARN", "ERROR"];
+
+fn severity(i: u8) -> (u8, &'static str) {
+    ([0, 9, 13, 17][i as usize], SEVERITY_TEXT[i as usize])
 }
 
 fn value() -> impl Strategy<Value = V> {
@@ -62,8 +69,9 @@ fn span() -> impl Strategy<Value = SpanIn> {
         0u8..3,
         ".{0,8}",
         prop_oneof![Just(0u32), Just(0x101u32), any::<u32>()],
+        prop::collection::vec((0u8..4, ".{0,16}", attrs(), prop_oneof![Just(String::new()), "[a-z.]{1,12}"]), 0..3),
     )
-        .prop_map(|(name, kind, start, dur, attrs, events, status, msg, flags)| SpanIn {
+        .prop_map(|(name, kind, start, dur, attrs, events, status, msg, flags, logs)| SpanIn {
             name,
             kind,
             start: start / 2,
@@ -73,6 +81,7 @@ fn span() -> impl Strategy<Value = SpanIn> {
             status,
             msg,
             flags,
+            logs,
         })
 }
 
@@ -119,6 +128,20 @@ fn build<'s>(t: &mut TraceBuf<'s>, trace_id: [u8; 16], spans: &'s [SpanIn]) {
         let mut parent = [0u8; 8];
         if i > 0 {
             parent = (i as u64).to_be_bytes();
+        }
+        for (sev, body, la, logger) in &s.logs {
+            let attrs = push_attrs(t, la);
+            let (severity, severity_text) = severity(*sev);
+            let body = t.push_text(body);
+            t.logs.push(tsim_model::LogRecord {
+                time_ns: s.start + 1,
+                severity,
+                severity_text,
+                body,
+                attrs,
+                span: i as u32,
+                logger: Text::Static(logger),
+            });
         }
         let msg = t.push_text(&s.msg);
         t.spans.push(Span {
@@ -262,6 +285,7 @@ fn json_snapshot() {
             status: 0,
             msg: String::new(),
             flags: 0x101,
+            logs: vec![],
         },
         SpanIn {
             name: "vendor.mcp.tool.execute.attempt".into(),
@@ -277,6 +301,7 @@ fn json_snapshot() {
             status: 2,
             msg: "timeout".into(),
             flags: 0x101,
+            logs: vec![],
         },
     ];
     let resources = Resources {
@@ -305,4 +330,90 @@ fn json_snapshot() {
     )
     .replace("VERSION", env!("CARGO_PKG_VERSION"));
     assert_eq!(String::from_utf8(out).unwrap(), expected);
+}
+
+fn oracle_logs(trace_id: [u8; 16], spans: &[SpanIn]) -> Vec<opentelemetry_proto::tonic::logs::v1::LogRecord> {
+    use opentelemetry_proto::tonic::logs::v1::LogRecord;
+    let mut out = Vec::new();
+    for (i, s) in spans.iter().enumerate() {
+        for (sev, body, la, logger) in &s.logs {
+            let (severity_number, severity_text) = severity(*sev);
+            let mut attributes = Vec::new();
+            if !logger.is_empty() {
+                attributes.push(common::KeyValue {
+                    key: "logger.name".into(),
+                    value: Some(oracle_value(&V::S(logger.clone()))),
+                    ..Default::default()
+                });
+            }
+            attributes.extend(oracle_kvs(la));
+            out.push(LogRecord {
+                time_unix_nano: s.start + 1,
+                observed_time_unix_nano: s.start + 1,
+                severity_number: i32::from(severity_number),
+                severity_text: severity_text.into(),
+                body: Some(oracle_value(&V::S(body.clone()))),
+                attributes,
+                flags: 1,
+                trace_id: trace_id.to_vec(),
+                span_id: (i as u64 + 1).to_be_bytes().to_vec(),
+                ..Default::default()
+            });
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 100, ..ProptestConfig::default() })]
+
+    #[test]
+    fn direct_log_encoding_equals_prost(
+        traces in prop::collection::vec((any::<[u8; 16]>(), 0u32..2, prop::collection::vec(span(), 1..5)), 1..4),
+    ) {
+        use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+        use opentelemetry_proto::tonic::logs::v1::{ResourceLogs, ScopeLogs};
+        let resources = Resources {
+            list: vec![Resource::default(), Resource { attrs: vec![("service.name".into(), OwnedValue::Str("s".into()))] }],
+            ..Default::default()
+        };
+        let mut enc = ProtoTraceEncoder::for_items(tsim_model::Items::Logs);
+        let mut buf = TraceBuf::default();
+        for (id, r, spans) in &traces {
+            build(&mut buf, *id, spans);
+            enc.add(&resources, *r, &buf);
+        }
+        let mut ours = Vec::new();
+        enc.finish(&resources, &mut ours);
+        let mut order: Vec<u32> = Vec::new();
+        for (_, r, spans) in &traces {
+            let has_logs = spans.iter().any(|s| !s.logs.is_empty());
+            if has_logs && !order.contains(r) { order.push(*r); }
+        }
+        let req = ExportLogsServiceRequest {
+            resource_logs: order.iter().map(|r| ResourceLogs {
+                resource: Some(resource::Resource {
+                    attributes: resources.list[*r as usize].attrs.iter()
+                        .map(|(k, v)| common::KeyValue { key: k.clone(), value: Some(oracle_value(&match v {
+                            OwnedValue::Str(s) => V::S(s.clone()),
+                            _ => unreachable!(),
+                        })), ..Default::default() })
+                        .collect(),
+                    ..Default::default()
+                }),
+                scope_logs: vec![ScopeLogs {
+                    scope: Some(common::InstrumentationScope {
+                        name: resources.scope.name.clone(),
+                        version: resources.scope.version.clone(),
+                        ..Default::default()
+                    }),
+                    log_records: traces.iter().filter(|t| t.1 == *r).flat_map(|(id, _, spans)| oracle_logs(*id, spans)).collect(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }).collect(),
+        };
+        // Resources without log records are left out.
+        prop_assert_eq!(ours, req.encode_to_vec());
+    }
 }

@@ -59,6 +59,8 @@ pub struct SpanSpec {
     pub retry: Option<RetrySpec>,
     /// Span events.
     pub events: Vec<EventSpec>,
+    /// Log records emitted for this span.
+    pub logs: Vec<LogSpec>,
     /// Line of this node in its file.
     pub line: u32,
 }
@@ -144,6 +146,50 @@ pub struct EventSpec {
     pub attributes: Vec<(String, AttrSpec)>,
 }
 
+/// When a log record is emitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogOn {
+    /// At the span's start.
+    Start,
+    /// At the span's end.
+    End,
+    /// At the span's end, only when it failed.
+    Error,
+}
+
+/// A log record declared on a span node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogSpec {
+    /// When.
+    pub on: LogOn,
+    /// OTLP severity number and text (e.g. 9, `INFO`).
+    pub severity: (u8, &'static str),
+    /// Message with `{placeholders}`: the span's attributes, `error.type`, and the built-ins
+    /// of [`TEMPLATE_BUILTINS`] and [`LOG_BUILTINS`].
+    pub message: Vec<TemplatePart>,
+    /// Logger name.
+    pub logger: Option<String>,
+    /// Chance the record is emitted.
+    pub probability: f64,
+    /// Attributes of the record.
+    pub attributes: Vec<(String, AttrSpec)>,
+}
+
+/// Extra names a log message can reference.
+pub const LOG_BUILTINS: &[&str] = &["duration_ms", "span_name", "status", "error_type"];
+
+/// Severity levels accepted in `level:`: (name, number, text).
+pub const LEVELS: &[(&str, u8, &str)] = &[
+    ("trace", 1, "TRACE"),
+    ("debug", 5, "DEBUG"),
+    ("info", 9, "INFO"),
+    ("warn", 13, "WARN"),
+    ("warning", 13, "WARN"),
+    ("error", 17, "ERROR"),
+    ("fatal", 21, "FATAL"),
+    ("critical", 21, "FATAL"),
+];
+
 /// A literal attribute value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Literal {
@@ -224,6 +270,7 @@ const NODE_KEYS: &[&str] = &[
     "count",
     "retry",
     "events",
+    "logs",
 ];
 
 /// Rewrites a leading `vendor.` to `<prefix>.`.
@@ -363,6 +410,10 @@ impl Reader<'_, '_> {
             Some(n) => self.events(n),
             None => Vec::new(),
         };
+        let logs = match f.get("logs") {
+            Some(n) => self.logs(n, &attributes),
+            None => Vec::new(),
+        };
         let children = match f.get("children") {
             Some(n) => match self.rep.list(n, "children") {
                 Some(list) => list.iter().filter_map(|c| self.span(c, false)).collect(),
@@ -384,6 +435,7 @@ impl Reader<'_, '_> {
             count,
             retry,
             events,
+            logs,
             line: node.line,
         })
     }
@@ -579,6 +631,54 @@ impl Reader<'_, '_> {
                 None => Vec::new(),
             };
             out.push(EventSpec { name, probability, at, attributes });
+        }
+        out
+    }
+
+    fn logs(&mut self, node: &Node, span_attrs: &[(String, AttrSpec)]) -> Vec<LogSpec> {
+        let Some(list) = self.rep.list(node, "logs") else { return Vec::new() };
+        let mut known: Vec<&str> = span_attrs.iter().map(|(k, _)| k.as_str()).collect();
+        known.extend_from_slice(LOG_BUILTINS);
+        known.push("error.type");
+        let mut out = Vec::new();
+        for l in list {
+            let Some(f) = self.rep.fields(l, "log", &["on", "level", "message", "logger", "probability", "attributes"])
+            else {
+                continue;
+            };
+            let on = match f.get("on") {
+                Some(n) => match self.rep.choice(n, "`on`", &["start", "end", "error"]) {
+                    Some("start") => LogOn::Start,
+                    Some("error") => LogOn::Error,
+                    Some(_) => LogOn::End,
+                    None => continue,
+                },
+                None => LogOn::End,
+            };
+            let names: Vec<&str> = LEVELS.iter().map(|(n, _, _)| *n).collect();
+            let severity = match f.get("level") {
+                Some(n) => match self.rep.choice(n, "level", &names) {
+                    Some(name) => {
+                        LEVELS.iter().find(|(n, _, _)| *n == name).map(|(_, num, t)| (*num, *t)).unwrap_or((9, "INFO"))
+                    }
+                    None => continue,
+                },
+                None if on == LogOn::Error => (17, "ERROR"),
+                None => (9, "INFO"),
+            };
+            let Some(m) = f.get("message") else {
+                self.rep.error(l.line, l.col, "log needs a `message`", None);
+                continue;
+            };
+            let Some(text) = self.rep.string(m, "message") else { continue };
+            let Some(message) = self.template(m, &text, &known) else { continue };
+            let logger = f.get("logger").and_then(|n| self.rep.string(n, "logger"));
+            let probability = f.get("probability").and_then(|n| self.rep.probability(n, "probability")).unwrap_or(1.0);
+            let attributes = match f.get("attributes") {
+                Some(n) => self.attributes(n),
+                None => Vec::new(),
+            };
+            out.push(LogSpec { on, severity, message, logger, probability, attributes });
         }
         out
     }

@@ -41,13 +41,16 @@ pub enum Format {
 pub enum Signal {
     /// Traces (items are spans).
     Traces,
+    /// Logs (items are log records).
+    Logs,
 }
 
 impl Signal {
-    /// Lowercase name.
+    /// Lowercase name, as in `OTEL_EXPORTER_OTLP_<SIGNAL>_*` and `/v1/<signal>`.
     pub fn as_str(self) -> &'static str {
         match self {
             Signal::Traces => "traces",
+            Signal::Logs => "logs",
         }
     }
 
@@ -55,6 +58,23 @@ impl Signal {
     pub fn item(self) -> &'static str {
         match self {
             Signal::Traces => "spans",
+            Signal::Logs => "log records",
+        }
+    }
+
+    /// The gRPC method that exports this signal.
+    pub fn grpc_path(self) -> &'static str {
+        match self {
+            Signal::Traces => "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+            Signal::Logs => "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+        }
+    }
+
+    /// The OTLP/JSON name of the partial-success counter.
+    pub fn rejected_json_field(self) -> &'static str {
+        match self {
+            Signal::Traces => "rejectedSpans",
+            Signal::Logs => "rejectedLogRecords",
         }
     }
 }

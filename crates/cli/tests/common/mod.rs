@@ -190,14 +190,27 @@ impl Run {
         self.out.status.code().unwrap_or(-1)
     }
 
-    /// The summary entry of the first sink whose name starts with `prefix`.
+    /// The summary entry of the traces sink whose name starts with `prefix`.
     pub fn sink(&self, prefix: &str) -> &serde_json::Value {
+        self.sink_of(prefix, "traces")
+    }
+
+    /// The summary entry of the `signal` sink whose name starts with `prefix`.
+    pub fn sink_of(&self, prefix: &str, signal: &str) -> &serde_json::Value {
         self.summary["sinks"]
             .as_array()
             .unwrap()
             .iter()
-            .find(|s| s["name"].as_str().unwrap().starts_with(prefix))
-            .unwrap_or_else(|| panic!("no sink {prefix} in {}", self.summary))
+            .find(|s| s["name"].as_str().unwrap().starts_with(prefix) && s["signal"] == signal)
+            .unwrap_or_else(|| panic!("no {signal} sink {prefix} in {}", self.summary))
+    }
+
+    /// Every sink delivered everything it was given.
+    pub fn assert_all_delivered(&self) {
+        for s in self.summary["sinks"].as_array().unwrap() {
+            assert_eq!(s["delivered"], s["generated"], "{s}");
+            assert_eq!(s["dropped"], serde_json::json!({}), "{s}");
+        }
     }
 }
 
@@ -265,4 +278,20 @@ pub fn assert_links(spans: &[[String; 4]]) {
 /// Splits a command line on whitespace (test arguments contain no spaces).
 pub fn words(s: &str) -> Vec<&str> {
     s.split_whitespace().collect()
+}
+
+/// (trace, span, severity, body) of log records, sorted.
+pub fn log_set(list: impl Iterator<Item = (String, String, u64, String)>) -> Vec<(String, String, u64, String)> {
+    let mut v: Vec<_> = list.collect();
+    v.sort();
+    v
+}
+
+/// Every log record points at a span of the given span set.
+pub fn assert_logs_correlate(logs: &[(String, String, u64, String)], spans: &[[String; 4]]) {
+    use std::collections::HashSet;
+    let ids: HashSet<(&str, &str)> = spans.iter().map(|s| (s[0].as_str(), s[1].as_str())).collect();
+    for l in logs {
+        assert!(ids.contains(&(l.0.as_str(), l.1.as_str())), "log record without its span: {l:?}");
+    }
 }

@@ -6,23 +6,24 @@ use std::path::{Path, PathBuf};
 
 use tokio::io::AsyncWriteExt;
 
-use crate::{Batch, BoxFuture, Delivery, Format, Sink};
+use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink};
 
 /// Writes each batch as one line.
 pub struct FileSink {
     path: PathBuf,
     file: Option<tokio::io::BufWriter<tokio::fs::File>>,
     format: Format,
+    signal: Signal,
 }
 
 impl FileSink {
     /// Creates (truncates) `dir/name`, creating `dir` if needed.
-    pub async fn create(dir: &Path, name: &str, format: Format) -> Result<Self, String> {
+    pub async fn create(dir: &Path, name: &str, signal: Signal, format: Format) -> Result<Self, String> {
         tokio::fs::create_dir_all(dir).await.map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let path = dir.join(name);
         let file =
             tokio::fs::File::create(&path).await.map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-        Ok(Self { path, file: Some(tokio::io::BufWriter::with_capacity(1 << 20, file)), format })
+        Ok(Self { path, file: Some(tokio::io::BufWriter::with_capacity(1 << 20, file)), format, signal })
     }
 
     /// The file written.
@@ -38,6 +39,10 @@ impl Sink for FileSink {
 
     fn format(&self) -> Format {
         self.format
+    }
+
+    fn signal(&self) -> Signal {
+        self.signal
     }
 
     fn send(&mut self, batch: Batch) -> BoxFuture<'_, Delivery> {

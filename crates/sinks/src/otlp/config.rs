@@ -137,24 +137,31 @@ fn percent_decode(s: &str) -> String {
 }
 
 impl OtlpConfig {
-    /// Resolves the traces exporter from `flags` and the environment `env` (a lookup, so
-    /// tests need not touch the process environment). `None` when no endpoint is set.
-    pub fn resolve(flags: &OtlpFlags, env: &dyn Fn(&str) -> Option<String>) -> Result<Option<Self>, String> {
+    /// Resolves the exporter of `signal` from `flags` and the environment `env` (a lookup,
+    /// so tests need not touch the process environment). `None` when no endpoint is set.
+    pub fn resolve(
+        flags: &OtlpFlags,
+        signal: crate::Signal,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Option<Self>, String> {
         let get = |k: &str| env(k).filter(|v| !v.trim().is_empty());
+        let sig = signal.as_str().to_ascii_uppercase();
+        let specific = |what: &str| get(&format!("OTEL_EXPORTER_OTLP_{sig}_{what}"));
         let protocol = match flags
             .protocol
             .clone()
-            .or_else(|| get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"))
+            .or_else(|| specific("PROTOCOL"))
             .or_else(|| get("OTEL_EXPORTER_OTLP_PROTOCOL"))
         {
             Some(p) => Protocol::parse(&p)?,
             None => Protocol::HttpProtobuf,
         };
-        let signal_path = "v1/traces";
+        let signal_path = format!("v1/{}", signal.as_str());
+        let signal_path = signal_path.as_str();
         let url = if let Some(e) = &flags.endpoint {
             let e = with_scheme(e);
             if protocol == Protocol::Grpc || has_path(&e) { e } else { append_signal_path(&e, signal_path) }
-        } else if let Some(e) = get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
+        } else if let Some(e) = specific("ENDPOINT") {
             with_scheme(&e)
         } else if let Some(e) = get("OTEL_EXPORTER_OTLP_ENDPOINT") {
             let e = with_scheme(&e);
@@ -169,7 +176,7 @@ impl OtlpConfig {
         if let Some(h) = get("OTEL_EXPORTER_OTLP_HEADERS") {
             headers.extend(parse_headers(&h)?);
         }
-        if let Some(h) = get("OTEL_EXPORTER_OTLP_TRACES_HEADERS") {
+        if let Some(h) = specific("HEADERS") {
             for (k, v) in parse_headers(&h)? {
                 headers.retain(|(hk, _)| !hk.eq_ignore_ascii_case(&k));
                 headers.push((k, v));
@@ -184,7 +191,7 @@ impl OtlpConfig {
         let compression = match flags
             .compression
             .clone()
-            .or_else(|| get("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION"))
+            .or_else(|| specific("COMPRESSION"))
             .or_else(|| get("OTEL_EXPORTER_OTLP_COMPRESSION"))
         {
             Some(c) => Compression::parse(&c)?,
@@ -192,7 +199,7 @@ impl OtlpConfig {
         };
         let timeout = match flags.timeout_ms {
             Some(ms) => Duration::from_millis(ms),
-            None => match get("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT").or_else(|| get("OTEL_EXPORTER_OTLP_TIMEOUT")) {
+            None => match specific("TIMEOUT").or_else(|| get("OTEL_EXPORTER_OTLP_TIMEOUT")) {
                 Some(v) => Duration::from_millis(
                     v.trim()
                         .parse::<u64>()
@@ -214,7 +221,10 @@ mod tests {
 
     fn resolve(flags: OtlpFlags, vars: &[(&str, &str)]) -> Option<OtlpConfig> {
         let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        OtlpConfig::resolve(&flags, &|k| vars.iter().find(|(vk, _)| vk == k).map(|(_, v)| v.clone())).unwrap()
+        OtlpConfig::resolve(&flags, crate::Signal::Traces, &|k| {
+            vars.iter().find(|(vk, _)| vk == k).map(|(_, v)| v.clone())
+        })
+        .unwrap()
     }
 
     #[test]
@@ -252,6 +262,21 @@ mod tests {
     }
 
     #[test]
+    fn each_signal_has_its_path_and_variables() {
+        let vars =
+            [("OTEL_EXPORTER_OTLP_ENDPOINT", "http://h:4318"), ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://l:1/x")];
+        let env = |k: &str| vars.iter().find(|(vk, _)| *vk == k).map(|(_, v)| v.to_string());
+        let f = OtlpFlags::default();
+        assert_eq!(
+            OtlpConfig::resolve(&f, crate::Signal::Traces, &env).unwrap().unwrap().url,
+            "http://h:4318/v1/traces"
+        );
+        assert_eq!(OtlpConfig::resolve(&f, crate::Signal::Logs, &env).unwrap().unwrap().url, "http://l:1/x");
+        let f = OtlpFlags { endpoint: Some("http://e:4318".into()), ..Default::default() };
+        assert_eq!(OtlpConfig::resolve(&f, crate::Signal::Logs, &env).unwrap().unwrap().url, "http://e:4318/v1/logs");
+    }
+
+    #[test]
     fn headers_compression_timeout() {
         let c = resolve(
             OtlpFlags {
@@ -274,7 +299,12 @@ mod tests {
         );
         assert_eq!(c.timeout, Duration::from_millis(2500));
         assert!(
-            OtlpConfig::resolve(&OtlpFlags { protocol: Some("udp".into()), ..Default::default() }, &|_| None).is_err()
+            OtlpConfig::resolve(
+                &OtlpFlags { protocol: Some("udp".into()), ..Default::default() },
+                crate::Signal::Traces,
+                &|_| None
+            )
+            .is_err()
         );
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use prost::Message;
 
-/// `ExportTraceServiceResponse` (only what we read).
+/// `Export{Trace,Logs,Metrics}ServiceResponse` (only what we read: the three share the shape).
 #[derive(Clone, PartialEq, Message)]
 pub struct ExportResponse {
     /// Partial success, when the server rejected some items.
@@ -64,11 +64,12 @@ pub fn partial_success_proto(body: &[u8]) -> Option<(u64, String)> {
     (p.rejected > 0 || !p.error_message.is_empty()).then(|| (p.rejected.max(0) as u64, p.error_message))
 }
 
-/// Rejected items and message from an OTLP/JSON response body.
-pub fn partial_success_json(body: &[u8]) -> Option<(u64, String)> {
+/// Rejected items and message from an OTLP/JSON response body; `field` names the counter
+/// (`rejectedSpans`, `rejectedLogRecords`, …).
+pub fn partial_success_json(body: &[u8], field: &str) -> Option<(u64, String)> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
     let p = v.get("partialSuccess")?;
-    let rejected = match p.get("rejectedSpans") {
+    let rejected = match p.get(field) {
         Some(serde_json::Value::String(s)) => s.parse().unwrap_or(0),
         Some(serde_json::Value::Number(n)) => n.as_u64().unwrap_or(0),
         _ => 0,
@@ -109,10 +110,10 @@ mod tests {
         assert_eq!(partial_success_proto(&body), Some((3, "bad".into())));
         assert_eq!(partial_success_proto(&[]), None);
         assert_eq!(
-            partial_success_json(br#"{"partialSuccess":{"rejectedSpans":"2","errorMessage":"x"}}"#),
+            partial_success_json(br#"{"partialSuccess":{"rejectedSpans":"2","errorMessage":"x"}}"#, "rejectedSpans"),
             Some((2, "x".into()))
         );
-        assert_eq!(partial_success_json(b"{}"), None);
+        assert_eq!(partial_success_json(b"{}", "rejectedSpans"), None);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! OTLP/gRPC sink: `TraceService/Export` over tonic, sending our pre-encoded protobuf as is.
+//! OTLP/gRPC sink: `TraceService/Export` or `LogsService/Export` over tonic, sending our
+//! pre-encoded protobuf as is.
 //!
 //! Retryable codes follow the OTLP specification: CANCELLED, DEADLINE_EXCEEDED, ABORTED,
 //! OUT_OF_RANGE, UNAVAILABLE, DATA_LOSS, and RESOURCE_EXHAUSTED only when the server sends
@@ -15,9 +16,7 @@ use tonic::{Code, Status};
 use crate::otlp::response::{grpc_retry_delay, partial_success_proto};
 use crate::otlp::retry::Outcome;
 use crate::otlp::{Compression, OtlpConfig, RetryPolicy};
-use crate::{Batch, BoxFuture, Delivery, Format, Sink};
-
-const TRACES_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink};
 
 /// A codec that passes bytes through: the payload is already protobuf.
 #[derive(Debug, Clone, Copy, Default)]
@@ -60,6 +59,7 @@ impl Decoder for RawCodec {
 /// Exports traces over OTLP/gRPC.
 pub struct GrpcSink {
     cfg: OtlpConfig,
+    signal: Signal,
     grpc: Grpc<Channel>,
     metadata: MetadataMap,
     policy: RetryPolicy,
@@ -67,7 +67,7 @@ pub struct GrpcSink {
 
 impl GrpcSink {
     /// Prepares a lazily connecting channel to `cfg.url`.
-    pub fn new(cfg: OtlpConfig, policy: RetryPolicy) -> Result<Self, String> {
+    pub fn new(cfg: OtlpConfig, signal: Signal, policy: RetryPolicy) -> Result<Self, String> {
         let mut ep = Endpoint::from_shared(cfg.url.clone())
             .map_err(|e| format!("invalid gRPC endpoint `{}`: {e}", cfg.url))?
             .connect_timeout(cfg.timeout)
@@ -89,7 +89,7 @@ impl GrpcSink {
                 MetadataValue::try_from(v.as_str()).map_err(|_| format!("header `{k}` has an invalid value"))?;
             metadata.insert(key, value);
         }
-        Ok(Self { cfg, grpc, metadata, policy })
+        Ok(Self { cfg, signal, grpc, metadata, policy })
     }
 }
 
@@ -113,6 +113,10 @@ impl Sink for GrpcSink {
         format!("otlp-grpc {}", self.cfg.url)
     }
 
+    fn signal(&self) -> Signal {
+        self.signal
+    }
+
     fn format(&self) -> Format {
         Format::OtlpProto
     }
@@ -121,6 +125,7 @@ impl Sink for GrpcSink {
         Box::pin(async move {
             let items = batch.items;
             let policy = self.policy;
+            let path = self.signal.grpc_path();
             policy
                 .run(items, || {
                     let mut grpc = self.grpc.clone();
@@ -132,7 +137,7 @@ impl Sink for GrpcSink {
                         }
                         let mut req = tonic::Request::new(payload);
                         *req.metadata_mut() = metadata;
-                        match grpc.unary(req, PathAndQuery::from_static(TRACES_PATH), RawCodec).await {
+                        match grpc.unary(req, PathAndQuery::from_static(path), RawCodec).await {
                             Ok(resp) => {
                                 Outcome::Done(Delivery::partial(items, partial_success_proto(&resp.into_inner())))
                             }

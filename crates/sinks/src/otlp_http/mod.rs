@@ -15,11 +15,12 @@ use http::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderName, Header
 use crate::otlp::response::{partial_success_json, partial_success_proto, retry_after};
 use crate::otlp::retry::Outcome;
 use crate::otlp::{Compression, OtlpConfig, Protocol, RetryPolicy};
-use crate::{Batch, BoxFuture, Delivery, Format, Sink};
+use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink};
 
 /// Exports traces over OTLP/HTTP.
 pub struct HttpSink {
     cfg: OtlpConfig,
+    signal: Signal,
     client: reqwest::Client,
     headers: HeaderMap,
     policy: RetryPolicy,
@@ -38,7 +39,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 impl HttpSink {
     /// A client for `cfg` (protocol http/protobuf or http/json).
-    pub fn new(cfg: OtlpConfig, policy: RetryPolicy) -> Result<Self, String> {
+    pub fn new(cfg: OtlpConfig, signal: Signal, policy: RetryPolicy) -> Result<Self, String> {
         // reqwest is built without a bundled crypto provider; use ring.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
@@ -57,7 +58,7 @@ impl HttpSink {
             let value = HeaderValue::from_str(v).map_err(|_| format!("header `{k}` has an invalid value"))?;
             headers.insert(name, value);
         }
-        Ok(Self { cfg, client, headers, policy })
+        Ok(Self { cfg, signal, client, headers, policy })
     }
 }
 
@@ -72,6 +73,10 @@ impl Sink for HttpSink {
         format!("otlp-{} {}", self.cfg.protocol.as_str(), self.cfg.url)
     }
 
+    fn signal(&self) -> Signal {
+        self.signal
+    }
+
     fn format(&self) -> Format {
         if self.cfg.protocol == Protocol::HttpJson { Format::OtlpJson } else { Format::OtlpProto }
     }
@@ -82,6 +87,7 @@ impl Sink for HttpSink {
             let body = if self.cfg.compression == Compression::Gzip { gzip(&batch.payload) } else { batch.payload };
             let json = self.cfg.protocol == Protocol::HttpJson;
             let policy = self.policy;
+            let field = self.signal.rejected_json_field();
             policy
                 .run(items, || {
                     let req = self.client.post(&self.cfg.url).headers(self.headers.clone()).body(body.clone());
@@ -100,7 +106,8 @@ impl Sink for HttpSink {
                             .and_then(|v| retry_after(v, jiff::Timestamp::now().as_second()));
                         let body = resp.bytes().await.unwrap_or_default();
                         if status.is_success() {
-                            let partial = if json { partial_success_json(&body) } else { partial_success_proto(&body) };
+                            let partial =
+                                if json { partial_success_json(&body, field) } else { partial_success_proto(&body) };
                             return Outcome::Done(Delivery::partial(items, partial));
                         }
                         let snippet: String = String::from_utf8_lossy(&body).chars().take(120).collect();

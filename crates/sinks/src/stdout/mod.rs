@@ -6,7 +6,7 @@
 
 use std::io::Write;
 
-use crate::{Batch, BoxFuture, Delivery, Format, Sink};
+use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink};
 
 /// Prints text batches to stdout.
 pub struct StdoutSink {
@@ -28,6 +28,10 @@ impl Sink for StdoutSink {
 
     fn format(&self) -> Format {
         self.format
+    }
+
+    fn signal(&self) -> Signal {
+        Signal::Traces
     }
 
     fn counts_for_exit(&self) -> bool {
