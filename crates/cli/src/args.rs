@@ -102,6 +102,18 @@ pub struct Global {
     #[arg(long, global = true, default_value = "traces,logs", value_name = "LIST")]
     pub signals: String,
 
+    /// Append application log lines (JSON, the seed's `logs/taskpilot.log` format) to this file.
+    #[arg(long, global = true, env = "TELEMETRY_SIMULATOR_APP_LOG", value_name = "FILE")]
+    pub app_log: Option<PathBuf>,
+
+    /// Rotate --app-log before it would exceed this size (e.g. 10MB, 512KiB).
+    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
+    pub app_log_max_size: Option<u64>,
+
+    /// Rotated --app-log files kept (FILE.1 … FILE.N).
+    #[arg(long, global = true, default_value_t = 10, value_name = "N")]
+    pub app_log_max_files: u32,
+
     /// Also write the run summary as JSON to this file.
     #[arg(long, global = true, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
@@ -178,6 +190,29 @@ pub fn parse_count(s: &str) -> Result<u64, String> {
     Ok(n as u64)
 }
 
+/// Parses `10MB`, `512KiB`, `1GB`, `4096` into bytes (KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let v: f64 = num.trim().parse().map_err(|_| format!("`{s}` is not a size (examples: 10MB, 512KiB)"))?;
+    let mult = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" | "k" => 1e3,
+        "mb" | "m" => 1e6,
+        "gb" | "g" => 1e9,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(format!("unknown unit in `{s}` (B, KB, MB, GB, KiB, MiB, GiB)")),
+    };
+    let n = v * mult;
+    if !(1.0..1e15).contains(&n) {
+        return Err(format!("`{s}` is out of range"));
+    }
+    Ok(n as u64)
+}
+
 /// Parses `500ms`, `30s`, `2m`, `1h`, or plain seconds, into milliseconds.
 pub fn parse_duration_ms(s: &str) -> Result<u64, String> {
     let t = s.trim();
@@ -211,6 +246,9 @@ mod tests {
         assert_eq!(parse_duration_ms("2m"), Ok(120_000));
         assert_eq!(parse_duration_ms("250ms"), Ok(250));
         assert!(parse_duration_ms("3 fortnights").is_err());
+        assert_eq!(parse_size("10MB"), Ok(10_000_000));
+        assert_eq!(parse_size("512KiB"), Ok(524_288));
+        assert!(parse_size("lots").is_err());
     }
 
     #[test]

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
 use tsim_engine::{Engine, Schedule, Scratch};
+use tsim_model::applog::AppLogEncoder;
 use tsim_model::otlp_json::JsonTraceEncoder;
 use tsim_model::otlp_proto::ProtoTraceEncoder;
 use tsim_model::text::{Detail, TextTraceEncoder};
@@ -110,6 +111,7 @@ fn encoder(signal: Signal, format: Format, tenant_key: &str) -> Box<dyn TraceEnc
         Format::OtlpJson => Box::new(JsonTraceEncoder::for_items(items)),
         Format::TextLine => Box::new(TextTraceEncoder::new(Detail::Line, tenant_key)),
         Format::TextFull => Box::new(TextTraceEncoder::new(Detail::Full, tenant_key)),
+        Format::AppJson => Box::new(AppLogEncoder::new()),
     }
 }
 

@@ -321,3 +321,42 @@ fn mixed_runs_follow_weights_and_tenants() {
     let t1_share = (counts[0][0] + counts[1][0]) as f64 / 4000.0;
     assert!((t1_share - 0.5).abs() < 0.03, "{t1_share}");
 }
+
+#[test]
+fn log_records_follow_their_rules_and_spans() {
+    let s = single(concat!(
+        "name: l\nroot:\n  type: root\n  attributes: {user: ana}\n  error: {rate: 0.5}\n",
+        "  logs:\n",
+        "    - {on: start, message: \"hello {user}\", logger: app}\n",
+        "    - {on: end, level: warn, message: \"{span_name} took {duration_ms} ms ({status})\"}\n",
+        "    - {on: error, message: \"failed: {error_type}\"}\n",
+        "    - {on: end, probability: 0.0, message: never}\n",
+    ));
+    let e = engine(&[&s], 5);
+    let mut buf = TraceBuf::default();
+    let mut scratch = Scratch::default();
+    let mut failed_seen = false;
+    for i in 0..200 {
+        e.generate(i, START, &mut buf, &mut scratch);
+        let root = buf.spans[0];
+        let failed = root.status == StatusCode::Error;
+        failed_seen |= failed;
+        let bodies: Vec<(&str, u8, u64)> = buf.logs.iter().map(|l| (buf.str(&l.body), l.severity, l.time_ns)).collect();
+        let dur = format!("{:.3}", (root.end_ns - root.start_ns) as f64 / 1e6);
+        let mut want = vec![("hello ana".to_string(), 9, root.start_ns)];
+        want.push((format!("root took {dur} ms ({})", if failed { "ERROR" } else { "OK" }), 13, root.end_ns));
+        if failed {
+            want.push(("failed: _OTHER".to_string(), 17, root.end_ns));
+            want.push(("simulated _OTHER in root".to_string(), 17, root.end_ns));
+        }
+        let got: Vec<(String, u8, u64)> = bodies.iter().map(|(b, s, t)| (b.to_string(), *s, *t)).collect();
+        assert_eq!(got, want);
+        assert!(buf.logs.iter().all(|l| l.span == 0));
+        assert_eq!(buf.str(&buf.logs[0].logger), "app");
+    }
+    assert!(failed_seen);
+    let quiet = single("name: q\nemit_logs: false\nroot: {type: r, error: {rate: 1.0}, logs: [{message: x}]}\n");
+    let e = engine(&[&quiet], 1);
+    e.generate(0, START, &mut buf, &mut scratch);
+    assert!(buf.logs.is_empty(), "emit_logs: false silences every record");
+}

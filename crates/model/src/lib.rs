@@ -5,6 +5,7 @@
 //! turn batches of traces into bytes: OTLP protobuf written directly into a reused buffer
 //! ([`otlp_proto`]), OTLP/JSON ([`otlp_json`]) and human-readable text ([`text`]).
 
+pub mod applog;
 pub mod hex;
 pub mod otlp_json;
 pub mod otlp_proto;

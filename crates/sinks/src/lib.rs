@@ -6,6 +6,7 @@
 //! queue and keeps its [`SinkStats`], so a run can always show
 //! `generated = delivered + dropped{reason}` per sink.
 
+pub mod applog;
 pub mod file;
 pub mod otlp;
 pub mod otlp_grpc;
@@ -34,6 +35,8 @@ pub enum Format {
     TextLine,
     /// Every span as text.
     TextFull,
+    /// Application log lines (JSON, one per log record).
+    AppJson,
 }
 
 /// The signal a sink carries.
