@@ -114,6 +114,10 @@ pub struct Global {
     #[arg(long, global = true, default_value_t = 10, value_name = "N")]
     pub app_log_max_files: u32,
 
+    /// Append policy decisions (the seed's `decision_logs.jsonl` format) to this file.
+    #[arg(long, global = true, env = "TELEMETRY_SIMULATOR_DECISION_LOG", value_name = "FILE")]
+    pub decision_log: Option<PathBuf>,
+
     /// Also write the run summary as JSON to this file.
     #[arg(long, global = true, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,

@@ -254,7 +254,17 @@ fn execute(
             let rotation = g
                 .app_log_max_size
                 .map(|max_bytes| tsim_sinks::applog::Rotation { max_bytes, max_files: g.app_log_max_files });
-            sinks.push(Box::new(tsim_sinks::applog::AppLogSink::open(path, rotation).await.map_err(|e| anyhow!(e))?));
+            sinks.push(Box::new(
+                tsim_sinks::applog::AppLogSink::open(path, Format::AppJson, rotation).await.map_err(|e| anyhow!(e))?,
+            ));
+        }
+        if let Some(path) = &g.decision_log {
+            if !signals.contains(&Signal::Logs) {
+                return Err(anyhow!("--decision-log needs logs among --signals"));
+            }
+            sinks.push(Box::new(
+                tsim_sinks::applog::AppLogSink::open(path, Format::DecisionJson, None).await.map_err(|e| anyhow!(e))?,
+            ));
         }
         if run.show_spans && signals.contains(&Signal::Traces) {
             sinks.push(Box::new(StdoutSink::new(Format::TextLine)));

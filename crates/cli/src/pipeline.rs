@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
 use tsim_engine::{Engine, Schedule, Scratch};
 use tsim_model::applog::AppLogEncoder;
+use tsim_model::decision::DecisionEncoder;
 use tsim_model::otlp_json::JsonTraceEncoder;
 use tsim_model::otlp_proto::ProtoTraceEncoder;
 use tsim_model::text::{Detail, TextTraceEncoder};
@@ -112,6 +113,7 @@ fn encoder(signal: Signal, format: Format, tenant_key: &str) -> Box<dyn TraceEnc
         Format::TextLine => Box::new(TextTraceEncoder::new(Detail::Line, tenant_key)),
         Format::TextFull => Box::new(TextTraceEncoder::new(Detail::Full, tenant_key)),
         Format::AppJson => Box::new(AppLogEncoder::new()),
+        Format::DecisionJson => Box::new(DecisionEncoder::new()),
     }
 }
 

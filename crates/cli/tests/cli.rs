@@ -214,3 +214,69 @@ fn seeded_run_matches_the_snapshot() {
          scenario --name tool_retry --count 3 --interval 0 and copy DIR/traces.jsonl to crates/cli/tests/snapshots/"
     );
 }
+
+#[test]
+fn policy_decisions_reach_the_decision_log_the_app_log_and_the_spans() {
+    let dir = tempdir("decisions");
+    std::fs::write(
+        dir.join("policy.yaml"),
+        concat!(
+            "name: policy_demo\ninterval_ms: 0\nroot:\n  type: workflow\n  attributes: {gen_ai.agent.name: PlannerAgent}\n",
+            "  children:\n    - type: tool.call\n      attributes: {gen_ai.tool.name: delete_task}\n",
+            "      decision:\n        type: tool_call\n        result: {allow: 0.6, deny: 0.4}\n",
+            "        reason: {deny: Unauthorized tool access}\n        deny_fails_span: true\n",
+            "        context: {user_role: viewer, policy_input: {tool: delete_task}}\n",
+            "    - type: opa.check\n      decision: {type: opa, result: requires_approval, policy_name: tool_access_policy}\n",
+        ),
+    )
+    .unwrap();
+    let args = format!(
+        "--scenarios-dir {0} --output {0}/out --decision-log {0}/decision_logs.jsonl --app-log {0}/logs/app.log \
+         scenario --name policy_demo --count 200 -q --seed 4",
+        dir.display()
+    );
+    let r = run_in(&dir, &words(&args), &[]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let decisions: Vec<serde_json::Value> = std::fs::read_to_string(dir.join("decision_logs.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(decisions.len(), 400, "two decisions per trace");
+    assert_eq!(r.sink_of("decision-log", "logs")["delivered"], 400);
+    for d in &decisions {
+        for k in ["decision_id", "timestamp", "decision_type", "result", "reason", "trace_id", "span_id"] {
+            assert!(d.get(k).is_some(), "{k} missing in {d}");
+        }
+        assert_eq!(d["agent_id"], "PlannerAgent", "agent from the ancestor span");
+    }
+    let tool: Vec<&serde_json::Value> = decisions.iter().filter(|d| d["decision_type"] == "tool_call").collect();
+    let denied = tool.iter().filter(|d| d["result"] == "deny").count();
+    assert!((50..=110).contains(&denied), "{denied} of 200 denied at 40 %");
+    assert!(
+        tool.iter().all(|d| d["tool_name"] == "delete_task" && d["context"]["policy_input"]["tool"] == "delete_task")
+    );
+    assert!(tool.iter().filter(|d| d["result"] == "deny").all(|d| d["reason"] == "Unauthorized tool access"));
+    assert!(
+        decisions
+            .iter()
+            .filter(|d| d["decision_type"] == "opa")
+            .all(|d| d["result"] == "requires_approval" && d["policy_name"] == "tool_access_policy")
+    );
+
+    // The application log carries them too, with log_type, as whole JSON objects.
+    let app: Vec<serde_json::Value> = std::fs::read_to_string(dir.join("logs/app.log"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let policy: Vec<&serde_json::Value> = app.iter().filter(|l| l["log_type"] == "policy_decision").collect();
+    assert_eq!(policy.len(), 400);
+    assert!(policy.iter().all(|l| l["message"].as_str().unwrap().starts_with("[POLICY] ")));
+
+    // Every deny failed its span with error.type policy_violation, visible in the traces.
+    let traces = std::fs::read_to_string(dir.join("out/traces.jsonl")).unwrap();
+    let violations = traces.matches(r#"{"key":"error.type","value":{"stringValue":"policy_violation"}}"#).count();
+    assert_eq!(violations, denied);
+    assert_eq!(traces.matches(r#""name":"policy.decision""#).count(), 400);
+}

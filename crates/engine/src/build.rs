@@ -44,6 +44,7 @@ pub(crate) struct Builder<'e, 'o> {
     pub scratch: &'o mut String,
     pub weights: &'o mut Vec<f64>,
     pub span_nodes: &'o mut Vec<(u32, bool)>,
+    pub decisions: &'o mut Vec<(u32, u32)>,
 }
 
 /// Reusable scratch space for [`Builder`], kept between traces.
@@ -54,6 +55,8 @@ pub struct Scratch {
     pub(crate) weights: Vec<f64>,
     /// For each span of the current trace: (node index, is an attempt span).
     pub(crate) span_nodes: Vec<(u32, bool)>,
+    /// Spans that made a policy decision: (span index, result index).
+    pub(crate) decisions: Vec<(u32, u32)>,
 }
 
 fn ms_to_ns(ms: f64) -> u64 {
@@ -102,11 +105,14 @@ impl<'e> Builder<'e, '_> {
     /// Generates the whole trace and moves it to `start_ns`, then its log records.
     pub fn run(&mut self, start_ns: u64) {
         self.span_nodes.clear();
+        self.decisions.clear();
         let (sub, _, _) = self.node(0, [0; 8], false, 0);
         self.shift(sub, start_ns);
+        self.decision_records();
         if self.sc.emit_logs {
             self.logs();
         }
+        self.out.logs.sort_by_key(|l| l.time_ns);
     }
 
     /// Log records: the ones declared on each node, and one per failing span carrying the
@@ -169,7 +175,73 @@ impl<'e> Builder<'e, '_> {
                 }
             }
         }
-        self.out.logs.sort_by_key(|l| l.time_ns);
+    }
+
+    /// The value of the first of `keys` on span `i` or its nearest ancestor that has one.
+    fn lookup(&self, mut i: usize, keys: &[&str]) -> Option<AnyValue<'e>> {
+        loop {
+            let s = &self.out.spans[i];
+            if let Some(kv) = self.out.attrs_of(s.attrs).iter().find(|kv| keys.contains(&kv.key)) {
+                return Some(kv.value);
+            }
+            if s.is_root() {
+                return None;
+            }
+            i = self.out.spans[..i].iter().rposition(|p| p.span_id == s.parent_span_id)?;
+        }
+    }
+
+    /// One log record per policy decision, with the seed's decision-log fields as attributes
+    /// (`log_type: policy_decision`), whatever `emit_logs` says: decisions are records.
+    fn decision_records(&mut self) {
+        let sc = self.sc;
+        for k in 0..self.decisions.len() {
+            let (si, r) = self.decisions[k];
+            let (si, r) = (si as usize, r as usize);
+            let span = self.out.spans[si];
+            let Some(d) = &sc.nodes[self.span_nodes[si].0 as usize].decision else { continue };
+            let result: &'e str = &d.results[r].0;
+            let a0 = self.out.attrs.len() as u32;
+            let push = |b: &mut Self, key: &'static str, v: AnyValue<'e>| b.out.attrs.push(KeyValue { key, value: v });
+            push(self, "log_type", AnyValue::Str(Text::Static("policy_decision")));
+            let id = self.uuid();
+            push(self, "decision_id", AnyValue::Str(id));
+            push(self, "decision_type", AnyValue::Str(Text::Static(&d.decision_type)));
+            push(self, "result", AnyValue::Str(Text::Static(result)));
+            let tool = match &d.tool_name {
+                Some(t) => Some(AnyValue::Str(Text::Static(t))),
+                None => self.lookup(si, &["gen_ai.tool.name", "tool_name", "tool.name"]),
+            };
+            if let Some(t) = tool {
+                push(self, "tool_name", t);
+            }
+            let agent = match &d.agent_id {
+                Some(a) => Some(AnyValue::Str(Text::Static(a))),
+                None => self.lookup(si, &["gen_ai.agent.name", "agent_name", "agent.name", "agent_id"]),
+            };
+            if let Some(a) = agent {
+                push(self, "agent_id", a);
+            }
+            if let Some(p) = &d.policy_name {
+                push(self, "policy_name", AnyValue::Str(Text::Static(p)));
+            }
+            push(self, "reason", AnyValue::Str(Text::Static(&d.results[r].1)));
+            if let Some(c) = &d.context_json {
+                push(self, "decision.context_json", AnyValue::Str(Text::Static(c)));
+            }
+            let mark = self.out.text_mark();
+            let _ = write!(self.out.text, "[POLICY] {} decision: {result}", d.decision_type);
+            let body = self.out.text_since(mark);
+            self.out.logs.push(LogRecord {
+                time_ns: span.start_ns,
+                severity: if result == "allow" { 9 } else { 13 },
+                severity_text: if result == "allow" { "INFO" } else { "WARN" },
+                body,
+                attrs: (a0, self.out.attrs.len() as u32),
+                span: si as u32,
+                logger: Text::Static("agent_observable_policy.decision_logger"),
+            });
+        }
     }
 
     fn render_log(&mut self, parts: &'e [LPart], span_idx: usize) -> Text<'e> {
@@ -231,6 +303,14 @@ impl<'e> Builder<'e, '_> {
         let n = &sc.nodes[ni as usize];
         let ev_start = self.out.events.len() as u32;
         let (span_idx, span_id) = self.open_span(&n.name, parent_id, n, (ni, false));
+        // A policy decision is taken before the work; a deny can fail the span.
+        let mut denied = false;
+        if let Some(d) = &n.decision {
+            let r = pick(&mut self.rng, &d.cum);
+            self.decisions.push((span_idx as u32, r as u32));
+            denied = d.deny_fails_span && &*d.results[r].0 == "deny";
+        }
+        let forced = forced || denied;
         let (dur, failed) = if let Some(r) = &n.retry {
             let mut cursor = EDGE_MIN_NS;
             let mut ok = false;
@@ -255,7 +335,7 @@ impl<'e> Builder<'e, '_> {
             let failed = forced || chance(&mut self.rng, n.error_rate);
             (self.body(n, span_id, failed, n.latency.as_ref()), failed)
         };
-        self.finish(span_idx, n, failed, dur, copy_index, None);
+        self.finish(span_idx, n, failed, dur, copy_index, None, denied);
         (
             Sub {
                 spans: (span_idx as u32, self.out.spans.len() as u32),
@@ -280,7 +360,7 @@ impl<'e> Builder<'e, '_> {
         let ev_start = self.out.events.len() as u32;
         let (span_idx, span_id) = self.open_span(&n.attempt_name, parent_id, n, (ni, true));
         let dur = self.body(n, span_id, failed, n.latency.as_ref());
-        self.finish(span_idx, n, failed, dur, copy_index, Some(k));
+        self.finish(span_idx, n, failed, dur, copy_index, Some(k), false);
         (
             Sub {
                 spans: (span_idx as u32, self.out.spans.len() as u32),
@@ -382,7 +462,17 @@ impl<'e> Builder<'e, '_> {
     /// Attributes, error marks, events, status and end time of a finished span. `attempt`
     /// is set for attempt spans of a retried node (which carry retry attributes instead of
     /// the node's own attributes and events).
-    fn finish(&mut self, span_idx: usize, n: &'e CNode, failed: bool, dur: u64, copy_index: u64, attempt: Option<u32>) {
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &mut self,
+        span_idx: usize,
+        n: &'e CNode,
+        failed: bool,
+        dur: u64,
+        copy_index: u64,
+        attempt: Option<u32>,
+        denied: bool,
+    ) {
         let a0 = self.out.attrs.len() as u32;
         let span_id = self.out.spans[span_idx].span_id;
         let parent_id = self.out.spans[span_idx].parent_span_id;
@@ -398,12 +488,51 @@ impl<'e> Builder<'e, '_> {
                 }
             }
         }
-        let error_type: Option<&'e str> = failed.then(|| &*n.error_types[pick(&mut self.rng, &n.error_cum)]);
+        let error_type: Option<&'e str> = match (failed, denied) {
+            (true, true) => Some("policy_violation"),
+            (true, false) => Some(&*n.error_types[pick(&mut self.rng, &n.error_cum)]),
+            _ => None,
+        };
+        // The decision shows on the span that made it: attributes and an event at its start.
+        let decision = match (attempt, &n.decision) {
+            (None, Some(d)) => {
+                self.decisions.iter().rev().find(|(s, _)| *s as usize == span_idx).map(|(_, r)| (d, *r as usize))
+            }
+            _ => None,
+        };
+        if let Some((d, r)) = decision {
+            self.out
+                .attrs
+                .push(KeyValue { key: "policy.decision.type", value: AnyValue::Str(Text::Static(&d.decision_type)) });
+            self.out
+                .attrs
+                .push(KeyValue { key: "policy.decision.result", value: AnyValue::Str(Text::Static(&d.results[r].0)) });
+            if let Some(p) = &d.policy_name {
+                self.out.attrs.push(KeyValue { key: "policy.name", value: AnyValue::Str(Text::Static(p)) });
+            }
+        }
         if let Some(ty) = error_type {
             self.out.attrs.push(KeyValue { key: "error.type", value: AnyValue::Str(Text::Static(ty)) });
         }
         self.out.spans[span_idx].attrs = (a0, self.out.attrs.len() as u32);
         let ev0 = self.out.events.len() as u32;
+        if let Some((d, r)) = decision {
+            let e0 = self.out.attrs.len() as u32;
+            self.out
+                .attrs
+                .push(KeyValue { key: "policy.decision.type", value: AnyValue::Str(Text::Static(&d.decision_type)) });
+            self.out
+                .attrs
+                .push(KeyValue { key: "policy.decision.result", value: AnyValue::Str(Text::Static(&d.results[r].0)) });
+            self.out
+                .attrs
+                .push(KeyValue { key: "policy.decision.reason", value: AnyValue::Str(Text::Static(&d.results[r].1)) });
+            self.out.events.push(Event {
+                name: Text::Static("policy.decision"),
+                time_ns: 0,
+                attrs: (e0, self.out.attrs.len() as u32),
+            });
+        }
         if attempt.is_none() {
             for e in &n.events {
                 if !chance(&mut self.rng, e.probability) {

@@ -37,6 +37,20 @@ pub(crate) struct CNode {
     pub count: CCount,
     pub retry: Option<CRetry>,
     pub logs: Vec<CLog>,
+    pub decision: Option<CDecision>,
+}
+
+#[derive(Debug)]
+pub(crate) struct CDecision {
+    pub decision_type: Box<str>,
+    /// Results and their reasons.
+    pub results: Vec<(Box<str>, Box<str>)>,
+    pub cum: Vec<f64>,
+    pub policy_name: Option<Box<str>>,
+    pub tool_name: Option<Box<str>>,
+    pub agent_id: Option<Box<str>>,
+    pub context_json: Option<Box<str>>,
+    pub deny_fails_span: bool,
 }
 
 #[derive(Debug)]
@@ -301,6 +315,29 @@ fn node(spec: &SpanSpec, is_root: bool, nodes: &mut Vec<CNode>, scenario: &str) 
                 })
             })
             .collect::<Result<_, String>>()?,
+        decision: spec.decision.as_ref().map(|d| CDecision {
+            decision_type: d.decision_type.as_str().into(),
+            results: d
+                .results
+                .iter()
+                .map(|(r, _)| {
+                    let reason = d.reasons.iter().find(|(k, _)| k == r).map(|(_, v)| v.clone()).unwrap_or_else(|| {
+                        match r.as_str() {
+                            "allow" => "Policy check passed".into(),
+                            "deny" => "Policy violation".into(),
+                            _ => "Approval required".into(),
+                        }
+                    });
+                    (r.as_str().into(), reason.into())
+                })
+                .collect(),
+            cum: cumulative(d.results.iter().map(|(_, w)| *w)),
+            policy_name: d.policy_name.as_deref().map(Into::into),
+            tool_name: d.tool_name.as_deref().map(Into::into),
+            agent_id: d.agent_id.as_deref().map(Into::into),
+            context_json: d.context_json.as_deref().map(Into::into),
+            deny_fails_span: d.deny_fails_span,
+        }),
     });
     let mut children = Vec::with_capacity(spec.children.len());
     for c in &spec.children {

@@ -170,6 +170,7 @@ impl Engine {
             scratch: &mut scratch.text,
             weights: &mut scratch.weights,
             span_nodes: &mut scratch.span_nodes,
+            decisions: &mut scratch.decisions,
         };
         b.run(start_ns);
         let resource = (scenario * self.tenants.len().max(1) + tenant.unwrap_or(0)) as u32;

@@ -141,6 +141,12 @@ impl AppLogEncoder {
         field(o, t, "error_type", error_type);
         field(o, t, "error_message", find(attrs, &["exception.message"]));
         for kv in attrs {
+            if kv.key == "decision.context_json" {
+                if let AnyValue::Str(c) = kv.value {
+                    let _ = write!(o, ",\"context\":{}", t.str(&c));
+                }
+                continue;
+            }
             if MAPPED.contains(&kv.key)
                 || REQUEST_ID.contains(&kv.key)
                 || ERROR_CODE.contains(&kv.key)

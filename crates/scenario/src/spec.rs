@@ -61,6 +61,8 @@ pub struct SpanSpec {
     pub events: Vec<EventSpec>,
     /// Log records emitted for this span.
     pub logs: Vec<LogSpec>,
+    /// A policy decision this span makes.
+    pub decision: Option<DecisionSpec>,
     /// Line of this node in its file.
     pub line: u32,
 }
@@ -175,6 +177,32 @@ pub struct LogSpec {
     pub attributes: Vec<(String, AttrSpec)>,
 }
 
+/// A policy decision made by a span (seed 000's decision log).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecisionSpec {
+    /// `tool_call`, `opa`, `guardrails` or `human_review`.
+    pub decision_type: String,
+    /// Weighted results among `allow`, `deny`, `requires_approval`.
+    pub results: Vec<(String, f64)>,
+    /// Policy name (OPA).
+    pub policy_name: Option<String>,
+    /// Reason per result (a result without one gets a generic reason).
+    pub reasons: Vec<(String, String)>,
+    /// Tool name; default: the span's `gen_ai.tool.name` / `tool_name`.
+    pub tool_name: Option<String>,
+    /// Agent id; default: the span's (or an ancestor's) `gen_ai.agent.name` / `agent_name`.
+    pub agent_id: Option<String>,
+    /// Extra context, as a JSON object text.
+    pub context_json: Option<String>,
+    /// A `deny` fails the span (`error.type` = `policy_violation`).
+    pub deny_fails_span: bool,
+}
+
+/// Decision types of the seed.
+pub const DECISION_TYPES: &[&str] = &["tool_call", "opa", "guardrails", "human_review"];
+/// Decision results of the seed.
+pub const DECISION_RESULTS: &[&str] = &["allow", "deny", "requires_approval"];
+
 /// Extra names a log message can reference.
 pub const LOG_BUILTINS: &[&str] = &["duration_ms", "span_name", "status", "error_type"];
 
@@ -271,6 +299,7 @@ const NODE_KEYS: &[&str] = &[
     "retry",
     "events",
     "logs",
+    "decision",
 ];
 
 /// Rewrites a leading `vendor.` to `<prefix>.`.
@@ -414,6 +443,7 @@ impl Reader<'_, '_> {
             Some(n) => self.logs(n, &attributes),
             None => Vec::new(),
         };
+        let decision = f.get("decision").and_then(|n| self.decision(n));
         let children = match f.get("children") {
             Some(n) => match self.rep.list(n, "children") {
                 Some(list) => list.iter().filter_map(|c| self.span(c, false)).collect(),
@@ -436,6 +466,7 @@ impl Reader<'_, '_> {
             retry,
             events,
             logs,
+            decision,
             line: node.line,
         })
     }
@@ -633,6 +664,85 @@ impl Reader<'_, '_> {
             out.push(EventSpec { name, probability, at, attributes });
         }
         out
+    }
+
+    fn decision(&mut self, node: &Node) -> Option<DecisionSpec> {
+        let f = self.rep.fields(
+            node,
+            "decision",
+            &["type", "result", "policy_name", "reason", "tool_name", "agent_id", "context", "deny_fails_span"],
+        )?;
+        let decision_type = match f.get("type") {
+            Some(n) => self.rep.choice(n, "decision type", DECISION_TYPES)?.to_string(),
+            None => {
+                self.rep.error(
+                    node.line,
+                    node.col,
+                    "decision needs a `type` (tool_call, opa, guardrails, human_review)",
+                    None,
+                );
+                return None;
+            }
+        };
+        let results = match f.get("result") {
+            Some(n) if n.as_str().is_some() => {
+                vec![(self.rep.choice(n, "decision result", DECISION_RESULTS)?.to_string(), 1.0)]
+            }
+            Some(n) => {
+                let list = self.weighted_strings(n, "decision result");
+                for (r, _) in &list {
+                    if !DECISION_RESULTS.contains(&r.as_str()) {
+                        let help = crate::diag::did_you_mean(r, DECISION_RESULTS.iter().copied())
+                            .map(|s| format!("did you mean `{s}`?"));
+                        self.rep.error(n.line, n.col, format!("unknown decision result `{r}`"), help);
+                        return None;
+                    }
+                }
+                if list.iter().map(|(_, w)| w).sum::<f64>() <= 0.0 {
+                    self.rep.error(n.line, n.col, "decision results need a positive total weight", None);
+                    return None;
+                }
+                list
+            }
+            None => vec![("allow".into(), 1.0)],
+        };
+        let reasons = match f.get("reason") {
+            Some(n) if n.as_str().is_some() => {
+                let r = n.as_str().unwrap_or_default().to_string();
+                DECISION_RESULTS.iter().map(|k| (k.to_string(), r.clone())).collect()
+            }
+            Some(n) => match n.as_map() {
+                Some(entries) => entries
+                    .iter()
+                    .filter_map(|(k, v)| {
+                        Some((
+                            self.rep.choice(k, "decision result", DECISION_RESULTS)?.to_string(),
+                            self.rep.string(v, "reason")?,
+                        ))
+                    })
+                    .collect(),
+                None => {
+                    self.rep.error(n.line, n.col, "reason must be a string or a mapping of result: reason", None);
+                    Vec::new()
+                }
+            },
+            None => Vec::new(),
+        };
+        let context_json = f.get("context").map(node_to_json);
+        let text = |r: &mut Self, k: &str| f.get(k).and_then(|n| r.rep.string(n, k));
+        Some(DecisionSpec {
+            decision_type,
+            results,
+            policy_name: text(self, "policy_name"),
+            reasons,
+            tool_name: text(self, "tool_name"),
+            agent_id: text(self, "agent_id"),
+            context_json,
+            deny_fails_span: f
+                .get("deny_fails_span")
+                .and_then(|n| self.rep.boolean(n, "deny_fails_span"))
+                .unwrap_or(false),
+        })
     }
 
     fn logs(&mut self, node: &Node, span_attrs: &[(String, AttrSpec)]) -> Vec<LogSpec> {
@@ -901,4 +1011,65 @@ impl Dist {
             }
         }
     }
+}
+
+/// A YAML node as compact JSON text (for free-form decision context).
+pub(crate) fn node_to_json(node: &Node) -> String {
+    fn esc(s: &str, out: &mut String) {
+        out.push('"');
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+    fn go(n: &Node, out: &mut String) {
+        match &n.value {
+            Value::Null => out.push_str("null"),
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Int(i) => out.push_str(&i.to_string()),
+            Value::Float(f) if f.is_finite() => out.push_str(&f.to_string()),
+            Value::Float(_) => out.push_str("null"),
+            Value::Str(s) => esc(s, out),
+            Value::Seq(items) => {
+                out.push('[');
+                for (i, it) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    go(it, out);
+                }
+                out.push(']');
+            }
+            Value::Map(entries) => {
+                out.push('{');
+                for (i, (k, v)) in entries.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    match &k.value {
+                        Value::Str(s) => esc(s, out),
+                        _ => {
+                            let mut t = String::new();
+                            go(k, &mut t);
+                            esc(&t, out);
+                        }
+                    }
+                    out.push(':');
+                    go(v, out);
+                }
+                out.push('}');
+            }
+        }
+    }
+    let mut out = String::new();
+    go(node, &mut out);
+    out
 }

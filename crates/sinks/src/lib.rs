@@ -37,6 +37,8 @@ pub enum Format {
     TextFull,
     /// Application log lines (JSON, one per log record).
     AppJson,
+    /// Decision log lines (JSON, one per policy decision).
+    DecisionJson,
 }
 
 /// The signal a sink carries.

@@ -1,4 +1,4 @@
-//! Application log file sink: JSON lines appended to a file such as `logs/taskpilot.log`,
+//! Application (and decision) log file sink: JSON lines appended to a file such as `logs/taskpilot.log`,
 //! never truncated, each batch of complete lines written at once, rotated by size.
 //!
 //! Rotation renames `file` → `file.1` → `file.2` … keeping `max_files` old files, the way
@@ -22,6 +22,7 @@ pub struct Rotation {
 
 /// Appends application log lines to a file.
 pub struct AppLogSink {
+    format: Format,
     path: PathBuf,
     file: Option<tokio::fs::File>,
     size: u64,
@@ -35,13 +36,14 @@ async fn open(path: &Path) -> std::io::Result<(tokio::fs::File, u64)> {
 }
 
 impl AppLogSink {
-    /// Opens `path` for appending (creating it and its folder).
-    pub async fn open(path: &Path, rotation: Option<Rotation>) -> Result<Self, String> {
+    /// Opens `path` for appending (creating it and its folder); `format` is
+    /// [`Format::AppJson`] (application log) or [`Format::DecisionJson`] (decision log).
+    pub async fn open(path: &Path, format: Format, rotation: Option<Rotation>) -> Result<Self, String> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             tokio::fs::create_dir_all(dir).await.map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
         let (file, size) = open(path).await.map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-        Ok(Self { path: path.to_path_buf(), file: Some(file), size, rotation })
+        Ok(Self { format, path: path.to_path_buf(), file: Some(file), size, rotation })
     }
 
     fn rotated(&self, n: u32) -> PathBuf {
@@ -75,11 +77,12 @@ impl AppLogSink {
 
 impl Sink for AppLogSink {
     fn name(&self) -> String {
-        format!("app-log {}", self.path.display())
+        let kind = if self.format == Format::DecisionJson { "decision-log" } else { "app-log" };
+        format!("{kind} {}", self.path.display())
     }
 
     fn format(&self) -> Format {
-        Format::AppJson
+        self.format
     }
 
     fn signal(&self) -> Signal {
@@ -136,7 +139,8 @@ mod tests {
         let path = dir.join("logs/app.log");
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, "old line\n").unwrap();
-        let mut sink = AppLogSink::open(&path, Some(Rotation { max_bytes: 30, max_files: 2 })).await.unwrap();
+        let mut sink =
+            AppLogSink::open(&path, Format::AppJson, Some(Rotation { max_bytes: 30, max_files: 2 })).await.unwrap();
         for i in 0..6 {
             let d = sink.send(Batch { payload: Bytes::from(format!("line {i} xxxxxxxxxx\n")), items: 1 }).await;
             assert_eq!(d.delivered, 1);

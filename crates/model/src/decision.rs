@@ -1,0 +1,84 @@
+//! The decision log of seed 000 (`decision_logs.jsonl`): one JSON object per policy decision
+//! with `decision_id`, `timestamp`, `decision_type`, `result`, and when known `tool_name`,
+//! `agent_id`, `policy_name`, `reason`, `context` (an object), plus `trace_id` / `span_id`
+//! for correlation. Decisions are the log records whose `log_type` is `policy_decision`.
+
+use std::io::Write;
+
+use crate::TraceEncoder;
+use crate::hex::push_hex;
+use crate::otlp_json::write_str;
+use crate::time::push_rfc3339;
+use crate::trace::{AnyValue, Resources, TraceBuf};
+
+/// Renders policy decisions as decision-log lines.
+#[derive(Debug, Default)]
+pub struct DecisionEncoder {
+    out: Vec<u8>,
+    items: usize,
+    ts: String,
+}
+
+impl DecisionEncoder {
+    /// A new encoder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// Whether a log record is a policy decision.
+pub fn is_decision(t: &TraceBuf<'_>, attrs: (u32, u32)) -> bool {
+    t.attrs_of(attrs)
+        .iter()
+        .any(|kv| kv.key == "log_type" && matches!(kv.value, AnyValue::Str(s) if t.str(&s) == "policy_decision"))
+}
+
+impl TraceEncoder for DecisionEncoder {
+    fn add(&mut self, _resources: &Resources, _resource: u32, t: &TraceBuf<'_>) {
+        for l in &t.logs {
+            if !is_decision(t, l.attrs) {
+                continue;
+            }
+            let o = &mut self.out;
+            let attrs = t.attrs_of(l.attrs);
+            let get = |k: &str| {
+                attrs.iter().find(|kv| kv.key == k).and_then(|kv| match kv.value {
+                    AnyValue::Str(s) => Some(t.str(&s)),
+                    _ => None,
+                })
+            };
+            o.extend_from_slice(b"{\"decision_id\":");
+            write_str(o, get("decision_id").unwrap_or_default());
+            self.ts.clear();
+            push_rfc3339(&mut self.ts, l.time_ns, 3);
+            let _ = write!(o, ",\"timestamp\":\"{}\"", self.ts);
+            for key in ["decision_type", "result", "tool_name", "agent_id", "policy_name", "reason"] {
+                if let Some(v) = get(key) {
+                    let _ = write!(o, ",\"{key}\":");
+                    write_str(o, v);
+                }
+            }
+            if let Some(c) = get("decision.context_json") {
+                // Written by the scenario loader as a JSON object.
+                let _ = write!(o, ",\"context\":{c}");
+            }
+            o.extend_from_slice(b",\"trace_id\":\"");
+            push_hex(o, &t.trace_id);
+            o.extend_from_slice(b"\",\"span_id\":\"");
+            push_hex(o, &t.spans[l.span as usize].span_id);
+            o.extend_from_slice(b"\"}\n");
+            self.items += 1;
+        }
+    }
+
+    fn spans(&self) -> usize {
+        self.items
+    }
+
+    fn finish(&mut self, _resources: &Resources, out: &mut Vec<u8>) {
+        out.clear();
+        out.extend_from_slice(&self.out);
+        self.out.clear();
+        self.items = 0;
+    }
+}
