@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""OTLP trace and log receiver for tests, built on the OpenTelemetry project's own Python classes.
+"""OTLP trace, log and metric receiver for tests, built on the OpenTelemetry project's own Python classes.
 
 Serves OTLP/gRPC (grpcio + opentelemetry-proto servicer) and OTLP/HTTP (protobuf and JSON)
 on 127.0.0.1. Every request is decoded strictly: protobuf with ParseFromString, JSON with
@@ -25,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import grpc
 from google.protobuf import json_format
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
 import otlp_json
@@ -32,7 +33,8 @@ import otlp_json
 lock = threading.Lock()
 state = {
     "requests": 0,
-    "requests_by_signal": {"traces": 0, "logs": 0},
+    "requests_by_signal": {"traces": 0, "logs": 0, "metrics": 0},
+    "metric_exports": [],
     "answers": {},
     "decode_errors": [],
     "spans": [],
@@ -64,10 +66,33 @@ def record_logs(req, transport):
                     )
 
 
+def summarize_metrics(req):
+    """Per metric of one export: points, total (sum of ints / histogram counts), exemplars."""
+    out = {}
+    for rm in req.resource_metrics:
+        for sm in rm.scope_metrics:
+            for m in sm.metrics:
+                e = out.setdefault(m.name, {"points": 0, "total": 0, "exemplars": [], "buckets_ok": True})
+                kind = m.WhichOneof("data")
+                for p in getattr(m, kind).data_points:
+                    e["points"] += 1
+                    if kind == "histogram":
+                        e["total"] += p.count
+                        e["buckets_ok"] &= sum(p.bucket_counts) == p.count
+                        e["exemplars"] += [[x.trace_id.hex(), x.span_id.hex()] for x in p.exemplars]
+                    else:
+                        e["total"] += p.as_int
+    return out
+
+
 def record(req, transport, content_type, encoding):
     with lock:
         state["content_types"][content_type] = state["content_types"].get(content_type, 0) + 1
         state["encodings"][encoding] = state["encodings"].get(encoding, 0) + 1
+    if isinstance(req, metrics_service_pb2.ExportMetricsServiceRequest):
+        with lock:
+            state["metric_exports"].append(summarize_metrics(req))
+        return
     if isinstance(req, logs_service_pb2.ExportLogsServiceRequest):
         record_logs(req, transport)
         return
@@ -140,7 +165,13 @@ class LogsService(logs_service_pb2_grpc.LogsServiceServicer):
         return export(request, context, "logs", logs_service_pb2.ExportLogsServiceResponse, "rejected_log_records")
 
 
+class MetricsService(metrics_service_pb2_grpc.MetricsServiceServicer):
+    def Export(self, request, context):
+        return export(request, context, "metrics", metrics_service_pb2.ExportMetricsServiceResponse, "rejected_data_points")
+
+
 SIGNALS = {
+    "/v1/metrics": ("metrics", metrics_service_pb2.ExportMetricsServiceRequest, metrics_service_pb2.ExportMetricsServiceResponse, "rejected_data_points"),
     "/v1/traces": ("traces", trace_service_pb2.ExportTraceServiceRequest, trace_service_pb2.ExportTraceServiceResponse, "rejected_spans"),
     "/v1/logs": ("logs", logs_service_pb2.ExportLogsServiceRequest, logs_service_pb2.ExportLogsServiceResponse, "rejected_log_records"),
 }
@@ -225,6 +256,7 @@ if __name__ == "__main__":
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(), server)
     logs_service_pb2_grpc.add_LogsServiceServicer_to_server(LogsService(), server)
+    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(MetricsService(), server)
     server.add_insecure_port(f"127.0.0.1:{args.grpc_port}")
     server.start()
     httpd = ThreadingHTTPServer(("127.0.0.1", args.http_port), Handler)

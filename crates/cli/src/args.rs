@@ -98,9 +98,13 @@ pub struct Global {
     #[arg(long, global = true, default_value_t = 64, value_name = "N")]
     pub queue_size: usize,
 
-    /// Signals to produce, comma-separated: traces, logs.
-    #[arg(long, global = true, default_value = "traces,logs", value_name = "LIST")]
+    /// Signals to produce, comma-separated: traces, logs, metrics.
+    #[arg(long, global = true, default_value = "traces,logs,metrics", value_name = "LIST")]
     pub signals: String,
+
+    /// Simulated time between cumulative metric exports (a final export closes the run).
+    #[arg(long, global = true, default_value = "10s", value_name = "DURATION", value_parser = parse_duration_ms)]
+    pub metrics_interval: u64,
 
     /// Append application log lines (JSON, the seed's `logs/taskpilot.log` format) to this file.
     #[arg(long, global = true, env = "TELEMETRY_SIMULATOR_APP_LOG", value_name = "FILE")]

@@ -156,14 +156,15 @@ fn signals(g: &Global) -> Result<Vec<Signal>> {
         let sig = match s.to_ascii_lowercase().as_str() {
             "traces" => Signal::Traces,
             "logs" => Signal::Logs,
-            other => bail!("--signals: unknown signal `{other}` (traces, logs)"),
+            "metrics" => Signal::Metrics,
+            other => bail!("--signals: unknown signal `{other}` (traces, logs, metrics)"),
         };
         if !out.contains(&sig) {
             out.push(sig);
         }
     }
     if out.is_empty() {
-        bail!("--signals needs at least one of traces, logs");
+        bail!("--signals needs at least one of traces, logs, metrics");
     }
     Ok(out)
 }
@@ -281,6 +282,7 @@ fn execute(
             queue_size: g.queue_size,
             progress: !g.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
             tenant_key,
+            metrics_interval_ns: g.metrics_interval.saturating_mul(1_000_000),
         };
         Ok::<_, anyhow::Error>(pipeline::run(plan, sinks).await)
     })?;

@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use tsim_engine::{Engine, Schedule, Scratch};
 use tsim_model::applog::AppLogEncoder;
 use tsim_model::decision::DecisionEncoder;
+use tsim_model::metrics::MetricsAgg;
 use tsim_model::otlp_json::JsonTraceEncoder;
 use tsim_model::otlp_proto::ProtoTraceEncoder;
 use tsim_model::text::{Detail, TextTraceEncoder};
@@ -35,6 +36,8 @@ pub struct Plan {
     pub progress: bool,
     /// Resource attribute holding the tenant (for text views).
     pub tenant_key: String,
+    /// Simulated time between metric exports (cumulative; a final export closes the run).
+    pub metrics_interval_ns: u64,
 }
 
 /// What one sink did.
@@ -92,7 +95,7 @@ struct Output {
     signal: Signal,
     format: Format,
     encoder: Box<dyn TraceEncoder + Send>,
-    targets: Vec<(mpsc::Sender<Batch>, Arc<SinkStats>)>,
+    targets: Targets,
 }
 
 struct Counters {
@@ -104,7 +107,7 @@ struct Counters {
 
 fn encoder(signal: Signal, format: Format, tenant_key: &str) -> Box<dyn TraceEncoder + Send> {
     let items = match signal {
-        Signal::Traces => Items::Spans,
+        Signal::Traces | Signal::Metrics => Items::Spans,
         Signal::Logs => Items::Logs,
     };
     match format {
@@ -119,9 +122,66 @@ fn encoder(signal: Signal, format: Format, tenant_key: &str) -> Box<dyn TraceEnc
 
 /// The generation loop (runs on its own thread). Returns traces per scenario and whether
 /// it was interrupted.
-fn generate(plan: &Plan, outputs: &mut [Output], stop: &AtomicBool, counters: &Counters) -> (Vec<u64>, bool) {
+/// The queues (and counters) of the sinks fed by one encoder.
+type Targets = Vec<(mpsc::Sender<Batch>, Arc<SinkStats>)>;
+
+/// Sends a payload to every target of an output.
+fn send(targets: &Targets, batch: Batch) {
+    for (tx, stats) in targets {
+        stats.enqueued(&batch);
+        let items = batch.items;
+        if tx.blocking_send(batch.clone()).is_err() {
+            stats.add_dropped("sink stopped", items);
+            stats.queued.fetch_sub(items, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Cumulative metrics, exported at simulated-time boundaries.
+struct MetricsExport {
+    agg: MetricsAgg,
+    start_ns: u64,
+    next_ns: u64,
+    interval_ns: u64,
+    outputs: Vec<(Format, Targets)>,
+}
+
+impl MetricsExport {
+    fn export(&mut self, resources: &tsim_model::Resources, time_ns: u64, out: &mut Vec<u8>) {
+        let points = self.agg.points() as u64;
+        if points == 0 {
+            return;
+        }
+        for (format, targets) in &self.outputs {
+            match format {
+                Format::OtlpJson => self.agg.encode_json(resources, self.start_ns, time_ns, out),
+                _ => self.agg.encode_proto(resources, self.start_ns, time_ns, out),
+            }
+            let payload = Bytes::from(std::mem::take(out));
+            send(targets, Batch { payload, items: points });
+        }
+    }
+
+    /// Exports every boundary passed before `at`.
+    fn advance(&mut self, resources: &tsim_model::Resources, at: u64, out: &mut Vec<u8>) {
+        while self.interval_ns > 0 && at >= self.next_ns {
+            let t = self.next_ns;
+            self.export(resources, t, out);
+            self.next_ns += self.interval_ns;
+        }
+    }
+}
+
+fn generate(
+    plan: &Plan,
+    outputs: &mut [Output],
+    metrics: &mut Option<MetricsExport>,
+    stop: &AtomicBool,
+    counters: &Counters,
+) -> (Vec<u64>, bool) {
     let engine = &plan.engine;
     let resources = engine.resources();
+    let mut last_end = plan.schedule.start_ns;
     let mut per_scenario = vec![0u64; engine.scenarios().len()];
     let mut buf = TraceBuf::default();
     let mut scratch = Scratch::default();
@@ -137,14 +197,7 @@ fn generate(plan: &Plan, outputs: &mut [Output], stop: &AtomicBool, counters: &C
             }
             o.encoder.finish(resources, out);
             let payload = Bytes::from(std::mem::replace(out, Vec::with_capacity(out.capacity())));
-            let batch = Batch { payload, items };
-            for (tx, stats) in &o.targets {
-                stats.enqueued(&batch);
-                if tx.blocking_send(batch.clone()).is_err() {
-                    stats.add_dropped("sink stopped", items);
-                    stats.queued.fetch_sub(items, Ordering::Relaxed);
-                }
-            }
+            send(&o.targets, Batch { payload, items });
         }
     };
 
@@ -166,7 +219,17 @@ fn generate(plan: &Plan, outputs: &mut [Output], stop: &AtomicBool, counters: &C
             interrupted = true;
             break;
         }
+        let mut mbuf = Vec::new();
+        if let Some(m) = metrics.as_mut() {
+            m.advance(resources, at, &mut mbuf);
+        }
         let g = engine.generate(i, at, &mut buf, &mut scratch);
+        if let Some(m) = metrics.as_mut()
+            && engine.scenarios()[g.scenario].emit_metrics()
+        {
+            m.agg.add(g.resource, &buf);
+        }
+        last_end = last_end.max(buf.spans.first().map(|s| s.end_ns).unwrap_or(at));
         per_scenario[g.scenario] += 1;
         counters.traces.fetch_add(1, Ordering::Relaxed);
         counters.spans.fetch_add(buf.spans.len() as u64, Ordering::Relaxed);
@@ -186,6 +249,10 @@ fn generate(plan: &Plan, outputs: &mut [Output], stop: &AtomicBool, counters: &C
         }
     }
     flush(outputs, &mut out);
+    if let Some(m) = metrics.as_mut() {
+        // The final export: everything, as of the end of the last span.
+        m.export(resources, last_end.max(m.start_ns + 1), &mut out);
+    }
     (per_scenario, interrupted)
 }
 
@@ -208,6 +275,7 @@ pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>) -> Report {
 
     // One encoder per format; each sink gets a bounded queue and a task.
     let mut outputs: Vec<Output> = Vec::new();
+    let mut metric_outputs: Vec<(Format, Targets)> = Vec::new();
     let mut tasks = Vec::new();
     let mut reports_meta = Vec::new();
     for sink in sinks {
@@ -215,6 +283,14 @@ pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>) -> Report {
         let stats = Arc::new(SinkStats::default());
         reports_meta.push((sink.name(), sink.signal(), sink.counts_for_exit(), stats.clone()));
         let (signal, format) = (sink.signal(), sink.format());
+        if signal == Signal::Metrics {
+            match metric_outputs.iter_mut().find(|(f, _)| *f == format) {
+                Some((_, t)) => t.push((tx, stats.clone())),
+                None => metric_outputs.push((format, vec![(tx, stats.clone())])),
+            }
+            tasks.push(tokio::spawn(run_sink(sink, rx, stats)));
+            continue;
+        }
         match outputs.iter_mut().find(|o| o.format == format && o.signal == signal) {
             Some(o) => o.targets.push((tx, stats.clone())),
             None => outputs.push(Output {
@@ -238,9 +314,19 @@ pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>) -> Report {
     let plan = Arc::new(plan);
     let generation = {
         let (plan, stop, counters) = (plan.clone(), stop.clone(), counters.clone());
+        let start_ns = plan.schedule.start_ns;
+        let mut metrics = (!metric_outputs.is_empty()).then(|| MetricsExport {
+            agg: MetricsAgg::new(),
+            start_ns,
+            next_ns: start_ns + plan.metrics_interval_ns,
+            interval_ns: plan.metrics_interval_ns,
+            outputs: metric_outputs,
+        });
         tokio::task::spawn_blocking(move || {
             let mut outputs = outputs;
-            generate(&plan, &mut outputs, &stop, &counters)
+            let r = generate(&plan, &mut outputs, &mut metrics, &stop, &counters);
+            drop(metrics);
+            r
             // `outputs` (and with it every sender) is dropped here: the sinks drain and close.
         })
     };

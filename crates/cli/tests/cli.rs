@@ -51,6 +51,11 @@ fn default_run_writes_otlp_json_that_python_decodes() {
     let errors = r.summary["error_spans"].as_u64().unwrap();
     assert_eq!(logs.len() as u64, 3 * 100 + errors);
     assert_eq!(logs.iter().filter(|l| l.2 == 17).count() as u64, errors);
+    // Metrics: cumulative exports; the last one counts every span.
+    let m = decode_json_file(&dir.join("telemetry-out/metrics.jsonl"));
+    let exports = m["metric_exports"].as_array().unwrap();
+    assert!(!exports.is_empty());
+    assert_metrics_match(exports.last().unwrap(), &spans);
     // The seed's table: root, planner, llm.call, tool + attempt, llm.call, response.compose.
     let first: Vec<&str> = spans.iter().filter(|s| s[0] == spans[0][0]).map(|s| s[3].as_str()).collect();
     assert_eq!(

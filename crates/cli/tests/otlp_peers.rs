@@ -90,6 +90,10 @@ fn every_protocol_delivers_exactly_what_was_generated() {
         assert_logs_correlate(&logs, &got);
         r.assert_all_delivered();
         let rep = rx.report();
+        let exports = rep["metric_exports"].as_array().unwrap();
+        assert!(!exports.is_empty(), "{protocol}: no metrics");
+        assert_metrics_match(exports.last().unwrap(), &got);
+        assert_eq!(rep["requests_by_signal"]["metrics"], r.sink_of("otlp-", "metrics")["requests"], "{protocol}");
         // grpcio decompresses before the servicer sees metadata; HTTP shows Content-Encoding.
         if protocol != "grpc" {
             let enc = if compression == "gzip" { "gzip" } else { "identity" };

@@ -16,6 +16,7 @@ pub struct CompiledScenario {
     pub(crate) nodes: Vec<CNode>,
     pub(crate) default_leaf: Sampler,
     pub(crate) emit_logs: bool,
+    pub(crate) emit_metrics: bool,
 }
 
 #[derive(Debug)]
@@ -359,11 +360,22 @@ impl CompiledScenario {
             }),
             Some(0.0),
         )?;
-        Ok(Self { name: s.name.as_str().into(), nodes, default_leaf, emit_logs: s.emit_logs })
+        Ok(Self {
+            name: s.name.as_str().into(),
+            nodes,
+            default_leaf,
+            emit_logs: s.emit_logs,
+            emit_metrics: s.emit_metrics,
+        })
     }
 
     /// The scenario's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Whether metrics are derived from this scenario's spans.
+    pub fn emit_metrics(&self) -> bool {
+        self.emit_metrics
     }
 }

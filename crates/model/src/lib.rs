@@ -8,6 +8,7 @@
 pub mod applog;
 pub mod decision;
 pub mod hex;
+pub mod metrics;
 pub mod otlp_json;
 pub mod otlp_proto;
 mod proto;

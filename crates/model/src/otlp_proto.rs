@@ -272,7 +272,7 @@ fn put_any(b: &mut Vec<u8>, t: &TraceBuf<'_>, v: &AnyValue<'_>) {
     }
 }
 
-fn put_owned_kv(b: &mut Vec<u8>, field: u32, key: &str, v: &OwnedValue) {
+pub(crate) fn put_owned_kv(b: &mut Vec<u8>, field: u32, key: &str, v: &OwnedValue) {
     let mut any = Vec::new();
     match v {
         OwnedValue::Str(s) => put_len_field(&mut any, 1, s.as_bytes()),

@@ -48,6 +48,8 @@ pub enum Signal {
     Traces,
     /// Logs (items are log records).
     Logs,
+    /// Metrics (items are data points).
+    Metrics,
 }
 
 impl Signal {
@@ -56,6 +58,7 @@ impl Signal {
         match self {
             Signal::Traces => "traces",
             Signal::Logs => "logs",
+            Signal::Metrics => "metrics",
         }
     }
 
@@ -64,6 +67,7 @@ impl Signal {
         match self {
             Signal::Traces => "spans",
             Signal::Logs => "log records",
+            Signal::Metrics => "data points",
         }
     }
 
@@ -72,6 +76,7 @@ impl Signal {
         match self {
             Signal::Traces => "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
             Signal::Logs => "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+            Signal::Metrics => "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
         }
     }
 
@@ -80,6 +85,7 @@ impl Signal {
         match self {
             Signal::Traces => "rejectedSpans",
             Signal::Logs => "rejectedLogRecords",
+            Signal::Metrics => "rejectedDataPoints",
         }
     }
 }

@@ -295,3 +295,21 @@ pub fn assert_logs_correlate(logs: &[(String, String, u64, String)], spans: &[[S
         assert!(ids.contains(&(l.0.as_str(), l.1.as_str())), "log record without its span: {l:?}");
     }
 }
+
+/// Checks the last cumulative metrics export against the spans it was derived from: `calls`
+/// and `duration` count every span, buckets add up, exemplars point at real spans.
+pub fn assert_metrics_match(last: &serde_json::Value, spans: &[[String; 4]]) {
+    use std::collections::HashSet;
+    let ids: HashSet<(&str, &str)> = spans.iter().map(|s| (s[0].as_str(), s[1].as_str())).collect();
+    assert_eq!(last["calls"]["total"].as_u64().unwrap(), spans.len() as u64, "calls = spans");
+    assert_eq!(last["duration"]["total"].as_u64().unwrap(), spans.len() as u64, "duration count = spans");
+    for m in last.as_object().unwrap().values() {
+        assert_eq!(m["buckets_ok"], true);
+        for e in m["exemplars"].as_array().unwrap() {
+            assert!(ids.contains(&(e[0].as_str().unwrap(), e[1].as_str().unwrap())), "exemplar without its span: {e}");
+        }
+    }
+    let ops = last["gen_ai.client.operation.duration"]["total"].as_u64().unwrap();
+    assert!(ops > 0);
+    assert_eq!(last["gen_ai.client.token.usage"]["total"].as_u64().unwrap(), 2 * ops, "input and output per operation");
+}

@@ -1,0 +1,480 @@
+//! Metrics derived from generated spans, in simulated time, with cumulative temporality:
+//! span-metrics (`calls`, `duration` per span name, kind and status, as the collector's
+//! `spanmetrics` connector names them) and the OpenTelemetry GenAI client histograms
+//! (`gen_ai.client.operation.duration`, `gen_ai.client.token.usage`, with the buckets the
+//! semantic conventions advise). Histogram points carry the latest exemplar (trace and span
+//! that produced a value). Encoded directly as OTLP protobuf or OTLP/JSON.
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use crate::hex::push_hex;
+use crate::otlp_json::{write_f64, write_str};
+use crate::proto::*;
+use crate::trace::{AnyValue, OwnedValue, Resources, SpanKind, StatusCode, TraceBuf};
+
+/// The shape of a metric.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Shape {
+    /// Monotonic cumulative sum of integers.
+    Counter,
+    /// Cumulative explicit-bucket histogram.
+    Histogram(&'static [f64]),
+}
+
+/// A metric definition.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MetricDef {
+    /// Name.
+    pub name: &'static str,
+    /// Description.
+    pub description: &'static str,
+    /// UCUM unit.
+    pub unit: &'static str,
+    /// Shape.
+    pub shape: Shape,
+}
+
+/// Bucket bounds of the spanmetrics connector's default histogram (ms).
+pub const SPAN_DURATION_BOUNDS_MS: &[f64] =
+    &[2.0, 4.0, 6.0, 8.0, 10.0, 50.0, 100.0, 200.0, 400.0, 800.0, 1000.0, 1400.0, 2000.0, 5000.0, 10000.0, 15000.0];
+/// Advised buckets of `gen_ai.client.operation.duration` (s).
+pub const GENAI_DURATION_BOUNDS_S: &[f64] =
+    &[0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
+/// Advised buckets of `gen_ai.client.token.usage` (tokens).
+pub const GENAI_TOKEN_BOUNDS: &[f64] = &[
+    1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0, 16777216.0,
+    67108864.0,
+];
+
+/// The metrics derived from spans.
+pub const DERIVED: &[MetricDef] = &[
+    MetricDef { name: "calls", description: "Spans, by name, kind and status.", unit: "1", shape: Shape::Counter },
+    MetricDef {
+        name: "duration",
+        description: "Span durations, by name, kind and status.",
+        unit: "ms",
+        shape: Shape::Histogram(SPAN_DURATION_BOUNDS_MS),
+    },
+    MetricDef {
+        name: "gen_ai.client.operation.duration",
+        description: "GenAI operation duration.",
+        unit: "s",
+        shape: Shape::Histogram(GENAI_DURATION_BOUNDS_S),
+    },
+    MetricDef {
+        name: "gen_ai.client.token.usage",
+        description: "Number of input and output tokens used.",
+        unit: "{token}",
+        shape: Shape::Histogram(GENAI_TOKEN_BOUNDS),
+    },
+];
+const CALLS: u16 = 0;
+const DURATION: u16 = 1;
+const GENAI_DURATION: u16 = 2;
+const GENAI_TOKENS: u16 = 3;
+
+/// Operations that are model calls (the GenAI client metrics are about those).
+const MODEL_OPERATIONS: &[&str] = &["chat", "text_completion", "generate_content", "embeddings"];
+
+#[derive(Debug, Clone)]
+struct Exemplar {
+    time_ns: u64,
+    value: f64,
+    trace_id: [u8; 16],
+    span_id: [u8; 8],
+}
+
+#[derive(Debug, Clone)]
+struct Series {
+    metric: u16,
+    resource: u32,
+    attrs: Vec<(&'static str, String)>,
+    count: u64,
+    sum: f64,
+    min: f64,
+    max: f64,
+    buckets: Vec<u64>,
+    exemplar: Option<Exemplar>,
+}
+
+/// Resource id → metrics (definition index → series indexes).
+type Layout = Vec<(u32, Vec<(u16, Vec<usize>)>)>;
+
+/// Cumulative aggregation of metrics over the traces of a run.
+#[derive(Debug, Default)]
+pub struct MetricsAgg {
+    series: Vec<Series>,
+    index: HashMap<String, usize>,
+    key: String,
+    scratch: Vec<(&'static str, String)>,
+}
+
+fn kind_name(k: SpanKind) -> &'static str {
+    match k {
+        SpanKind::Unspecified => "SPAN_KIND_UNSPECIFIED",
+        SpanKind::Internal => "SPAN_KIND_INTERNAL",
+        SpanKind::Server => "SPAN_KIND_SERVER",
+        SpanKind::Client => "SPAN_KIND_CLIENT",
+        SpanKind::Producer => "SPAN_KIND_PRODUCER",
+        SpanKind::Consumer => "SPAN_KIND_CONSUMER",
+    }
+}
+
+fn status_name(s: StatusCode) -> &'static str {
+    match s {
+        StatusCode::Unset => "STATUS_CODE_UNSET",
+        StatusCode::Ok => "STATUS_CODE_OK",
+        StatusCode::Error => "STATUS_CODE_ERROR",
+    }
+}
+
+impl MetricsAgg {
+    /// An empty aggregation.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Data points an export would hold now.
+    pub fn points(&self) -> usize {
+        self.series.len()
+    }
+
+    fn record(&mut self, metric: u16, resource: u32, value: f64, ex: Option<Exemplar>) {
+        self.key.clear();
+        let _ = std::fmt::Write::write_fmt(&mut self.key, format_args!("{metric}\u{1f}{resource}"));
+        for (k, v) in &self.scratch {
+            self.key.push('\u{1f}');
+            self.key.push_str(k);
+            self.key.push('=');
+            self.key.push_str(v);
+        }
+        let idx = match self.index.get(self.key.as_str()) {
+            Some(i) => *i,
+            None => {
+                let buckets = match DERIVED[metric as usize].shape {
+                    Shape::Histogram(b) => vec![0; b.len() + 1],
+                    Shape::Counter => Vec::new(),
+                };
+                self.series.push(Series {
+                    metric,
+                    resource,
+                    attrs: self.scratch.clone(),
+                    count: 0,
+                    sum: 0.0,
+                    min: f64::INFINITY,
+                    max: f64::NEG_INFINITY,
+                    buckets,
+                    exemplar: None,
+                });
+                self.index.insert(self.key.clone(), self.series.len() - 1);
+                self.series.len() - 1
+            }
+        };
+        let s = &mut self.series[idx];
+        s.count += 1;
+        s.sum += value;
+        s.min = s.min.min(value);
+        s.max = s.max.max(value);
+        if let Shape::Histogram(bounds) = DERIVED[metric as usize].shape {
+            // Buckets are (previous bound, bound]; the last one is everything above.
+            let b = bounds.iter().position(|b| value <= *b).unwrap_or(bounds.len());
+            s.buckets[b] += 1;
+            s.exemplar = ex;
+        }
+    }
+
+    /// Adds the spans of `t`, whose resource is `resource`.
+    pub fn add(&mut self, resource: u32, t: &TraceBuf<'_>) {
+        for span in &t.spans {
+            let name = t.str(&span.name);
+            let dur_ns = span.end_ns - span.start_ns;
+            let ex = |value: f64| Exemplar { time_ns: span.end_ns, value, trace_id: t.trace_id, span_id: span.span_id };
+            self.scratch.clear();
+            self.scratch.push(("span.name", name.to_string()));
+            self.scratch.push(("span.kind", kind_name(span.kind).to_string()));
+            self.scratch.push(("status.code", status_name(span.status).to_string()));
+            self.record(CALLS, resource, 1.0, None);
+            let ms = dur_ns as f64 / 1e6;
+            self.record(DURATION, resource, ms, Some(ex(ms)));
+
+            let attrs = t.attrs_of(span.attrs);
+            let text = |k: &str| {
+                attrs.iter().find(|kv| kv.key == k).and_then(|kv| match kv.value {
+                    AnyValue::Str(s) => Some(t.str(&s).to_string()),
+                    _ => None,
+                })
+            };
+            let Some(op) = text("gen_ai.operation.name") else { continue };
+            if !MODEL_OPERATIONS.contains(&op.as_str()) {
+                continue;
+            }
+            let provider = text("gen_ai.provider.name").or_else(|| text("gen_ai.system"));
+            let model = text("gen_ai.request.model");
+            let base = |s: &mut Vec<(&'static str, String)>| {
+                s.clear();
+                s.push(("gen_ai.operation.name", op.clone()));
+                if let Some(p) = &provider {
+                    s.push(("gen_ai.provider.name", p.clone()));
+                }
+                if let Some(m) = &model {
+                    s.push(("gen_ai.request.model", m.clone()));
+                }
+            };
+            base(&mut self.scratch);
+            if span.status == StatusCode::Error {
+                let ty = text("error.type").unwrap_or_else(|| "_OTHER".into());
+                self.scratch.push(("error.type", ty));
+            }
+            let secs = dur_ns as f64 / 1e9;
+            self.record(GENAI_DURATION, resource, secs, Some(ex(secs)));
+            for (key, ty) in [("gen_ai.usage.input_tokens", "input"), ("gen_ai.usage.output_tokens", "output")] {
+                let tokens = attrs.iter().find(|kv| kv.key == key).and_then(|kv| match kv.value {
+                    AnyValue::Int(i) => Some(i as f64),
+                    AnyValue::Double(d) => Some(d),
+                    _ => None,
+                });
+                if let Some(v) = tokens {
+                    base(&mut self.scratch);
+                    self.scratch.push(("gen_ai.token.type", ty.to_string()));
+                    self.record(GENAI_TOKENS, resource, v, Some(ex(v)));
+                }
+            }
+        }
+    }
+
+    /// Resources in order of first appearance, each with its metrics in definition order.
+    fn layout(&self) -> Layout {
+        let mut out: Layout = Vec::new();
+        for (i, s) in self.series.iter().enumerate() {
+            let r = match out.iter().position(|(r, _)| *r == s.resource) {
+                Some(p) => p,
+                None => {
+                    out.push((s.resource, Vec::new()));
+                    out.len() - 1
+                }
+            };
+            let ms = &mut out[r].1;
+            match ms.iter().position(|(m, _)| *m == s.metric) {
+                Some(p) => ms[p].1.push(i),
+                None => ms.push((s.metric, vec![i])),
+            }
+        }
+        for (_, ms) in &mut out {
+            ms.sort_by_key(|(m, _)| *m);
+        }
+        out
+    }
+
+    /// An `ExportMetricsServiceRequest` of every series, cumulative from `start_ns` to `time_ns`.
+    pub fn encode_proto(&self, resources: &Resources, start_ns: u64, time_ns: u64, out: &mut Vec<u8>) {
+        out.clear();
+        let mut scope = Vec::new();
+        put_len_field(&mut scope, 1, resources.scope.name.as_bytes());
+        put_len_field(&mut scope, 2, resources.scope.version.as_bytes());
+        for (r, metrics) in self.layout() {
+            let mut res = Vec::new();
+            for (k, v) in &resources.list[r as usize].attrs {
+                put_kv_owned(&mut res, 1, k, v);
+            }
+            let mut sm = Vec::new();
+            put_len_field(&mut sm, 1, &scope);
+            for (m, idx) in metrics {
+                let def = &DERIVED[m as usize];
+                let mut metric = Vec::new();
+                put_len_field(&mut metric, 1, def.name.as_bytes());
+                put_len_field(&mut metric, 2, def.description.as_bytes());
+                put_len_field(&mut metric, 3, def.unit.as_bytes());
+                let mut data = Vec::new();
+                for i in idx {
+                    let s = &self.series[i];
+                    let mut p = Vec::new();
+                    match def.shape {
+                        Shape::Counter => {
+                            put_fixed64(&mut p, 2, start_ns);
+                            put_fixed64(&mut p, 3, time_ns);
+                            put_tag(&mut p, 6, FIXED64);
+                            p.extend_from_slice(&(s.count as i64).to_le_bytes());
+                            for (k, v) in &s.attrs {
+                                put_kv_owned(&mut p, 7, k, &OwnedValue::Str(v.clone()));
+                            }
+                        }
+                        Shape::Histogram(bounds) => {
+                            put_fixed64(&mut p, 2, start_ns);
+                            put_fixed64(&mut p, 3, time_ns);
+                            put_fixed64(&mut p, 4, s.count);
+                            put_fixed64(&mut p, 5, s.sum.to_bits());
+                            put_tag(&mut p, 6, LEN);
+                            put_varint(&mut p, 8 * s.buckets.len() as u64);
+                            for b in &s.buckets {
+                                p.extend_from_slice(&b.to_le_bytes());
+                            }
+                            put_tag(&mut p, 7, LEN);
+                            put_varint(&mut p, 8 * bounds.len() as u64);
+                            for b in bounds {
+                                p.extend_from_slice(&b.to_bits().to_le_bytes());
+                            }
+                            if let Some(e) = &s.exemplar {
+                                let mut x = Vec::new();
+                                put_fixed64(&mut x, 2, e.time_ns);
+                                put_fixed64(&mut x, 3, e.value.to_bits());
+                                put_len_field(&mut x, 4, &e.span_id);
+                                put_len_field(&mut x, 5, &e.trace_id);
+                                put_len_field(&mut p, 8, &x);
+                            }
+                            for (k, v) in &s.attrs {
+                                put_kv_owned(&mut p, 9, k, &OwnedValue::Str(v.clone()));
+                            }
+                            put_fixed64(&mut p, 11, s.min.to_bits());
+                            put_fixed64(&mut p, 12, s.max.to_bits());
+                        }
+                    }
+                    put_len_field(&mut data, 1, &p);
+                }
+                // aggregation_temporality = CUMULATIVE (2)
+                put_tag(&mut data, 2, VARINT);
+                put_varint(&mut data, 2);
+                match def.shape {
+                    Shape::Counter => {
+                        put_tag(&mut data, 3, VARINT);
+                        put_varint(&mut data, 1);
+                        put_len_field(&mut metric, 7, &data);
+                    }
+                    Shape::Histogram(_) => put_len_field(&mut metric, 9, &data),
+                }
+                put_len_field(&mut sm, 2, &metric);
+            }
+            let mut rm = Vec::new();
+            put_len_field(&mut rm, 1, &res);
+            put_len_field(&mut rm, 2, &sm);
+            put_len_field(out, 1, &rm);
+        }
+    }
+
+    /// The same as OTLP/JSON.
+    pub fn encode_json(&self, resources: &Resources, start_ns: u64, time_ns: u64, o: &mut Vec<u8>) {
+        o.clear();
+        o.extend_from_slice(b"{\"resourceMetrics\":[");
+        for (ri, (r, metrics)) in self.layout().into_iter().enumerate() {
+            if ri > 0 {
+                o.push(b',');
+            }
+            o.extend_from_slice(b"{\"resource\":{\"attributes\":[");
+            for (j, (k, v)) in resources.list[r as usize].attrs.iter().enumerate() {
+                if j > 0 {
+                    o.push(b',');
+                }
+                json_kv(o, k, v);
+            }
+            o.extend_from_slice(b"]},\"scopeMetrics\":[{\"scope\":{\"name\":");
+            write_str(o, &resources.scope.name);
+            o.extend_from_slice(b",\"version\":");
+            write_str(o, &resources.scope.version);
+            o.extend_from_slice(b"},\"metrics\":[");
+            for (mi, (m, idx)) in metrics.into_iter().enumerate() {
+                let def = &DERIVED[m as usize];
+                if mi > 0 {
+                    o.push(b',');
+                }
+                o.extend_from_slice(b"{\"name\":");
+                write_str(o, def.name);
+                o.extend_from_slice(b",\"description\":");
+                write_str(o, def.description);
+                o.extend_from_slice(b",\"unit\":");
+                write_str(o, def.unit);
+                o.extend_from_slice(match def.shape {
+                    Shape::Counter => b",\"sum\":{\"dataPoints\":[".as_slice(),
+                    Shape::Histogram(_) => b",\"histogram\":{\"dataPoints\":[".as_slice(),
+                });
+                for (pi, i) in idx.into_iter().enumerate() {
+                    let s = &self.series[i];
+                    if pi > 0 {
+                        o.push(b',');
+                    }
+                    o.extend_from_slice(b"{\"attributes\":[");
+                    for (j, (k, v)) in s.attrs.iter().enumerate() {
+                        if j > 0 {
+                            o.push(b',');
+                        }
+                        json_kv(o, k, &OwnedValue::Str(v.clone()));
+                    }
+                    let _ = write!(o, "],\"startTimeUnixNano\":\"{start_ns}\",\"timeUnixNano\":\"{time_ns}\"");
+                    match def.shape {
+                        Shape::Counter => {
+                            let _ = write!(o, ",\"asInt\":\"{}\"}}", s.count);
+                        }
+                        Shape::Histogram(bounds) => {
+                            let _ = write!(o, ",\"count\":\"{}\",\"sum\":", s.count);
+                            write_f64(o, s.sum);
+                            o.extend_from_slice(b",\"bucketCounts\":[");
+                            for (j, b) in s.buckets.iter().enumerate() {
+                                if j > 0 {
+                                    o.push(b',');
+                                }
+                                let _ = write!(o, "\"{b}\"");
+                            }
+                            o.extend_from_slice(b"],\"explicitBounds\":[");
+                            for (j, b) in bounds.iter().enumerate() {
+                                if j > 0 {
+                                    o.push(b',');
+                                }
+                                write_f64(o, *b);
+                            }
+                            o.push(b']');
+                            if let Some(e) = &s.exemplar {
+                                let _ = write!(o, ",\"exemplars\":[{{\"timeUnixNano\":\"{}\",\"asDouble\":", e.time_ns);
+                                write_f64(o, e.value);
+                                o.extend_from_slice(b",\"spanId\":\"");
+                                push_hex(o, &e.span_id);
+                                o.extend_from_slice(b"\",\"traceId\":\"");
+                                push_hex(o, &e.trace_id);
+                                o.extend_from_slice(b"\"}]");
+                            }
+                            o.extend_from_slice(b",\"min\":");
+                            write_f64(o, s.min);
+                            o.extend_from_slice(b",\"max\":");
+                            write_f64(o, s.max);
+                            o.push(b'}');
+                        }
+                    }
+                }
+                o.extend_from_slice(b"],\"aggregationTemporality\":2");
+                if def.shape == Shape::Counter {
+                    o.extend_from_slice(b",\"isMonotonic\":true");
+                }
+                o.extend_from_slice(b"}}");
+            }
+            o.extend_from_slice(b"]}]}");
+        }
+        o.extend_from_slice(b"]}");
+    }
+}
+
+fn json_kv(o: &mut Vec<u8>, k: &str, v: &OwnedValue) {
+    o.extend_from_slice(b"{\"key\":");
+    write_str(o, k);
+    o.extend_from_slice(b",\"value\":");
+    match v {
+        OwnedValue::Str(s) => {
+            o.extend_from_slice(b"{\"stringValue\":");
+            write_str(o, s);
+            o.push(b'}');
+        }
+        OwnedValue::Int(i) => {
+            let _ = write!(o, "{{\"intValue\":\"{i}\"}}");
+        }
+        OwnedValue::Double(d) => {
+            o.extend_from_slice(b"{\"doubleValue\":");
+            write_f64(o, *d);
+            o.push(b'}');
+        }
+        OwnedValue::Bool(b) => {
+            let _ = write!(o, "{{\"boolValue\":{b}}}");
+        }
+    }
+    o.push(b'}');
+}
+
+fn put_kv_owned(b: &mut Vec<u8>, field: u32, key: &str, v: &OwnedValue) {
+    crate::otlp_proto::put_owned_kv(b, field, key, v);
+}
