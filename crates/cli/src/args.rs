@@ -122,6 +122,14 @@ pub struct Global {
     #[arg(long, global = true, env = "TELEMETRY_SIMULATOR_DECISION_LOG", value_name = "FILE")]
     pub decision_log: Option<PathBuf>,
 
+    /// Serve the metrics for Prometheus at http://ADDR/metrics (e.g. 127.0.0.1:8000).
+    #[arg(long, global = true, value_name = "ADDR")]
+    pub prometheus_listen: Option<String>,
+
+    /// Keep serving /metrics after the run: for a duration (30s, 5m), or until Ctrl-C without one.
+    #[arg(long, global = true, num_args = 0..=1, default_missing_value = "forever", value_name = "DURATION")]
+    pub linger: Option<String>,
+
     /// Also write the run summary as JSON to this file.
     #[arg(long, global = true, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,

@@ -267,6 +267,25 @@ fn execute(
                 tsim_sinks::applog::AppLogSink::open(path, Format::DecisionJson, None).await.map_err(|e| anyhow!(e))?,
             ));
         }
+        if let Some(addr) = &g.prometheus_listen {
+            if !signals.contains(&Signal::Metrics) {
+                return Err(anyhow!("--prometheus-listen needs metrics among --signals"));
+            }
+            let linger = match g.linger.as_deref() {
+                None => tsim_sinks::prometheus::Linger::No,
+                Some("forever") => tsim_sinks::prometheus::Linger::UntilInterrupted,
+                Some(d) => tsim_sinks::prometheus::Linger::For(std::time::Duration::from_millis(
+                    args::parse_duration_ms(d).map_err(|e| anyhow!("--linger: {e}"))?,
+                )),
+            };
+            let sink = tsim_sinks::prometheus::PrometheusSink::bind(addr, linger).await.map_err(|e| anyhow!(e))?;
+            if !g.quiet {
+                eprintln!("serving metrics at http://{}/metrics", sink.addr());
+            }
+            sinks.push(Box::new(sink));
+        } else if g.linger.is_some() {
+            return Err(anyhow!("--linger goes with --prometheus-listen"));
+        }
         if run.show_spans && signals.contains(&Signal::Traces) {
             sinks.push(Box::new(StdoutSink::new(Format::TextLine)));
         }

@@ -117,6 +117,7 @@ fn encoder(signal: Signal, format: Format, tenant_key: &str) -> Box<dyn TraceEnc
         Format::TextFull => Box::new(TextTraceEncoder::new(Detail::Full, tenant_key)),
         Format::AppJson => Box::new(AppLogEncoder::new()),
         Format::DecisionJson => Box::new(DecisionEncoder::new()),
+        Format::PrometheusText => unreachable!("metrics formats are encoded by the metrics export"),
     }
 }
 
@@ -155,6 +156,7 @@ impl MetricsExport {
         for (format, targets) in &self.outputs {
             match format {
                 Format::OtlpJson => self.agg.encode_json(resources, self.start_ns, time_ns, out),
+                Format::PrometheusText => self.agg.encode_prometheus(resources, out),
                 _ => self.agg.encode_proto(resources, self.start_ns, time_ns, out),
             }
             let payload = Bytes::from(std::mem::take(out));

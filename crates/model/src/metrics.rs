@@ -35,9 +35,10 @@ pub struct MetricDef {
     pub shape: Shape,
 }
 
-/// Bucket bounds of the spanmetrics connector's default histogram (ms).
-pub const SPAN_DURATION_BOUNDS_MS: &[f64] =
-    &[2.0, 4.0, 6.0, 8.0, 10.0, 50.0, 100.0, 200.0, 400.0, 800.0, 1000.0, 1400.0, 2000.0, 5000.0, 10000.0, 15000.0];
+/// Bucket bounds of the spanmetrics connector's default histogram, in seconds (its
+/// `histogram.unit: s` form; Prometheus wants base units).
+pub const SPAN_DURATION_BOUNDS_S: &[f64] =
+    &[0.002, 0.004, 0.006, 0.008, 0.01, 0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.4, 2.0, 5.0, 10.0, 15.0];
 /// Advised buckets of `gen_ai.client.operation.duration` (s).
 pub const GENAI_DURATION_BOUNDS_S: &[f64] =
     &[0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
@@ -53,8 +54,8 @@ pub const DERIVED: &[MetricDef] = &[
     MetricDef {
         name: "duration",
         description: "Span durations, by name, kind and status.",
-        unit: "ms",
-        shape: Shape::Histogram(SPAN_DURATION_BOUNDS_MS),
+        unit: "s",
+        shape: Shape::Histogram(SPAN_DURATION_BOUNDS_S),
     },
     MetricDef {
         name: "gen_ai.client.operation.duration",
@@ -195,8 +196,8 @@ impl MetricsAgg {
             self.scratch.push(("span.kind", kind_name(span.kind).to_string()));
             self.scratch.push(("status.code", status_name(span.status).to_string()));
             self.record(CALLS, resource, 1.0, None);
-            let ms = dur_ns as f64 / 1e6;
-            self.record(DURATION, resource, ms, Some(ex(ms)));
+            let secs = dur_ns as f64 / 1e9;
+            self.record(DURATION, resource, secs, Some(ex(secs)));
 
             let attrs = t.attrs_of(span.attrs);
             let text = |k: &str| {
@@ -226,7 +227,6 @@ impl MetricsAgg {
                 let ty = text("error.type").unwrap_or_else(|| "_OTHER".into());
                 self.scratch.push(("error.type", ty));
             }
-            let secs = dur_ns as f64 / 1e9;
             self.record(GENAI_DURATION, resource, secs, Some(ex(secs)));
             for (key, ty) in [("gen_ai.usage.input_tokens", "input"), ("gen_ai.usage.output_tokens", "output")] {
                 let tokens = attrs.iter().find(|kv| kv.key == key).and_then(|kv| match kv.value {
@@ -477,4 +477,156 @@ fn json_kv(o: &mut Vec<u8>, k: &str, v: &OwnedValue) {
 
 fn put_kv_owned(b: &mut Vec<u8>, field: u32, key: &str, v: &OwnedValue) {
     crate::otlp_proto::put_owned_kv(b, field, key, v);
+}
+
+/// A Prometheus metric name for an OTLP name, unit and shape, as the collector's
+/// Prometheus exporter builds it: invalid characters become `_`, the unit is spelled out
+/// and appended (`ms` → `_milliseconds`, `s` → `_seconds`; `{…}` annotations and `1` are
+/// dropped), and monotonic counters end in `_total`.
+pub fn prometheus_name(name: &str, unit: &str, counter: bool) -> String {
+    let mut out = sanitize(name, true);
+    let unit_name = match unit {
+        "" | "1" => "",
+        u if u.starts_with('{') => "",
+        "ms" => "milliseconds",
+        "s" => "seconds",
+        "us" => "microseconds",
+        "ns" => "nanoseconds",
+        "min" => "minutes",
+        "h" => "hours",
+        "d" => "days",
+        "By" => "bytes",
+        "KiBy" => "kibibytes",
+        "MiBy" => "mebibytes",
+        "%" => "percent",
+        other => other,
+    };
+    if !unit_name.is_empty() {
+        let u = sanitize(unit_name, false);
+        if !out.ends_with(&format!("_{u}")) {
+            out.push('_');
+            out.push_str(&u);
+        }
+    }
+    if counter && !out.ends_with("_total") {
+        out.push_str("_total");
+    }
+    out
+}
+
+/// Replaces characters Prometheus does not allow in names with `_`.
+pub fn sanitize(s: &str, metric: bool) -> String {
+    let mut out: String = s
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || (metric && c == ':') { c } else { '_' })
+        .collect();
+    if out.starts_with(|c: char| c.is_ascii_digit()) || out.is_empty() {
+        out.insert(0, '_');
+    }
+    out
+}
+
+fn escape_label(v: &str, out: &mut String) {
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Resource attributes that become labels of the exposition (the rest describe the process).
+fn resource_labels(resources: &Resources, r: u32) -> Vec<(String, String)> {
+    resources.list[r as usize]
+        .attrs
+        .iter()
+        .filter(|(k, _)| k == "service.name" || k == "service.namespace" || k.ends_with("tenant.id"))
+        .filter_map(|(k, v)| match v {
+            OwnedValue::Str(s) => Some((sanitize(k, false), s.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+impl MetricsAgg {
+    /// The Prometheus text exposition (format 0.0.4) of every series. Series whose labels
+    /// coincide (same span names in two resources of one service) are added together.
+    pub fn encode_prometheus(&self, resources: &Resources, out: &mut Vec<u8>) {
+        use std::collections::BTreeMap;
+        use std::fmt::Write as _;
+        // (metric, labels) → (count, sum, cumulative-able buckets)
+        let mut merged: BTreeMap<(u16, String), (u64, f64, Vec<u64>)> = BTreeMap::new();
+        for s in &self.series {
+            let mut labels: Vec<(String, String)> = resource_labels(resources, s.resource);
+            labels.extend(s.attrs.iter().map(|(k, v)| (sanitize(k, false), v.clone())));
+            labels.sort();
+            labels.dedup_by(|a, b| a.0 == b.0);
+            let mut text = String::new();
+            for (i, (k, v)) in labels.iter().enumerate() {
+                if i > 0 {
+                    text.push(',');
+                }
+                text.push_str(k);
+                text.push_str("=\"");
+                escape_label(v, &mut text);
+                text.push('"');
+            }
+            let e = merged.entry((s.metric, text)).or_insert_with(|| (0, 0.0, vec![0; s.buckets.len()]));
+            e.0 += s.count;
+            e.1 += s.sum;
+            for (a, b) in e.2.iter_mut().zip(&s.buckets) {
+                *a += b;
+            }
+        }
+        let mut o = String::new();
+        let mut last: Option<u16> = None;
+        for ((m, labels), (count, sum, buckets)) in &merged {
+            let def = &DERIVED[*m as usize];
+            let counter = def.shape == Shape::Counter;
+            let name = prometheus_name(def.name, def.unit, counter);
+            if last != Some(*m) {
+                let _ = writeln!(o, "# HELP {name} {}", def.description);
+                let _ = writeln!(o, "# TYPE {name} {}", if counter { "counter" } else { "histogram" });
+                last = Some(*m);
+            }
+            let sep = if labels.is_empty() { "" } else { "," };
+            match def.shape {
+                Shape::Counter => {
+                    let _ = writeln!(o, "{name}{{{labels}}} {count}");
+                }
+                Shape::Histogram(bounds) => {
+                    let mut cum = 0;
+                    for (b, n) in bounds.iter().zip(buckets) {
+                        cum += n;
+                        let _ = writeln!(o, "{name}_bucket{{{labels}{sep}le=\"{b}\"}} {cum}");
+                    }
+                    let _ = writeln!(o, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {count}");
+                    let _ = writeln!(o, "{name}_sum{{{labels}}} {sum}");
+                    let _ = writeln!(o, "{name}_count{{{labels}}} {count}");
+                }
+            }
+        }
+        out.clear();
+        out.extend_from_slice(o.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_collector_exporter() {
+        assert_eq!(prometheus_name("calls", "1", true), "calls_total");
+        assert_eq!(prometheus_name("duration", "ms", false), "duration_milliseconds");
+        assert_eq!(
+            prometheus_name("gen_ai.client.operation.duration", "s", false),
+            "gen_ai_client_operation_duration_seconds"
+        );
+        assert_eq!(prometheus_name("gen_ai.client.token.usage", "{token}", false), "gen_ai_client_token_usage");
+        assert_eq!(prometheus_name("llm_cost_total", "", true), "llm_cost_total");
+        assert_eq!(sanitize("2xx.rate", true), "_2xx_rate");
+    }
 }

@@ -11,6 +11,7 @@ pub mod file;
 pub mod otlp;
 pub mod otlp_grpc;
 pub mod otlp_http;
+pub mod prometheus;
 pub mod stdout;
 
 use std::collections::BTreeMap;
@@ -39,6 +40,8 @@ pub enum Format {
     AppJson,
     /// Decision log lines (JSON, one per policy decision).
     DecisionJson,
+    /// Prometheus text exposition.
+    PrometheusText,
 }
 
 /// The signal a sink carries.

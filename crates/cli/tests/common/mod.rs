@@ -313,3 +313,93 @@ pub fn assert_metrics_match(last: &serde_json::Value, spans: &[[String; 4]]) {
     assert!(ops > 0);
     assert_eq!(last["gen_ai.client.token.usage"]["total"].as_u64().unwrap(), 2 * ops, "input and output per operation");
 }
+
+/// GET `path` from 127.0.0.1:`port` (HTTP/1.0); returns (status, body).
+pub fn http_get(port: u16, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+/// Percent-encodes a query value.
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// A Prometheus server (Debian package `prometheus`) on 127.0.0.1 with the given extra
+/// flags and scrape targets.
+pub struct Prometheus {
+    pub peer: Peer,
+    pub port: u16,
+}
+
+impl Prometheus {
+    pub fn start(targets: &[u16], extra: &[&str]) -> Prometheus {
+        let dir = tempdir("prometheus");
+        let port = free_port();
+        let targets: Vec<String> = targets.iter().map(|p| format!("\"127.0.0.1:{p}\"")).collect();
+        let config = format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: sim\n    scrape_interval: 1s\n    static_configs:\n      - targets: [{}]\n",
+            targets.join(", ")
+        );
+        std::fs::write(dir.join("prometheus.yml"), config).unwrap();
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
+            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(std::fs::File::create(dir.join("prometheus.log")).unwrap()))
+            .spawn()
+            .expect("prometheus is needed: apt-get install prometheus");
+        let p = Prometheus { peer: Peer { child }, port };
+        let start = Instant::now();
+        while http_get_ok(port, "/-/ready").is_none() {
+            assert!(start.elapsed() < Duration::from_secs(60), "prometheus did not become ready");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        p
+    }
+
+    /// The value of an instant query with a single result, if any.
+    pub fn query(&self, q: &str) -> Option<f64> {
+        let (status, body) = http_get(self.port, &format!("/api/v1/query?query={}", urlencode(q)));
+        if status != 200 {
+            return None;
+        }
+        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+        let r = v["data"]["result"].as_array()?.first()?.clone();
+        r["value"][1].as_str()?.parse().ok()
+    }
+
+    /// Polls `q` until it equals `want` or `timeout` passes; returns the last value.
+    pub fn wait_for(&self, q: &str, want: f64, timeout: Duration) -> Option<f64> {
+        let start = Instant::now();
+        loop {
+            let v = self.query(q);
+            if v == Some(want) || start.elapsed() > timeout {
+                return v;
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+}
+
+fn http_get_ok(port: u16, path: &str) -> Option<()> {
+    TcpStream::connect(("127.0.0.1", port)).ok()?;
+    (http_get(port, path).0 == 200).then_some(())
+}

@@ -1,0 +1,105 @@
+//! Prometheus endpoint sink: serves the latest metrics exposition at `/metrics` for
+//! Prometheus to scrape, during the run and, with a linger time, after it.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::header::CONTENT_TYPE;
+use axum::routing::get;
+use bytes::Bytes;
+
+use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink};
+
+/// Content type of the text exposition format 0.0.4.
+pub const CONTENT_TYPE_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// How long the endpoint stays up after the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Linger {
+    /// Stop with the run.
+    No,
+    /// Stay up this long (Ctrl-C ends it sooner).
+    For(Duration),
+    /// Stay up until Ctrl-C.
+    UntilInterrupted,
+}
+
+/// Serves the exposition it is sent.
+pub struct PrometheusSink {
+    addr: SocketAddr,
+    latest: Arc<RwLock<Bytes>>,
+    server: tokio::task::JoinHandle<()>,
+    linger: Linger,
+}
+
+impl PrometheusSink {
+    /// Binds `addr` and starts serving (an empty exposition until the first export).
+    pub async fn bind(addr: &str, linger: Linger) -> Result<Self, String> {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("--prometheus-listen {addr}: cannot listen: {e}"))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let latest = Arc::new(RwLock::new(Bytes::new()));
+        let state = latest.clone();
+        let app = Router::new().route(
+            "/metrics",
+            get(move || {
+                let body = state.read().map(|b| b.clone()).unwrap_or_default();
+                async move { ([(CONTENT_TYPE, CONTENT_TYPE_TEXT)], body) }
+            }),
+        );
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self { addr, latest, server, linger })
+    }
+
+    /// The address served.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Sink for PrometheusSink {
+    fn name(&self) -> String {
+        format!("prometheus http://{}/metrics", self.addr)
+    }
+
+    fn format(&self) -> Format {
+        Format::PrometheusText
+    }
+
+    fn signal(&self) -> Signal {
+        Signal::Metrics
+    }
+
+    fn send(&mut self, batch: Batch) -> BoxFuture<'_, Delivery> {
+        Box::pin(async move {
+            if let Ok(mut l) = self.latest.write() {
+                *l = batch.payload;
+            }
+            Delivery::ok(batch.items)
+        })
+    }
+
+    fn close(&mut self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            let wait = match self.linger {
+                Linger::No => None,
+                Linger::For(d) => Some(d),
+                Linger::UntilInterrupted => Some(Duration::MAX),
+            };
+            if let Some(d) = wait {
+                eprintln!("serving http://{}/metrics after the run (Ctrl-C to stop)", self.addr);
+                tokio::select! {
+                    _ = tokio::time::sleep(d.min(Duration::from_secs(100 * 365 * 86_400))) => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            self.server.abort();
+            Ok(())
+        })
+    }
+}
