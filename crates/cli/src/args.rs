@@ -130,6 +130,10 @@ pub struct Global {
     #[arg(long, global = true, num_args = 0..=1, default_missing_value = "forever", value_name = "DURATION")]
     pub linger: Option<String>,
 
+    /// Send the metrics by Prometheus remote write to this URL (e.g. http://127.0.0.1:9090/api/v1/write).
+    #[arg(long, global = true, value_name = "URL")]
+    pub remote_write: Option<String>,
+
     /// Also write the run summary as JSON to this file.
     #[arg(long, global = true, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,

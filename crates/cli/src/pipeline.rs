@@ -117,7 +117,9 @@ fn encoder(signal: Signal, format: Format, tenant_key: &str) -> Box<dyn TraceEnc
         Format::TextFull => Box::new(TextTraceEncoder::new(Detail::Full, tenant_key)),
         Format::AppJson => Box::new(AppLogEncoder::new()),
         Format::DecisionJson => Box::new(DecisionEncoder::new()),
-        Format::PrometheusText => unreachable!("metrics formats are encoded by the metrics export"),
+        Format::PrometheusText | Format::RemoteWrite => {
+            unreachable!("metrics formats are encoded by the metrics export")
+        }
     }
 }
 
@@ -154,13 +156,26 @@ impl MetricsExport {
             return;
         }
         for (format, targets) in &self.outputs {
-            match format {
-                Format::OtlpJson => self.agg.encode_json(resources, self.start_ns, time_ns, out),
-                Format::PrometheusText => self.agg.encode_prometheus(resources, out),
-                _ => self.agg.encode_proto(resources, self.start_ns, time_ns, out),
-            }
+            let items = match format {
+                Format::OtlpJson => {
+                    self.agg.encode_json(resources, self.start_ns, time_ns, out);
+                    points
+                }
+                Format::PrometheusText => {
+                    self.agg.encode_prometheus(resources, out);
+                    points
+                }
+                // Remote write counts samples: histograms flatten into buckets, sum and count.
+                Format::RemoteWrite => {
+                    self.agg.encode_remote_write(resources, (time_ns / 1_000_000) as i64, out) as u64
+                }
+                _ => {
+                    self.agg.encode_proto(resources, self.start_ns, time_ns, out);
+                    points
+                }
+            };
             let payload = Bytes::from(std::mem::take(out));
-            send(targets, Batch { payload, items: points });
+            send(targets, Batch { payload, items });
         }
     }
 

@@ -62,3 +62,36 @@ fn prometheus_scrapes_the_derived_metrics_and_promtool_accepts_them() {
     let _ = sim.kill();
     let _ = sim.wait();
 }
+
+#[test]
+fn remote_write_into_prometheus_reads_back_the_samples() {
+    let prom = Prometheus::start(&[], &["--web.enable-remote-write-receiver"]);
+    let dir = tempdir("rw");
+    let url = format!("http://127.0.0.1:{}/api/v1/write", prom.port);
+    let args = format!(
+        "--remote-write {url} --metrics-interval 500ms --output {} run --count 300 --rate 400 -q",
+        dir.join("out").display()
+    );
+    let r = run_in(&dir, &words(&args), &[]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let rw = r.sink_of("remote-write", "metrics");
+    assert_eq!(rw["delivered"], rw["generated"]);
+    assert!(rw["requests"].as_u64().unwrap() >= 2, "interval exports and the final one: {rw}");
+    let spans = r.summary["spans"].as_f64().unwrap();
+    // The final export is stamped at the end of the last span, a moment after now: look ahead.
+    let later = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64() + 120.0;
+    let start = std::time::Instant::now();
+    let mut got = None;
+    while start.elapsed() < Duration::from_secs(20) {
+        got = prom.query_at("sum(calls_total)", Some(later));
+        if got == Some(spans) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert_eq!(got, Some(spans));
+    assert_eq!(prom.query_at("sum(duration_seconds_count)", Some(later)), Some(spans));
+    // Several samples per series, in time order (Prometheus rejects out-of-order ones).
+    let n = prom.query_at("max(count_over_time(calls_total[5m]))", Some(later)).unwrap();
+    assert!(n >= 2.0, "{n} samples per series");
+}

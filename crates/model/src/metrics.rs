@@ -613,6 +613,81 @@ impl MetricsAgg {
     }
 }
 
+impl MetricsAgg {
+    /// The Prometheus series of the exposition, flattened (`_total`, `_bucket{le}`, `_sum`,
+    /// `_count`), each with its sorted labels (`__name__` included) and current value.
+    pub fn prometheus_series(&self, resources: &Resources) -> Vec<(Vec<(String, String)>, f64)> {
+        use std::collections::BTreeMap;
+        let mut merged: BTreeMap<(u16, Vec<(String, String)>), (u64, f64, Vec<u64>)> = BTreeMap::new();
+        for s in &self.series {
+            let mut labels: Vec<(String, String)> = resource_labels(resources, s.resource);
+            labels.extend(s.attrs.iter().map(|(k, v)| (sanitize(k, false), v.clone())));
+            labels.sort();
+            labels.dedup_by(|a, b| a.0 == b.0);
+            let e = merged.entry((s.metric, labels)).or_insert_with(|| (0, 0.0, vec![0; s.buckets.len()]));
+            e.0 += s.count;
+            e.1 += s.sum;
+            for (a, b) in e.2.iter_mut().zip(&s.buckets) {
+                *a += b;
+            }
+        }
+        let mut out = Vec::new();
+        let with = |labels: &[(String, String)], name: String, extra: Option<(&str, String)>| {
+            let mut l: Vec<(String, String)> = labels.to_vec();
+            l.push(("__name__".into(), name));
+            if let Some((k, v)) = extra {
+                l.push((k.into(), v));
+            }
+            l.sort();
+            l
+        };
+        for ((m, labels), (count, sum, buckets)) in merged {
+            let def = &DERIVED[m as usize];
+            match def.shape {
+                Shape::Counter => {
+                    out.push((with(&labels, prometheus_name(def.name, def.unit, true), None), count as f64))
+                }
+                Shape::Histogram(bounds) => {
+                    let name = prometheus_name(def.name, def.unit, false);
+                    let mut cum = 0;
+                    for (b, n) in bounds.iter().zip(&buckets) {
+                        cum += n;
+                        out.push((with(&labels, format!("{name}_bucket"), Some(("le", b.to_string()))), cum as f64));
+                    }
+                    out.push((with(&labels, format!("{name}_bucket"), Some(("le", "+Inf".into()))), count as f64));
+                    out.push((with(&labels, format!("{name}_sum"), None), sum));
+                    out.push((with(&labels, format!("{name}_count"), None), count as f64));
+                }
+            }
+        }
+        out
+    }
+
+    /// A Prometheus remote-write `WriteRequest` (protobuf, uncompressed) with one sample per
+    /// series at `time_ms`.
+    pub fn encode_remote_write(&self, resources: &Resources, time_ms: i64, out: &mut Vec<u8>) -> usize {
+        out.clear();
+        let series = self.prometheus_series(resources);
+        let mut ts = Vec::new();
+        for (labels, value) in &series {
+            ts.clear();
+            for (k, v) in labels {
+                let mut l = Vec::new();
+                put_len_field(&mut l, 1, k.as_bytes());
+                put_len_field(&mut l, 2, v.as_bytes());
+                put_len_field(&mut ts, 1, &l);
+            }
+            let mut sample = Vec::new();
+            put_fixed64(&mut sample, 1, value.to_bits());
+            put_tag(&mut sample, 2, VARINT);
+            put_varint(&mut sample, time_ms as u64);
+            put_len_field(&mut ts, 2, &sample);
+            put_len_field(out, 1, &ts);
+        }
+        series.len()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,7 @@ pub mod otlp;
 pub mod otlp_grpc;
 pub mod otlp_http;
 pub mod prometheus;
+pub mod remote_write;
 pub mod stdout;
 
 use std::collections::BTreeMap;
@@ -42,6 +43,8 @@ pub enum Format {
     DecisionJson,
     /// Prometheus text exposition.
     PrometheusText,
+    /// Prometheus remote-write `WriteRequest` (protobuf; the sink compresses it).
+    RemoteWrite,
 }
 
 /// The signal a sink carries.

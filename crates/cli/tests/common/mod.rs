@@ -377,7 +377,13 @@ impl Prometheus {
 
     /// The value of an instant query with a single result, if any.
     pub fn query(&self, q: &str) -> Option<f64> {
-        let (status, body) = http_get(self.port, &format!("/api/v1/query?query={}", urlencode(q)));
+        self.query_at(q, None)
+    }
+
+    /// The same, evaluated at Unix time `at` (seconds) when given.
+    pub fn query_at(&self, q: &str, at: Option<f64>) -> Option<f64> {
+        let time = at.map(|t| format!("&time={t}")).unwrap_or_default();
+        let (status, body) = http_get(self.port, &format!("/api/v1/query?query={}{time}", urlencode(q)));
         if status != 200 {
             return None;
         }
