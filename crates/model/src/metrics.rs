@@ -537,6 +537,40 @@ fn escape_label(v: &str, out: &mut String) {
     }
 }
 
+/// A series as Prometheus sees it, after merging resources with the same labels.
+#[derive(Debug, Clone, Default)]
+struct Merged {
+    count: u64,
+    sum: f64,
+    buckets: Vec<u64>,
+}
+
+/// (metric definition, sorted Prometheus labels) → merged values.
+type MergedSeries = std::collections::BTreeMap<(u16, Vec<(String, String)>), Merged>;
+
+impl MetricsAgg {
+    /// Series keyed by their Prometheus labels (resource labels plus attributes, sorted);
+    /// series of different resources with the same labels are added together.
+    fn merged(&self, resources: &Resources) -> MergedSeries {
+        let mut merged = MergedSeries::new();
+        for s in &self.series {
+            let mut labels: Vec<(String, String)> = resource_labels(resources, s.resource);
+            labels.extend(s.attrs.iter().map(|(k, v)| (sanitize(k, false), v.clone())));
+            labels.sort();
+            labels.dedup_by(|a, b| a.0 == b.0);
+            let e = merged
+                .entry((s.metric, labels))
+                .or_insert_with(|| Merged { buckets: vec![0; s.buckets.len()], ..Merged::default() });
+            e.count += s.count;
+            e.sum += s.sum;
+            for (a, b) in e.buckets.iter_mut().zip(&s.buckets) {
+                *a += b;
+            }
+        }
+        merged
+    }
+}
+
 /// Resource attributes that become labels of the exposition (the rest describe the process).
 fn resource_labels(resources: &Resources, r: u32) -> Vec<(String, String)> {
     resources.list[r as usize]
@@ -554,36 +588,22 @@ impl MetricsAgg {
     /// The Prometheus text exposition (format 0.0.4) of every series. Series whose labels
     /// coincide (same span names in two resources of one service) are added together.
     pub fn encode_prometheus(&self, resources: &Resources, out: &mut Vec<u8>) {
-        use std::collections::BTreeMap;
         use std::fmt::Write as _;
-        // (metric, labels) → (count, sum, cumulative-able buckets)
-        let mut merged: BTreeMap<(u16, String), (u64, f64, Vec<u64>)> = BTreeMap::new();
-        for s in &self.series {
-            let mut labels: Vec<(String, String)> = resource_labels(resources, s.resource);
-            labels.extend(s.attrs.iter().map(|(k, v)| (sanitize(k, false), v.clone())));
-            labels.sort();
-            labels.dedup_by(|a, b| a.0 == b.0);
-            let mut text = String::new();
-            for (i, (k, v)) in labels.iter().enumerate() {
-                if i > 0 {
-                    text.push(',');
-                }
-                text.push_str(k);
-                text.push_str("=\"");
-                escape_label(v, &mut text);
-                text.push('"');
-            }
-            let e = merged.entry((s.metric, text)).or_insert_with(|| (0, 0.0, vec![0; s.buckets.len()]));
-            e.0 += s.count;
-            e.1 += s.sum;
-            for (a, b) in e.2.iter_mut().zip(&s.buckets) {
-                *a += b;
-            }
-        }
+        let merged = self.merged(resources);
         let mut o = String::new();
         let mut last: Option<u16> = None;
-        for ((m, labels), (count, sum, buckets)) in &merged {
+        for ((m, label_list), Merged { count, sum, buckets }) in &merged {
             let def = &DERIVED[*m as usize];
+            let mut labels = String::new();
+            for (i, (k, v)) in label_list.iter().enumerate() {
+                if i > 0 {
+                    labels.push(',');
+                }
+                labels.push_str(k);
+                labels.push_str("=\"");
+                escape_label(v, &mut labels);
+                labels.push('"');
+            }
             let counter = def.shape == Shape::Counter;
             let name = prometheus_name(def.name, def.unit, counter);
             if last != Some(*m) {
@@ -617,20 +637,7 @@ impl MetricsAgg {
     /// The Prometheus series of the exposition, flattened (`_total`, `_bucket{le}`, `_sum`,
     /// `_count`), each with its sorted labels (`__name__` included) and current value.
     pub fn prometheus_series(&self, resources: &Resources) -> Vec<(Vec<(String, String)>, f64)> {
-        use std::collections::BTreeMap;
-        let mut merged: BTreeMap<(u16, Vec<(String, String)>), (u64, f64, Vec<u64>)> = BTreeMap::new();
-        for s in &self.series {
-            let mut labels: Vec<(String, String)> = resource_labels(resources, s.resource);
-            labels.extend(s.attrs.iter().map(|(k, v)| (sanitize(k, false), v.clone())));
-            labels.sort();
-            labels.dedup_by(|a, b| a.0 == b.0);
-            let e = merged.entry((s.metric, labels)).or_insert_with(|| (0, 0.0, vec![0; s.buckets.len()]));
-            e.0 += s.count;
-            e.1 += s.sum;
-            for (a, b) in e.2.iter_mut().zip(&s.buckets) {
-                *a += b;
-            }
-        }
+        let merged = self.merged(resources);
         let mut out = Vec::new();
         let with = |labels: &[(String, String)], name: String, extra: Option<(&str, String)>| {
             let mut l: Vec<(String, String)> = labels.to_vec();
@@ -641,7 +648,7 @@ impl MetricsAgg {
             l.sort();
             l
         };
-        for ((m, labels), (count, sum, buckets)) in merged {
+        for ((m, labels), Merged { count, sum, buckets }) in merged {
             let def = &DERIVED[m as usize];
             match def.shape {
                 Shape::Counter => {
