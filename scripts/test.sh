@@ -10,11 +10,11 @@ echo "==> installing test peers (pip: $(grep -v '^#' tests/requirements.txt | tr
 "$PYTHON" -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt 2>&1 | grep -v -i "running pip as the 'root' user" || true
 "$PYTHON" -c "import grpc, opentelemetry.proto, rotel, otel_collector" || { echo "python test peers are missing" >&2; exit 1; }
 
-if ! command -v prometheus > /dev/null || ! command -v promtool > /dev/null; then
-    echo "==> installing prometheus and promtool (apt)"
+if ! command -v prometheus > /dev/null || ! command -v promtool > /dev/null || ! command -v victoria-metrics > /dev/null; then
+    echo "==> installing prometheus, promtool and victoria-metrics (apt)"
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus > /dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus victoria-metrics > /dev/null
 fi
 
 echo "==> cargo fmt --check"

@@ -134,6 +134,10 @@ pub struct Global {
     #[arg(long, global = true, value_name = "URL")]
     pub remote_write: Option<String>,
 
+    /// Write the metrics as InfluxDB line protocol to this URL (e.g. http://127.0.0.1:8428/api/v2/write).
+    #[arg(long, global = true, value_name = "URL")]
+    pub influx_url: Option<String>,
+
     /// Also write the run summary as JSON to this file.
     #[arg(long, global = true, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,

@@ -286,21 +286,30 @@ fn execute(
         } else if g.linger.is_some() {
             return Err(anyhow!("--linger goes with --prometheus-listen"));
         }
-        if let Some(url) = &g.remote_write {
-            if !signals.contains(&Signal::Metrics) {
-                return Err(anyhow!("--remote-write needs metrics among --signals"));
-            }
-            let timeout = std::time::Duration::from_millis(g.timeout.unwrap_or(10_000));
-            let headers = g
-                .headers
+        let http_headers = || -> Result<Vec<(String, String)>> {
+            Ok(g.headers
                 .iter()
                 .map(|h| tsim_sinks::otlp::config::parse_headers(h))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| anyhow!(e))?
-                .concat();
+                .concat())
+        };
+        let timeout = std::time::Duration::from_millis(g.timeout.unwrap_or(10_000));
+        if let Some(url) = &g.remote_write {
+            if !signals.contains(&Signal::Metrics) {
+                return Err(anyhow!("--remote-write needs metrics among --signals"));
+            }
             sinks.push(Box::new(
-                tsim_sinks::remote_write::RemoteWriteSink::new(url, &headers, timeout, policy)
+                tsim_sinks::remote_write::RemoteWriteSink::new(url, &http_headers()?, timeout, policy)
                     .map_err(|e| anyhow!(e))?,
+            ));
+        }
+        if let Some(url) = &g.influx_url {
+            if !signals.contains(&Signal::Metrics) {
+                return Err(anyhow!("--influx-url needs metrics among --signals"));
+            }
+            sinks.push(Box::new(
+                tsim_sinks::influx::InfluxSink::new(url, &http_headers()?, timeout, policy).map_err(|e| anyhow!(e))?,
             ));
         }
         if run.show_spans && signals.contains(&Signal::Traces) {

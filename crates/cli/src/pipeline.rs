@@ -117,7 +117,7 @@ fn encoder(signal: Signal, format: Format, tenant_key: &str) -> Box<dyn TraceEnc
         Format::TextFull => Box::new(TextTraceEncoder::new(Detail::Full, tenant_key)),
         Format::AppJson => Box::new(AppLogEncoder::new()),
         Format::DecisionJson => Box::new(DecisionEncoder::new()),
-        Format::PrometheusText | Format::RemoteWrite => {
+        Format::PrometheusText | Format::RemoteWrite | Format::InfluxLine => {
             unreachable!("metrics formats are encoded by the metrics export")
         }
     }
@@ -157,6 +157,10 @@ impl MetricsExport {
         }
         for (format, targets) in &self.outputs {
             let items = match format {
+                Format::OtlpProto => {
+                    self.agg.encode_proto(resources, self.start_ns, time_ns, out);
+                    points
+                }
                 Format::OtlpJson => {
                     self.agg.encode_json(resources, self.start_ns, time_ns, out);
                     points
@@ -165,14 +169,14 @@ impl MetricsExport {
                     self.agg.encode_prometheus(resources, out);
                     points
                 }
-                // Remote write counts samples: histograms flatten into buckets, sum and count.
+                // Remote write and line protocol count samples: histograms flatten into
+                // buckets, sum and count.
                 Format::RemoteWrite => {
                     self.agg.encode_remote_write(resources, (time_ns / 1_000_000) as i64, out) as u64
                 }
-                _ => {
-                    self.agg.encode_proto(resources, self.start_ns, time_ns, out);
-                    points
-                }
+                Format::InfluxLine => self.agg.encode_influx(resources, time_ns, out) as u64,
+                // Not metric formats: such sinks are never registered for metrics.
+                Format::TextLine | Format::TextFull | Format::AppJson | Format::DecisionJson => continue,
             };
             let payload = Bytes::from(std::mem::take(out));
             send(targets, Batch { payload, items });

@@ -8,6 +8,7 @@
 
 pub mod applog;
 pub mod file;
+pub mod influx;
 pub mod otlp;
 pub mod otlp_grpc;
 pub mod otlp_http;
@@ -45,6 +46,8 @@ pub enum Format {
     PrometheusText,
     /// Prometheus remote-write `WriteRequest` (protobuf; the sink compresses it).
     RemoteWrite,
+    /// InfluxDB line protocol.
+    InfluxLine,
 }
 
 /// The signal a sink carries.
