@@ -138,6 +138,34 @@ pub struct Global {
     #[arg(long, global = true, value_name = "URL")]
     pub influx_url: Option<String>,
 
+    /// Index application log records and decisions into Elasticsearch/OpenSearch at this URL (`_bulk`).
+    #[arg(long, global = true, value_name = "URL")]
+    pub es_url: Option<String>,
+
+    /// Index for log records (`%Y %m %d %H` from the event time).
+    #[arg(long, global = true, default_value = "taskpilot-logs-%Y.%m.%d", value_name = "TEMPLATE")]
+    pub es_index: String,
+
+    /// Index for policy decisions.
+    #[arg(long, global = true, default_value = "decision-logs-%Y.%m.%d", value_name = "TEMPLATE")]
+    pub es_decision_index: String,
+
+    /// Basic-auth user for --es-url (with --es-password / ES_PASSWORD).
+    #[arg(long, global = true, value_name = "USER")]
+    pub es_user: Option<String>,
+
+    /// Basic-auth password for --es-url.
+    #[arg(long, global = true, env = "ES_PASSWORD", value_name = "PASSWORD", hide_env_values = true)]
+    pub es_password: Option<String>,
+
+    /// API key for --es-url (`Authorization: ApiKey …`).
+    #[arg(long, global = true, env = "ES_API_KEY", value_name = "KEY", hide_env_values = true)]
+    pub es_api_key: Option<String>,
+
+    /// Most documents per `_bulk` request.
+    #[arg(long, global = true, default_value_t = 500, value_name = "N")]
+    pub es_bulk_max_docs: usize,
+
     /// Also write the run summary as JSON to this file.
     #[arg(long, global = true, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,

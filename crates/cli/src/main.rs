@@ -312,6 +312,27 @@ fn execute(
                 tsim_sinks::influx::InfluxSink::new(url, &http_headers()?, timeout, policy).map_err(|e| anyhow!(e))?,
             ));
         }
+        if let Some(url) = &g.es_url {
+            if !signals.contains(&Signal::Logs) {
+                return Err(anyhow!("--es-url needs logs among --signals"));
+            }
+            let auth = match (&g.es_api_key, &g.es_user) {
+                (Some(k), _) => Some(tsim_sinks::elasticsearch::EsAuth::ApiKey(k.clone())),
+                (None, Some(u)) => Some(tsim_sinks::elasticsearch::EsAuth::Basic {
+                    user: u.clone(),
+                    password: g.es_password.clone().unwrap_or_default(),
+                }),
+                (None, None) => None,
+            };
+            let cfg = tsim_sinks::elasticsearch::EsConfig {
+                url: url.clone(),
+                auth,
+                max_docs: g.es_bulk_max_docs,
+                max_bytes: 5 << 20,
+                timeout,
+            };
+            sinks.push(Box::new(tsim_sinks::elasticsearch::EsSink::new(cfg, policy).map_err(|e| anyhow!(e))?));
+        }
         if run.show_spans && signals.contains(&Signal::Traces) {
             sinks.push(Box::new(StdoutSink::new(Format::TextLine)));
         }
@@ -328,6 +349,7 @@ fn execute(
             progress: !g.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
             tenant_key,
             metrics_interval_ns: g.metrics_interval.saturating_mul(1_000_000),
+            es_indexes: (g.es_index.clone(), g.es_decision_index.clone()),
         };
         Ok::<_, anyhow::Error>(pipeline::run(plan, sinks).await)
     })?;

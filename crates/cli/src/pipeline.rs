@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use tsim_engine::{Engine, Schedule, Scratch};
 use tsim_model::applog::AppLogEncoder;
 use tsim_model::decision::DecisionEncoder;
+use tsim_model::esbulk::EsBulkEncoder;
 use tsim_model::metrics::MetricsAgg;
 use tsim_model::otlp_json::JsonTraceEncoder;
 use tsim_model::otlp_proto::ProtoTraceEncoder;
@@ -38,6 +39,8 @@ pub struct Plan {
     pub tenant_key: String,
     /// Simulated time between metric exports (cumulative; a final export closes the run).
     pub metrics_interval_ns: u64,
+    /// Elasticsearch index templates: (logs, decisions).
+    pub es_indexes: (String, String),
 }
 
 /// What one sink did.
@@ -105,7 +108,8 @@ struct Counters {
     logs: AtomicU64,
 }
 
-fn encoder(signal: Signal, format: Format, tenant_key: &str) -> Box<dyn TraceEncoder + Send> {
+fn encoder(signal: Signal, format: Format, plan: &Plan) -> Box<dyn TraceEncoder + Send> {
+    let tenant_key = plan.tenant_key.as_str();
     let items = match signal {
         Signal::Traces | Signal::Metrics => Items::Spans,
         Signal::Logs => Items::Logs,
@@ -117,6 +121,7 @@ fn encoder(signal: Signal, format: Format, tenant_key: &str) -> Box<dyn TraceEnc
         Format::TextFull => Box::new(TextTraceEncoder::new(Detail::Full, tenant_key)),
         Format::AppJson => Box::new(AppLogEncoder::new()),
         Format::DecisionJson => Box::new(DecisionEncoder::new()),
+        Format::EsBulk => Box::new(EsBulkEncoder::new(&plan.es_indexes.0, &plan.es_indexes.1)),
         Format::PrometheusText | Format::RemoteWrite | Format::InfluxLine => {
             unreachable!("metrics formats are encoded by the metrics export")
         }
@@ -176,7 +181,9 @@ impl MetricsExport {
                 }
                 Format::InfluxLine => self.agg.encode_influx(resources, time_ns, out) as u64,
                 // Not metric formats: such sinks are never registered for metrics.
-                Format::TextLine | Format::TextFull | Format::AppJson | Format::DecisionJson => continue,
+                Format::TextLine | Format::TextFull | Format::AppJson | Format::DecisionJson | Format::EsBulk => {
+                    continue;
+                }
             };
             let payload = Bytes::from(std::mem::take(out));
             send(targets, Batch { payload, items });
@@ -317,7 +324,7 @@ pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>) -> Report {
             None => outputs.push(Output {
                 signal,
                 format,
-                encoder: encoder(signal, format, &plan.tenant_key),
+                encoder: encoder(signal, format, &plan),
                 targets: vec![(tx, stats.clone())],
             }),
         }

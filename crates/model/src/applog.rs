@@ -93,16 +93,29 @@ fn field(o: &mut Vec<u8>, t: &TraceBuf<'_>, name: &str, v: Option<&AnyValue<'_>>
     }
 }
 
-impl AppLogEncoder {
-    fn line(&mut self, resources: &Resources, resource: u32, t: &TraceBuf<'_>, l: &LogRecord<'_>) {
-        let o = &mut self.out;
+/// Writes one application log line (with its newline) for `l` into `o`; with `es`, the
+/// object also gets `@timestamp` (Elasticsearch's time field) and no newline.
+pub(crate) fn write_app_line(
+    o: &mut Vec<u8>,
+    ts: &mut String,
+    resources: &Resources,
+    resource: u32,
+    t: &TraceBuf<'_>,
+    l: &LogRecord<'_>,
+    es: bool,
+) {
+    {
         let span_idx = l.span as usize;
         let span = &t.spans[span_idx];
         let attrs = t.attrs_of(l.attrs);
-        self.line.clear();
-        push_rfc3339(&mut self.line, l.time_ns, 3);
-        o.extend_from_slice(b"{\"timestamp\":\"");
-        o.extend_from_slice(self.line.as_bytes());
+        ts.clear();
+        push_rfc3339(ts, l.time_ns, 3);
+        if es {
+            let _ = write!(o, "{{\"@timestamp\":\"{ts}\",\"timestamp\":\"");
+        } else {
+            o.extend_from_slice(b"{\"timestamp\":\"");
+        }
+        o.extend_from_slice(ts.as_bytes());
         let _ = write!(o, "\",\"level\":\"{}\",\"name\":", level(l.severity));
         let logger = t.str(&l.logger);
         let service = resources.list[resource as usize].get_str("service.name").unwrap_or("telemetry-simulator");
@@ -159,14 +172,14 @@ impl AppLogEncoder {
             o.push(b':');
             write_value(o, t, &kv.value);
         }
-        o.extend_from_slice(b"}\n");
+        o.extend_from_slice(if es { b"}".as_slice() } else { b"}\n".as_slice() });
     }
 }
 
 impl TraceEncoder for AppLogEncoder {
     fn add(&mut self, resources: &Resources, resource: u32, trace: &TraceBuf<'_>) {
         for l in &trace.logs {
-            self.line(resources, resource, trace, l);
+            write_app_line(&mut self.out, &mut self.line, resources, resource, trace, l, false);
         }
         self.items += trace.logs.len();
     }

@@ -33,41 +33,57 @@ pub fn is_decision(t: &TraceBuf<'_>, attrs: (u32, u32)) -> bool {
         .any(|kv| kv.key == "log_type" && matches!(kv.value, AnyValue::Str(s) if t.str(&s) == "policy_decision"))
 }
 
+/// Writes the decision line of `l` (a decision record) into `o`; with `es`, the object
+/// also gets `@timestamp` and no newline.
+pub(crate) fn write_decision_line(
+    o: &mut Vec<u8>,
+    ts: &mut String,
+    t: &TraceBuf<'_>,
+    l: &crate::LogRecord<'_>,
+    es: bool,
+) {
+    {
+        let attrs = t.attrs_of(l.attrs);
+        let get = |k: &str| {
+            attrs.iter().find(|kv| kv.key == k).and_then(|kv| match kv.value {
+                AnyValue::Str(s) => Some(t.str(&s)),
+                _ => None,
+            })
+        };
+        ts.clear();
+        push_rfc3339(ts, l.time_ns, 3);
+        if es {
+            let _ = write!(o, "{{\"@timestamp\":\"{ts}\",\"decision_id\":");
+        } else {
+            o.extend_from_slice(b"{\"decision_id\":");
+        }
+        write_str(o, get("decision_id").unwrap_or_default());
+        let _ = write!(o, ",\"timestamp\":\"{ts}\"");
+        for key in ["decision_type", "result", "tool_name", "agent_id", "policy_name", "reason"] {
+            if let Some(v) = get(key) {
+                let _ = write!(o, ",\"{key}\":");
+                write_str(o, v);
+            }
+        }
+        if let Some(c) = get("decision.context_json") {
+            // Written by the scenario loader as a JSON object.
+            let _ = write!(o, ",\"context\":{c}");
+        }
+        o.extend_from_slice(b",\"trace_id\":\"");
+        push_hex(o, &t.trace_id);
+        o.extend_from_slice(b"\",\"span_id\":\"");
+        push_hex(o, &t.spans[l.span as usize].span_id);
+        o.extend_from_slice(if es { b"\"}".as_slice() } else { b"\"}\n".as_slice() });
+    }
+}
+
 impl TraceEncoder for DecisionEncoder {
     fn add(&mut self, _resources: &Resources, _resource: u32, t: &TraceBuf<'_>) {
         for l in &t.logs {
-            if !is_decision(t, l.attrs) {
-                continue;
+            if is_decision(t, l.attrs) {
+                write_decision_line(&mut self.out, &mut self.ts, t, l, false);
+                self.items += 1;
             }
-            let o = &mut self.out;
-            let attrs = t.attrs_of(l.attrs);
-            let get = |k: &str| {
-                attrs.iter().find(|kv| kv.key == k).and_then(|kv| match kv.value {
-                    AnyValue::Str(s) => Some(t.str(&s)),
-                    _ => None,
-                })
-            };
-            o.extend_from_slice(b"{\"decision_id\":");
-            write_str(o, get("decision_id").unwrap_or_default());
-            self.ts.clear();
-            push_rfc3339(&mut self.ts, l.time_ns, 3);
-            let _ = write!(o, ",\"timestamp\":\"{}\"", self.ts);
-            for key in ["decision_type", "result", "tool_name", "agent_id", "policy_name", "reason"] {
-                if let Some(v) = get(key) {
-                    let _ = write!(o, ",\"{key}\":");
-                    write_str(o, v);
-                }
-            }
-            if let Some(c) = get("decision.context_json") {
-                // Written by the scenario loader as a JSON object.
-                let _ = write!(o, ",\"context\":{c}");
-            }
-            o.extend_from_slice(b",\"trace_id\":\"");
-            push_hex(o, &t.trace_id);
-            o.extend_from_slice(b"\",\"span_id\":\"");
-            push_hex(o, &t.spans[l.span as usize].span_id);
-            o.extend_from_slice(b"\"}\n");
-            self.items += 1;
         }
     }
 

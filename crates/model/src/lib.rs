@@ -7,6 +7,7 @@
 
 pub mod applog;
 pub mod decision;
+pub mod esbulk;
 pub mod hex;
 pub mod metrics;
 pub mod otlp_json;

@@ -7,6 +7,7 @@
 //! `generated = delivered + dropped{reason}` per sink.
 
 pub mod applog;
+pub mod elasticsearch;
 pub mod file;
 pub mod influx;
 pub mod otlp;
@@ -48,6 +49,8 @@ pub enum Format {
     RemoteWrite,
     /// InfluxDB line protocol.
     InfluxLine,
+    /// Elasticsearch `_bulk` NDJSON (action and document lines).
+    EsBulk,
 }
 
 /// The signal a sink carries.

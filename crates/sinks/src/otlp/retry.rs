@@ -51,7 +51,42 @@ fn jitter_unit(state: &mut u64) -> f64 {
     (*state >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// Waits between the attempts of one batch: exponential with jitter, a peer's requested
+/// delay when it gives one, and no more waiting once the policy's time bound would pass.
+#[derive(Debug)]
+pub struct Backoff {
+    policy: RetryPolicy,
+    started: Instant,
+    next: Duration,
+    seed: u64,
+}
+
+impl Backoff {
+    /// The wait before the next attempt, or `None` when the time bound is spent.
+    pub fn next_wait(&mut self, after: Option<Duration>) -> Option<Duration> {
+        // Full jitter around the exponential step: wait in [step/2, step].
+        let jittered = self.next.mul_f64(0.5 + 0.5 * jitter_unit(&mut self.seed));
+        let wait = after.unwrap_or(jittered);
+        if self.policy.max_elapsed.is_zero() || self.started.elapsed() + wait > self.policy.max_elapsed {
+            return None;
+        }
+        self.next = self.next.mul_f64(self.policy.multiplier).min(self.policy.max_backoff);
+        Some(wait)
+    }
+}
+
 impl RetryPolicy {
+    /// A backoff for one batch, starting now.
+    pub fn backoff(&self) -> Backoff {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(7)
+            ^ ((std::process::id() as u64) << 32)
+            | 1;
+        Backoff { policy: *self, started: Instant::now(), next: self.initial, seed }
+    }
+
     /// Runs `attempt` until it is done, fails permanently, or the time bound is spent.
     /// `items` is the batch size, for the drop accounting.
     pub async fn run<F, Fut>(&self, items: u64, mut attempt: F) -> Delivery
@@ -59,44 +94,25 @@ impl RetryPolicy {
         F: FnMut() -> Fut,
         Fut: Future<Output = Outcome>,
     {
-        let started = Instant::now();
-        let mut backoff = self.initial;
+        let mut backoff = self.backoff();
         let mut requests = 0u64;
-        let mut seed = (std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(7))
-            ^ ((std::process::id() as u64) << 32)
-            | 1;
         loop {
             requests += 1;
             let outcome = attempt().await;
-            let (reason, after) = match outcome {
-                Outcome::Done(mut d) => {
-                    d.requests = requests;
-                    d.retries = requests - 1;
-                    return d;
-                }
-                Outcome::Fail(reason) => {
-                    let mut d = Delivery::dropped(items, reason);
-                    d.requests = requests;
-                    d.retries = requests - 1;
-                    return d;
-                }
-                Outcome::Retry { reason, after } => (reason, after),
+            let mut d = match outcome {
+                Outcome::Done(d) => d,
+                Outcome::Fail(reason) => Delivery::dropped(items, reason),
+                Outcome::Retry { reason, after } => match backoff.next_wait(after) {
+                    Some(wait) => {
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    None => Delivery::dropped(items, format!("retries exhausted: {reason}")),
+                },
             };
-            // Full jitter around the exponential step: wait in [backoff/2, backoff].
-            let jittered = backoff.mul_f64(0.5 + 0.5 * jitter_unit(&mut seed));
-            let wait = after.unwrap_or(jittered);
-            let elapsed = started.elapsed();
-            if self.max_elapsed.is_zero() || elapsed + wait > self.max_elapsed {
-                let mut d = Delivery::dropped(items, format!("retries exhausted: {reason}"));
-                d.requests = requests;
-                d.retries = requests - 1;
-                return d;
-            }
-            tokio::time::sleep(wait).await;
-            backoff = backoff.mul_f64(self.multiplier).min(self.max_backoff);
+            d.requests = requests;
+            d.retries = requests - 1;
+            return d;
         }
     }
 }

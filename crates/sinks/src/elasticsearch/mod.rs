@@ -1,0 +1,249 @@
+//! Elasticsearch / OpenSearch `_bulk` sink. Per-item results are handled as Filebeat does:
+//! items answered 429 or 5xx are retried (alone, with backoff), a 409 on `create` means the
+//! document is already there and counts as delivered, any other 4xx drops the item with its
+//! error type as the reason. Whole-request 429/5xx and connection failures retry the chunk;
+//! other whole-request errors drop it.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+
+use crate::otlp::RetryPolicy;
+use crate::otlp::response::retry_after;
+use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink};
+
+/// Credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EsAuth {
+    /// `Authorization: Basic …`.
+    Basic { user: String, password: String },
+    /// `Authorization: ApiKey …` (the encoded key as Elasticsearch gives it).
+    ApiKey(String),
+}
+
+/// Settings of the sink.
+#[derive(Debug, Clone)]
+pub struct EsConfig {
+    /// Base URL, e.g. `http://127.0.0.1:9200`.
+    pub url: String,
+    /// Credentials.
+    pub auth: Option<EsAuth>,
+    /// Most documents per `_bulk` request.
+    pub max_docs: usize,
+    /// Most body bytes per `_bulk` request (a single larger document still goes alone).
+    pub max_bytes: usize,
+    /// Per-request timeout.
+    pub timeout: std::time::Duration,
+}
+
+/// Indexes documents with `_bulk`.
+pub struct EsSink {
+    cfg: EsConfig,
+    client: reqwest::Client,
+    headers: HeaderMap,
+    policy: RetryPolicy,
+}
+
+fn base64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in data.chunks(3) {
+        let n =
+            (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+impl EsSink {
+    /// A client for `cfg`.
+    pub fn new(cfg: EsConfig, policy: RetryPolicy) -> Result<Self, String> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client =
+            reqwest::Client::builder().timeout(cfg.timeout).build().map_err(|e| format!("HTTP client: {e}"))?;
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
+        match &cfg.auth {
+            Some(EsAuth::Basic { user, password }) => {
+                let v = format!("Basic {}", base64(format!("{user}:{password}").as_bytes()));
+                headers
+                    .insert(AUTHORIZATION, HeaderValue::from_str(&v).map_err(|_| "invalid credentials".to_string())?);
+            }
+            Some(EsAuth::ApiKey(k)) => {
+                headers.insert(
+                    AUTHORIZATION,
+                    HeaderValue::from_str(&format!("ApiKey {k}")).map_err(|_| "invalid API key".to_string())?,
+                );
+            }
+            None => {}
+        }
+        Ok(Self { cfg, client, headers, policy })
+    }
+
+    /// Delivers one chunk of (action, document) pairs, retrying what may be retried.
+    async fn chunk(&self, items: &[(&[u8], &[u8])], d: &mut Delivery) {
+        let url = format!("{}/_bulk", self.cfg.url.trim_end_matches('/'));
+        let mut pending: Vec<usize> = (0..items.len()).collect();
+        let mut backoff = self.policy.backoff();
+        let mut dropped: BTreeMap<String, u64> = BTreeMap::new();
+        loop {
+            let mut body = Vec::new();
+            for &i in &pending {
+                body.extend_from_slice(items[i].0);
+                body.push(b'\n');
+                body.extend_from_slice(items[i].1);
+                body.push(b'\n');
+            }
+            d.requests += 1;
+            let resp = self.client.post(&url).headers(self.headers.clone()).body(Bytes::from(body)).send().await;
+            let (retry, after, reason): (Vec<usize>, _, String) = match resp {
+                Err(e) => (pending.clone(), None, format!("es: {e}")),
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    let after = r
+                        .headers()
+                        .get(RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| retry_after(v, jiff::Timestamp::now().as_second()));
+                    let text = r.bytes().await.unwrap_or_default();
+                    if status == 429 || status >= 500 {
+                        (pending.clone(), after, format!("es {status}"))
+                    } else if !(200..300).contains(&status) {
+                        let snippet: String = String::from_utf8_lossy(&text).chars().take(120).collect();
+                        *dropped.entry(format!("es {status}: {}", snippet.trim())).or_default() += pending.len() as u64;
+                        break;
+                    } else {
+                        match per_item(&text, pending.len()) {
+                            Err(e) => {
+                                *dropped.entry(e).or_default() += pending.len() as u64;
+                                break;
+                            }
+                            Ok(results) => {
+                                let mut retry = Vec::new();
+                                let mut last = String::new();
+                                for (k, r) in results.into_iter().enumerate() {
+                                    match r {
+                                        ItemResult::Delivered => d.delivered += 1,
+                                        ItemResult::Retry(why) => {
+                                            retry.push(pending[k]);
+                                            last = why;
+                                        }
+                                        ItemResult::Dropped(why) => *dropped.entry(why).or_default() += 1,
+                                    }
+                                }
+                                (retry, after, last)
+                            }
+                        }
+                    }
+                }
+            };
+            if retry.is_empty() {
+                break;
+            }
+            match backoff.next_wait(after) {
+                Some(wait) => {
+                    d.retries += 1;
+                    tokio::time::sleep(wait).await;
+                    pending = retry;
+                }
+                None => {
+                    *dropped.entry(format!("retries exhausted: {reason}")).or_default() += retry.len() as u64;
+                    break;
+                }
+            }
+        }
+        for (reason, n) in dropped {
+            d.dropped.push((reason, n));
+        }
+    }
+}
+
+enum ItemResult {
+    Delivered,
+    Retry(String),
+    Dropped(String),
+}
+
+/// Reads the `items` of a `_bulk` answer: one result per document sent, in order.
+fn per_item(body: &[u8], expected: usize) -> Result<Vec<ItemResult>, String> {
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| format!("es: unreadable _bulk answer: {e}"))?;
+    let items = v.get("items").and_then(|i| i.as_array()).ok_or("es: _bulk answer without items")?;
+    if items.len() != expected {
+        return Err(format!("es: _bulk answered {} items for {expected} documents", items.len()));
+    }
+    Ok(items
+        .iter()
+        .map(|it| {
+            let (op, r) =
+                it.as_object().and_then(|o| o.iter().next()).map(|(k, v)| (k.as_str(), v)).unwrap_or(("", it));
+            let status = r.get("status").and_then(|s| s.as_u64()).unwrap_or(0);
+            let ty = r.pointer("/error/type").and_then(|t| t.as_str()).unwrap_or("error");
+            match status {
+                200..=299 => ItemResult::Delivered,
+                409 if op == "create" => ItemResult::Delivered,
+                429 | 500..=599 => ItemResult::Retry(format!("es {status}: {ty}")),
+                _ => ItemResult::Dropped(format!("es {status}: {ty}")),
+            }
+        })
+        .collect())
+}
+
+impl Sink for EsSink {
+    fn name(&self) -> String {
+        format!("elasticsearch {}", self.cfg.url)
+    }
+
+    fn format(&self) -> Format {
+        Format::EsBulk
+    }
+
+    fn signal(&self) -> Signal {
+        Signal::Logs
+    }
+
+    fn send(&mut self, batch: Batch) -> BoxFuture<'_, Delivery> {
+        Box::pin(async move {
+            let lines: Vec<&[u8]> = batch.payload.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
+            let mut d = Delivery::default();
+            if !lines.len().is_multiple_of(2) || lines.len() as u64 / 2 != batch.items {
+                return Delivery::dropped(batch.items, "es: malformed bulk payload");
+            }
+            let items: Vec<(&[u8], &[u8])> = lines.chunks(2).map(|c| (c[0], c[1])).collect();
+            let mut start = 0;
+            while start < items.len() {
+                let mut end = start;
+                let mut bytes = 0;
+                while end < items.len() && end - start < self.cfg.max_docs.max(1) {
+                    let size = items[end].0.len() + items[end].1.len() + 2;
+                    if end > start && bytes + size > self.cfg.max_bytes {
+                        break;
+                    }
+                    bytes += size;
+                    end += 1;
+                }
+                self.chunk(&items[start..end], &mut d).await;
+                start = end;
+            }
+            d
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648() {
+        assert_eq!(base64(b"elastic:changeme"), "ZWxhc3RpYzpjaGFuZ2VtZQ==");
+        assert_eq!(base64(b"ab"), "YWI=");
+        assert_eq!(base64(b"abc"), "YWJj");
+    }
+}
