@@ -81,7 +81,7 @@ def summarize_metrics(req):
                         e["buckets_ok"] &= sum(p.bucket_counts) == p.count
                         e["exemplars"] += [[x.trace_id.hex(), x.span_id.hex()] for x in p.exemplars]
                     else:
-                        e["total"] += p.as_int
+                        e["total"] += p.as_int if p.WhichOneof("value") == "as_int" else p.as_double
     return out
 
 

@@ -343,8 +343,18 @@ pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>) -> Report {
     let generation = {
         let (plan, stop, counters) = (plan.clone(), stop.clone(), counters.clone());
         let start_ns = plan.schedule.start_ns;
+        let mut agg = MetricsAgg::new();
+        for sc in plan.engine.scenarios() {
+            for (model, input, output) in sc.pricing() {
+                agg.set_price(tsim_model::metrics::Price {
+                    model: model.clone(),
+                    input_per_million: *input,
+                    output_per_million: *output,
+                });
+            }
+        }
         let mut metrics = (!metric_outputs.is_empty()).then(|| MetricsExport {
-            agg: MetricsAgg::new(),
+            agg,
             start_ns,
             next_ns: start_ns + plan.metrics_interval_ns,
             interval_ns: plan.metrics_interval_ns,

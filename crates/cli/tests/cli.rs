@@ -285,3 +285,25 @@ fn policy_decisions_reach_the_decision_log_the_app_log_and_the_spans() {
     assert_eq!(violations, denied);
     assert_eq!(traces.matches(r#""name":"policy.decision""#).count(), 400);
 }
+
+#[test]
+fn cost_is_tokens_times_the_declared_price() {
+    let dir = tempdir("cost");
+    std::fs::write(
+        dir.join("cost.yaml"),
+        concat!(
+            "name: cost\ninterval_ms: 0\npricing:\n  gpt-4o: {input_per_million: 40, output_per_million: 120}\n",
+            "root:\n  type: chat gpt-4o\n  kind: client\n  attributes:\n    gen_ai.operation.name: chat\n",
+            "    gen_ai.request.model: gpt-4o\n    gen_ai.usage.input_tokens: 1000\n    gen_ai.usage.output_tokens: 500\n",
+        ),
+    )
+    .unwrap();
+    let args = format!("--scenarios-dir {0} --output {0}/out scenario --name cost --count 50 -q", dir.display());
+    let r = run_in(&dir, &words(&args), &[]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let m = decode_json_file(&dir.join("out/metrics.jsonl"));
+    let last = m["metric_exports"].as_array().unwrap().last().unwrap().clone();
+    let cost = last["llm.cost"]["total"].as_f64().unwrap();
+    assert!((cost - 5.0).abs() < 1e-9, "50 calls × (1000 × $40 + 500 × $120) / 1M = $5.00, got {cost}");
+    assert_eq!(last["llm.tokens"]["total"].as_u64(), Some(50 * 1500));
+}

@@ -17,6 +17,7 @@ pub struct CompiledScenario {
     pub(crate) default_leaf: Sampler,
     pub(crate) emit_logs: bool,
     pub(crate) emit_metrics: bool,
+    pub(crate) pricing: Vec<(String, f64, f64)>,
 }
 
 #[derive(Debug)]
@@ -366,12 +367,18 @@ impl CompiledScenario {
             default_leaf,
             emit_logs: s.emit_logs,
             emit_metrics: s.emit_metrics,
+            pricing: s.pricing.clone(),
         })
     }
 
     /// The scenario's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Token prices declared by the scenario: (model, USD per million input, output tokens).
+    pub fn pricing(&self) -> &[(String, f64, f64)] {
+        &self.pricing
     }
 
     /// Whether metrics are derived from this scenario's spans.

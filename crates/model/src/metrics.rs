@@ -14,25 +14,64 @@ use crate::proto::*;
 use crate::trace::{AnyValue, OwnedValue, Resources, SpanKind, StatusCode, TraceBuf};
 
 /// The shape of a metric.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Shape {
-    /// Monotonic cumulative sum of integers.
+    /// Monotonic cumulative sum.
     Counter,
-    /// Cumulative explicit-bucket histogram.
-    Histogram(&'static [f64]),
+    /// The last value set.
+    Gauge,
+    /// Cumulative explicit-bucket histogram with these bounds.
+    Histogram(Vec<f64>),
 }
 
 /// A metric definition.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MetricDef {
     /// Name.
-    pub name: &'static str,
+    pub name: String,
     /// Description.
-    pub description: &'static str,
+    pub description: String,
     /// UCUM unit.
-    pub unit: &'static str,
+    pub unit: String,
     /// Shape.
     pub shape: Shape,
+    /// Values are whole numbers (sums are sent as integers).
+    pub integer: bool,
+}
+
+impl MetricDef {
+    /// A definition.
+    pub fn new(name: &str, description: &str, unit: &str, shape: Shape, integer: bool) -> Self {
+        Self { name: name.into(), description: description.into(), unit: unit.into(), shape, integer }
+    }
+}
+
+/// Price of a model's tokens, in USD per million.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Price {
+    /// Model name as in `gen_ai.request.model`.
+    pub model: String,
+    /// USD per million input tokens.
+    pub input_per_million: f64,
+    /// USD per million output tokens.
+    pub output_per_million: f64,
+}
+
+/// Example prices (USD per million tokens) for a few common models. They are examples to
+/// make cost dashboards move, not a price list: set your own with `pricing:`.
+pub fn default_prices() -> Vec<Price> {
+    [
+        ("gpt-4o", 2.5, 10.0),
+        ("gpt-4o-mini", 0.15, 0.6),
+        ("gpt-4.1", 2.0, 8.0),
+        ("gpt-4.1-mini", 0.4, 1.6),
+        ("claude-sonnet-4", 3.0, 15.0),
+        ("claude-3-5-haiku", 0.8, 4.0),
+        ("gemini-2.5-flash", 0.3, 2.5),
+    ]
+    .into_iter()
+    .map(|(m, i, o)| Price { model: m.into(), input_per_million: i, output_per_million: o })
+    .collect()
 }
 
 /// Bucket bounds of the spanmetrics connector's default histogram, in seconds (its
@@ -48,32 +87,47 @@ pub const GENAI_TOKEN_BOUNDS: &[f64] = &[
     67108864.0,
 ];
 
-/// The metrics derived from spans.
-pub const DERIVED: &[MetricDef] = &[
-    MetricDef { name: "calls", description: "Spans, by name, kind and status.", unit: "1", shape: Shape::Counter },
-    MetricDef {
-        name: "duration",
-        description: "Span durations, by name, kind and status.",
-        unit: "s",
-        shape: Shape::Histogram(SPAN_DURATION_BOUNDS_S),
-    },
-    MetricDef {
-        name: "gen_ai.client.operation.duration",
-        description: "GenAI operation duration.",
-        unit: "s",
-        shape: Shape::Histogram(GENAI_DURATION_BOUNDS_S),
-    },
-    MetricDef {
-        name: "gen_ai.client.token.usage",
-        description: "Number of input and output tokens used.",
-        unit: "{token}",
-        shape: Shape::Histogram(GENAI_TOKEN_BOUNDS),
-    },
-];
+/// The metrics derived from spans, in this order.
+pub fn derived_defs() -> Vec<MetricDef> {
+    vec![
+        MetricDef::new("calls", "Spans, by name, kind and status.", "1", Shape::Counter, true),
+        MetricDef::new(
+            "duration",
+            "Span durations, by name, kind and status.",
+            "s",
+            Shape::Histogram(SPAN_DURATION_BOUNDS_S.to_vec()),
+            false,
+        ),
+        MetricDef::new(
+            "gen_ai.client.operation.duration",
+            "GenAI operation duration.",
+            "s",
+            Shape::Histogram(GENAI_DURATION_BOUNDS_S.to_vec()),
+            false,
+        ),
+        MetricDef::new(
+            "gen_ai.client.token.usage",
+            "Number of input and output tokens used.",
+            "{token}",
+            Shape::Histogram(GENAI_TOKEN_BOUNDS.to_vec()),
+            true,
+        ),
+        MetricDef::new(
+            "llm.cost",
+            "Cost of model calls in USD, by model (tokens × price).",
+            "{USD}",
+            Shape::Counter,
+            false,
+        ),
+        MetricDef::new("llm.tokens", "Tokens used, by model and token type.", "{token}", Shape::Counter, true),
+    ]
+}
 const CALLS: u16 = 0;
 const DURATION: u16 = 1;
 const GENAI_DURATION: u16 = 2;
 const GENAI_TOKENS: u16 = 3;
+const LLM_COST: u16 = 4;
+const LLM_TOKENS: u16 = 5;
 
 /// Operations that are model calls (the GenAI client metrics are about those).
 const MODEL_OPERATIONS: &[&str] = &["chat", "text_completion", "generate_content", "embeddings"];
@@ -90,7 +144,7 @@ struct Exemplar {
 struct Series {
     metric: u16,
     resource: u32,
-    attrs: Vec<(&'static str, String)>,
+    attrs: Vec<(String, String)>,
     count: u64,
     sum: f64,
     min: f64,
@@ -103,12 +157,20 @@ struct Series {
 type Layout = Vec<(u32, Vec<(u16, Vec<usize>)>)>;
 
 /// Cumulative aggregation of metrics over the traces of a run.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MetricsAgg {
+    defs: Vec<MetricDef>,
+    prices: Vec<Price>,
     series: Vec<Series>,
     index: HashMap<String, usize>,
     key: String,
-    scratch: Vec<(&'static str, String)>,
+    scratch: Vec<(String, String)>,
+}
+
+impl Default for MetricsAgg {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 fn kind_name(k: SpanKind) -> &'static str {
@@ -131,9 +193,49 @@ fn status_name(s: StatusCode) -> &'static str {
 }
 
 impl MetricsAgg {
-    /// An empty aggregation.
+    /// An empty aggregation with the derived metrics and the example prices.
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            defs: derived_defs(),
+            prices: default_prices(),
+            series: Vec::new(),
+            index: HashMap::new(),
+            key: String::new(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Sets the price of models (replacing the example price of the same model).
+    pub fn set_price(&mut self, p: Price) {
+        self.prices.retain(|q| q.model != p.model);
+        self.prices.push(p);
+    }
+
+    /// Adds a metric definition (or finds the one of that name); returns its index.
+    pub fn define(&mut self, def: MetricDef) -> u16 {
+        match self.defs.iter().position(|d| d.name == def.name) {
+            Some(i) => i as u16,
+            None => {
+                self.defs.push(def);
+                (self.defs.len() - 1) as u16
+            }
+        }
+    }
+
+    /// Records `value` for metric `metric` with `labels` (a counter adds it, a gauge sets
+    /// it, a histogram observes it), optionally with the span that produced it.
+    pub fn record_labeled(
+        &mut self,
+        metric: u16,
+        resource: u32,
+        labels: &[(String, String)],
+        value: f64,
+        exemplar: Option<([u8; 16], [u8; 8], u64)>,
+    ) {
+        self.scratch.clear();
+        self.scratch.extend_from_slice(labels);
+        let ex = exemplar.map(|(trace_id, span_id, time_ns)| Exemplar { time_ns, value, trace_id, span_id });
+        self.record(metric, resource, value, ex);
     }
 
     /// Data points an export would hold now.
@@ -153,9 +255,9 @@ impl MetricsAgg {
         let idx = match self.index.get(self.key.as_str()) {
             Some(i) => *i,
             None => {
-                let buckets = match DERIVED[metric as usize].shape {
+                let buckets = match &self.defs[metric as usize].shape {
                     Shape::Histogram(b) => vec![0; b.len() + 1],
-                    Shape::Counter => Vec::new(),
+                    Shape::Counter | Shape::Gauge => Vec::new(),
                 };
                 self.series.push(Series {
                     metric,
@@ -174,10 +276,13 @@ impl MetricsAgg {
         };
         let s = &mut self.series[idx];
         s.count += 1;
-        s.sum += value;
+        match &self.defs[metric as usize].shape {
+            Shape::Gauge => s.sum = value,
+            _ => s.sum += value,
+        }
         s.min = s.min.min(value);
         s.max = s.max.max(value);
-        if let Shape::Histogram(bounds) = DERIVED[metric as usize].shape {
+        if let Shape::Histogram(bounds) = &self.defs[metric as usize].shape {
             // Buckets are (previous bound, bound]; the last one is everything above.
             let b = bounds.iter().position(|b| value <= *b).unwrap_or(bounds.len());
             s.buckets[b] += 1;
@@ -192,9 +297,9 @@ impl MetricsAgg {
             let dur_ns = span.end_ns - span.start_ns;
             let ex = |value: f64| Exemplar { time_ns: span.end_ns, value, trace_id: t.trace_id, span_id: span.span_id };
             self.scratch.clear();
-            self.scratch.push(("span.name", name.to_string()));
-            self.scratch.push(("span.kind", kind_name(span.kind).to_string()));
-            self.scratch.push(("status.code", status_name(span.status).to_string()));
+            self.scratch.push(("span.name".into(), name.to_string()));
+            self.scratch.push(("span.kind".into(), kind_name(span.kind).to_string()));
+            self.scratch.push(("status.code".into(), status_name(span.status).to_string()));
             self.record(CALLS, resource, 1.0, None);
             let secs = dur_ns as f64 / 1e9;
             self.record(DURATION, resource, secs, Some(ex(secs)));
@@ -212,22 +317,24 @@ impl MetricsAgg {
             }
             let provider = text("gen_ai.provider.name").or_else(|| text("gen_ai.system"));
             let model = text("gen_ai.request.model");
-            let base = |s: &mut Vec<(&'static str, String)>| {
+            let base = |s: &mut Vec<(String, String)>| {
                 s.clear();
-                s.push(("gen_ai.operation.name", op.clone()));
+                s.push(("gen_ai.operation.name".into(), op.clone()));
                 if let Some(p) = &provider {
-                    s.push(("gen_ai.provider.name", p.clone()));
+                    s.push(("gen_ai.provider.name".into(), p.clone()));
                 }
                 if let Some(m) = &model {
-                    s.push(("gen_ai.request.model", m.clone()));
+                    s.push(("gen_ai.request.model".into(), m.clone()));
                 }
             };
             base(&mut self.scratch);
             if span.status == StatusCode::Error {
                 let ty = text("error.type").unwrap_or_else(|| "_OTHER".into());
-                self.scratch.push(("error.type", ty));
+                self.scratch.push(("error.type".into(), ty));
             }
             self.record(GENAI_DURATION, resource, secs, Some(ex(secs)));
+            let mut cost = 0.0;
+            let price = model.as_ref().and_then(|m| self.prices.iter().find(|p| &p.model == m)).cloned();
             for (key, ty) in [("gen_ai.usage.input_tokens", "input"), ("gen_ai.usage.output_tokens", "output")] {
                 let tokens = attrs.iter().find(|kv| kv.key == key).and_then(|kv| match kv.value {
                     AnyValue::Int(i) => Some(i as f64),
@@ -236,9 +343,24 @@ impl MetricsAgg {
                 });
                 if let Some(v) = tokens {
                     base(&mut self.scratch);
-                    self.scratch.push(("gen_ai.token.type", ty.to_string()));
+                    self.scratch.push(("gen_ai.token.type".into(), ty.to_string()));
                     self.record(GENAI_TOKENS, resource, v, Some(ex(v)));
+                    if let Some(m) = &model {
+                        self.scratch.clear();
+                        self.scratch.push(("gen_ai.request.model".into(), m.clone()));
+                        self.scratch.push(("gen_ai.token.type".into(), ty.to_string()));
+                        self.record(LLM_TOKENS, resource, v, None);
+                    }
+                    if let Some(p) = &price {
+                        let per = if ty == "input" { p.input_per_million } else { p.output_per_million };
+                        cost += v * per / 1e6;
+                    }
                 }
+            }
+            if let (Some(m), Some(_)) = (&model, &price) {
+                self.scratch.clear();
+                self.scratch.push(("gen_ai.request.model".into(), m.clone()));
+                self.record(LLM_COST, resource, cost, None);
             }
         }
     }
@@ -280,21 +402,32 @@ impl MetricsAgg {
             let mut sm = Vec::new();
             put_len_field(&mut sm, 1, &scope);
             for (m, idx) in metrics {
-                let def = &DERIVED[m as usize];
+                let def = &self.defs[m as usize];
                 let mut metric = Vec::new();
                 put_len_field(&mut metric, 1, def.name.as_bytes());
-                put_len_field(&mut metric, 2, def.description.as_bytes());
-                put_len_field(&mut metric, 3, def.unit.as_bytes());
+                if !def.description.is_empty() {
+                    put_len_field(&mut metric, 2, def.description.as_bytes());
+                }
+                if !def.unit.is_empty() {
+                    put_len_field(&mut metric, 3, def.unit.as_bytes());
+                }
                 let mut data = Vec::new();
                 for i in idx {
                     let s = &self.series[i];
                     let mut p = Vec::new();
-                    match def.shape {
-                        Shape::Counter => {
-                            put_fixed64(&mut p, 2, start_ns);
+                    match &def.shape {
+                        Shape::Counter | Shape::Gauge => {
+                            // Gauges have no start time: a point is a reading at `time`.
+                            if def.shape == Shape::Counter {
+                                put_fixed64(&mut p, 2, start_ns);
+                            }
                             put_fixed64(&mut p, 3, time_ns);
-                            put_tag(&mut p, 6, FIXED64);
-                            p.extend_from_slice(&(s.count as i64).to_le_bytes());
+                            if def.integer {
+                                put_tag(&mut p, 6, FIXED64);
+                                p.extend_from_slice(&(s.sum.round() as i64).to_le_bytes());
+                            } else {
+                                put_fixed64(&mut p, 4, s.sum.to_bits());
+                            }
                             for (k, v) in &s.attrs {
                                 put_kv_owned(&mut p, 7, k, &OwnedValue::Str(v.clone()));
                             }
@@ -331,16 +464,21 @@ impl MetricsAgg {
                     }
                     put_len_field(&mut data, 1, &p);
                 }
-                // aggregation_temporality = CUMULATIVE (2)
-                put_tag(&mut data, 2, VARINT);
-                put_varint(&mut data, 2);
-                match def.shape {
+                match &def.shape {
+                    Shape::Gauge => put_len_field(&mut metric, 5, &data),
                     Shape::Counter => {
+                        // aggregation_temporality = CUMULATIVE (2), is_monotonic
+                        put_tag(&mut data, 2, VARINT);
+                        put_varint(&mut data, 2);
                         put_tag(&mut data, 3, VARINT);
                         put_varint(&mut data, 1);
                         put_len_field(&mut metric, 7, &data);
                     }
-                    Shape::Histogram(_) => put_len_field(&mut metric, 9, &data),
+                    Shape::Histogram(_) => {
+                        put_tag(&mut data, 2, VARINT);
+                        put_varint(&mut data, 2);
+                        put_len_field(&mut metric, 9, &data);
+                    }
                 }
                 put_len_field(&mut sm, 2, &metric);
             }
@@ -372,18 +510,19 @@ impl MetricsAgg {
             write_str(o, &resources.scope.version);
             o.extend_from_slice(b"},\"metrics\":[");
             for (mi, (m, idx)) in metrics.into_iter().enumerate() {
-                let def = &DERIVED[m as usize];
+                let def = &self.defs[m as usize];
                 if mi > 0 {
                     o.push(b',');
                 }
                 o.extend_from_slice(b"{\"name\":");
-                write_str(o, def.name);
+                write_str(o, &def.name);
                 o.extend_from_slice(b",\"description\":");
-                write_str(o, def.description);
+                write_str(o, &def.description);
                 o.extend_from_slice(b",\"unit\":");
-                write_str(o, def.unit);
+                write_str(o, &def.unit);
                 o.extend_from_slice(match def.shape {
                     Shape::Counter => b",\"sum\":{\"dataPoints\":[".as_slice(),
+                    Shape::Gauge => b",\"gauge\":{\"dataPoints\":[".as_slice(),
                     Shape::Histogram(_) => b",\"histogram\":{\"dataPoints\":[".as_slice(),
                 });
                 for (pi, i) in idx.into_iter().enumerate() {
@@ -398,10 +537,20 @@ impl MetricsAgg {
                         }
                         json_kv(o, k, &OwnedValue::Str(v.clone()));
                     }
-                    let _ = write!(o, "],\"startTimeUnixNano\":\"{start_ns}\",\"timeUnixNano\":\"{time_ns}\"");
-                    match def.shape {
-                        Shape::Counter => {
-                            let _ = write!(o, ",\"asInt\":\"{}\"}}", s.count);
+                    if def.shape == Shape::Gauge {
+                        let _ = write!(o, "],\"timeUnixNano\":\"{time_ns}\"");
+                    } else {
+                        let _ = write!(o, "],\"startTimeUnixNano\":\"{start_ns}\",\"timeUnixNano\":\"{time_ns}\"");
+                    }
+                    match &def.shape {
+                        Shape::Counter | Shape::Gauge => {
+                            if def.integer {
+                                let _ = write!(o, ",\"asInt\":\"{}\"}}", s.sum.round() as i64);
+                            } else {
+                                o.extend_from_slice(b",\"asDouble\":");
+                                write_f64(o, s.sum);
+                                o.push(b'}');
+                            }
                         }
                         Shape::Histogram(bounds) => {
                             let _ = write!(o, ",\"count\":\"{}\",\"sum\":", s.count);
@@ -438,7 +587,10 @@ impl MetricsAgg {
                         }
                     }
                 }
-                o.extend_from_slice(b"],\"aggregationTemporality\":2");
+                o.push(b']');
+                if def.shape != Shape::Gauge {
+                    o.extend_from_slice(b",\"aggregationTemporality\":2");
+                }
                 if def.shape == Shape::Counter {
                     o.extend_from_slice(b",\"isMonotonic\":true");
                 }
@@ -593,7 +745,7 @@ impl MetricsAgg {
         let mut o = String::new();
         let mut last: Option<u16> = None;
         for ((m, label_list), Merged { count, sum, buckets }) in &merged {
-            let def = &DERIVED[*m as usize];
+            let def = &self.defs[*m as usize];
             let mut labels = String::new();
             for (i, (k, v)) in label_list.iter().enumerate() {
                 if i > 0 {
@@ -605,16 +757,21 @@ impl MetricsAgg {
                 labels.push('"');
             }
             let counter = def.shape == Shape::Counter;
-            let name = prometheus_name(def.name, def.unit, counter);
+            let name = prometheus_name(&def.name, &def.unit, counter);
             if last != Some(*m) {
                 let _ = writeln!(o, "# HELP {name} {}", def.description);
-                let _ = writeln!(o, "# TYPE {name} {}", if counter { "counter" } else { "histogram" });
+                let ty = match def.shape {
+                    Shape::Counter => "counter",
+                    Shape::Gauge => "gauge",
+                    Shape::Histogram(_) => "histogram",
+                };
+                let _ = writeln!(o, "# TYPE {name} {ty}");
                 last = Some(*m);
             }
             let sep = if labels.is_empty() { "" } else { "," };
-            match def.shape {
-                Shape::Counter => {
-                    let _ = writeln!(o, "{name}{{{labels}}} {count}");
+            match &def.shape {
+                Shape::Counter | Shape::Gauge => {
+                    let _ = writeln!(o, "{name}{{{labels}}} {sum}");
                 }
                 Shape::Histogram(bounds) => {
                     let mut cum = 0;
@@ -649,13 +806,12 @@ impl MetricsAgg {
             l
         };
         for ((m, labels), Merged { count, sum, buckets }) in merged {
-            let def = &DERIVED[m as usize];
-            match def.shape {
-                Shape::Counter => {
-                    out.push((with(&labels, prometheus_name(def.name, def.unit, true), None), count as f64))
-                }
+            let def = &self.defs[m as usize];
+            match &def.shape {
+                Shape::Counter => out.push((with(&labels, prometheus_name(&def.name, &def.unit, true), None), sum)),
+                Shape::Gauge => out.push((with(&labels, prometheus_name(&def.name, &def.unit, false), None), sum)),
                 Shape::Histogram(bounds) => {
-                    let name = prometheus_name(def.name, def.unit, false);
+                    let name = prometheus_name(&def.name, &def.unit, false);
                     let mut cum = 0;
                     for (b, n) in bounds.iter().zip(&buckets) {
                         cum += n;

@@ -56,7 +56,17 @@ fn derived_metrics_decode_and_count_the_spans() {
 
     let metrics = &req.resource_metrics[0].scope_metrics[0].metrics;
     let names: Vec<&str> = metrics.iter().map(|m| m.name.as_str()).collect();
-    assert_eq!(names, ["calls", "duration", "gen_ai.client.operation.duration", "gen_ai.client.token.usage"]);
+    assert_eq!(
+        names,
+        [
+            "calls",
+            "duration",
+            "gen_ai.client.operation.duration",
+            "gen_ai.client.token.usage",
+            "llm.cost",
+            "llm.tokens"
+        ]
+    );
     // calls: one point per (name, kind, status); the counts add up to the 6 spans.
     let Some(Data::Sum(calls)) = &metrics[0].data else { panic!() };
     assert_eq!(calls.aggregation_temporality, 2);
@@ -103,6 +113,33 @@ fn derived_metrics_decode_and_count_the_spans() {
     };
     assert_eq!(sum_of("input"), 4050.0);
     assert_eq!(sum_of("output"), 405.0);
+
+    // Cost = tokens × the (example) price of each model, per model; tokens by type.
+    let Some(Data::Sum(cost)) = &metrics[4].data else { panic!() };
+    let by_model = |m: &str| -> f64 {
+        cost.data_points
+            .iter()
+            .find(|p| format!("{:?}", p.attributes[0].value).contains(&format!("\"{m}\"")))
+            .map(|p| match p.value {
+                Some(Value::AsDouble(d)) => d,
+                _ => panic!("cost is a double"),
+            })
+            .unwrap()
+    };
+    let gpt4o = (1000.0 + 3000.0) * 2.5 / 1e6 + (100.0 + 300.0) * 10.0 / 1e6;
+    let mini = 50.0 * 0.15 / 1e6 + 5.0 * 0.6 / 1e6;
+    assert!((by_model("gpt-4o") - gpt4o).abs() < 1e-12, "{}", by_model("gpt-4o"));
+    assert!((by_model("gpt-4o-mini") - mini).abs() < 1e-12);
+    let Some(Data::Sum(tok)) = &metrics[5].data else { panic!() };
+    let total: i64 = tok
+        .data_points
+        .iter()
+        .map(|p| match p.value {
+            Some(Value::AsInt(i)) => i,
+            _ => panic!(),
+        })
+        .sum();
+    assert_eq!(total, 1000 + 3000 + 50 + 100 + 300 + 5);
 
     // The JSON form decodes to the same message (ids converted from hex as OTLP/JSON says).
     let mut json = Vec::new();

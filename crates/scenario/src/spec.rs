@@ -26,6 +26,8 @@ pub struct Scenario {
     pub weight: f64,
     /// Resource attributes added to every trace of this scenario.
     pub resource: Vec<(String, Literal)>,
+    /// Token prices by model (USD per million input / output tokens) for the cost metrics.
+    pub pricing: Vec<(String, f64, f64)>,
     /// The root span.
     pub root: SpanSpec,
     /// Where it came from: a path, or `builtin:<name>`.
@@ -283,6 +285,7 @@ const TOP_KEYS: &[&str] = &[
     "root",
     "weight",
     "resource",
+    "pricing",
 ];
 
 const NODE_KEYS: &[&str] = &[
@@ -350,6 +353,10 @@ impl Reader<'_, '_> {
             Some(n) => self.literal_map(n, "resource"),
             None => Vec::new(),
         };
+        let pricing = match f.get("pricing") {
+            Some(n) => self.pricing(n),
+            None => Vec::new(),
+        };
         let root = match f.get("root") {
             Some(n) => self.span(n, true),
             None => {
@@ -367,9 +374,35 @@ impl Reader<'_, '_> {
             emit_logs,
             weight,
             resource,
+            pricing,
             root: root?,
             source: source.to_string(),
         })
+    }
+
+    fn pricing(&mut self, node: &Node) -> Vec<(String, f64, f64)> {
+        let Some(entries) = node.as_map() else {
+            self.rep.error(
+                node.line,
+                node.col,
+                "pricing must be a mapping of model: {input_per_million, output_per_million}",
+                None,
+            );
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (k, v) in entries {
+            let Some(model) = self.rep.string(k, "model") else { continue };
+            let Some(f) = self.rep.fields(v, "price", &["input_per_million", "output_per_million"]) else { continue };
+            let get = |r: &mut Self, key: &str| match f.get(key) {
+                Some(n) => r.rep.number_where(n, key, ">= 0", |x| x >= 0.0),
+                None => Some(0.0),
+            };
+            if let (Some(i), Some(o)) = (get(self, "input_per_million"), get(self, "output_per_million")) {
+                out.push((model, i, o));
+            }
+        }
+        out
     }
 
     fn literal_map(&mut self, node: &Node, what: &str) -> Vec<(String, Literal)> {
