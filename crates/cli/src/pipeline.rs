@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
+use tsim_engine::declared::DeclaredMetrics;
 use tsim_engine::{Engine, Schedule, Scratch};
 use tsim_model::applog::AppLogEncoder;
 use tsim_model::decision::DecisionEncoder;
@@ -148,6 +149,7 @@ fn send(targets: &Targets, batch: Batch) {
 /// Cumulative metrics, exported at simulated-time boundaries.
 struct MetricsExport {
     agg: MetricsAgg,
+    declared: DeclaredMetrics,
     start_ns: u64,
     next_ns: u64,
     interval_ns: u64,
@@ -156,6 +158,7 @@ struct MetricsExport {
 
 impl MetricsExport {
     fn export(&mut self, resources: &tsim_model::Resources, time_ns: u64, out: &mut Vec<u8>) {
+        self.declared.gauges_at(&mut self.agg, time_ns);
         let points = self.agg.points() as u64;
         if points == 0 {
             return;
@@ -256,6 +259,7 @@ fn generate(
             && engine.scenarios()[g.scenario].emit_metrics()
         {
             m.agg.add(g.resource, &buf);
+            m.declared.observe(&mut m.agg, g.scenario, g.resource, &buf);
         }
         last_end = last_end.max(buf.spans.first().map(|s| s.end_ns).unwrap_or(at));
         per_scenario[g.scenario] += 1;
@@ -353,8 +357,10 @@ pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>) -> Report {
                 });
             }
         }
+        let declared = DeclaredMetrics::new(&plan.engine, &mut agg, start_ns);
         let mut metrics = (!metric_outputs.is_empty()).then(|| MetricsExport {
             agg,
+            declared,
             start_ns,
             next_ns: start_ns + plan.metrics_interval_ns,
             interval_ns: plan.metrics_interval_ns,

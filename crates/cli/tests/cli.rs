@@ -307,3 +307,40 @@ fn cost_is_tokens_times_the_declared_price() {
     assert!((cost - 5.0).abs() < 1e-9, "50 calls × (1000 × $40 + 500 × $120) / 1M = $5.00, got {cost}");
     assert_eq!(last["llm.tokens"]["total"].as_u64(), Some(50 * 1500));
 }
+
+#[test]
+fn declared_metrics_follow_their_bindings_and_processes() {
+    let dir = tempdir("declared");
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/paper_metrics.yaml"), dir.join("paper.yaml")).unwrap();
+    let args = format!(
+        "--scenarios-dir {0} --metrics-interval 5s --start-time 2026-11-21T10:00:00Z --output {0}/out \
+         scenario --name paper --count 60 --interval 1000 -q --seed 3",
+        dir.display()
+    );
+    let r = run_in(&dir, &words(&args), &[]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let m = decode_json_file(&dir.join("out/metrics.jsonl"));
+    let exports = m["metric_exports"].as_array().unwrap();
+    assert!(exports.len() >= 12, "a minute of simulated time at 5 s: {}", exports.len());
+    let last = exports.last().unwrap();
+    let total = |name: &str| last[name]["total"].as_f64().unwrap_or(-1.0);
+    assert_eq!(total("agent_runs_total"), 120.0, "two agent spans per trace");
+    assert_eq!(total("agent_duration_seconds"), 120.0, "histogram count = spans that fed it");
+    assert_eq!(total("errors_total"), r.summary["error_spans"].as_f64().unwrap(), "one per failing span");
+    assert_eq!(last["agent_runs_total"]["points"].as_u64(), Some(3), "architect ok/error, drafter ok");
+    for (i, e) in exports.iter().enumerate() {
+        let walk = e["active_sessions"]["total"].as_f64().unwrap();
+        assert!((0.0..=50.0).contains(&walk), "{walk}");
+        let sine = e["pending_artifacts"]["total"].as_f64().unwrap();
+        assert!((0.0..=20.0).contains(&sine), "{sine}");
+        // Workflows last ~6-7 s (two agents in sequence) and start 1 s apart.
+        let running = e["running_workflows"]["total"].as_f64().unwrap();
+        assert!((0.0..=12.0).contains(&running), "{running}");
+        if i > 1 && i + 1 < exports.len() {
+            assert!(running >= 3.0, "export {i}: {running} in flight");
+        }
+    }
+    let walks: std::collections::HashSet<String> =
+        exports.iter().map(|e| e["active_sessions"]["total"].to_string()).collect();
+    assert!(walks.len() > 3, "the random walk moves");
+}

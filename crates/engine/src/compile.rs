@@ -18,6 +18,7 @@ pub struct CompiledScenario {
     pub(crate) emit_logs: bool,
     pub(crate) emit_metrics: bool,
     pub(crate) pricing: Vec<(String, f64, f64)>,
+    pub(crate) metrics: Vec<tsim_scenario::MetricSpec>,
 }
 
 #[derive(Debug)]
@@ -368,12 +369,18 @@ impl CompiledScenario {
             emit_logs: s.emit_logs,
             emit_metrics: s.emit_metrics,
             pricing: s.pricing.clone(),
+            metrics: s.metrics.clone(),
         })
     }
 
     /// The scenario's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Metrics declared by the scenario.
+    pub fn metrics(&self) -> &[tsim_scenario::MetricSpec] {
+        &self.metrics
     }
 
     /// Token prices declared by the scenario: (model, USD per million input, output tokens).

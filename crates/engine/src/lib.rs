@@ -5,6 +5,7 @@
 
 mod build;
 mod compile;
+pub mod declared;
 pub mod rng;
 mod sample;
 mod schedule;
@@ -129,6 +130,16 @@ impl Engine {
         })
     }
 
+    /// The run seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The resource id of `scenario` with `tenant` (the first tenant when `None`).
+    pub fn resource_id(&self, scenario: usize, tenant: Option<usize>) -> u32 {
+        (scenario * self.tenants.len().max(1) + tenant.unwrap_or(0)) as u32
+    }
+
     /// The resources traces refer to.
     pub fn resources(&self) -> &Resources {
         &self.resources
@@ -173,7 +184,7 @@ impl Engine {
             decisions: &mut scratch.decisions,
         };
         b.run(start_ns);
-        let resource = (scenario * self.tenants.len().max(1) + tenant.unwrap_or(0)) as u32;
+        let resource = self.resource_id(scenario, tenant);
         Generated { scenario, tenant, resource }
     }
 }

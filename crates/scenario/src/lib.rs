@@ -15,8 +15,8 @@ pub use catalog::{BUILTINS, Catalog, HIDDEN, check_yaml_file, load_path, parse_s
 pub use diag::{Diagnostic, Diagnostics, did_you_mean};
 pub use dist::{DISTRIBUTIONS, Dist, NumDist};
 pub use spec::{
-    AttrSpec, CountSpec, DECISION_RESULTS, DECISION_TYPES, DecisionSpec, ErrorSpec, EventSpec, LEVELS, LOG_BUILTINS,
-    Literal, LogOn, LogSpec, Mode, NumType, RetrySpec, Scenario, SpanKind, SpanSpec, TEMPLATE_BUILTINS, TemplatePart,
-    normalize_prefix,
+    AttrSpec, Binding, CountSpec, DECISION_RESULTS, DECISION_TYPES, DecisionSpec, ErrorSpec, EventSpec, LEVELS,
+    LOG_BUILTINS, Literal, LogOn, LogSpec, MetricKind, MetricSpec, MetricValue, Mode, NumType, Process, RetrySpec,
+    Scenario, SpanKind, SpanSpec, TEMPLATE_BUILTINS, TemplatePart, normalize_prefix,
 };
 pub use yaml::{MAX_ALIASES, MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES};

@@ -28,6 +28,8 @@ pub struct Scenario {
     pub resource: Vec<(String, Literal)>,
     /// Token prices by model (USD per million input / output tokens) for the cost metrics.
     pub pricing: Vec<(String, f64, f64)>,
+    /// Metrics declared by the scenario.
+    pub metrics: Vec<MetricSpec>,
     /// The root span.
     pub root: SpanSpec,
     /// Where it came from: a path, or `builtin:<name>`.
@@ -205,6 +207,81 @@ pub const DECISION_TYPES: &[&str] = &["tool_call", "opa", "guardrails", "human_r
 /// Decision results of the seed.
 pub const DECISION_RESULTS: &[&str] = &["allow", "deny", "requires_approval"];
 
+/// The kind of a declared metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricKind {
+    /// Monotonic sum.
+    Counter,
+    /// A value that goes up and down.
+    Gauge,
+    /// A distribution of observed values.
+    Histogram,
+}
+
+/// Which spans drive a counter or histogram.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Binding {
+    /// Span-name glob (`*` matches any run of characters); absent: every span.
+    pub span: Option<String>,
+    /// Only failing (true) or succeeding (false) spans.
+    pub error: Option<bool>,
+    /// Only spans with these attribute values.
+    pub attributes: Vec<(String, String)>,
+    /// Only spans whose policy decision had this result.
+    pub decision: Option<String>,
+}
+
+/// What a counter adds or a histogram observes per matching span.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetricValue {
+    /// A constant (counters: 1 by default).
+    Constant(f64),
+    /// The span's duration in seconds (histograms by default).
+    DurationSeconds,
+    /// The span's duration in milliseconds.
+    DurationMs,
+    /// A numeric attribute of the span (spans without it are skipped).
+    Attribute(String),
+}
+
+/// How a gauge moves, in simulated time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Process {
+    /// Always this value.
+    Constant(f64),
+    /// A seeded random walk: `start`, then ± up to `step` per export, kept in `[min, max]`.
+    RandomWalk { start: f64, step: f64, min: f64, max: f64 },
+    /// `min`..`max` along a sine of `period_s` seconds (a diurnal curve with 86400).
+    Sine { min: f64, max: f64, period_s: f64 },
+    /// The number of spans matching the glob in flight at the export time.
+    InFlight { span: String },
+}
+
+/// A metric declared by a scenario (seed 003's analytics schema, bound to spans).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricSpec {
+    /// Metric name (used as written: `agent_runs_total` stays `agent_runs_total`).
+    pub name: String,
+    /// Kind.
+    pub kind: MetricKind,
+    /// Description.
+    pub description: String,
+    /// Unit (UCUM), optional.
+    pub unit: String,
+    /// Label names, in order.
+    pub labels: Vec<String>,
+    /// Explicit label values (templates over the span's attributes and built-ins).
+    pub label_values: Vec<(String, Vec<TemplatePart>)>,
+    /// Histogram bucket bounds.
+    pub buckets: Vec<f64>,
+    /// What drives a counter or histogram.
+    pub on: Binding,
+    /// Value per matching span.
+    pub value: MetricValue,
+    /// Gauge process.
+    pub process: Option<Process>,
+}
+
 /// Extra names a log message can reference.
 pub const LOG_BUILTINS: &[&str] = &["duration_ms", "span_name", "status", "error_type"];
 
@@ -286,6 +363,7 @@ const TOP_KEYS: &[&str] = &[
     "weight",
     "resource",
     "pricing",
+    "metrics",
 ];
 
 const NODE_KEYS: &[&str] = &[
@@ -357,6 +435,10 @@ impl Reader<'_, '_> {
             Some(n) => self.pricing(n),
             None => Vec::new(),
         };
+        let metrics = match f.get("metrics") {
+            Some(n) => self.metrics(n),
+            None => Vec::new(),
+        };
         let root = match f.get("root") {
             Some(n) => self.span(n, true),
             None => {
@@ -375,9 +457,283 @@ impl Reader<'_, '_> {
             weight,
             resource,
             pricing,
+            metrics,
             root: root?,
             source: source.to_string(),
         })
+    }
+
+    fn metrics(&mut self, node: &Node) -> Vec<MetricSpec> {
+        let Some(f) = self.rep.fields(node, "metrics", &["counters", "gauges", "histograms", "collection"]) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (key, kind) in
+            [("counters", MetricKind::Counter), ("gauges", MetricKind::Gauge), ("histograms", MetricKind::Histogram)]
+        {
+            let Some(group) = f.get(key) else { continue };
+            let Some(entries) = group.as_map() else {
+                self.rep.error(group.line, group.col, format!("{key} must be a mapping of name: definition"), None);
+                continue;
+            };
+            for (k, v) in entries {
+                let Some(name) = self.rep.string(k, "metric name") else { continue };
+                if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "_.:".contains(c)) {
+                    self.rep.error(
+                        k.line,
+                        k.col,
+                        format!("metric name `{name}` may hold only letters, digits, `_`, `.` and `:`"),
+                        None,
+                    );
+                    continue;
+                }
+                if let Some(m) = self.metric(v, name, kind) {
+                    out.push(m);
+                }
+            }
+        }
+        out
+    }
+
+    fn metric(&mut self, node: &Node, name: String, kind: MetricKind) -> Option<MetricSpec> {
+        let mut allowed = vec!["description", "unit", "labels", "label_values"];
+        match kind {
+            MetricKind::Gauge => allowed.push("process"),
+            MetricKind::Counter => allowed.extend(["on", "value"]),
+            MetricKind::Histogram => allowed.extend(["on", "value", "buckets"]),
+        }
+        let f = self.rep.fields(node, "metric", &allowed)?;
+        let text = |r: &mut Self, k: &str| f.get(k).and_then(|n| r.rep.string(n, k)).unwrap_or_default();
+        let mut description = text(self, "description");
+        if description.is_empty() {
+            // Prometheus tooling wants help text.
+            description = format!("{name}, declared by the scenario.");
+        }
+        let unit = text(self, "unit");
+        let labels: Vec<String> = match f.get("labels") {
+            Some(n) => self
+                .rep
+                .list(n, "labels")
+                .map(|l| l.iter().filter_map(|x| self.rep.string(x, "label")).collect())
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        for l in &labels {
+            if l.is_empty() || !l.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || l.starts_with("__") {
+                self.rep.error(
+                    node.line,
+                    node.col,
+                    format!("label `{l}` must be letters, digits and `_` (not starting with `__`)"),
+                    None,
+                );
+                return None;
+            }
+        }
+        let mut label_values = Vec::new();
+        if let Some(lv) = f.get("label_values")
+            && let Some(entries) = lv.as_map()
+        {
+            for (k, v) in entries {
+                let Some(label) = self.rep.string(k, "label") else { continue };
+                if !labels.contains(&label) {
+                    self.rep.error(
+                        k.line,
+                        k.col,
+                        format!("`{label}` is not among this metric's labels"),
+                        Some(format!("labels: {}", labels.join(", "))),
+                    );
+                    continue;
+                }
+                let t = match &v.value {
+                    Value::Str(s) => s.clone(),
+                    _ => crate::convert::describe(v).trim_matches('"').to_string(),
+                };
+                // Any span attribute may be referenced: they are only known per span.
+                if let Some(parts) = self.template_open(v, &t) {
+                    label_values.push((label, parts));
+                }
+            }
+        }
+        let buckets = match f.get("buckets") {
+            Some(n) => {
+                let b: Vec<f64> = self
+                    .rep
+                    .list(n, "buckets")
+                    .map(|l| l.iter().filter_map(|x| self.rep.number(x, "bucket")).collect())
+                    .unwrap_or_default();
+                if b.is_empty() || b.windows(2).any(|w| w[0] >= w[1]) {
+                    self.rep.error(n.line, n.col, "buckets must be a non-empty list of increasing numbers", None);
+                    return None;
+                }
+                b
+            }
+            None if kind == MetricKind::Histogram => {
+                vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]
+            }
+            None => Vec::new(),
+        };
+        let on = match f.get("on") {
+            Some(n) => self.binding(n)?,
+            None => Binding::default(),
+        };
+        let value = match f.get("value") {
+            Some(n) => match &n.value {
+                Value::Int(_) | Value::Float(_) => MetricValue::Constant(self.rep.number(n, "value")?),
+                Value::Str(s) if s == "duration" || s == "duration_seconds" => MetricValue::DurationSeconds,
+                Value::Str(s) if s == "duration_ms" => MetricValue::DurationMs,
+                Value::Map(_) => {
+                    let vf = self.rep.fields(n, "value", &["attribute"])?;
+                    let a = vf.get("attribute").and_then(|a| self.rep.string(a, "attribute"))?;
+                    MetricValue::Attribute(normalize_prefix(&a, self.prefix))
+                }
+                _ => {
+                    self.rep.error(
+                        n.line,
+                        n.col,
+                        "value is a number, `duration`, `duration_ms` or {attribute: key}",
+                        None,
+                    );
+                    return None;
+                }
+            },
+            None if kind == MetricKind::Histogram => MetricValue::DurationSeconds,
+            None => MetricValue::Constant(1.0),
+        };
+        let process = match (kind, f.get("process")) {
+            (MetricKind::Gauge, Some(n)) => Some(self.process(n)?),
+            (MetricKind::Gauge, None) => {
+                self.rep.error(
+                    node.line,
+                    node.col,
+                    format!("gauge `{name}` needs a `process` (constant, random_walk, sine, in_flight)"),
+                    None,
+                );
+                return None;
+            }
+            _ => None,
+        };
+        Some(MetricSpec { name, kind, description, unit, labels, label_values, buckets, on, value, process })
+    }
+
+    fn binding(&mut self, node: &Node) -> Option<Binding> {
+        let f = self.rep.fields(node, "on", &["span", "error", "attributes", "decision"])?;
+        let span = f.get("span").and_then(|n| self.rep.string(n, "span")).map(|s| normalize_prefix(&s, self.prefix));
+        let error = f.get("error").and_then(|n| self.rep.boolean(n, "error"));
+        let decision = match f.get("decision") {
+            Some(n) => Some(self.rep.choice(n, "decision result", DECISION_RESULTS)?.to_string()),
+            None => None,
+        };
+        let attributes = match f.get("attributes").and_then(|n| n.as_map()) {
+            Some(entries) => entries
+                .iter()
+                .filter_map(|(k, v)| {
+                    let key = self.rep.string(k, "attribute")?;
+                    let val = match &v.value {
+                        Value::Str(s) => s.clone(),
+                        _ => crate::convert::describe(v),
+                    };
+                    Some((normalize_prefix(&key, self.prefix), val))
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        Some(Binding { span, error, attributes, decision })
+    }
+
+    fn process(&mut self, node: &Node) -> Option<Process> {
+        let kind_node = node.get("kind");
+        let Some(kn) = kind_node else {
+            self.rep.error(
+                node.line,
+                node.col,
+                "process needs a `kind` (constant, random_walk, sine, in_flight)",
+                None,
+            );
+            return None;
+        };
+        let kind = self.rep.choice(kn, "process kind", &["constant", "random_walk", "sine", "in_flight"])?;
+        let f =
+            self.rep.fields(node, "process", &["kind", "value", "start", "step", "min", "max", "period", "span"])?;
+        let num = |r: &mut Self, k: &str, d: Option<f64>| -> Option<f64> {
+            match f.get(k) {
+                Some(n) => r.rep.number(n, k),
+                None => {
+                    if d.is_none() {
+                        r.rep.error(node.line, node.col, format!("{kind} process needs `{k}`"), None);
+                    }
+                    d
+                }
+            }
+        };
+        Some(match kind {
+            "constant" => Process::Constant(num(self, "value", None)?),
+            "random_walk" => {
+                let (min, max) = (num(self, "min", Some(0.0))?, num(self, "max", None)?);
+                let start = num(self, "start", Some(min))?;
+                let step = num(self, "step", Some(1.0))?;
+                if min > max || !(min..=max).contains(&start) {
+                    self.rep.error(node.line, node.col, "random_walk needs min <= start <= max", None);
+                    return None;
+                }
+                Process::RandomWalk { start, step, min, max }
+            }
+            "sine" => {
+                let (min, max) = (num(self, "min", Some(0.0))?, num(self, "max", None)?);
+                let period_s = match f.get("period") {
+                    Some(n) => match &n.value {
+                        Value::Str(s) => match parse_duration_s(s) {
+                            Some(p) if p > 0.0 => p,
+                            _ => {
+                                self.rep.error(
+                                    n.line,
+                                    n.col,
+                                    format!("period `{s}` is not a duration (30s, 1h, 1d)"),
+                                    None,
+                                );
+                                return None;
+                            }
+                        },
+                        _ => self.rep.number_where(n, "period", "> 0 (seconds)", |p| p > 0.0)?,
+                    },
+                    None => 86_400.0,
+                };
+                Process::Sine { min, max, period_s }
+            }
+            _ => Process::InFlight {
+                span: match f.get("span").and_then(|n| self.rep.string(n, "span")) {
+                    Some(s) => normalize_prefix(&s, self.prefix),
+                    None => {
+                        self.rep.error(node.line, node.col, "in_flight needs `span` (a span-name glob)", None);
+                        return None;
+                    }
+                },
+            },
+        })
+    }
+
+    /// A template whose references are checked later (span attributes are known per span).
+    fn template_open(&mut self, node: &Node, text: &str) -> Option<Vec<TemplatePart>> {
+        let refs: Vec<String> = {
+            let mut v = Vec::new();
+            let mut rest = text;
+            while let Some(i) = rest.find('{') {
+                let after = &rest[i + 1..];
+                if let Some(stripped) = after.strip_prefix('{') {
+                    rest = stripped;
+                    continue;
+                }
+                match after.find('}') {
+                    Some(j) => {
+                        v.push(normalize_prefix(after[..j].trim(), self.prefix));
+                        rest = &after[j + 1..];
+                    }
+                    None => break,
+                }
+            }
+            v
+        };
+        let known: Vec<&str> = refs.iter().map(String::as_str).collect();
+        self.template(node, text, &known)
     }
 
     fn pricing(&mut self, node: &Node) -> Vec<(String, f64, f64)> {
@@ -1105,4 +1461,20 @@ pub(crate) fn node_to_json(node: &Node) -> String {
     let mut out = String::new();
     go(node, &mut out);
     out
+}
+
+/// `30s`, `5m`, `1h`, `1d` or plain seconds.
+pub(crate) fn parse_duration_s(s: &str) -> Option<f64> {
+    let t = s.trim();
+    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    let (n, unit) = t.split_at(split);
+    let v: f64 = n.trim().parse().ok()?;
+    Some(match unit {
+        "" | "s" => v,
+        "ms" => v / 1e3,
+        "m" => v * 60.0,
+        "h" => v * 3600.0,
+        "d" => v * 86_400.0,
+        _ => return None,
+    })
 }

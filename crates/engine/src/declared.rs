@@ -1,0 +1,300 @@
+//! Scenario-declared metrics: which spans drive which metric points, and how gauges move.
+//!
+//! Counters and histograms are fed by the spans their binding selects (span-name glob,
+//! error, attribute values, decision result); label values come from explicit templates or
+//! from the span's attributes and its ancestors' (`agent_id` finds `gen_ai.agent.name`,
+//! `status` is `success` or `error`, …). Gauges follow a process evaluated at each export's
+//! simulated time. Everything is seeded: same run, same points.
+
+use rand::Rng;
+use tsim_model::metrics::{MetricDef, MetricsAgg, Shape};
+use tsim_model::{AnyValue, StatusCode, TraceBuf};
+use tsim_scenario::{Binding, MetricKind, MetricSpec, MetricValue, Process, TemplatePart};
+
+use crate::Engine;
+use crate::rng::{splitmix64, trace_rng, unit};
+
+/// `*` matches any run of characters; everything else matches itself.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && p[pi] == b'*' {
+            star = Some(pi);
+            pi += 1;
+            mark = ti;
+        } else if pi < p.len() && p[pi] == t[ti] {
+            pi += 1;
+            ti += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == b'*')
+}
+
+#[derive(Debug)]
+struct Declared {
+    metric: u16,
+    spec: MetricSpec,
+}
+
+#[derive(Debug)]
+struct Gauge {
+    metric: u16,
+    resource: u32,
+    labels: Vec<(String, String)>,
+    process: Process,
+    walk: f64,
+    salt: u64,
+    in_flight: Vec<(u64, u64)>,
+}
+
+/// The declared metrics of a run.
+#[derive(Debug, Default)]
+pub struct DeclaredMetrics {
+    per_scenario: Vec<Vec<Declared>>,
+    gauges: Vec<(usize, Gauge)>,
+    seed: u64,
+    start_ns: u64,
+    exports: u64,
+    labels: Vec<(String, String)>,
+}
+
+fn kind_shape(spec: &MetricSpec) -> Shape {
+    match spec.kind {
+        MetricKind::Counter => Shape::Counter,
+        MetricKind::Gauge => Shape::Gauge,
+        MetricKind::Histogram => Shape::Histogram(spec.buckets.clone()),
+    }
+}
+
+fn text(t: &TraceBuf<'_>, v: &AnyValue<'_>) -> String {
+    match v {
+        AnyValue::Str(s) => t.str(s).to_string(),
+        AnyValue::Int(i) => i.to_string(),
+        AnyValue::Double(d) => d.to_string(),
+        AnyValue::Bool(b) => b.to_string(),
+    }
+}
+
+/// The first of `keys` on span `i` or its nearest ancestor that has one.
+fn lookup(t: &TraceBuf<'_>, mut i: usize, keys: &[&str]) -> Option<String> {
+    loop {
+        let s = &t.spans[i];
+        for k in keys {
+            if let Some(kv) = t.attrs_of(s.attrs).iter().find(|kv| kv.key == *k) {
+                return Some(text(t, &kv.value));
+            }
+        }
+        if s.is_root() {
+            return None;
+        }
+        i = t.spans[..i].iter().rposition(|p| p.span_id == s.parent_span_id)?;
+    }
+}
+
+fn auto_label(t: &TraceBuf<'_>, i: usize, label: &str) -> String {
+    let span = &t.spans[i];
+    let failed = span.status == StatusCode::Error;
+    let dotted = label.replace('_', ".");
+    let found = match label {
+        "status" => Some(if failed { "error".to_string() } else { "success".to_string() }),
+        "span_name" | "name" => Some(t.str(&span.name).to_string()),
+        "error_type" => lookup(t, i, &["error.type"]),
+        "agent_id" | "agent_name" | "agent" => {
+            lookup(t, i, &["gen_ai.agent.name", "agent_name", "agent.name", "agent_id"])
+        }
+        "tool_id" | "tool_name" | "tool" => lookup(t, i, &["gen_ai.tool.name", "tool_name", "tool.name", "tool_id"]),
+        "model" => lookup(t, i, &["gen_ai.request.model"]),
+        _ => lookup(t, i, &[label, &dotted]),
+    };
+    found
+        .or_else(|| {
+            // Any attribute whose key ends with the label (`vendor.workflow.name` for `workflow_name`).
+            let suffix = format!(".{dotted}");
+            let attrs = t.attrs_of(span.attrs);
+            attrs.iter().find(|kv| kv.key.ends_with(&suffix)).map(|kv| text(t, &kv.value))
+        })
+        .unwrap_or_default()
+}
+
+fn matches(b: &Binding, t: &TraceBuf<'_>, i: usize) -> bool {
+    let span = &t.spans[i];
+    if let Some(g) = &b.span
+        && !glob(g, t.str(&span.name))
+    {
+        return false;
+    }
+    if let Some(e) = b.error
+        && e != (span.status == StatusCode::Error)
+    {
+        return false;
+    }
+    let attrs = t.attrs_of(span.attrs);
+    let has = |k: &str, v: &str| attrs.iter().any(|kv| kv.key == k && text(t, &kv.value) == v);
+    if let Some(d) = &b.decision
+        && !has("policy.decision.result", d)
+    {
+        return false;
+    }
+    b.attributes.iter().all(|(k, v)| has(k, v))
+}
+
+impl DeclaredMetrics {
+    /// Defines the scenarios' metrics in `agg`. `start_ns` anchors the gauge processes.
+    pub fn new(engine: &Engine, agg: &mut MetricsAgg, start_ns: u64) -> Self {
+        let mut me = DeclaredMetrics { seed: engine.seed(), start_ns, ..Default::default() };
+        for (si, sc) in engine.scenarios().iter().enumerate() {
+            let mut list = Vec::new();
+            for spec in sc.metrics() {
+                let metric = agg.define(MetricDef::new(
+                    &spec.name,
+                    &spec.description,
+                    &spec.unit,
+                    kind_shape(spec),
+                    spec.kind == MetricKind::Counter
+                        && matches!(spec.value, MetricValue::Constant(v) if v.fract() == 0.0),
+                ));
+                if let Some(p) = &spec.process {
+                    let labels = spec
+                        .label_values
+                        .iter()
+                        .map(|(k, parts)| {
+                            let v: String = parts
+                                .iter()
+                                .map(|p| match p {
+                                    TemplatePart::Text(t) => t.as_str(),
+                                    TemplatePart::Ref(_) => "",
+                                })
+                                .collect();
+                            (k.clone(), v)
+                        })
+                        .collect();
+                    let walk = match p {
+                        Process::RandomWalk { start, .. } => *start,
+                        _ => 0.0,
+                    };
+                    let salt = spec.name.bytes().fold(si as u64, |h, b| splitmix64(h ^ u64::from(b)));
+                    let gauge = Gauge {
+                        metric,
+                        resource: engine.resource_id(si, None),
+                        labels,
+                        process: p.clone(),
+                        walk,
+                        salt,
+                        in_flight: Vec::new(),
+                    };
+                    me.gauges.push((si, gauge));
+                } else {
+                    list.push(Declared { metric, spec: spec.clone() });
+                }
+            }
+            me.per_scenario.push(list);
+        }
+        me
+    }
+
+    /// Whether any metric was declared.
+    pub fn is_empty(&self) -> bool {
+        self.gauges.is_empty() && self.per_scenario.iter().all(Vec::is_empty)
+    }
+
+    /// Feeds the spans of trace `t` (of scenario `scenario`, resource `resource`).
+    pub fn observe(&mut self, agg: &mut MetricsAgg, scenario: usize, resource: u32, t: &TraceBuf<'_>) {
+        for (si, g) in &mut self.gauges {
+            if *si != scenario {
+                continue;
+            }
+            if let Process::InFlight { span } = &g.process {
+                for s in &t.spans {
+                    if glob(span, t.str(&s.name)) {
+                        g.in_flight.push((s.start_ns, s.end_ns));
+                    }
+                }
+            }
+        }
+        let Some(list) = self.per_scenario.get(scenario) else { return };
+        for d in list {
+            for i in 0..t.spans.len() {
+                if !matches(&d.spec.on, t, i) {
+                    continue;
+                }
+                let span = &t.spans[i];
+                let value = match &d.spec.value {
+                    MetricValue::Constant(v) => *v,
+                    MetricValue::DurationSeconds => (span.end_ns - span.start_ns) as f64 / 1e9,
+                    MetricValue::DurationMs => (span.end_ns - span.start_ns) as f64 / 1e6,
+                    MetricValue::Attribute(k) => {
+                        match t.attrs_of(span.attrs).iter().find(|kv| kv.key == k.as_str()).map(|kv| kv.value) {
+                            Some(AnyValue::Int(i)) => i as f64,
+                            Some(AnyValue::Double(x)) => x,
+                            _ => continue,
+                        }
+                    }
+                };
+                self.labels.clear();
+                for l in &d.spec.labels {
+                    let v = match d.spec.label_values.iter().find(|(k, _)| k == l) {
+                        Some((_, parts)) => parts
+                            .iter()
+                            .map(|p| match p {
+                                TemplatePart::Text(s) => s.clone(),
+                                TemplatePart::Ref(r) => auto_label(t, i, r),
+                            })
+                            .collect(),
+                        None => auto_label(t, i, l),
+                    };
+                    self.labels.push((l.clone(), v));
+                }
+                let exemplar =
+                    (d.spec.kind == MetricKind::Histogram).then_some((t.trace_id, span.span_id, span.end_ns));
+                agg.record_labeled(d.metric, resource, &self.labels, value, exemplar);
+            }
+        }
+    }
+
+    /// Sets every gauge to its value at `time_ns` (call once per export, in time order).
+    pub fn gauges_at(&mut self, agg: &mut MetricsAgg, time_ns: u64) {
+        let k = self.exports;
+        self.exports += 1;
+        for (_, g) in &mut self.gauges {
+            let v = match &g.process {
+                Process::Constant(v) => *v,
+                Process::RandomWalk { step, min, max, .. } => {
+                    let mut rng = trace_rng(self.seed ^ g.salt, k);
+                    let _ = rng.next_u64();
+                    g.walk = (g.walk + step * (2.0 * unit(&mut rng) - 1.0)).clamp(*min, *max);
+                    g.walk
+                }
+                Process::Sine { min, max, period_s } => {
+                    let t = time_ns.saturating_sub(self.start_ns) as f64 / 1e9;
+                    min + (max - min) * (0.5 + 0.5 * (std::f64::consts::TAU * t / period_s).sin())
+                }
+                Process::InFlight { .. } => {
+                    g.in_flight.retain(|(_, end)| *end > time_ns);
+                    g.in_flight.iter().filter(|(start, _)| *start <= time_ns).count() as f64
+                }
+            };
+            agg.record_labeled(g.metric, g.resource, &g.labels, v, None);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob("taskpilot.agent.*.run", "taskpilot.agent.PlannerAgent.run"));
+        assert!(glob("*.run", "a.b.run"));
+        assert!(glob("*", ""));
+        assert!(!glob("*.run", "a.b.runs"));
+        assert!(glob("a*b*c", "aXbYbc"));
+    }
+}
