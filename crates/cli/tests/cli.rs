@@ -141,6 +141,23 @@ fn list_hides_the_reference_which_still_runs_by_name() {
     );
     assert_eq!(r.code(), 0, "{}", r.stderr());
     assert_eq!(String::from_utf8_lossy(&r.out.stdout).lines().count(), 5);
+    // Every metric the reference declares shows up, next to the derived ones.
+    let m = decode_json_file(&dir.join("telemetry-out/metrics.jsonl"));
+    let last = m["metric_exports"].as_array().unwrap().last().unwrap().as_object().unwrap().clone();
+    for name in [
+        "agent_runs_total",
+        "tool_calls_total",
+        "llm_call_duration_seconds",
+        "llm_input_tokens",
+        "active_sessions",
+        "queue_depth",
+        "turns_in_flight",
+        "replicas",
+        "calls",
+        "llm.cost",
+    ] {
+        assert!(last.contains_key(name), "{name} missing: {:?}", last.keys().collect::<Vec<_>>());
+    }
 }
 
 #[test]
