@@ -118,6 +118,11 @@ pub struct Global {
     #[arg(long, global = true, default_value_t = 10, value_name = "N")]
     pub app_log_max_files: u32,
 
+    /// Write log records by a logging configuration (seed 003's `loggingConfig:` YAML):
+    /// one file per logger with its level, fields, rotation and retention.
+    #[arg(long, global = true, env = "TELEMETRY_SIMULATOR_LOGGING_CONFIG", value_name = "FILE")]
+    pub logging_config: Option<PathBuf>,
+
     /// Append policy decisions (the seed's `decision_logs.jsonl` format) to this file.
     #[arg(long, global = true, env = "TELEMETRY_SIMULATOR_DECISION_LOG", value_name = "FILE")]
     pub decision_log: Option<PathBuf>,

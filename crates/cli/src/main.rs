@@ -5,7 +5,7 @@ mod args;
 mod pipeline;
 mod summary;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -224,6 +224,14 @@ fn execute(
     let policy =
         RetryPolicy { max_elapsed: std::time::Duration::from_millis(g.retry_max_elapsed), ..RetryPolicy::default() };
 
+    let loggers = match &g.logging_config {
+        Some(p) => {
+            tsim_scenario::load_logging_config(p, Path::new("."))
+                .map_err(|d| anyhow!("--logging-config:\n{d}"))?
+                .loggers
+        }
+        None => Vec::new(),
+    };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let report = rt.block_on(async {
         let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
@@ -258,6 +266,20 @@ fn execute(
             sinks.push(Box::new(
                 tsim_sinks::applog::AppLogSink::open(path, Format::AppJson, rotation).await.map_err(|e| anyhow!(e))?,
             ));
+        }
+        for (i, l) in loggers.iter().enumerate() {
+            if !signals.contains(&Signal::Logs) {
+                return Err(anyhow!("--logging-config needs logs among --signals"));
+            }
+            let rotation =
+                l.max_bytes.map(|max_bytes| tsim_sinks::applog::Rotation { max_bytes, max_files: l.max_files });
+            let mut sink = tsim_sinks::applog::AppLogSink::open(&l.path, Format::Logger(i as u16), rotation)
+                .await
+                .map_err(|e| anyhow!("logger `{}`: {e}", l.name))?;
+            if let Some(days) = l.retention_days {
+                sink = sink.with_retention(std::time::Duration::from_secs_f64(days * 86_400.0)).await;
+            }
+            sinks.push(Box::new(sink));
         }
         if let Some(path) = &g.decision_log {
             if !signals.contains(&Signal::Logs) {
@@ -350,6 +372,7 @@ fn execute(
             tenant_key,
             metrics_interval_ns: g.metrics_interval.saturating_mul(1_000_000),
             es_indexes: (g.es_index.clone(), g.es_decision_index.clone()),
+            loggers,
         };
         Ok::<_, anyhow::Error>(pipeline::run(plan, sinks).await)
     })?;

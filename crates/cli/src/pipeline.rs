@@ -16,6 +16,7 @@ use tsim_model::esbulk::EsBulkEncoder;
 use tsim_model::metrics::MetricsAgg;
 use tsim_model::otlp_json::JsonTraceEncoder;
 use tsim_model::otlp_proto::ProtoTraceEncoder;
+use tsim_model::structlog::LoggerEncoder;
 use tsim_model::text::{Detail, TextTraceEncoder};
 use tsim_model::{Items, TraceBuf, TraceEncoder};
 use tsim_sinks::{Batch, Format, Signal, Sink, SinkStats, run_sink};
@@ -42,6 +43,8 @@ pub struct Plan {
     pub metrics_interval_ns: u64,
     /// Elasticsearch index templates: (logs, decisions).
     pub es_indexes: (String, String),
+    /// Loggers of a logging configuration (`Format::Logger(i)` is the i-th).
+    pub loggers: Vec<tsim_scenario::LoggerSpec>,
 }
 
 /// What one sink did.
@@ -123,6 +126,10 @@ fn encoder(signal: Signal, format: Format, plan: &Plan) -> Box<dyn TraceEncoder 
         Format::AppJson => Box::new(AppLogEncoder::new()),
         Format::DecisionJson => Box::new(DecisionEncoder::new()),
         Format::EsBulk => Box::new(EsBulkEncoder::new(&plan.es_indexes.0, &plan.es_indexes.1)),
+        Format::Logger(i) => {
+            let l = &plan.loggers[i as usize];
+            Box::new(LoggerEncoder::new(&l.name, l.min_severity, &l.fields))
+        }
         Format::PrometheusText | Format::RemoteWrite | Format::InfluxLine => {
             unreachable!("metrics formats are encoded by the metrics export")
         }
@@ -184,7 +191,12 @@ impl MetricsExport {
                 }
                 Format::InfluxLine => self.agg.encode_influx(resources, time_ns, out) as u64,
                 // Not metric formats: such sinks are never registered for metrics.
-                Format::TextLine | Format::TextFull | Format::AppJson | Format::DecisionJson | Format::EsBulk => {
+                Format::TextLine
+                | Format::TextFull
+                | Format::AppJson
+                | Format::DecisionJson
+                | Format::EsBulk
+                | Format::Logger(_) => {
                     continue;
                 }
             };

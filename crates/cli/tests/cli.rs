@@ -361,3 +361,86 @@ fn declared_metrics_follow_their_bindings_and_processes() {
         exports.iter().map(|e| e["active_sessions"]["total"].to_string()).collect();
     assert!(walks.len() > 3, "the random walk moves");
 }
+
+#[test]
+fn logging_config_routes_records_to_loggers_with_fields_rotation_and_retention() {
+    let dir = tempdir("loggers");
+    std::fs::write(
+        dir.join("logging.yaml"),
+        concat!(
+            "loggingConfig:\n  version: \"1.0.0\"\n",
+            "  defaults: {level: info, format: json, outputDir: logs, retentionDays: 30, maxFileSize: 8KB, maxFiles: 3}\n",
+            "  loggers:\n",
+            "    orchestrator: {output: logs/orchestrator.log, includeFields: [timestamp, level, traceId, message, duration, status]}\n",
+            "    mcp: {level: debug, output: logs/tool.log, includeFields: [timestamp, level, toolName, message, nothingHere]}\n",
+            "    error: {level: error, output: logs/error.log, includeFields: [timestamp, level, source, errorType, message]}\n",
+        ),
+    )
+    .unwrap();
+    // An old rotated file: retention removes it; a recent one stays (until rotation shifts it).
+    std::fs::create_dir_all(dir.join("logs")).unwrap();
+    std::fs::write(dir.join("logs/tool.log.3"), "old\n").unwrap();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(40 * 86_400);
+    std::fs::File::options().write(true).open(dir.join("logs/tool.log.3")).unwrap().set_modified(old).unwrap();
+    let args =
+        "--logging-config logging.yaml --output out scenario --name tool_retry --count 120 --interval 0 -q --seed 2";
+    let r = run_in(&dir, &words(args), &[]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert!(
+        !dir.join("logs/tool.log.3").exists()
+            || std::fs::read_to_string(dir.join("logs/tool.log.3")).unwrap() != "old\n"
+    );
+
+    let read_all = |base: &str| -> Vec<serde_json::Value> {
+        let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir.join("logs"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(base))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .flat_map(|f| {
+                std::fs::read_to_string(f)
+                    .unwrap()
+                    .lines()
+                    .map(|l| serde_json::from_str(l).unwrap())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    // Rotation happened and kept at most 3 old files.
+    assert!(dir.join("logs/orchestrator.log.1").exists());
+    assert!(!dir.join("logs/orchestrator.log.4").exists());
+    for f in std::fs::read_dir(dir.join("logs")).unwrap().flatten() {
+        assert!(f.metadata().unwrap().len() <= 8_000, "{:?} exceeds maxFileSize", f.path());
+    }
+    // Exactly the configured fields, in order, the ones without a value left out.
+    let tool = read_all("tool.log");
+    assert!(!tool.is_empty());
+    for l in &tool {
+        let keys: Vec<&str> = l.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys.len(), 4, "{l}");
+        assert_eq!(l["toolName"], "database.query");
+    }
+    // In the configured order on disk.
+    let raw = std::fs::read_to_string(dir.join("logs/tool.log")).unwrap();
+    for line in raw.lines() {
+        let at = |k: &str| line.find(&format!("\"{k}\":")).unwrap_or(usize::MAX);
+        assert!(at("timestamp") < at("level") && at("level") < at("toolName") && at("toolName") < at("message"), "{line}");
+    }
+    assert!(tool.iter().any(|l| l["level"] == "DEBUG"), "mcp logs at debug");
+    let orch = read_all("orchestrator.log");
+    assert!(orch.iter().all(|l| l["status"] == "success" || l["status"] == "failure"));
+    // The error logger has every ERROR record of the run, from every logger.
+    let errors = read_all("error.log");
+    assert!(errors.iter().all(|l| l["level"] == "ERROR"));
+    let logs = decode_json_file(&dir.join("out/logs.jsonl"));
+    let want = logs["logs"].as_array().unwrap().iter().filter(|l| l[2].as_u64().unwrap() >= 17).count();
+    // Rotation keeps 3 old files of 8 KB: compare what is kept with the newest records.
+    assert!(errors.len() <= want && !errors.is_empty());
+    if !dir.join("logs/error.log.3").exists() {
+        assert_eq!(errors.len(), want, "no error record lost while nothing was rotated away");
+    }
+}

@@ -40,7 +40,7 @@ impl AppLogEncoder {
 }
 
 /// Python `logging` level names, which the seed's files use.
-fn level(severity: u8) -> &'static str {
+pub(crate) fn level(severity: u8) -> &'static str {
     match severity {
         0..=8 => "DEBUG",
         9..=12 => "INFO",
@@ -52,7 +52,7 @@ fn level(severity: u8) -> &'static str {
 
 /// The value of the first of `keys` on the span at `span` or its ancestors (nearest first);
 /// keys ending in a dot-suffix such as `.task.id` also match (`vendor.task.id`).
-fn lookup<'a, 's>(t: &'a TraceBuf<'s>, mut span: usize, keys: &[&str]) -> Option<&'a AnyValue<'s>> {
+pub(crate) fn lookup<'a, 's>(t: &'a TraceBuf<'s>, mut span: usize, keys: &[&str]) -> Option<&'a AnyValue<'s>> {
     loop {
         let s = &t.spans[span];
         for k in keys {
@@ -73,7 +73,7 @@ fn find<'a, 's>(attrs: &'a [KeyValue<'s>], keys: &[&str]) -> Option<&'a AnyValue
     attrs.iter().find(|kv| keys.contains(&kv.key)).map(|kv| &kv.value)
 }
 
-fn write_value(o: &mut Vec<u8>, t: &TraceBuf<'_>, v: &AnyValue<'_>) {
+pub(crate) fn write_value(o: &mut Vec<u8>, t: &TraceBuf<'_>, v: &AnyValue<'_>) {
     match v {
         AnyValue::Str(s) => write_str(o, t.str(s)),
         AnyValue::Int(i) => {

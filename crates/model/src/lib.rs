@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod otlp_json;
 pub mod otlp_proto;
 mod proto;
+pub mod structlog;
 pub mod text;
 pub mod time;
 mod trace;

@@ -8,12 +8,14 @@ mod catalog;
 mod convert;
 mod diag;
 mod dist;
+mod logging;
 mod spec;
 mod yaml;
 
 pub use catalog::{BUILTINS, Catalog, HIDDEN, check_yaml_file, load_path, parse_scenario};
 pub use diag::{Diagnostic, Diagnostics, did_you_mean};
 pub use dist::{DISTRIBUTIONS, Dist, NumDist};
+pub use logging::{LoggerSpec, LoggingConfig, load_logging_config, parse_logging_config};
 pub use spec::{
     AttrSpec, Binding, CountSpec, DECISION_RESULTS, DECISION_TYPES, DecisionSpec, ErrorSpec, EventSpec, LEVELS,
     LOG_BUILTINS, Literal, LogOn, LogSpec, MetricKind, MetricSpec, MetricValue, Mode, NumType, Process, RetrySpec,

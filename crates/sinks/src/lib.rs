@@ -51,6 +51,8 @@ pub enum Format {
     InfluxLine,
     /// Elasticsearch `_bulk` NDJSON (action and document lines).
     EsBulk,
+    /// Lines of the n-th logger of a logging configuration.
+    Logger(u16),
 }
 
 /// The signal a sink carries.

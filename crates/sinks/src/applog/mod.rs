@@ -27,6 +27,7 @@ pub struct AppLogSink {
     file: Option<tokio::fs::File>,
     size: u64,
     rotation: Option<Rotation>,
+    retention: Option<std::time::Duration>,
 }
 
 async fn open(path: &Path) -> std::io::Result<(tokio::fs::File, u64)> {
@@ -43,7 +44,39 @@ impl AppLogSink {
             tokio::fs::create_dir_all(dir).await.map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
         let (file, size) = open(path).await.map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-        Ok(Self { format, path: path.to_path_buf(), file: Some(file), size, rotation })
+        Ok(Self { format, path: path.to_path_buf(), file: Some(file), size, rotation, retention: None })
+    }
+
+    /// Deletes rotated files (`FILE.N`) older than `age`, now and after every rotation.
+    pub async fn with_retention(mut self, age: std::time::Duration) -> Self {
+        self.retention = Some(age);
+        self.prune().await;
+        self
+    }
+
+    async fn prune(&self) {
+        let Some(age) = self.retention else { return };
+        let (Some(dir), Some(name)) = (self.path.parent(), self.path.file_name().and_then(|n| n.to_str())) else {
+            return;
+        };
+        let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+        let Ok(mut rd) = tokio::fs::read_dir(dir).await else { return };
+        let prefix = format!("{name}.");
+        while let Ok(Some(e)) = rd.next_entry().await {
+            let fname = e.file_name();
+            let Some(f) = fname.to_str() else { continue };
+            let rotated = f.strip_prefix(&prefix).is_some_and(|n| n.parse::<u32>().is_ok());
+            let old = e
+                .metadata()
+                .await
+                .ok()
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|a| a > age);
+            if rotated && old {
+                let _ = tokio::fs::remove_file(e.path()).await;
+            }
+        }
     }
 
     fn rotated(&self, n: u32) -> PathBuf {
@@ -71,13 +104,18 @@ impl AppLogSink {
         let (file, size) = open(&self.path).await?;
         self.file = Some(file);
         self.size = size;
+        self.prune().await;
         Ok(())
     }
 }
 
 impl Sink for AppLogSink {
     fn name(&self) -> String {
-        let kind = if self.format == Format::DecisionJson { "decision-log" } else { "app-log" };
+        let kind = match self.format {
+            Format::DecisionJson => "decision-log",
+            Format::Logger(_) => "logger",
+            _ => "app-log",
+        };
         format!("{kind} {}", self.path.display())
     }
 
@@ -91,28 +129,45 @@ impl Sink for AppLogSink {
 
     fn send(&mut self, batch: Batch) -> BoxFuture<'_, Delivery> {
         Box::pin(async move {
-            if let Some(r) = self.rotation
-                && self.size > 0
-                && self.size + batch.payload.len() as u64 > r.max_bytes
-                && let Err(e) = self.rotate(r.max_files).await
-            {
-                self.file = None;
-                return Delivery::dropped(batch.items, format!("rotation failed: {e}"));
-            }
-            let Some(f) = self.file.as_mut() else {
-                return Delivery::dropped(batch.items, "file closed after a write error");
-            };
-            // One write of complete lines; O_APPEND puts it at the end whatever else writes.
-            match f.write_all(&batch.payload).await {
-                Ok(()) => {
-                    self.size += batch.payload.len() as u64;
-                    Delivery::ok(batch.items)
+            // Without rotation the batch goes out in one write; with it, in runs of whole
+            // lines that fit, rotating before a line that would take the file past the limit.
+            let payload = batch.payload;
+            let mut start = 0;
+            while start < payload.len() {
+                let mut end = payload.len();
+                if let Some(r) = self.rotation {
+                    let room = r.max_bytes.saturating_sub(self.size) as usize;
+                    if payload.len() - start > room {
+                        // The longest run of whole lines that fits.
+                        let fit = payload[start..start + room.min(payload.len() - start)].iter().rposition(|b| *b == b'\n');
+                        match fit {
+                            Some(i) => end = start + i + 1,
+                            None if self.size > 0 => {
+                                if let Err(e) = self.rotate(r.max_files).await {
+                                    self.file = None;
+                                    return Delivery::dropped(batch.items, format!("rotation failed: {e}"));
+                                }
+                                continue;
+                            }
+                            // A line longer than the limit goes alone into a fresh file.
+                            None => {
+                                end = payload[start..].iter().position(|b| *b == b'\n').map_or(payload.len(), |i| start + i + 1)
+                            }
+                        }
+                    }
                 }
-                Err(e) => {
+                let Some(f) = self.file.as_mut() else {
+                    return Delivery::dropped(batch.items, "file closed after a write error");
+                };
+                // O_APPEND puts each run at the end whatever else writes to the file.
+                if let Err(e) = f.write_all(&payload[start..end]).await {
                     self.file = None;
-                    Delivery::dropped(batch.items, format!("write error: {e}"))
+                    return Delivery::dropped(batch.items, format!("write error: {e}"));
                 }
+                self.size += (end - start) as u64;
+                start = end;
             }
+            Delivery::ok(batch.items)
         })
     }
 
