@@ -110,6 +110,10 @@ pub struct Global {
     #[arg(long, global = true, env = "TELEMETRY_SIMULATOR_APP_LOG", value_name = "FILE")]
     pub app_log: Option<PathBuf>,
 
+    /// Leave policy decisions out of --app-log (they stay in --decision-log and OTLP logs).
+    #[arg(long, global = true)]
+    pub no_app_log_decisions: bool,
+
     /// Rotate --app-log before it would exceed this size (e.g. 10MB, 512KiB).
     #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
     pub app_log_max_size: Option<u64>,

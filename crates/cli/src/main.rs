@@ -373,6 +373,7 @@ fn execute(
             metrics_interval_ns: g.metrics_interval.saturating_mul(1_000_000),
             es_indexes: (g.es_index.clone(), g.es_decision_index.clone()),
             loggers,
+            app_log_decisions: !g.no_app_log_decisions,
         };
         Ok::<_, anyhow::Error>(pipeline::run(plan, sinks).await)
     })?;

@@ -43,6 +43,8 @@ pub struct Plan {
     pub metrics_interval_ns: u64,
     /// Elasticsearch index templates: (logs, decisions).
     pub es_indexes: (String, String),
+    /// Whether the application log also gets policy decisions.
+    pub app_log_decisions: bool,
     /// Loggers of a logging configuration (`Format::Logger(i)` is the i-th).
     pub loggers: Vec<tsim_scenario::LoggerSpec>,
 }
@@ -123,7 +125,8 @@ fn encoder(signal: Signal, format: Format, plan: &Plan) -> Box<dyn TraceEncoder 
         Format::OtlpJson => Box::new(JsonTraceEncoder::for_items(items)),
         Format::TextLine => Box::new(TextTraceEncoder::new(Detail::Line, tenant_key)),
         Format::TextFull => Box::new(TextTraceEncoder::new(Detail::Full, tenant_key)),
-        Format::AppJson => Box::new(AppLogEncoder::new()),
+        Format::AppJson if plan.app_log_decisions => Box::new(AppLogEncoder::new()),
+        Format::AppJson => Box::new(AppLogEncoder::new().without_decisions()),
         Format::DecisionJson => Box::new(DecisionEncoder::new()),
         Format::EsBulk => Box::new(EsBulkEncoder::new(&plan.es_indexes.0, &plan.es_indexes.1)),
         Format::Logger(i) => {

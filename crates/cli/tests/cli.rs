@@ -295,6 +295,18 @@ fn policy_decisions_reach_the_decision_log_the_app_log_and_the_spans() {
     let policy: Vec<&serde_json::Value> = app.iter().filter(|l| l["log_type"] == "policy_decision").collect();
     assert_eq!(policy.len(), 400);
     assert!(policy.iter().all(|l| l["message"].as_str().unwrap().starts_with("[POLICY] ")));
+    r.assert_balanced();
+
+    // Optionally without them.
+    let args = format!(
+        "--scenarios-dir {0} --no-app-log-decisions --app-log {0}/logs/bare.log scenario --name policy_demo --count 20 -q",
+        dir.display()
+    );
+    let r2 = run_in(&dir, &words(&args), &[]);
+    assert_eq!(r2.code(), 0, "{}", r2.stderr());
+    let bare = std::fs::read_to_string(dir.join("logs/bare.log")).unwrap();
+    assert!(!bare.contains("policy_decision"));
+    assert_eq!(r2.sink_of("app-log", "logs")["delivered"].as_u64().unwrap(), bare.lines().count() as u64);
 
     // Every deny failed its span with error.type policy_violation, visible in the traces.
     let traces = std::fs::read_to_string(dir.join("out/traces.jsonl")).unwrap();
@@ -428,7 +440,10 @@ fn logging_config_routes_records_to_loggers_with_fields_rotation_and_retention()
     let raw = std::fs::read_to_string(dir.join("logs/tool.log")).unwrap();
     for line in raw.lines() {
         let at = |k: &str| line.find(&format!("\"{k}\":")).unwrap_or(usize::MAX);
-        assert!(at("timestamp") < at("level") && at("level") < at("toolName") && at("toolName") < at("message"), "{line}");
+        assert!(
+            at("timestamp") < at("level") && at("level") < at("toolName") && at("toolName") < at("message"),
+            "{line}"
+        );
     }
     assert!(tool.iter().any(|l| l["level"] == "DEBUG"), "mcp logs at debug");
     let orch = read_all("orchestrator.log");

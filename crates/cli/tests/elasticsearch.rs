@@ -181,6 +181,7 @@ fn bulk_items_are_retried_dropped_or_counted_like_filebeat() {
     assert_eq!(es["delivered"].as_u64().unwrap(), docs - rejected);
     assert_eq!(st.rejected, rejected, "a 400 item is sent once, never retried");
     assert_eq!(r.code(), 3, "drops make the exit status 3");
+    r.assert_balanced();
     assert!(es["retries"].as_u64().unwrap() >= 2, "the 503 and the 429s were retried: {es}");
     assert!(
         st.indexes.keys().any(|k| k.starts_with("decision-logs-"))

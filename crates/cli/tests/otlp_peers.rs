@@ -201,6 +201,7 @@ fn http_400_is_dropped_and_counted_after_exactly_one_attempt() {
         rx.http_url()
     )));
     assert_eq!(r.code(), 3, "drops make the exit status 3: {}", r.stderr());
+    r.assert_balanced();
     let s = r.sink("otlp-");
     let spans = r.summary["spans"].as_u64().unwrap();
     assert_eq!(s["delivered"], 0);
@@ -229,6 +230,7 @@ fn grpc_partial_success_and_invalid_argument_are_counted_not_retried() {
     let rejected = s["dropped"]["partial success: test receiver: partial"].as_u64().unwrap();
     assert_eq!(rejected, 2 * requests);
     assert_eq!(s["delivered"].as_u64().unwrap() + rejected, r.summary["spans"].as_u64().unwrap());
+    r.assert_balanced();
     assert_eq!(s["retries"], 0);
 
     let rx = Receiver::start("fail400");

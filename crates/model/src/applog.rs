@@ -30,12 +30,19 @@ pub struct AppLogEncoder {
     out: Vec<u8>,
     items: usize,
     line: String,
+    skip_decisions: bool,
 }
 
 impl AppLogEncoder {
-    /// A new encoder.
+    /// A new encoder (policy decisions included, with `log_type: policy_decision`).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Leaves policy decisions out.
+    pub fn without_decisions(mut self) -> Self {
+        self.skip_decisions = true;
+        self
     }
 }
 
@@ -179,9 +186,12 @@ pub(crate) fn write_app_line(
 impl TraceEncoder for AppLogEncoder {
     fn add(&mut self, resources: &Resources, resource: u32, trace: &TraceBuf<'_>) {
         for l in &trace.logs {
+            if self.skip_decisions && crate::decision::is_decision(trace, l.attrs) {
+                continue;
+            }
             write_app_line(&mut self.out, &mut self.line, resources, resource, trace, l, false);
+            self.items += 1;
         }
-        self.items += trace.logs.len();
     }
 
     fn spans(&self) -> usize {

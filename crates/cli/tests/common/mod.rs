@@ -205,8 +205,17 @@ impl Run {
             .unwrap_or_else(|| panic!("no {signal} sink {prefix} in {}", self.summary))
     }
 
+    /// Per sink: generated = delivered + dropped{reason}.
+    pub fn assert_balanced(&self) {
+        for s in self.summary["sinks"].as_array().unwrap() {
+            let dropped: u64 = s["dropped"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+            assert_eq!(s["generated"].as_u64().unwrap(), s["delivered"].as_u64().unwrap() + dropped, "{s}");
+        }
+    }
+
     /// Every sink delivered everything it was given.
     pub fn assert_all_delivered(&self) {
+        self.assert_balanced();
         for s in self.summary["sinks"].as_array().unwrap() {
             assert_eq!(s["delivered"], s["generated"], "{s}");
             assert_eq!(s["dropped"], serde_json::json!({}), "{s}");

@@ -139,7 +139,8 @@ impl Sink for AppLogSink {
                     let room = r.max_bytes.saturating_sub(self.size) as usize;
                     if payload.len() - start > room {
                         // The longest run of whole lines that fits.
-                        let fit = payload[start..start + room.min(payload.len() - start)].iter().rposition(|b| *b == b'\n');
+                        let fit =
+                            payload[start..start + room.min(payload.len() - start)].iter().rposition(|b| *b == b'\n');
                         match fit {
                             Some(i) => end = start + i + 1,
                             None if self.size > 0 => {
@@ -151,7 +152,10 @@ impl Sink for AppLogSink {
                             }
                             // A line longer than the limit goes alone into a fresh file.
                             None => {
-                                end = payload[start..].iter().position(|b| *b == b'\n').map_or(payload.len(), |i| start + i + 1)
+                                end = payload[start..]
+                                    .iter()
+                                    .position(|b| *b == b'\n')
+                                    .map_or(payload.len(), |i| start + i + 1)
                             }
                         }
                     }
