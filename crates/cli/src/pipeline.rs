@@ -18,7 +18,7 @@ use tsim_model::otlp_json::JsonTraceEncoder;
 use tsim_model::otlp_proto::ProtoTraceEncoder;
 use tsim_model::structlog::LoggerEncoder;
 use tsim_model::text::{Detail, TextTraceEncoder};
-use tsim_model::{Items, TraceBuf, TraceEncoder};
+use tsim_model::{Items, Lines, TraceBuf, TraceEncoder};
 use tsim_sinks::{Batch, Format, Signal, Sink, SinkStats, run_sink};
 
 /// Everything a run needs, resolved from the command line.
@@ -125,13 +125,13 @@ fn encoder(signal: Signal, format: Format, plan: &Plan) -> Box<dyn TraceEncoder 
         Format::OtlpJson => Box::new(JsonTraceEncoder::for_items(items)),
         Format::TextLine => Box::new(TextTraceEncoder::new(Detail::Line, tenant_key)),
         Format::TextFull => Box::new(TextTraceEncoder::new(Detail::Full, tenant_key)),
-        Format::AppJson if plan.app_log_decisions => Box::new(AppLogEncoder::new()),
-        Format::AppJson => Box::new(AppLogEncoder::new().without_decisions()),
-        Format::DecisionJson => Box::new(DecisionEncoder::new()),
-        Format::EsBulk => Box::new(EsBulkEncoder::new(&plan.es_indexes.0, &plan.es_indexes.1)),
+        Format::AppJson if plan.app_log_decisions => Box::new(Lines::new(AppLogEncoder::new())),
+        Format::AppJson => Box::new(Lines::new(AppLogEncoder::new().without_decisions())),
+        Format::DecisionJson => Box::new(Lines::new(DecisionEncoder::new())),
+        Format::EsBulk => Box::new(Lines::new(EsBulkEncoder::new(&plan.es_indexes.0, &plan.es_indexes.1))),
         Format::Logger(i) => {
             let l = &plan.loggers[i as usize];
-            Box::new(LoggerEncoder::new(&l.name, l.min_severity, &l.fields))
+            Box::new(Lines::new(LoggerEncoder::new(&l.name, l.min_severity, &l.fields)))
         }
         Format::PrometheusText | Format::RemoteWrite | Format::InfluxLine => {
             unreachable!("metrics formats are encoded by the metrics export")

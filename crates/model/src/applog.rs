@@ -9,7 +9,7 @@
 
 use std::io::Write;
 
-use crate::TraceEncoder;
+use crate::RenderLines;
 use crate::hex::push_hex;
 use crate::otlp_json::{write_f64, write_str};
 use crate::time::push_rfc3339;
@@ -24,11 +24,9 @@ const ERROR_CODE: &[&str] = &["error_code", "error.code"];
 /// Keys written as correlation fields, not repeated among the record's attributes.
 const MAPPED: &[&str] = &["exception.type", "exception.message", "logger.name"];
 
-/// Renders log records as application log lines.
+/// Renders log records as application log lines (wrap in [`crate::Lines`]).
 #[derive(Debug, Default)]
 pub struct AppLogEncoder {
-    out: Vec<u8>,
-    items: usize,
     line: String,
     skip_decisions: bool,
 }
@@ -183,26 +181,17 @@ pub(crate) fn write_app_line(
     }
 }
 
-impl TraceEncoder for AppLogEncoder {
-    fn add(&mut self, resources: &Resources, resource: u32, trace: &TraceBuf<'_>) {
+impl RenderLines for AppLogEncoder {
+    fn render(&mut self, resources: &Resources, resource: u32, trace: &TraceBuf<'_>, out: &mut Vec<u8>) -> usize {
+        let mut n = 0;
         for l in &trace.logs {
             if self.skip_decisions && crate::decision::is_decision(trace, l.attrs) {
                 continue;
             }
-            write_app_line(&mut self.out, &mut self.line, resources, resource, trace, l, false);
-            self.items += 1;
+            write_app_line(out, &mut self.line, resources, resource, trace, l, false);
+            n += 1;
         }
-    }
-
-    fn spans(&self) -> usize {
-        self.items
-    }
-
-    fn finish(&mut self, _resources: &Resources, out: &mut Vec<u8>) {
-        out.clear();
-        out.extend_from_slice(&self.out);
-        self.out.clear();
-        self.items = 0;
+        n
     }
 }
 
@@ -247,10 +236,10 @@ mod tests {
             list: vec![Resource { attrs: vec![("service.name".into(), OwnedValue::Str("taskpilot".into()))] }],
             ..Default::default()
         };
-        let mut e = AppLogEncoder::new();
-        e.add(&resources, 0, &t);
+        let mut e = crate::Lines::new(AppLogEncoder::new());
+        crate::TraceEncoder::add(&mut e, &resources, 0, &t);
         let mut out = Vec::new();
-        e.finish(&resources, &mut out);
+        crate::TraceEncoder::finish(&mut e, &resources, &mut out);
         assert_eq!(
             String::from_utf8(out).unwrap(),
             concat!(

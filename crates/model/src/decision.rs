@@ -5,17 +5,15 @@
 
 use std::io::Write;
 
-use crate::TraceEncoder;
+use crate::RenderLines;
 use crate::hex::push_hex;
 use crate::otlp_json::write_str;
 use crate::time::push_rfc3339;
 use crate::trace::{AnyValue, Resources, TraceBuf};
 
-/// Renders policy decisions as decision-log lines.
+/// Renders policy decisions as decision-log lines (wrap in [`crate::Lines`]).
 #[derive(Debug, Default)]
 pub struct DecisionEncoder {
-    out: Vec<u8>,
-    items: usize,
     ts: String,
 }
 
@@ -77,24 +75,15 @@ pub(crate) fn write_decision_line(
     }
 }
 
-impl TraceEncoder for DecisionEncoder {
-    fn add(&mut self, _resources: &Resources, _resource: u32, t: &TraceBuf<'_>) {
+impl RenderLines for DecisionEncoder {
+    fn render(&mut self, _resources: &Resources, _resource: u32, t: &TraceBuf<'_>, out: &mut Vec<u8>) -> usize {
+        let mut n = 0;
         for l in &t.logs {
             if is_decision(t, l.attrs) {
-                write_decision_line(&mut self.out, &mut self.ts, t, l, false);
-                self.items += 1;
+                write_decision_line(out, &mut self.ts, t, l, false);
+                n += 1;
             }
         }
-    }
-
-    fn spans(&self) -> usize {
-        self.items
-    }
-
-    fn finish(&mut self, _resources: &Resources, out: &mut Vec<u8>) {
-        out.clear();
-        out.extend_from_slice(&self.out);
-        self.out.clear();
-        self.items = 0;
+        n
     }
 }

@@ -5,7 +5,7 @@
 
 use std::io::Write;
 
-use crate::TraceEncoder;
+use crate::RenderLines;
 use crate::applog::write_app_line;
 use crate::decision::{is_decision, write_decision_line};
 use crate::hex::push_hex;
@@ -40,35 +40,26 @@ pub fn index_name(template: &str, ns: u64) -> String {
     out
 }
 
-/// Renders log records as `_bulk` action and document lines.
+/// Renders log records as `_bulk` action and document lines (wrap in [`crate::Lines`]).
 #[derive(Debug)]
 pub struct EsBulkEncoder {
     logs_index: String,
     decisions_index: String,
-    out: Vec<u8>,
-    items: usize,
     ts: String,
 }
 
 impl EsBulkEncoder {
     /// An encoder with the two index templates (e.g. `taskpilot-logs-%Y.%m.%d`).
     pub fn new(logs_index: &str, decisions_index: &str) -> Self {
-        Self {
-            logs_index: logs_index.into(),
-            decisions_index: decisions_index.into(),
-            out: Vec::new(),
-            items: 0,
-            ts: String::new(),
-        }
+        Self { logs_index: logs_index.into(), decisions_index: decisions_index.into(), ts: String::new() }
     }
 }
 
-impl TraceEncoder for EsBulkEncoder {
-    fn add(&mut self, resources: &Resources, resource: u32, t: &TraceBuf<'_>) {
+impl RenderLines for EsBulkEncoder {
+    fn render(&mut self, resources: &Resources, resource: u32, t: &TraceBuf<'_>, o: &mut Vec<u8>) -> usize {
         for (n, l) in t.logs.iter().enumerate() {
             let decision = is_decision(t, l.attrs);
             let template = if decision { &self.decisions_index } else { &self.logs_index };
-            let o = &mut self.out;
             o.extend_from_slice(b"{\"create\":{\"_index\":");
             crate::otlp_json::write_str(o, &index_name(template, l.time_ns));
             o.extend_from_slice(b",\"_id\":\"");
@@ -82,18 +73,7 @@ impl TraceEncoder for EsBulkEncoder {
             }
             o.push(b'\n');
         }
-        self.items += t.logs.len();
-    }
-
-    fn spans(&self) -> usize {
-        self.items
-    }
-
-    fn finish(&mut self, _resources: &Resources, out: &mut Vec<u8>) {
-        out.clear();
-        out.extend_from_slice(&self.out);
-        self.out.clear();
-        self.items = 0;
+        t.logs.len()
     }
 }
 

@@ -41,3 +41,41 @@ pub trait TraceEncoder {
     /// Writes the payload for everything added into `out` (cleared first) and starts a new batch.
     fn finish(&mut self, resources: &Resources, out: &mut Vec<u8>);
 }
+
+/// Renders the lines of one trace (application log, decision log, bulk documents, …).
+pub trait RenderLines {
+    /// Appends the lines of `trace` to `out`; returns how many items they hold.
+    fn render(&mut self, resources: &Resources, resource: u32, trace: &TraceBuf<'_>, out: &mut Vec<u8>) -> usize;
+}
+
+/// A [`TraceEncoder`] for line formats: batches what a [`RenderLines`] writes.
+#[derive(Debug, Default)]
+pub struct Lines<R> {
+    render: R,
+    out: Vec<u8>,
+    items: usize,
+}
+
+impl<R: RenderLines> Lines<R> {
+    /// Batches the lines of `render`.
+    pub fn new(render: R) -> Self {
+        Self { render, out: Vec::new(), items: 0 }
+    }
+}
+
+impl<R: RenderLines> TraceEncoder for Lines<R> {
+    fn add(&mut self, resources: &Resources, resource: u32, trace: &TraceBuf<'_>) {
+        self.items += self.render.render(resources, resource, trace, &mut self.out);
+    }
+
+    fn spans(&self) -> usize {
+        self.items
+    }
+
+    fn finish(&mut self, _resources: &Resources, out: &mut Vec<u8>) {
+        out.clear();
+        out.extend_from_slice(&self.out);
+        self.out.clear();
+        self.items = 0;
+    }
+}

@@ -9,21 +9,19 @@
 //! the record, then its span and the span's ancestors, as written, in snake case and dotted
 //! (`runId` → `runId`, `run_id`, `run.id`, `….run.id`). Fields with no value are left out.
 
-use crate::TraceEncoder;
+use crate::RenderLines;
 use crate::applog::{level, lookup, write_value};
 use crate::hex::push_hex;
 use crate::otlp_json::{write_f64, write_str};
 use crate::time::push_rfc3339;
 use crate::trace::{AnyValue, LogRecord, Resources, StatusCode, TraceBuf};
 
-/// Renders the records of one configured logger.
+/// Renders the records of one configured logger (wrap in [`crate::Lines`]).
 #[derive(Debug)]
 pub struct LoggerEncoder {
     name: String,
     min_severity: u8,
     fields: Vec<(String, [String; 3])>,
-    out: Vec<u8>,
-    items: usize,
     ts: String,
 }
 
@@ -51,7 +49,7 @@ impl LoggerEncoder {
                 (f.clone(), [f.clone(), sn, dotted])
             })
             .collect();
-        Self { name: name.into(), min_severity, fields, out: Vec::new(), items: 0, ts: String::new() }
+        Self { name: name.into(), min_severity, fields, ts: String::new() }
     }
 
     /// Whether a record of `logger` at `severity` belongs to this logger.
@@ -63,8 +61,7 @@ impl LoggerEncoder {
         logger.split('.').any(|segment| segment == n) || (n == "error" && severity >= 17)
     }
 
-    fn line(&mut self, t: &TraceBuf<'_>, l: &LogRecord<'_>) {
-        let o = &mut self.out;
+    fn line(&mut self, o: &mut Vec<u8>, t: &TraceBuf<'_>, l: &LogRecord<'_>) {
         let si = l.span as usize;
         let span = &t.spans[si];
         let attrs = t.attrs_of(l.attrs);
@@ -159,25 +156,16 @@ impl LoggerEncoder {
     }
 }
 
-impl TraceEncoder for LoggerEncoder {
-    fn add(&mut self, _resources: &Resources, _resource: u32, t: &TraceBuf<'_>) {
+impl RenderLines for LoggerEncoder {
+    fn render(&mut self, _resources: &Resources, _resource: u32, t: &TraceBuf<'_>, out: &mut Vec<u8>) -> usize {
+        let mut n = 0;
         for l in &t.logs {
             if self.takes(t.str(&l.logger), l.severity) {
-                self.line(t, l);
-                self.items += 1;
+                self.line(out, t, l);
+                n += 1;
             }
         }
-    }
-
-    fn spans(&self) -> usize {
-        self.items
-    }
-
-    fn finish(&mut self, _resources: &Resources, out: &mut Vec<u8>) {
-        out.clear();
-        out.extend_from_slice(&self.out);
-        self.out.clear();
-        self.items = 0;
+        n
     }
 }
 

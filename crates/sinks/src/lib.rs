@@ -9,6 +9,7 @@
 pub mod applog;
 pub mod elasticsearch;
 pub mod file;
+mod http;
 pub mod influx;
 pub mod otlp;
 pub mod otlp_grpc;

@@ -10,9 +10,10 @@ use std::io::Write;
 use bytes::Bytes;
 use flate2::Compression as GzLevel;
 use flate2::write::GzEncoder;
-use http::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use http::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 
-use crate::otlp::response::{partial_success_json, partial_success_proto, retry_after};
+use crate::http::{otlp_retryable, post};
+use crate::otlp::response::{partial_success_json, partial_success_proto};
 use crate::otlp::retry::Outcome;
 use crate::otlp::{Compression, OtlpConfig, Protocol, RetryPolicy};
 use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink};
@@ -26,27 +27,10 @@ pub struct HttpSink {
     policy: RetryPolicy,
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        src = c.source();
-    }
-    s
-}
-
 impl HttpSink {
     /// A client for `cfg` (protocol http/protobuf or http/json).
     pub fn new(cfg: OtlpConfig, signal: Signal, policy: RetryPolicy) -> Result<Self, String> {
-        // reqwest is built without a bundled crypto provider; use ring.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .timeout(cfg.timeout)
-            .user_agent(concat!("telemetry-simulator/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("HTTP client: {}", error_chain(&e)))?;
+        let client = crate::http::client(cfg.timeout)?;
         let mut headers = HeaderMap::new();
         let ct = if cfg.protocol == Protocol::HttpJson { "application/json" } else { "application/x-protobuf" };
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
@@ -92,29 +76,13 @@ impl Sink for HttpSink {
                 .run(items, || {
                     let req = self.client.post(&self.cfg.url).headers(self.headers.clone()).body(body.clone());
                     async move {
-                        let resp = match req.send().await {
-                            Ok(r) => r,
-                            Err(e) => {
-                                return Outcome::Retry { reason: format!("http: {}", error_chain(&e)), after: None };
-                            }
-                        };
-                        let status = resp.status();
-                        let after = resp
-                            .headers()
-                            .get(RETRY_AFTER)
-                            .and_then(|v| v.to_str().ok())
-                            .and_then(|v| retry_after(v, jiff::Timestamp::now().as_second()));
-                        let body = resp.bytes().await.unwrap_or_default();
-                        if status.is_success() {
-                            let partial =
-                                if json { partial_success_json(&body, field) } else { partial_success_proto(&body) };
-                            return Outcome::Done(Delivery::partial(items, partial));
-                        }
-                        let snippet: String = String::from_utf8_lossy(&body).chars().take(120).collect();
-                        let reason = format!("http {}: {}", status.as_u16(), snippet.trim());
-                        match status.as_u16() {
-                            429 | 502 | 503 | 504 => Outcome::Retry { reason, after },
-                            _ => Outcome::Fail(reason),
+                        match post(req).await {
+                            Err(e) => Outcome::Retry { reason: format!("http: {e}"), after: None },
+                            Ok(a) => a.outcome(otlp_retryable, |body| {
+                                let partial =
+                                    if json { partial_success_json(body, field) } else { partial_success_proto(body) };
+                                Delivery::partial(items, partial)
+                            }),
                         }
                     }
                 })

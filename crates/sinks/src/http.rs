@@ -1,0 +1,90 @@
+//! What the HTTP-based sinks share: the client, headers, one POST, and the reading of an
+//! answer as done, retryable (with the peer's `Retry-After`) or permanent.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+
+use crate::Delivery;
+use crate::otlp::response::retry_after;
+use crate::otlp::retry::Outcome;
+
+/// An HTTP client with rustls (ring) and the simulator's user agent.
+pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, String> {
+    // reqwest is built without a bundled crypto provider; use ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .user_agent(concat!("telemetry-simulator/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("HTTP client: {e}"))
+}
+
+/// Fixed headers plus user-given `key=value` ones (which may replace them).
+pub(crate) fn headers(fixed: &[(HeaderName, &'static str)], extra: &[(String, String)]) -> Result<HeaderMap, String> {
+    let mut h = HeaderMap::new();
+    for (k, v) in fixed {
+        h.insert(k.clone(), HeaderValue::from_static(v));
+    }
+    for (k, v) in extra {
+        let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| format!("`{k}` is not a valid header name"))?;
+        h.insert(name, HeaderValue::from_str(v).map_err(|_| format!("header `{k}` has an invalid value"))?);
+    }
+    Ok(h)
+}
+
+/// The error and its causes, on one line.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        src = c.source();
+    }
+    s
+}
+
+/// A peer's answer.
+pub(crate) struct Answer {
+    pub status: u16,
+    pub retry_after: Option<Duration>,
+    pub body: Bytes,
+}
+
+/// Sends `req`; a connection failure is an error string.
+pub(crate) async fn post(req: reqwest::RequestBuilder) -> Result<Answer, String> {
+    let resp = req.send().await.map_err(|e| error_chain(&e))?;
+    let status = resp.status().as_u16();
+    let retry_after = resp
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| retry_after(v, jiff::Timestamp::now().as_second()));
+    let body = resp.bytes().await.unwrap_or_default();
+    Ok(Answer { status, retry_after, body })
+}
+
+impl Answer {
+    /// Done (as `success` says) on 2xx; retried when `retryable(status)`; dropped otherwise,
+    /// with the status and the start of the body as the reason.
+    pub fn outcome(self, retryable: fn(u16) -> bool, success: impl FnOnce(&Bytes) -> Delivery) -> Outcome {
+        if (200..300).contains(&self.status) {
+            return Outcome::Done(success(&self.body));
+        }
+        let snippet: String = String::from_utf8_lossy(&self.body).chars().take(160).collect();
+        let reason = format!("http {}: {}", self.status, snippet.trim());
+        if retryable(self.status) { Outcome::Retry { reason, after: self.retry_after } } else { Outcome::Fail(reason) }
+    }
+}
+
+/// Retry on 5xx and 429 (remote write, line protocol).
+pub(crate) fn server_error_or_throttled(status: u16) -> bool {
+    status >= 500 || status == 429
+}
+
+/// Retry on what the OTLP specification lists: 429, 502, 503, 504.
+pub(crate) fn otlp_retryable(status: u16) -> bool {
+    matches!(status, 429 | 502 | 503 | 504)
+}
