@@ -502,7 +502,7 @@ impl MetricsAgg {
                 if j > 0 {
                     o.push(b',');
                 }
-                json_kv(o, k, v);
+                crate::otlp_json::write_owned_kv(o, k, v);
             }
             o.extend_from_slice(b"]},\"scopeMetrics\":[{\"scope\":{\"name\":");
             write_str(o, &resources.scope.name);
@@ -535,7 +535,7 @@ impl MetricsAgg {
                         if j > 0 {
                             o.push(b',');
                         }
-                        json_kv(o, k, &OwnedValue::Str(v.clone()));
+                        crate::otlp_json::write_owned_kv(o, k, &OwnedValue::Str(v.clone()));
                     }
                     if def.shape == Shape::Gauge {
                         let _ = write!(o, "],\"timeUnixNano\":\"{time_ns}\"");
@@ -600,31 +600,6 @@ impl MetricsAgg {
         }
         o.extend_from_slice(b"]}");
     }
-}
-
-fn json_kv(o: &mut Vec<u8>, k: &str, v: &OwnedValue) {
-    o.extend_from_slice(b"{\"key\":");
-    write_str(o, k);
-    o.extend_from_slice(b",\"value\":");
-    match v {
-        OwnedValue::Str(s) => {
-            o.extend_from_slice(b"{\"stringValue\":");
-            write_str(o, s);
-            o.push(b'}');
-        }
-        OwnedValue::Int(i) => {
-            let _ = write!(o, "{{\"intValue\":\"{i}\"}}");
-        }
-        OwnedValue::Double(d) => {
-            o.extend_from_slice(b"{\"doubleValue\":");
-            write_f64(o, *d);
-            o.push(b'}');
-        }
-        OwnedValue::Bool(b) => {
-            let _ = write!(o, "{{\"boolValue\":{b}}}");
-        }
-    }
-    o.push(b'}');
 }
 
 fn put_kv_owned(b: &mut Vec<u8>, field: u32, key: &str, v: &OwnedValue) {

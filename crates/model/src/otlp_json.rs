@@ -226,7 +226,7 @@ fn write_kv_items(o: &mut Vec<u8>, t: &TraceBuf<'_>, kvs: &[KeyValue<'_>]) {
     }
 }
 
-fn write_owned_kv(o: &mut Vec<u8>, k: &str, v: &OwnedValue) {
+pub(crate) fn write_owned_kv(o: &mut Vec<u8>, k: &str, v: &OwnedValue) {
     o.extend_from_slice(b"{\"key\":");
     write_str(o, k);
     o.extend_from_slice(b",\"value\":");
