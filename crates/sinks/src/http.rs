@@ -79,9 +79,14 @@ impl Answer {
     }
 }
 
-/// Retry on 5xx and 429 (remote write, line protocol).
+/// Retry on 5xx and 429 (line protocol).
 pub(crate) fn server_error_or_throttled(status: u16) -> bool {
     status >= 500 || status == 429
+}
+
+/// Retry on 5xx only: remote write 1.0 never retries a 4xx.
+pub(crate) fn server_error(status: u16) -> bool {
+    status >= 500
 }
 
 /// Retry on what the OTLP specification lists: 429, 502, 503, 504.

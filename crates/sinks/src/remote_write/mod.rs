@@ -1,11 +1,11 @@
 //! Prometheus remote-write sink (protocol 1.0): a snappy-compressed (block format)
-//! protobuf `WriteRequest` per export, with the v1 headers. 5xx and 429 are retried (with
-//! `Retry-After`), any other 4xx drops the batch after one attempt, as the protocol says.
+//! protobuf `WriteRequest` per export, with the v1 headers. 5xx answers are retried (with
+//! `Retry-After`); any 4xx, 429 included, drops the batch after one attempt.
 
 use bytes::Bytes;
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderName};
 
-use crate::http::{client, headers, post, server_error_or_throttled};
+use crate::http::{client, headers, post, server_error};
 use crate::otlp::RetryPolicy;
 use crate::otlp::retry::Outcome;
 use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink};
@@ -66,7 +66,7 @@ impl Sink for RemoteWriteSink {
                     async move {
                         match post(req).await {
                             Err(e) => Outcome::Retry { reason: format!("remote write: {e}"), after: None },
-                            Ok(a) => a.outcome(server_error_or_throttled, |_| Delivery::ok(items)),
+                            Ok(a) => a.outcome(server_error, |_| Delivery::ok(items)),
                         }
                     }
                 })
