@@ -95,3 +95,48 @@ fn remote_write_into_prometheus_reads_back_the_samples() {
     let n = prom.query_at("max(count_over_time(calls_total[5m]))", Some(later)).unwrap();
     assert!(n >= 2.0, "{n} samples per series");
 }
+
+/// A peer that answers every POST with `status` for the first `times` requests, then 204.
+fn stub(status: &'static str, times: usize) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let n = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = n.clone();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut len = 0;
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; len];
+            let _ = r.read_exact(&mut body);
+            let k = seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let st = if k < times { status } else { "204 No Content" };
+            let _ = write!(s, "HTTP/1.1 {st}\r\nRetry-After: 0\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    (port, n)
+}
+
+#[test]
+fn remote_write_retries_5xx_but_never_4xx() {
+    for (status, code, requests) in
+        [("429 Too Many Requests", 3, 1), ("400 Bad Request", 3, 1), ("503 Service Unavailable", 0, 3)]
+    {
+        let (port, n) = stub(status, 2);
+        let r = run(&words(&format!(
+            "--remote-write http://127.0.0.1:{port}/api/v1/write --signals metrics run --count 20 --interval 0 -q"
+        )));
+        assert_eq!(r.code(), code, "{status}: {}", r.stderr());
+        assert_eq!(n.load(std::sync::atomic::Ordering::SeqCst), requests, "{status}");
+        r.assert_balanced();
+    }
+}
