@@ -72,7 +72,7 @@ def summarize_metrics(req):
     for rm in req.resource_metrics:
         for sm in rm.scope_metrics:
             for m in sm.metrics:
-                e = out.setdefault(m.name, {"points": 0, "total": 0, "exemplars": [], "buckets_ok": True})
+                e = out.setdefault(m.name, {"points": 0, "total": 0, "exemplars": [], "buckets_ok": True, "by": []})
                 kind = m.WhichOneof("data")
                 for p in getattr(m, kind).data_points:
                     e["points"] += 1
@@ -81,7 +81,9 @@ def summarize_metrics(req):
                         e["buckets_ok"] &= sum(p.bucket_counts) == p.count
                         e["exemplars"] += [[x.trace_id.hex(), x.span_id.hex()] for x in p.exemplars]
                     else:
-                        e["total"] += p.as_int if p.WhichOneof("value") == "as_int" else p.as_double
+                        v = p.as_int if p.WhichOneof("value") == "as_int" else p.as_double
+                        e["total"] += v
+                        e["by"].append([{a.key: a.value.string_value for a in p.attributes}, v])
     return out
 
 

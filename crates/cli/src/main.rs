@@ -198,7 +198,8 @@ fn execute(
             .unwrap_or_default(),
     };
     let refs: Vec<&Scenario> = scenarios.iter().collect();
-    let engine = Engine::new(&refs, &cfg).map_err(|e| anyhow!(e))?;
+    let mut engine = Engine::new(&refs, &cfg).map_err(|e| anyhow!(e))?;
+    engine.plan_exact_counts(count);
     let schedule = match (run.rate, run.interval.or(scenario_interval)) {
         (Some(r), _) if r > 0.0 && r.is_finite() => Schedule::from_rate(start, r),
         (Some(r), _) => bail!("--rate must be above 0, not {r}"),

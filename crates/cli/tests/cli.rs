@@ -459,3 +459,42 @@ fn logging_config_routes_records_to_loggers_with_fields_rotation_and_retention()
         assert_eq!(errors.len(), want, "no error record lost while nothing was rotated away");
     }
 }
+
+#[test]
+fn exact_counts_reproduce_the_cost_optimization_numbers() {
+    // Seed 000's cost demo: 50 workflows on gpt-4o at $0.10 and 50 on gpt-4o-mini at $0.02,
+    // 50,000 tokens each, cost 5.0 and 1.0.
+    let dir = tempdir("exact");
+    std::fs::write(
+        dir.join("cost.yaml"),
+        concat!(
+            "name: cost_demo\nrepeat_count: 100\ninterval_ms: 0\n",
+            "pricing:\n  gpt-4o: {input_per_million: 100, output_per_million: 100}\n",
+            "  gpt-4o-mini: {input_per_million: 20, output_per_million: 20}\n",
+            "variants:\n  - {name: big, count: 50, vars: {model: gpt-4o}}\n  - {name: small, count: 50, vars: {model: gpt-4o-mini}}\n",
+            "root:\n  type: taskpilot.workflow.run\n  children:\n    - type: chat\n      kind: client\n      attributes:\n",
+            "        gen_ai.operation.name: chat\n        gen_ai.request.model: {template: \"{var.model}\"}\n",
+            "        gen_ai.usage.input_tokens: 600\n        gen_ai.usage.output_tokens: 400\n",
+        ),
+    )
+    .unwrap();
+    let args = format!("--scenarios-dir {0} --output {0}/out scenario --name cost_demo -q --seed 5", dir.display());
+    let r = run_in(&dir, &words(&args), &[]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert_eq!(r.summary["traces"], 100, "repeat_count");
+    let m = decode_json_file(&dir.join("out/metrics.jsonl"));
+    let last = m["metric_exports"].as_array().unwrap().last().unwrap().clone();
+    let by = |metric: &str, model: &str| -> f64 {
+        last[metric]["by"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p[0]["gen_ai.request.model"] == model)
+            .map(|p| p[1].as_f64().unwrap())
+            .sum()
+    };
+    assert!((by("llm.cost", "gpt-4o") - 5.0).abs() < 1e-9, "{}", by("llm.cost", "gpt-4o"));
+    assert!((by("llm.cost", "gpt-4o-mini") - 1.0).abs() < 1e-9);
+    assert_eq!(by("llm.tokens", "gpt-4o"), 50_000.0);
+    assert_eq!(by("llm.tokens", "gpt-4o-mini"), 50_000.0);
+}

@@ -36,6 +36,8 @@ pub(crate) struct Kid {
 /// Per-trace generation state.
 pub(crate) struct Builder<'e, 'o> {
     pub sc: &'e CompiledScenario,
+    /// The node table of the variant this trace uses.
+    pub nodes: &'e [CNode],
     pub rng: TraceRng,
     pub out: &'o mut TraceBuf<'e>,
     pub trace_index: u64,
@@ -118,10 +120,9 @@ impl<'e> Builder<'e, '_> {
     /// Log records: the ones declared on each node, and one per failing span carrying the
     /// exception. Sorted by time (stable), as a log file would have them.
     fn logs(&mut self) {
-        let sc = self.sc;
         for i in 0..self.out.spans.len() {
             let (ni, attempt) = self.span_nodes[i];
-            let n = &sc.nodes[ni as usize];
+            let n = &self.nodes[ni as usize];
             let span = self.out.spans[i];
             let failed = span.status == StatusCode::Error;
             if !attempt {
@@ -194,12 +195,11 @@ impl<'e> Builder<'e, '_> {
     /// One log record per policy decision, with the seed's decision-log fields as attributes
     /// (`log_type: policy_decision`), whatever `emit_logs` says: decisions are records.
     fn decision_records(&mut self) {
-        let sc = self.sc;
         for k in 0..self.decisions.len() {
             let (si, r) = self.decisions[k];
             let (si, r) = (si as usize, r as usize);
             let span = self.out.spans[si];
-            let Some(d) = &sc.nodes[self.span_nodes[si].0 as usize].decision else { continue };
+            let Some(d) = &self.nodes[self.span_nodes[si].0 as usize].decision else { continue };
             let result: &'e str = &d.results[r].0;
             let a0 = self.out.attrs.len() as u32;
             let push = |b: &mut Self, key: &'static str, v: AnyValue<'e>| b.out.attrs.push(KeyValue { key, value: v });
@@ -299,8 +299,7 @@ impl<'e> Builder<'e, '_> {
 
     /// One copy of node `ni`. Returns its subtree, duration and whether it failed.
     fn node(&mut self, ni: u32, parent_id: [u8; 8], forced: bool, copy_index: u64) -> (Sub, u64, bool) {
-        let sc = self.sc;
-        let n = &sc.nodes[ni as usize];
+        let n = &self.nodes[ni as usize];
         let ev_start = self.out.events.len() as u32;
         let (span_idx, span_id) = self.open_span(&n.name, parent_id, n, (ni, false));
         // A policy decision is taken before the work; a deny can fail the span.
@@ -376,7 +375,7 @@ impl<'e> Builder<'e, '_> {
         let base = self.kids.len();
         let mut sibling_failed = false;
         for &ci in &n.children {
-            let c = &sc.nodes[ci as usize];
+            let c = &self.nodes[ci as usize];
             if !chance(&mut self.rng, c.probability) {
                 continue;
             }

@@ -19,6 +19,42 @@ pub struct CompiledScenario {
     pub(crate) emit_metrics: bool,
     pub(crate) pricing: Vec<(String, f64, f64)>,
     pub(crate) metrics: Vec<tsim_scenario::MetricSpec>,
+    pub(crate) variants: Vec<Variant>,
+    pub(crate) variant_cum: Vec<f64>,
+    pub(crate) repeat_count: Option<u64>,
+}
+
+/// One variant's node table.
+#[derive(Debug)]
+pub(crate) struct Variant {
+    pub name: Box<str>,
+    pub nodes: Vec<CNode>,
+    pub count: Option<u64>,
+    pub weight: f64,
+}
+
+/// The span tree with a variant's overrides applied to the nodes whose type matches.
+fn apply_overrides(spec: &SpanSpec, overrides: &[tsim_scenario::OverrideSpec]) -> SpanSpec {
+    let mut out = spec.clone();
+    for o in overrides.iter().filter(|o| crate::declared::glob(&o.span, &spec.span_type)) {
+        if let Some(e) = &o.error {
+            out.error = e.clone();
+        }
+        if let Some(l) = &o.latency {
+            out.latency = Some(l.clone());
+        }
+        if let Some(p) = o.probability {
+            out.probability = p;
+        }
+        for (k, v) in &o.attributes {
+            match out.attributes.iter_mut().find(|(ok, _)| ok == k) {
+                Some(slot) => slot.1 = v.clone(),
+                None => out.attributes.push((k.clone(), v.clone())),
+            }
+        }
+    }
+    out.children = spec.children.iter().map(|c| apply_overrides(c, overrides)).collect();
+    out
 }
 
 #[derive(Debug)]
@@ -199,7 +235,17 @@ fn kind(k: tsim_scenario::SpanKind) -> SpanKind {
     }
 }
 
-pub(crate) fn attrs(list: &[(String, AttrSpec)], ctx: &str) -> Result<Vec<CAttr>, String> {
+/// The text of a literal, as a template inserts it.
+fn literal_text(l: &Literal) -> String {
+    match l {
+        Literal::Str(s) => s.clone(),
+        Literal::Int(i) => i.to_string(),
+        Literal::Double(d) => d.to_string(),
+        Literal::Bool(b) => b.to_string(),
+    }
+}
+
+pub(crate) fn attrs(list: &[(String, AttrSpec)], ctx: &str, vars: &[(String, Literal)]) -> Result<Vec<CAttr>, String> {
     let mut out: Vec<CAttr> = Vec::with_capacity(list.len());
     for (key, spec) in list {
         let value = match spec {
@@ -220,6 +266,12 @@ pub(crate) fn attrs(list: &[(String, AttrSpec)], ctx: &str) -> Result<Vec<CAttr>
                     .map(|p| match p {
                         TemplatePart::Text(t) => Ok(Part::Text(t.as_str().into())),
                         TemplatePart::Ref(r) => {
+                            if let Some(var) = r.strip_prefix("var.") {
+                                return match vars.iter().find(|(k, _)| k == var) {
+                                    Some((_, v)) => Ok(Part::Text(literal_text(v).into())),
+                                    None => Err(format!("{ctx}: template refers to `{{{r}}}`, but no `vars: {{{var}: …}}` gives it a value")),
+                                };
+                            }
                             if let Some(i) = out.iter().position(|a| &*a.key == r.as_str()) {
                                 return Ok(Part::Attr(i));
                             }
@@ -236,7 +288,13 @@ pub(crate) fn attrs(list: &[(String, AttrSpec)], ctx: &str) -> Result<Vec<CAttr>
     Ok(out)
 }
 
-fn node(spec: &SpanSpec, is_root: bool, nodes: &mut Vec<CNode>, scenario: &str) -> Result<u32, String> {
+fn node(
+    spec: &SpanSpec,
+    is_root: bool,
+    nodes: &mut Vec<CNode>,
+    scenario: &str,
+    vars: &[(String, Literal)],
+) -> Result<u32, String> {
     let ctx = format!("scenario `{scenario}`, span `{}` (line {})", spec.span_type, spec.line);
     let idx = nodes.len() as u32;
     let latency = match &spec.latency {
@@ -285,7 +343,7 @@ fn node(spec: &SpanSpec, is_root: bool, nodes: &mut Vec<CNode>, scenario: &str) 
         error_cum: cumulative(weights),
         from_parent: spec.error.from_parent,
         cascade: spec.error.cascade_to_siblings,
-        attrs: attrs(&spec.attributes, &ctx)?,
+        attrs: attrs(&spec.attributes, &ctx, vars)?,
         events: spec
             .events
             .iter()
@@ -294,7 +352,7 @@ fn node(spec: &SpanSpec, is_root: bool, nodes: &mut Vec<CNode>, scenario: &str) 
                     name: e.name.as_str().into(),
                     probability: e.probability,
                     at: e.at,
-                    attrs: attrs(&e.attributes, &ctx)?,
+                    attrs: attrs(&e.attributes, &ctx, vars)?,
                 })
             })
             .collect::<Result<_, String>>()?,
@@ -314,7 +372,7 @@ fn node(spec: &SpanSpec, is_root: bool, nodes: &mut Vec<CNode>, scenario: &str) 
                     message: log_parts(&l.message),
                     logger: l.logger.as_deref().map(Into::into),
                     probability: l.probability,
-                    attrs: attrs(&l.attributes, &ctx)?,
+                    attrs: attrs(&l.attributes, &ctx, vars)?,
                 })
             })
             .collect::<Result<_, String>>()?,
@@ -344,7 +402,7 @@ fn node(spec: &SpanSpec, is_root: bool, nodes: &mut Vec<CNode>, scenario: &str) 
     });
     let mut children = Vec::with_capacity(spec.children.len());
     for c in &spec.children {
-        children.push(node(c, false, nodes, scenario)?);
+        children.push(node(c, false, nodes, scenario, vars)?);
     }
     nodes[idx as usize].children = children;
     Ok(idx)
@@ -353,8 +411,19 @@ fn node(spec: &SpanSpec, is_root: bool, nodes: &mut Vec<CNode>, scenario: &str) 
 impl CompiledScenario {
     /// Compiles a scenario. Fails only on parameters the scenario crate could not check.
     pub fn new(s: &Scenario) -> Result<Self, String> {
+        // With variants, every trace uses one of them: the plain tree stands for the first.
         let mut nodes = Vec::new();
-        node(&s.root, true, &mut nodes, &s.name)?;
+        match s.variants.first() {
+            Some(v) => node(&apply_overrides(&s.root, &v.overrides), true, &mut nodes, &s.name, &v.vars)?,
+            None => node(&s.root, true, &mut nodes, &s.name, &[])?,
+        };
+        let mut variants = Vec::new();
+        for v in &s.variants {
+            let root = apply_overrides(&s.root, &v.overrides);
+            let mut vnodes = Vec::new();
+            node(&root, true, &mut vnodes, &format!("{}` variant `{}", s.name, v.name), &v.vars)?;
+            variants.push(Variant { name: v.name.as_str().into(), nodes: vnodes, count: v.count, weight: v.weight });
+        }
         let default_leaf = Sampler::new(
             &tsim_scenario::NumDist::new(tsim_scenario::Dist::LogNormal {
                 mu: DEFAULT_LEAF_MEDIAN_MS.ln(),
@@ -370,12 +439,49 @@ impl CompiledScenario {
             emit_metrics: s.emit_metrics,
             pricing: s.pricing.clone(),
             metrics: s.metrics.clone(),
+            variant_cum: cumulative(variants.iter().map(|v| v.weight)),
+            variants,
+            repeat_count: s.repeat_count,
         })
     }
 
     /// The scenario's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Names of the scenario's variants.
+    pub fn variant_names(&self) -> Vec<&str> {
+        self.variants.iter().map(|v| &*v.name).collect()
+    }
+
+    /// Traces per variant for a run of `count` traces: the declared counts scaled to `count`
+    /// (largest remainder), or, without counts, the weights' shares likewise.
+    pub fn variant_counts(&self, count: u64) -> Vec<u64> {
+        let shares: Vec<f64> = self.variants.iter().map(|v| v.count.map(|c| c as f64).unwrap_or(v.weight)).collect();
+        let total: f64 = shares.iter().sum();
+        if shares.is_empty() || total <= 0.0 {
+            return Vec::new();
+        }
+        let exact: Vec<f64> = shares.iter().map(|s| s * count as f64 / total).collect();
+        let mut out: Vec<u64> = exact.iter().map(|e| e.floor() as u64).collect();
+        let mut left = count - out.iter().sum::<u64>();
+        let mut order: Vec<usize> = (0..exact.len()).collect();
+        order
+            .sort_by(|a, b| (exact[*b] - exact[*b].floor()).total_cmp(&(exact[*a] - exact[*a].floor())).then(a.cmp(b)));
+        for i in order {
+            if left == 0 {
+                break;
+            }
+            out[i] += 1;
+            left -= 1;
+        }
+        out
+    }
+
+    /// The scenario's `repeat_count`.
+    pub fn repeat_count(&self) -> Option<u64> {
+        self.repeat_count
     }
 
     /// Metrics declared by the scenario.

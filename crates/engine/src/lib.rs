@@ -60,6 +60,8 @@ pub struct Engine {
     tenant_cum: Vec<f64>,
     seed: u64,
     resources: Resources,
+    /// Variant of each trace index of an exact-count run (single scenario).
+    quota: Vec<u16>,
 }
 
 fn owned(l: &Literal) -> OwnedValue {
@@ -127,7 +129,35 @@ impl Engine {
             tenants,
             seed: cfg.seed,
             resources,
+            quota: Vec::new(),
         })
+    }
+
+    /// Most traces whose variants are laid out exactly (above, variants are drawn by share).
+    pub const MAX_EXACT_TRACES: u64 = 10_000_000;
+
+    /// For a single-scenario run of `count` traces with variants: fixes which trace uses
+    /// which variant so that each gets exactly its count, spread evenly over the run (each
+    /// variant's traces sit near the evenly spaced ideal positions; ties by declaration).
+    pub fn plan_exact_counts(&mut self, count: u64) {
+        self.quota.clear();
+        if self.scenarios.len() != 1 || self.scenarios[0].variants.is_empty() || count > Self::MAX_EXACT_TRACES {
+            return;
+        }
+        let counts = self.scenarios[0].variant_counts(count);
+        let mut slots: Vec<(f64, u16)> = Vec::with_capacity(count as usize);
+        for (v, c) in counts.iter().enumerate() {
+            for k in 0..*c {
+                slots.push(((k as f64 + 0.5) * count as f64 / *c as f64, v as u16));
+            }
+        }
+        slots.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        self.quota = slots.into_iter().map(|(_, v)| v).collect();
+    }
+
+    /// The variant trace `index` uses (for reports and tests).
+    pub fn variant_of(&self, index: u64) -> Option<usize> {
+        self.quota.get(index as usize).map(|v| *v as usize)
     }
 
     /// The run seed.
@@ -162,6 +192,15 @@ impl Engine {
         let scenario = if self.scenarios.len() == 1 { 0 } else { pick(&mut rng, &self.scenario_cum) };
         let tenant = (!self.tenants.is_empty()).then(|| pick(&mut rng, &self.tenant_cum));
         let sc = &self.scenarios[scenario];
+        let nodes: &[compile::CNode] = if sc.variants.is_empty() {
+            &sc.nodes
+        } else {
+            let v = match self.quota.get(index as usize) {
+                Some(v) if self.scenarios.len() == 1 => *v as usize,
+                _ => pick(&mut rng, &sc.variant_cum),
+            };
+            &sc.variants[v].nodes
+        };
         out.clear();
         out.scenario = &sc.name;
         let mut id = [0u8; 16];
@@ -173,6 +212,7 @@ impl Engine {
         out.trace_id = id;
         let mut b = Builder {
             sc,
+            nodes,
             rng,
             out,
             trace_index: index,

@@ -360,3 +360,54 @@ fn log_records_follow_their_rules_and_spans() {
     e.generate(0, START, &mut buf, &mut scratch);
     assert!(buf.logs.is_empty(), "emit_logs: false silences every record");
 }
+
+#[test]
+fn variants_get_exact_counts_spread_over_the_run() {
+    let s = single(concat!(
+        "name: v\nrepeat_count: 100\nvariants:\n",
+        "  - {name: big, count: 50, vars: {model: gpt-4o}}\n",
+        "  - name: small\n    count: 30\n    vars: {model: gpt-4o-mini}\n",
+        "    overrides: [{span: \"tool.*\", error: {rate: 1.0, types: [TOOL_TIMEOUT]}}]\n",
+        "  - {name: rest, count: 20, vars: {model: other}}\n",
+        "root:\n  type: wf\n  attributes: {model: {template: \"m-{var.model}\"}}\n  children: [{type: tool.call}]\n",
+    ));
+    let mut e = engine(&[&s], 1);
+    e.plan_exact_counts(100);
+    let mut buf = TraceBuf::default();
+    let mut scratch = Scratch::default();
+    let mut counts = HashMap::new();
+    for i in 0..100 {
+        e.generate(i, START, &mut buf, &mut scratch);
+        let AnyValue::Str(m) = buf.attrs_of(buf.spans[0].attrs)[0].value else { panic!() };
+        let model = buf.str(&m).to_string();
+        let tool_failed = buf.spans[1].status == StatusCode::Error;
+        assert_eq!(tool_failed, model == "m-gpt-4o-mini", "the override applies to its variant only");
+        *counts.entry(model).or_insert(0) += 1;
+        // Spread: within any 10 consecutive traces, the 50 % variant appears 4 to 6 times.
+        if i >= 9 {
+            let window = (i - 9..=i).filter(|k| e.variant_of(*k) == Some(0)).count();
+            assert!((4..=6).contains(&window), "at {i}: {window}");
+        }
+    }
+    assert_eq!(counts["m-gpt-4o"], 50);
+    assert_eq!(counts["m-gpt-4o-mini"], 30);
+    assert_eq!(counts["m-other"], 20);
+    // Another count scales by largest remainder: 7 × (50, 30, 20) % → 3.5, 2.1, 1.4 → 4, 2, 1.
+    assert_eq!(e.scenarios()[0].variant_counts(7), vec![4, 2, 1]);
+    e.plan_exact_counts(7);
+    let got: Vec<usize> = (0..7).map(|i| e.variant_of(i).unwrap()).collect();
+    assert_eq!(got.iter().filter(|v| **v == 0).count(), 4);
+    // Same seed, same layout and bytes.
+    assert_eq!(e.variant_of(3), {
+        let mut f = engine(&[&s], 1);
+        f.plan_exact_counts(7);
+        f.variant_of(3)
+    });
+}
+
+#[test]
+fn a_var_without_a_value_is_an_error() {
+    let s = single("name: v\nroot:\n  type: wf\n  attributes: {m: {template: \"{var.model}\"}}\n");
+    let err = Engine::new(&[&s], &EngineConfig::default()).unwrap_err();
+    assert!(err.contains("{var.model}"), "{err}");
+}

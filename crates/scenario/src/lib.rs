@@ -18,7 +18,7 @@ pub use dist::{DISTRIBUTIONS, Dist, NumDist};
 pub use logging::{LoggerSpec, LoggingConfig, load_logging_config, parse_logging_config};
 pub use spec::{
     AttrSpec, Binding, CountSpec, DECISION_RESULTS, DECISION_TYPES, DecisionSpec, ErrorSpec, EventSpec, LEVELS,
-    LOG_BUILTINS, Literal, LogOn, LogSpec, MetricKind, MetricSpec, MetricValue, Mode, NumType, Process, RetrySpec,
-    Scenario, SpanKind, SpanSpec, TEMPLATE_BUILTINS, TemplatePart, normalize_prefix,
+    LOG_BUILTINS, Literal, LogOn, LogSpec, MetricKind, MetricSpec, MetricValue, Mode, NumType, OverrideSpec, Process,
+    RetrySpec, Scenario, SpanKind, SpanSpec, TEMPLATE_BUILTINS, TemplatePart, VariantSpec, normalize_prefix,
 };
 pub use yaml::{MAX_ALIASES, MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES};

@@ -30,6 +30,8 @@ pub struct Scenario {
     pub pricing: Vec<(String, f64, f64)>,
     /// Metrics declared by the scenario.
     pub metrics: Vec<MetricSpec>,
+    /// Exact-count (or weighted) variants of the trace shape.
+    pub variants: Vec<VariantSpec>,
     /// The root span.
     pub root: SpanSpec,
     /// Where it came from: a path, or `builtin:<name>`.
@@ -207,6 +209,37 @@ pub const DECISION_TYPES: &[&str] = &["tool_call", "opa", "guardrails", "human_r
 /// Decision results of the seed.
 pub const DECISION_RESULTS: &[&str] = &["allow", "deny", "requires_approval"];
 
+/// A variant of a scenario: an exact count (or weight) of its traces, with values for
+/// `{var.*}` template references and overrides of matching span nodes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VariantSpec {
+    /// Name.
+    pub name: String,
+    /// Traces of this variant at the scenario's `repeat_count` (scaled for other counts).
+    pub count: Option<u64>,
+    /// Relative share when no count is given (and in mixed runs).
+    pub weight: f64,
+    /// Values for `{var.NAME}` in templates.
+    pub vars: Vec<(String, Literal)>,
+    /// Changes to the span nodes whose type matches.
+    pub overrides: Vec<OverrideSpec>,
+}
+
+/// A change a variant makes to matching span nodes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OverrideSpec {
+    /// Span-type glob.
+    pub span: String,
+    /// Replaces the node's error behaviour.
+    pub error: Option<ErrorSpec>,
+    /// Replaces the node's latency.
+    pub latency: Option<NumDist>,
+    /// Replaces the node's probability.
+    pub probability: Option<f64>,
+    /// Attributes added to the node (replacing ones with the same key).
+    pub attributes: Vec<(String, AttrSpec)>,
+}
+
 /// The kind of a declared metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetricKind {
@@ -364,6 +397,7 @@ const TOP_KEYS: &[&str] = &[
     "resource",
     "pricing",
     "metrics",
+    "variants",
 ];
 
 const NODE_KEYS: &[&str] = &[
@@ -435,6 +469,10 @@ impl Reader<'_, '_> {
             Some(n) => self.pricing(n),
             None => Vec::new(),
         };
+        let variants = match f.get("variants") {
+            Some(n) => self.variants(n),
+            None => Vec::new(),
+        };
         let metrics = match f.get("metrics") {
             Some(n) => self.metrics(n),
             None => Vec::new(),
@@ -458,9 +496,72 @@ impl Reader<'_, '_> {
             resource,
             pricing,
             metrics,
+            variants,
             root: root?,
             source: source.to_string(),
         })
+    }
+
+    fn variants(&mut self, node: &Node) -> Vec<VariantSpec> {
+        let Some(list) = self.rep.list(node, "variants") else { return Vec::new() };
+        let mut out: Vec<VariantSpec> = Vec::new();
+        for v in list {
+            let Some(f) = self.rep.fields(v, "variant", &["name", "count", "weight", "vars", "overrides"]) else {
+                continue;
+            };
+            let Some(name) = f.get("name").and_then(|n| self.rep.string(n, "name")) else {
+                self.rep.error(v.line, v.col, "variant needs a `name`", None);
+                continue;
+            };
+            if out.iter().any(|o| o.name == name) {
+                self.rep.error(v.line, v.col, format!("variant `{name}` is declared twice"), None);
+                continue;
+            }
+            let count = f.get("count").and_then(|n| self.rep.count(n, "count"));
+            let weight = match (f.get("weight"), count) {
+                (Some(n), _) => self.rep.number_where(n, "weight", ">= 0", |w| w >= 0.0).unwrap_or(0.0),
+                (None, Some(c)) => c as f64,
+                (None, None) => 1.0,
+            };
+            let vars = match f.get("vars") {
+                Some(n) => self.literal_map(n, "vars"),
+                None => Vec::new(),
+            };
+            let mut overrides = Vec::new();
+            if let Some(n) = f.get("overrides")
+                && let Some(items) = self.rep.list(n, "overrides")
+            {
+                for o in items {
+                    let Some(of) =
+                        self.rep.fields(o, "override", &["span", "error", "latency", "probability", "attributes"])
+                    else {
+                        continue;
+                    };
+                    let Some(span) = of.get("span").and_then(|n| self.rep.string(n, "span")) else {
+                        self.rep.error(o.line, o.col, "override needs `span` (a span-type glob)", None);
+                        continue;
+                    };
+                    overrides.push(OverrideSpec {
+                        span: normalize_prefix(&span, self.prefix),
+                        error: of.get("error").map(|n| self.error_spec(n)),
+                        latency: of.get("latency").and_then(|n| dist::parse(self.rep, n, "latency", Use::Latency)),
+                        probability: of.get("probability").and_then(|n| self.rep.probability(n, "probability")),
+                        attributes: of.get("attributes").map(|n| self.attributes(n)).unwrap_or_default(),
+                    });
+                }
+            }
+            out.push(VariantSpec {
+                name,
+                count,
+                weight,
+                vars,
+                overrides,
+            });
+        }
+        if !out.is_empty() && out.iter().map(|v| v.weight).sum::<f64>() <= 0.0 {
+            self.rep.error(node.line, node.col, "variants need a positive total count or weight", None);
+        }
+        out
     }
 
     fn metrics(&mut self, node: &Node) -> Vec<MetricSpec> {
@@ -1322,7 +1423,8 @@ impl Reader<'_, '_> {
                         return None;
                     }
                     let name = normalize_prefix(name.trim(), self.prefix);
-                    if !earlier.contains(&name.as_str()) && !TEMPLATE_BUILTINS.contains(&name.as_str()) {
+                    let is_var = name.strip_prefix("var.").is_some_and(|v| !v.is_empty());
+                    if !is_var && !earlier.contains(&name.as_str()) && !TEMPLATE_BUILTINS.contains(&name.as_str()) {
                         let mut known: Vec<&str> = earlier.to_vec();
                         known.extend_from_slice(TEMPLATE_BUILTINS);
                         let help = crate::diag::did_you_mean(&name, known.iter().copied())
