@@ -140,3 +140,68 @@ fn remote_write_retries_5xx_but_never_4xx() {
         r.assert_balanced();
     }
 }
+
+#[test]
+fn declared_metrics_keep_their_names_and_promtool_accepts_them() {
+    let dir = tempdir("verbatim");
+    std::fs::write(
+        dir.join("wf.yaml"),
+        concat!(
+            "name: wf\ninterval_ms: 0\nmetrics:\n  counters:\n",
+            "    workflow_runs: {description: Workflow runs, on: {span: taskpilot.workflow.run}}\n",
+            "    policy_violations_total: {on: {error: true}}\n",
+            "root: {type: taskpilot.workflow.run, error: {rate: 0.5}}\n",
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let mut sim = Command::new(bin())
+        .current_dir(&dir)
+        .args([
+            "--scenarios-dir",
+            ".",
+            "--signals",
+            "metrics",
+            "--prometheus-listen",
+            &format!("127.0.0.1:{port}"),
+            "--linger",
+            "20s",
+        ])
+        .args(["scenario", "--name", "wf", "--count", "40", "-q"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let exposition = loop {
+        if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            drop(s);
+            let (_, body) = http_get(port, "/metrics");
+            if body.contains("workflow_runs") {
+                break body;
+            }
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "no exposition");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let _ = sim.kill();
+    let _ = sim.wait();
+    assert!(exposition.contains("\nworkflow_runs{service_name=\"telemetry-simulator\"} 40\n"), "{exposition}");
+    assert!(exposition.contains("# TYPE workflow_runs untyped"));
+    assert!(exposition.contains("# TYPE policy_violations_total counter"));
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    promtool.stdin.take().unwrap().write_all(exposition.as_bytes()).unwrap();
+    let out = promtool.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -152,14 +152,17 @@ impl DeclaredMetrics {
         for (si, sc) in engine.scenarios().iter().enumerate() {
             let mut list = Vec::new();
             for spec in sc.metrics() {
-                let metric = agg.define(MetricDef::new(
-                    &spec.name,
-                    &spec.description,
-                    &spec.unit,
-                    kind_shape(spec),
-                    spec.kind == MetricKind::Counter
-                        && matches!(spec.value, MetricValue::Constant(v) if v.fract() == 0.0),
-                ));
+                let metric = agg.define(
+                    MetricDef::new(
+                        &spec.name,
+                        &spec.description,
+                        &spec.unit,
+                        kind_shape(spec),
+                        spec.kind == MetricKind::Counter
+                            && matches!(spec.value, MetricValue::Constant(v) if v.fract() == 0.0),
+                    )
+                    .verbatim(),
+                );
                 if let Some(p) = &spec.process {
                     let labels = spec
                         .label_values

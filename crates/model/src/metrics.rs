@@ -37,12 +37,41 @@ pub struct MetricDef {
     pub shape: Shape,
     /// Values are whole numbers (sums are sent as integers).
     pub integer: bool,
+    /// Keep the name as written in Prometheus formats (scenario-declared metrics): only
+    /// invalid characters change, no unit or `_total` is added.
+    pub verbatim: bool,
 }
 
 impl MetricDef {
     /// A definition.
     pub fn new(name: &str, description: &str, unit: &str, shape: Shape, integer: bool) -> Self {
-        Self { name: name.into(), description: description.into(), unit: unit.into(), shape, integer }
+        Self { name: name.into(), description: description.into(), unit: unit.into(), shape, integer, verbatim: false }
+    }
+
+    /// The same, named as written in Prometheus formats.
+    pub fn verbatim(mut self) -> Self {
+        self.verbatim = true;
+        self
+    }
+
+    /// The Prometheus metric family name.
+    pub fn prometheus_name(&self) -> String {
+        if self.verbatim {
+            sanitize(&self.name, true)
+        } else {
+            prometheus_name(&self.name, &self.unit, self.shape == Shape::Counter)
+        }
+    }
+
+    /// The Prometheus type: a counter named without `_total` as written is `untyped`
+    /// (Prometheus tooling wants counters to end in `_total`).
+    pub fn prometheus_type(&self) -> &'static str {
+        match self.shape {
+            Shape::Counter if self.prometheus_name().ends_with("_total") => "counter",
+            Shape::Counter => "untyped",
+            Shape::Gauge => "gauge",
+            Shape::Histogram(_) => "histogram",
+        }
     }
 }
 
@@ -731,16 +760,10 @@ impl MetricsAgg {
                 escape_label(v, &mut labels);
                 labels.push('"');
             }
-            let counter = def.shape == Shape::Counter;
-            let name = prometheus_name(&def.name, &def.unit, counter);
+            let name = def.prometheus_name();
             if last != Some(*m) {
                 let _ = writeln!(o, "# HELP {name} {}", def.description);
-                let ty = match def.shape {
-                    Shape::Counter => "counter",
-                    Shape::Gauge => "gauge",
-                    Shape::Histogram(_) => "histogram",
-                };
-                let _ = writeln!(o, "# TYPE {name} {ty}");
+                let _ = writeln!(o, "# TYPE {name} {}", def.prometheus_type());
                 last = Some(*m);
             }
             let sep = if labels.is_empty() { "" } else { "," };
@@ -783,10 +806,9 @@ impl MetricsAgg {
         for ((m, labels), Merged { count, sum, buckets }) in merged {
             let def = &self.defs[m as usize];
             match &def.shape {
-                Shape::Counter => out.push((with(&labels, prometheus_name(&def.name, &def.unit, true), None), sum)),
-                Shape::Gauge => out.push((with(&labels, prometheus_name(&def.name, &def.unit, false), None), sum)),
+                Shape::Counter | Shape::Gauge => out.push((with(&labels, def.prometheus_name(), None), sum)),
                 Shape::Histogram(bounds) => {
-                    let name = prometheus_name(&def.name, &def.unit, false);
+                    let name = def.prometheus_name();
                     let mut cum = 0;
                     for (b, n) in bounds.iter().zip(&buckets) {
                         cum += n;

@@ -550,13 +550,7 @@ impl Reader<'_, '_> {
                     });
                 }
             }
-            out.push(VariantSpec {
-                name,
-                count,
-                weight,
-                vars,
-                overrides,
-            });
+            out.push(VariantSpec { name, count, weight, vars, overrides });
         }
         if !out.is_empty() && out.iter().map(|v| v.weight).sum::<f64>() <= 0.0 {
             self.rep.error(node.line, node.col, "variants need a positive total count or weight", None);
