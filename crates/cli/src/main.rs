@@ -57,12 +57,24 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
         Command::List => {
             let cat = load_catalog(&g)?;
             let w = cat.listed().map(|s| s.name.len()).max().unwrap_or(4).max(4);
-            println!("{:<w$}  {:<32}  DESCRIPTION", "NAME", "TAGS");
+            // Grouped by system, in order of first appearance.
+            let mut systems: Vec<&str> = Vec::new();
             for s in cat.listed() {
-                let desc = s.description.split_whitespace().collect::<Vec<_>>().join(" ");
-                let desc: String =
-                    if desc.chars().count() > 70 { desc.chars().take(69).chain(['…']).collect() } else { desc };
-                println!("{:<w$}  {:<32}  {desc}", s.name, s.tags.join(","));
+                if !systems.contains(&s.system.as_str()) {
+                    systems.push(&s.system);
+                }
+            }
+            for (i, system) in systems.iter().enumerate() {
+                if i > 0 {
+                    println!();
+                }
+                println!("{system}");
+                for s in cat.listed().filter(|s| s.system == *system) {
+                    let desc = s.description.split_whitespace().collect::<Vec<_>>().join(" ");
+                    let desc: String =
+                        if desc.chars().count() > 60 { desc.chars().take(59).chain(['…']).collect() } else { desc };
+                    println!("  {:<w$}  [{}]  {desc}", s.name, s.tags.join(", "));
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

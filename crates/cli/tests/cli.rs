@@ -498,3 +498,56 @@ fn exact_counts_reproduce_the_cost_optimization_numbers() {
     assert_eq!(by("llm.tokens", "gpt-4o"), 50_000.0);
     assert_eq!(by("llm.tokens", "gpt-4o-mini"), 50_000.0);
 }
+
+#[test]
+fn seed_sample_scenarios_use_every_listed_span_type() {
+    // Seed 001's span types: task.execute (task id/type), rag.retrieve with probability,
+    // a2a.call, cp.request, response.compose (format, outcome); a Poisson number of tools.
+    let dir = tempdir("samples");
+    let mut names = std::collections::HashMap::new();
+    let mut tasks_per_trace = Vec::new();
+    for scenario in ["multi_tool_turn", "agent_handoff_turn"] {
+        let out = format!("out-{scenario}");
+        let r = run_in(
+            &dir,
+            &words(&format!("--output {out} scenario --name {scenario} --count 300 --interval 0 -q --seed 8")),
+            &[],
+        );
+        assert_eq!(r.code(), 0, "{}", r.stderr());
+        let d = decode_json_file(&dir.join(&out).join("traces.jsonl"));
+        let spans: Vec<[String; 4]> = d["span_list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| [0, 1, 2, 3].map(|i| s[i].as_str().unwrap().to_string()))
+            .collect();
+        assert_links(&spans);
+        for s in &spans {
+            *names.entry(s[3].clone()).or_insert(0u64) += 1;
+        }
+        if scenario == "multi_tool_turn" {
+            let mut per: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
+            for s in spans.iter().filter(|s| s[3] == "vendor.task.execute") {
+                *per.entry(&s[0]).or_default() += 1;
+            }
+            assert_eq!(per.len(), 300, "every trace has at least one task");
+            tasks_per_trace = per.values().copied().collect();
+        }
+    }
+    for t in [
+        "vendor.task.execute",
+        "rag.retrieve",
+        "a2a.call",
+        "cp.request",
+        "vendor.response.compose",
+        "vendor.mcp.tool.execute.attempt",
+    ] {
+        assert!(names.get(t).copied().unwrap_or(0) > 0, "{t} missing: {names:?}");
+    }
+    assert!(tasks_per_trace.iter().all(|n| (1..=5).contains(n)));
+    let mean = tasks_per_trace.iter().sum::<u64>() as f64 / tasks_per_trace.len() as f64;
+    // E[clamp(Poisson(2), 1, 5)] ≈ 2.12.
+    assert!((mean - 2.12).abs() < 0.25, "mean tasks {mean}");
+    let rag_share = names["rag.retrieve"] as f64;
+    assert!(rag_share > 0.0);
+}

@@ -10,6 +10,8 @@ use crate::yaml;
 pub const BUILTINS: &[(&str, &str)] = &[
     ("successful_agent_turn", include_str!("builtin/successful_agent_turn.yaml")),
     ("tool_retry", include_str!("builtin/tool_retry.yaml")),
+    ("multi_tool_turn", include_str!("builtin/multi_tool_turn.yaml")),
+    ("agent_handoff_turn", include_str!("builtin/agent_handoff_turn.yaml")),
     ("example_scenario", include_str!("builtin/example_scenario.yaml")),
 ];
 

@@ -14,6 +14,8 @@ pub struct Scenario {
     pub description: String,
     /// Labels shown by `list`.
     pub tags: Vec<String>,
+    /// The system the scenario simulates (`list` groups by it).
+    pub system: String,
     /// Default number of traces for `scenario` when `--count` is not given.
     pub repeat_count: Option<u64>,
     /// Default milliseconds between trace starts when neither `--interval` nor `--rate` is given.
@@ -386,6 +388,7 @@ pub const TEMPLATE_BUILTINS: &[&str] =
 
 const TOP_KEYS: &[&str] = &[
     "name",
+    "system",
     "description",
     "tags",
     "repeat_count",
@@ -445,6 +448,7 @@ impl Reader<'_, '_> {
         {
             self.rep.error(n.line, n.col, "name must be non-empty and without spaces", None);
         }
+        let system = f.get("system").and_then(|n| self.rep.string(n, "system")).unwrap_or_else(|| "custom".into());
         let description = f.get("description").and_then(|n| self.rep.string(n, "description")).unwrap_or_default();
         let tags = match f.get("tags") {
             Some(n) => self
@@ -488,6 +492,7 @@ impl Reader<'_, '_> {
             name: name?,
             description,
             tags,
+            system,
             repeat_count,
             interval_ms,
             emit_metrics,

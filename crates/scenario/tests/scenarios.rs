@@ -6,7 +6,8 @@ use tsim_scenario::{AttrSpec, Catalog, CountSpec, Dist, Literal, NumType, Templa
 fn builtins_load_and_example_is_hidden() {
     let cat = Catalog::load(&[], "vendor").unwrap();
     let names: Vec<&str> = cat.listed().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["successful_agent_turn", "tool_retry"]);
+    assert_eq!(names, ["successful_agent_turn", "tool_retry", "multi_tool_turn", "agent_handoff_turn"]);
+    assert!(cat.listed().all(|s| s.system == "telemetry-simulator samples"));
     assert!(cat.find("example_scenario").is_some());
     let retry = cat.find("tool_retry").unwrap();
     let tool = &retry.root.children[1];
@@ -150,7 +151,8 @@ fn folder_scenarios_load_sorted_and_duplicates_are_errors() {
     std::fs::write(dir.join("notes.txt"), "ignored").unwrap();
     let cat = Catalog::load(std::slice::from_ref(&dir), "vendor").unwrap();
     let names: Vec<&str> = cat.listed().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["successful_agent_turn", "tool_retry", "bee", "ay"]);
+    assert_eq!(names, ["successful_agent_turn", "tool_retry", "multi_tool_turn", "agent_handoff_turn", "bee", "ay"]);
+    assert_eq!(cat.find("bee").unwrap().system, "custom");
     std::fs::write(dir.join("c.yaml"), "name: bee\nroot: {type: y}\n").unwrap();
     let e = Catalog::load(std::slice::from_ref(&dir), "vendor").unwrap_err().to_string();
     assert!(e.contains("scenario name `bee` is also used by"), "{e}");
