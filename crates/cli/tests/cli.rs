@@ -23,12 +23,7 @@ fn default_run_writes_otlp_json_that_python_decodes() {
     assert_eq!(d["traces"], 100);
     assert_eq!(d["spans"], r.summary["spans"]);
     assert_eq!(d["lines"], r.sink("file")["requests"]);
-    let spans: Vec<[String; 4]> = d["span_list"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| [0, 1, 2, 3].map(|i| s[i].as_str().unwrap().to_string()))
-        .collect();
+    let spans = spans_of(&d);
     assert_links(&spans);
     // Logs: one file line per batch, every record pointing at a span of the traces.
     let l = decode_json_file(&dir.join("telemetry-out/logs.jsonl"));
@@ -514,13 +509,7 @@ fn seed_sample_scenarios_use_every_listed_span_type() {
             &[],
         );
         assert_eq!(r.code(), 0, "{}", r.stderr());
-        let d = decode_json_file(&dir.join(&out).join("traces.jsonl"));
-        let spans: Vec<[String; 4]> = d["span_list"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| [0, 1, 2, 3].map(|i| s[i].as_str().unwrap().to_string()))
-            .collect();
+        let spans = spans_of(&decode_json_file(&dir.join(&out).join("traces.jsonl")));
         assert_links(&spans);
         for s in &spans {
             *names.entry(s[3].clone()).or_insert(0u64) += 1;

@@ -32,23 +32,11 @@ fn received_logs(r: &Receiver) -> Vec<(String, String, u64, String)> {
 }
 
 fn logs_from_file(path: &std::path::Path) -> Vec<(String, String, u64, String)> {
-    let d = decode_json_file(path);
-    log_set(d["logs"].as_array().unwrap().iter().map(|l| {
-        (
-            l[0].as_str().unwrap().to_string(),
-            l[1].as_str().unwrap().to_string(),
-            l[2].as_u64().unwrap(),
-            l[3].as_str().unwrap().to_string(),
-        )
-    }))
+    log_set(logs_of(&decode_json_file(path)).into_iter())
 }
 
 fn from_file(path: &std::path::Path) -> Vec<[String; 4]> {
-    let d = decode_json_file(path);
-    span_set(d["span_list"].as_array().unwrap().iter().map(|s| {
-        let a = s.as_array().unwrap();
-        [0, 1, 2, 3].map(|i| a[i].as_str().unwrap().to_string())
-    }))
+    span_set(spans_of(&decode_json_file(path)).into_iter())
 }
 
 #[test]

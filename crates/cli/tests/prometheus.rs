@@ -31,22 +31,7 @@ fn prometheus_scrapes_the_derived_metrics_and_promtool_accepts_them() {
     std::thread::sleep(Duration::from_millis(300));
     let (status, exposition) = http_get(port, "/metrics");
     assert_eq!(status, 200);
-    let mut promtool = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool");
-    use std::io::Write;
-    promtool.stdin.take().unwrap().write_all(exposition.as_bytes()).unwrap();
-    let out = promtool.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    promtool_check(&exposition);
 
     // The spans of the run, counted from its own file.
     let spans = decode_json_file(&dir.join("out/traces.jsonl"))["spans"].as_f64().unwrap();
@@ -188,20 +173,5 @@ fn declared_metrics_keep_their_names_and_promtool_accepts_them() {
     assert!(exposition.contains("\nworkflow_runs{service_name=\"telemetry-simulator\"} 40\n"), "{exposition}");
     assert!(exposition.contains("# TYPE workflow_runs untyped"));
     assert!(exposition.contains("# TYPE policy_violations_total counter"));
-    let mut promtool = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    promtool.stdin.take().unwrap().write_all(exposition.as_bytes()).unwrap();
-    let out = promtool.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    promtool_check(&exposition);
 }

@@ -418,3 +418,49 @@ fn http_get_ok(port: u16, path: &str) -> Option<()> {
     TcpStream::connect(("127.0.0.1", port)).ok()?;
     (http_get(port, path).0 == 200).then_some(())
 }
+
+/// The (trace, span, parent, name) list of a decoded traces file.
+pub fn spans_of(decoded: &serde_json::Value) -> Vec<[String; 4]> {
+    decoded["span_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| [0, 1, 2, 3].map(|i| s[i].as_str().unwrap().to_string()))
+        .collect()
+}
+
+/// The (trace, span, severity, body) list of a decoded logs file.
+pub fn logs_of(decoded: &serde_json::Value) -> Vec<(String, String, u64, String)> {
+    decoded["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x[0].as_str().unwrap().into(),
+                x[1].as_str().unwrap().into(),
+                x[2].as_u64().unwrap(),
+                x[3].as_str().unwrap().into(),
+            )
+        })
+        .collect()
+}
+
+/// Runs `promtool check metrics` on an exposition; panics with its output when it objects.
+pub fn promtool_check(exposition: &str) {
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool");
+    promtool.stdin.take().unwrap().write_all(exposition.as_bytes()).unwrap();
+    let out = promtool.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
