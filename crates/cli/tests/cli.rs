@@ -27,19 +27,7 @@ fn default_run_writes_otlp_json_that_python_decodes() {
     assert_links(&spans);
     // Logs: one file line per batch, every record pointing at a span of the traces.
     let l = decode_json_file(&dir.join("telemetry-out/logs.jsonl"));
-    let logs: Vec<(String, String, u64, String)> = l["logs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| {
-            (
-                x[0].as_str().unwrap().into(),
-                x[1].as_str().unwrap().into(),
-                x[2].as_u64().unwrap(),
-                x[3].as_str().unwrap().into(),
-            )
-        })
-        .collect();
+    let logs = logs_of(&l);
     assert_eq!(logs.len() as u64, r.summary["log_records"].as_u64().unwrap());
     assert_logs_correlate(&logs, &spans);
     // Two declared per turn (start, end), one per tool call, one per failing span.
