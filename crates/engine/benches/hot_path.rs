@@ -48,6 +48,8 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
+    let mut agg = tsim_model::metrics::MetricsAgg::new();
+    g.bench_function("metrics_add", |b| b.iter(|| agg.add(0, &buf)));
     let mut buf2 = TraceBuf::default();
     g.bench_function("build_and_encode_proto", |b| {
         b.iter(|| {

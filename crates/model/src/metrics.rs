@@ -193,7 +193,6 @@ pub struct MetricsAgg {
     series: Vec<Series>,
     index: HashMap<String, usize>,
     key: String,
-    scratch: Vec<(String, String)>,
 }
 
 impl Default for MetricsAgg {
@@ -230,7 +229,6 @@ impl MetricsAgg {
             series: Vec::new(),
             index: HashMap::new(),
             key: String::new(),
-            scratch: Vec::new(),
         }
     }
 
@@ -261,10 +259,9 @@ impl MetricsAgg {
         value: f64,
         exemplar: Option<([u8; 16], [u8; 8], u64)>,
     ) {
-        self.scratch.clear();
-        self.scratch.extend_from_slice(labels);
         let ex = exemplar.map(|(trace_id, span_id, time_ns)| Exemplar { time_ns, value, trace_id, span_id });
-        self.record(metric, resource, value, ex);
+        let borrowed: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        self.record(metric, resource, &borrowed, value, ex);
     }
 
     /// Data points an export would hold now.
@@ -272,10 +269,12 @@ impl MetricsAgg {
         self.series.len()
     }
 
-    fn record(&mut self, metric: u16, resource: u32, value: f64, ex: Option<Exemplar>) {
+    /// Adds `value` to the series of (`metric`, `resource`, `labels`). Labels are borrowed:
+    /// they are copied only when the series is new, so a known series costs no allocation.
+    fn record(&mut self, metric: u16, resource: u32, labels: &[(&str, &str)], value: f64, ex: Option<Exemplar>) {
         self.key.clear();
         let _ = std::fmt::Write::write_fmt(&mut self.key, format_args!("{metric}\u{1f}{resource}"));
-        for (k, v) in &self.scratch {
+        for (k, v) in labels {
             self.key.push('\u{1f}');
             self.key.push_str(k);
             self.key.push('=');
@@ -291,7 +290,7 @@ impl MetricsAgg {
                 self.series.push(Series {
                     metric,
                     resource,
-                    attrs: self.scratch.clone(),
+                    attrs: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
                     count: 0,
                     sum: 0.0,
                     min: f64::INFINITY,
@@ -322,48 +321,52 @@ impl MetricsAgg {
     /// Adds the spans of `t`, whose resource is `resource`.
     pub fn add(&mut self, resource: u32, t: &TraceBuf<'_>) {
         for span in &t.spans {
-            let name = t.str(&span.name);
             let dur_ns = span.end_ns - span.start_ns;
             let ex = |value: f64| Exemplar { time_ns: span.end_ns, value, trace_id: t.trace_id, span_id: span.span_id };
-            self.scratch.clear();
-            self.scratch.push(("span.name".into(), name.to_string()));
-            self.scratch.push(("span.kind".into(), kind_name(span.kind).to_string()));
-            self.scratch.push(("status.code".into(), status_name(span.status).to_string()));
-            self.record(CALLS, resource, 1.0, None);
+            let labels = [
+                ("span.name", t.str(&span.name)),
+                ("span.kind", kind_name(span.kind)),
+                ("status.code", status_name(span.status)),
+            ];
+            self.record(CALLS, resource, &labels, 1.0, None);
             let secs = dur_ns as f64 / 1e9;
-            self.record(DURATION, resource, secs, Some(ex(secs)));
+            self.record(DURATION, resource, &labels, secs, Some(ex(secs)));
 
             let attrs = t.attrs_of(span.attrs);
             let text = |k: &str| {
                 attrs.iter().find(|kv| kv.key == k).and_then(|kv| match kv.value {
-                    AnyValue::Str(s) => Some(t.str(&s).to_string()),
+                    AnyValue::Str(s) => Some(t.str(&s)),
                     _ => None,
                 })
             };
             let Some(op) = text("gen_ai.operation.name") else { continue };
-            if !MODEL_OPERATIONS.contains(&op.as_str()) {
+            if !MODEL_OPERATIONS.contains(&op) {
                 continue;
             }
-            let provider = text("gen_ai.provider.name").or_else(|| text("gen_ai.system"));
-            let model = text("gen_ai.request.model");
-            let base = |s: &mut Vec<(String, String)>| {
-                s.clear();
-                s.push(("gen_ai.operation.name".into(), op.clone()));
-                if let Some(p) = &provider {
-                    s.push(("gen_ai.provider.name".into(), p.clone()));
+            // operation, provider?, model?, then error.type or gen_ai.token.type
+            let mut base = [("", ""); 4];
+            let mut n = 0;
+            for (k, v) in [
+                ("gen_ai.operation.name", Some(op)),
+                ("gen_ai.provider.name", text("gen_ai.provider.name").or_else(|| text("gen_ai.system"))),
+                ("gen_ai.request.model", text("gen_ai.request.model")),
+            ] {
+                if let Some(v) = v {
+                    base[n] = (k, v);
+                    n += 1;
                 }
-                if let Some(m) = &model {
-                    s.push(("gen_ai.request.model".into(), m.clone()));
-                }
-            };
-            base(&mut self.scratch);
-            if span.status == StatusCode::Error {
-                let ty = text("error.type").unwrap_or_else(|| "_OTHER".into());
-                self.scratch.push(("error.type".into(), ty));
             }
-            self.record(GENAI_DURATION, resource, secs, Some(ex(secs)));
+            let model = text("gen_ai.request.model");
+            if span.status == StatusCode::Error {
+                base[n] = ("error.type", text("error.type").unwrap_or("_OTHER"));
+                self.record(GENAI_DURATION, resource, &base[..n + 1], secs, Some(ex(secs)));
+            } else {
+                self.record(GENAI_DURATION, resource, &base[..n], secs, Some(ex(secs)));
+            }
+            let price = model
+                .and_then(|m| self.prices.iter().find(|p| p.model == m))
+                .map(|p| (p.input_per_million, p.output_per_million));
             let mut cost = 0.0;
-            let price = model.as_ref().and_then(|m| self.prices.iter().find(|p| &p.model == m)).cloned();
             for (key, ty) in [("gen_ai.usage.input_tokens", "input"), ("gen_ai.usage.output_tokens", "output")] {
                 let tokens = attrs.iter().find(|kv| kv.key == key).and_then(|kv| match kv.value {
                     AnyValue::Int(i) => Some(i as f64),
@@ -371,25 +374,24 @@ impl MetricsAgg {
                     _ => None,
                 });
                 if let Some(v) = tokens {
-                    base(&mut self.scratch);
-                    self.scratch.push(("gen_ai.token.type".into(), ty.to_string()));
-                    self.record(GENAI_TOKENS, resource, v, Some(ex(v)));
-                    if let Some(m) = &model {
-                        self.scratch.clear();
-                        self.scratch.push(("gen_ai.request.model".into(), m.clone()));
-                        self.scratch.push(("gen_ai.token.type".into(), ty.to_string()));
-                        self.record(LLM_TOKENS, resource, v, None);
+                    base[n] = ("gen_ai.token.type", ty);
+                    self.record(GENAI_TOKENS, resource, &base[..n + 1], v, Some(ex(v)));
+                    if let Some(m) = model {
+                        self.record(
+                            LLM_TOKENS,
+                            resource,
+                            &[("gen_ai.request.model", m), ("gen_ai.token.type", ty)],
+                            v,
+                            None,
+                        );
                     }
-                    if let Some(p) = &price {
-                        let per = if ty == "input" { p.input_per_million } else { p.output_per_million };
-                        cost += v * per / 1e6;
+                    if let Some((input, output)) = price {
+                        cost += v * if ty == "input" { input } else { output } / 1e6;
                     }
                 }
             }
-            if let (Some(m), Some(_)) = (&model, &price) {
-                self.scratch.clear();
-                self.scratch.push(("gen_ai.request.model".into(), m.clone()));
-                self.record(LLM_COST, resource, cost, None);
+            if let (Some(m), Some(_)) = (model, price) {
+                self.record(LLM_COST, resource, &[("gen_ai.request.model", m)], cost, None);
             }
         }
     }
