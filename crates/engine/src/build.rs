@@ -178,20 +178,6 @@ impl<'e> Builder<'e, '_> {
         }
     }
 
-    /// The value of the first of `keys` on span `i` or its nearest ancestor that has one.
-    fn lookup(&self, mut i: usize, keys: &[&str]) -> Option<AnyValue<'e>> {
-        loop {
-            let s = &self.out.spans[i];
-            if let Some(kv) = self.out.attrs_of(s.attrs).iter().find(|kv| keys.contains(&kv.key)) {
-                return Some(kv.value);
-            }
-            if s.is_root() {
-                return None;
-            }
-            i = self.out.spans[..i].iter().rposition(|p| p.span_id == s.parent_span_id)?;
-        }
-    }
-
     /// One log record per policy decision, with the seed's decision-log fields as attributes
     /// (`log_type: policy_decision`), whatever `emit_logs` says: decisions are records.
     fn decision_records(&mut self) {
@@ -210,14 +196,16 @@ impl<'e> Builder<'e, '_> {
             push(self, "result", AnyValue::Str(Text::Static(result)));
             let tool = match &d.tool_name {
                 Some(t) => Some(AnyValue::Str(Text::Static(t))),
-                None => self.lookup(si, &["gen_ai.tool.name", "tool_name", "tool.name"]),
+                None => self.out.find_up(si, &["gen_ai.tool.name", "tool_name", "tool.name"], false).copied(),
             };
             if let Some(t) = tool {
                 push(self, "tool_name", t);
             }
             let agent = match &d.agent_id {
                 Some(a) => Some(AnyValue::Str(Text::Static(a))),
-                None => self.lookup(si, &["gen_ai.agent.name", "agent_name", "agent.name", "agent_id"]),
+                None => {
+                    self.out.find_up(si, &["gen_ai.agent.name", "agent_name", "agent.name", "agent_id"], false).copied()
+                }
             };
             if let Some(a) = agent {
                 push(self, "agent_id", a);
@@ -244,6 +232,31 @@ impl<'e> Builder<'e, '_> {
         }
     }
 
+    /// Appends the value of a template built-in to the scratch text.
+    fn push_builtin(&mut self, b: Builtin, span_id: [u8; 8], parent_id: [u8; 8], copy_index: u64, attempt: u32) {
+        match b {
+            Builtin::TraceId => tsim_model::hex::push_hex_str(self.scratch, &self.out.trace_id),
+            Builtin::SpanId => tsim_model::hex::push_hex_str(self.scratch, &span_id),
+            Builtin::ParentSpanId => tsim_model::hex::push_hex_str(self.scratch, &parent_id),
+            Builtin::TraceIndex => {
+                let _ = write!(self.scratch, "{}", self.trace_index);
+            }
+            Builtin::CopyIndex => {
+                let _ = write!(self.scratch, "{copy_index}");
+            }
+            Builtin::Attempt => {
+                let _ = write!(self.scratch, "{attempt}");
+            }
+            Builtin::Scenario => self.scratch.push_str(&self.sc.name),
+            Builtin::Tenant => self.scratch.push_str(self.tenant.unwrap_or("")),
+            Builtin::Uuid => {
+                let t = self.uuid();
+                let s = self.out.str(&t).to_owned();
+                self.scratch.push_str(&s);
+            }
+        }
+    }
+
     fn render_log(&mut self, parts: &'e [LPart], span_idx: usize) -> Text<'e> {
         let span = self.out.spans[span_idx];
         self.scratch.clear();
@@ -265,25 +278,11 @@ impl<'e> Builder<'e, '_> {
                 }
                 LPart::SpanAttr(key) => {
                     if let Some(kv) = self.out.attrs_of(span.attrs).iter().find(|kv| kv.key == &**key) {
-                        push_value(self.scratch, self.out, &kv.value);
+                        self.out.push_value_text(&kv.value, self.scratch);
                     }
                 }
-                LPart::Builtin(b) => match b {
-                    Builtin::TraceId => tsim_model::hex::push_hex_str(self.scratch, &self.out.trace_id),
-                    Builtin::SpanId => tsim_model::hex::push_hex_str(self.scratch, &span.span_id),
-                    Builtin::ParentSpanId => tsim_model::hex::push_hex_str(self.scratch, &span.parent_span_id),
-                    Builtin::TraceIndex => {
-                        let _ = write!(self.scratch, "{}", self.trace_index);
-                    }
-                    Builtin::CopyIndex | Builtin::Attempt => self.scratch.push('0'),
-                    Builtin::Scenario => self.scratch.push_str(&self.sc.name),
-                    Builtin::Tenant => self.scratch.push_str(self.tenant.unwrap_or("")),
-                    Builtin::Uuid => {
-                        let t = self.uuid();
-                        let s = self.out.str(&t).to_owned();
-                        self.scratch.push_str(&s);
-                    }
-                },
+                // In a log message there is no copy or attempt number: both read 0.
+                LPart::Builtin(b) => self.push_builtin(*b, span.span_id, span.parent_span_id, 0, 0),
             }
         }
         self.out.push_text(self.scratch)
@@ -591,12 +590,7 @@ impl<'e> Builder<'e, '_> {
         b[6] = (b[6] & 0x0f) | 0x40;
         b[8] = (b[8] & 0x3f) | 0x80;
         let mark = self.out.text_mark();
-        for (i, chunk) in [&b[0..4], &b[4..6], &b[6..8], &b[8..10], &b[10..16]].iter().enumerate() {
-            if i > 0 {
-                self.out.text.push('-');
-            }
-            tsim_model::hex::push_hex_str(&mut self.out.text, chunk);
-        }
+        tsim_model::hex::push_uuid_str(&mut self.out.text, &b);
         self.out.text_since(mark)
     }
 
@@ -633,29 +627,9 @@ impl<'e> Builder<'e, '_> {
                         Part::Text(t) => self.scratch.push_str(t),
                         Part::Attr(i) => {
                             let kv = self.out.attrs[a0 + i];
-                            push_value(self.scratch, self.out, &kv.value);
+                            self.out.push_value_text(&kv.value, self.scratch);
                         }
-                        Part::Builtin(b) => match b {
-                            Builtin::TraceId => tsim_model::hex::push_hex_str(self.scratch, &self.out.trace_id),
-                            Builtin::SpanId => tsim_model::hex::push_hex_str(self.scratch, &span_id),
-                            Builtin::ParentSpanId => tsim_model::hex::push_hex_str(self.scratch, &parent_id),
-                            Builtin::TraceIndex => {
-                                let _ = write!(self.scratch, "{}", self.trace_index);
-                            }
-                            Builtin::CopyIndex => {
-                                let _ = write!(self.scratch, "{copy_index}");
-                            }
-                            Builtin::Attempt => {
-                                let _ = write!(self.scratch, "{}", attempt.unwrap_or(1));
-                            }
-                            Builtin::Scenario => self.scratch.push_str(&self.sc.name),
-                            Builtin::Tenant => self.scratch.push_str(self.tenant.unwrap_or("")),
-                            Builtin::Uuid => {
-                                let t = self.uuid();
-                                let s = self.out.str(&t).to_owned();
-                                self.scratch.push_str(&s);
-                            }
-                        },
+                        Part::Builtin(b) => self.push_builtin(*b, span_id, parent_id, copy_index, attempt.unwrap_or(1)),
                     }
                 }
                 let t = self.out.push_text(self.scratch);
@@ -663,17 +637,4 @@ impl<'e> Builder<'e, '_> {
             }
         }
     }
-}
-
-/// Appends an attribute value as text.
-fn push_value(out: &mut String, t: &TraceBuf<'_>, v: &AnyValue<'_>) {
-    let _ = match v {
-        AnyValue::Str(s) => {
-            out.push_str(t.str(s));
-            Ok(())
-        }
-        AnyValue::Int(v) => write!(out, "{v}"),
-        AnyValue::Double(v) => write!(out, "{v}"),
-        AnyValue::Bool(v) => write!(out, "{v}"),
-    };
 }

@@ -73,29 +73,15 @@ fn kind_shape(spec: &MetricSpec) -> Shape {
     }
 }
 
-fn text(t: &TraceBuf<'_>, v: &AnyValue<'_>) -> String {
-    match v {
-        AnyValue::Str(s) => t.str(s).to_string(),
-        AnyValue::Int(i) => i.to_string(),
-        AnyValue::Double(d) => d.to_string(),
-        AnyValue::Bool(b) => b.to_string(),
-    }
+fn text<'s>(t: &TraceBuf<'s>, v: &AnyValue<'s>) -> String {
+    let mut out = String::new();
+    t.push_value_text(v, &mut out);
+    out
 }
 
-/// The first of `keys` on span `i` or its nearest ancestor that has one.
-fn lookup(t: &TraceBuf<'_>, mut i: usize, keys: &[&str]) -> Option<String> {
-    loop {
-        let s = &t.spans[i];
-        for k in keys {
-            if let Some(kv) = t.attrs_of(s.attrs).iter().find(|kv| kv.key == *k) {
-                return Some(text(t, &kv.value));
-            }
-        }
-        if s.is_root() {
-            return None;
-        }
-        i = t.spans[..i].iter().rposition(|p| p.span_id == s.parent_span_id)?;
-    }
+/// The first of `keys` on span `i` or its nearest ancestor that has one, as text.
+fn lookup(t: &TraceBuf<'_>, i: usize, keys: &[&str]) -> Option<String> {
+    t.find_up(i, keys, false).map(|v| text(t, v))
 }
 
 fn auto_label(t: &TraceBuf<'_>, i: usize, label: &str) -> String {

@@ -55,25 +55,6 @@ pub(crate) fn level(severity: u8) -> &'static str {
     }
 }
 
-/// The value of the first of `keys` on the span at `span` or its ancestors (nearest first);
-/// keys ending in a dot-suffix such as `.task.id` also match (`vendor.task.id`).
-pub(crate) fn lookup<'a, 's>(t: &'a TraceBuf<'s>, mut span: usize, keys: &[&str]) -> Option<&'a AnyValue<'s>> {
-    loop {
-        let s = &t.spans[span];
-        for k in keys {
-            let suffix =
-                |key: &str| key.len() > k.len() && key.ends_with(k) && key.as_bytes()[key.len() - k.len() - 1] == b'.';
-            if let Some(kv) = t.attrs_of(s.attrs).iter().find(|kv| kv.key == *k || suffix(kv.key)) {
-                return Some(&kv.value);
-            }
-        }
-        if s.is_root() {
-            return None;
-        }
-        span = t.spans.iter().position(|p| p.span_id == s.parent_span_id)?;
-    }
-}
-
 fn find<'a, 's>(attrs: &'a [KeyValue<'s>], keys: &[&str]) -> Option<&'a AnyValue<'s>> {
     attrs.iter().find(|kv| keys.contains(&kv.key)).map(|kv| &kv.value)
 }
@@ -127,18 +108,12 @@ pub(crate) fn write_app_line(
         write_str(o, if logger.is_empty() { service } else { logger });
         o.extend_from_slice(b",\"message\":");
         write_str(o, t.str(&l.body));
-        match find(attrs, REQUEST_ID).or_else(|| lookup(t, span_idx, REQUEST_ID)) {
+        match find(attrs, REQUEST_ID).or_else(|| t.find_up(span_idx, REQUEST_ID, true)) {
             Some(v) => field(o, t, "request_id", Some(v)),
             None => {
-                let id = &t.trace_id;
-                o.extend_from_slice(b",\"request_id\":\"");
-                for (i, chunk) in [&id[0..4], &id[4..6], &id[6..8], &id[8..10], &id[10..16]].iter().enumerate() {
-                    if i > 0 {
-                        o.push(b'-');
-                    }
-                    push_hex(o, chunk);
-                }
-                o.push(b'"');
+                ts.clear();
+                crate::hex::push_uuid_str(ts, &t.trace_id);
+                let _ = write!(o, ",\"request_id\":\"{ts}\"");
             }
         }
         o.extend_from_slice(b",\"trace_id\":\"");
@@ -146,14 +121,14 @@ pub(crate) fn write_app_line(
         o.extend_from_slice(b"\",\"span_id\":\"");
         push_hex(o, &span.span_id);
         o.push(b'"');
-        field(o, t, "agent_name", find(attrs, AGENT).or_else(|| lookup(t, span_idx, AGENT)));
-        field(o, t, "tool_name", find(attrs, TOOL).or_else(|| lookup(t, span_idx, TOOL)));
-        field(o, t, "task_id", find(attrs, TASK).or_else(|| lookup(t, span_idx, TASK)));
+        field(o, t, "agent_name", find(attrs, AGENT).or_else(|| t.find_up(span_idx, AGENT, true)));
+        field(o, t, "tool_name", find(attrs, TOOL).or_else(|| t.find_up(span_idx, TOOL, true)));
+        field(o, t, "task_id", find(attrs, TASK).or_else(|| t.find_up(span_idx, TASK, true)));
         if l.time_ns == span.end_ns {
             o.extend_from_slice(b",\"latency_ms\":");
             write_f64(o, ((span.end_ns - span.start_ns) as f64 / 1e3).round() / 1e3);
         }
-        field(o, t, "error_code", find(attrs, ERROR_CODE).or_else(|| lookup(t, span_idx, ERROR_CODE)));
+        field(o, t, "error_code", find(attrs, ERROR_CODE).or_else(|| t.find_up(span_idx, ERROR_CODE, true)));
         let error_type = find(attrs, &["exception.type", "error.type"])
             .or_else(|| (l.severity >= 17).then(|| find(t.attrs_of(span.attrs), &["error.type"])).flatten());
         field(o, t, "error_type", error_type);

@@ -1,4 +1,4 @@
-//! Lowercase hex for trace and span ids, without allocation.
+//! Lowercase hex for trace and span ids (and UUIDs), without allocation.
 
 const DIGITS: &[u8; 16] = b"0123456789abcdef";
 
@@ -18,9 +18,12 @@ pub fn push_hex_str(out: &mut String, bytes: &[u8]) {
     }
 }
 
-/// The lowercase hex of `bytes`.
-pub fn to_hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    push_hex_str(&mut s, bytes);
-    s
+/// Appends 16 bytes in the UUID layout, `8-4-4-4-12` lowercase hex digits.
+pub fn push_uuid_str(out: &mut String, b: &[u8; 16]) {
+    for (i, part) in [&b[0..4], &b[4..6], &b[6..8], &b[8..10], &b[10..16]].into_iter().enumerate() {
+        if i > 0 {
+            out.push('-');
+        }
+        push_hex_str(out, part);
+    }
 }

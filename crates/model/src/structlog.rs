@@ -10,7 +10,7 @@
 //! (`runId` → `runId`, `run_id`, `run.id`, `….run.id`). Fields with no value are left out.
 
 use crate::RenderLines;
-use crate::applog::{level, lookup, write_value};
+use crate::applog::{level, write_value};
 use crate::hex::push_hex;
 use crate::otlp_json::{write_f64, write_str};
 use crate::time::push_rfc3339;
@@ -122,7 +122,7 @@ impl LoggerEncoder {
                     .iter()
                     .find(|kv| kv.key == "exception.type" || kv.key == "error.type")
                     .map(|kv| kv.value)
-                    .or_else(|| lookup(t, si, &["error.type"]).copied())
+                    .or_else(|| t.find_up(si, &["error.type"], true).copied())
                 {
                     Some(v) => {
                         write_value(o, t, &v);
@@ -136,7 +136,7 @@ impl LoggerEncoder {
                         .iter()
                         .find(|kv| keys.contains(&kv.key))
                         .map(|kv| kv.value)
-                        .or_else(|| lookup(t, si, &keys).copied());
+                        .or_else(|| t.find_up(si, &keys, true).copied());
                     match v {
                         Some(v) => {
                             write_value(o, t, &v);

@@ -1,7 +1,5 @@
 //! The in-memory shape of generated traces: an arena per trace, reused between traces.
 
-use std::ops::Range;
-
 /// Text that is either borrowed from the compiled scenario or generated into the trace arena.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Text<'s> {
@@ -218,9 +216,45 @@ impl<'s> TraceBuf<'s> {
         self.spans.iter().filter(|s| s.status == StatusCode::Error).count()
     }
 
-    /// A range of spans as a `Range`.
-    pub fn range(r: (u32, u32)) -> Range<usize> {
-        r.0 as usize..r.1 as usize
+    /// The value of the first of `keys` (in order of preference) on span `i`, or else on its
+    /// nearest ancestor that has one. With `dotted_suffix`, a key also matches an attribute
+    /// ending in `.key` (`task.id` finds `vendor.task.id`).
+    pub fn find_up(&self, mut i: usize, keys: &[&str], dotted_suffix: bool) -> Option<&AnyValue<'s>> {
+        let matches = |attr: &str, k: &str| {
+            attr == k
+                || (dotted_suffix
+                    && attr.len() > k.len()
+                    && attr.ends_with(k)
+                    && attr.as_bytes()[attr.len() - k.len() - 1] == b'.')
+        };
+        loop {
+            let s = &self.spans[i];
+            let attrs = self.attrs_of(s.attrs);
+            for k in keys {
+                if let Some(kv) = attrs.iter().find(|kv| matches(kv.key, k)) {
+                    return Some(&kv.value);
+                }
+            }
+            if s.is_root() {
+                return None;
+            }
+            // Pre-order: a parent always comes before its children.
+            i = self.spans[..i].iter().rposition(|p| p.span_id == s.parent_span_id)?;
+        }
+    }
+
+    /// Appends `v` as plain text (strings unquoted).
+    pub fn push_value_text(&self, v: &AnyValue<'s>, out: &mut String) {
+        use std::fmt::Write;
+        let _ = match v {
+            AnyValue::Str(s) => {
+                out.push_str(self.str(s));
+                Ok(())
+            }
+            AnyValue::Int(i) => write!(out, "{i}"),
+            AnyValue::Double(d) => write!(out, "{d}"),
+            AnyValue::Bool(b) => write!(out, "{b}"),
+        };
     }
 }
 
