@@ -253,45 +253,20 @@ pub fn parse_count(s: &str) -> Result<u64, String> {
 
 /// Parses `10MB`, `512KiB`, `1GB`, `4096` into bytes (KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024).
 pub fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let v: f64 = num.trim().parse().map_err(|_| format!("`{s}` is not a size (examples: 10MB, 512KiB)"))?;
-    let mult = match unit.to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "kb" | "k" => 1e3,
-        "mb" | "m" => 1e6,
-        "gb" | "g" => 1e9,
-        "kib" => 1024.0,
-        "mib" => 1024.0 * 1024.0,
-        "gib" => 1024.0 * 1024.0 * 1024.0,
-        _ => return Err(format!("unknown unit in `{s}` (B, KB, MB, GB, KiB, MiB, GiB)")),
-    };
-    let n = v * mult;
-    if !(1.0..1e15).contains(&n) {
-        return Err(format!("`{s}` is out of range"));
+    match tsim_scenario::units::parse_size(s) {
+        Some(n) if n < 1_000_000_000_000_000 => Ok(n),
+        Some(_) => Err(format!("`{s}` is out of range")),
+        None => Err(format!("`{s}` is not a size (examples: 10MB, 512KiB; units B, KB, MB, GB, KiB, MiB, GiB)")),
     }
-    Ok(n as u64)
 }
 
-/// Parses `500ms`, `30s`, `2m`, `1h`, or plain seconds, into milliseconds.
+/// Parses `500ms`, `30s`, `2m`, `1h`, `1d`, or plain seconds, into milliseconds.
 pub fn parse_duration_ms(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let v: f64 = num.trim().parse().map_err(|_| format!("`{s}` is not a duration (examples: 500ms, 30s, 2m)"))?;
-    let ms = match unit {
-        "ms" => v,
-        "" | "s" => v * 1e3,
-        "m" => v * 60e3,
-        "h" => v * 3600e3,
-        "d" => v * 86_400e3,
-        _ => return Err(format!("unknown unit in `{s}` (ms, s, m, h, d)")),
-    };
-    if !(0.0..1e15).contains(&ms) {
-        return Err(format!("`{s}` is out of range"));
+    match tsim_scenario::units::parse_duration_secs(s).map(|secs| secs * 1e3) {
+        Some(ms) if (0.0..1e15).contains(&ms) => Ok(ms.round() as u64),
+        Some(_) => Err(format!("`{s}` is out of range")),
+        None => Err(format!("`{s}` is not a duration (examples: 500ms, 30s, 2m; units ms, s, m, h, d)")),
     }
-    Ok(ms as u64)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod diag;
 mod dist;
 mod logging;
 mod spec;
+pub mod units;
 mod yaml;
 
 pub use catalog::{BUILTINS, Catalog, HIDDEN, check_yaml_file, load_path, parse_scenario};

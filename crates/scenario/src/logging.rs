@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 
 use crate::diag::{Diagnostics, Reporter};
-use crate::spec::LEVELS;
 use crate::yaml::{self, Node, Value};
 
 /// One logger of the configuration.
@@ -33,24 +32,6 @@ pub struct LoggingConfig {
     pub loggers: Vec<LoggerSpec>,
 }
 
-fn parse_size(s: &str) -> Option<u64> {
-    let t = s.trim();
-    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
-    let (n, u) = t.split_at(split);
-    let v: f64 = n.trim().parse().ok()?;
-    let m = match u.to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "kb" | "k" => 1e3,
-        "mb" | "m" => 1e6,
-        "gb" | "g" => 1e9,
-        "kib" => 1024.0,
-        "mib" => 1048576.0,
-        "gib" => 1073741824.0,
-        _ => return None,
-    };
-    (v > 0.0).then_some((v * m) as u64)
-}
-
 /// Where a logger's relative `output` goes: under `outputDir`, without repeating its last
 /// component (`.paper/logs` + `logs/agent.log` → `.paper/logs/agent.log`).
 fn resolve(output_dir: &Path, output: &str) -> PathBuf {
@@ -68,9 +49,7 @@ fn resolve(output_dir: &Path, output: &str) -> PathBuf {
 }
 
 fn severity(rep: &mut Reporter<'_>, n: &Node) -> Option<u8> {
-    let names: Vec<&str> = LEVELS.iter().map(|(n, _, _)| *n).collect();
-    let c = rep.choice(n, "level", &names)?;
-    LEVELS.iter().find(|(k, _, _)| *k == c).map(|(_, s, _)| *s)
+    crate::spec::level(rep, n).map(|(number, _)| number)
 }
 
 /// Parses a logging configuration; `base` anchors a relative `outputDir`.
@@ -119,7 +98,7 @@ fn read(rep: &mut Reporter<'_>, root: &Node, base: &Path) -> Option<LoggingConfi
                 Value::Int(i) => i.to_string(),
                 _ => String::new(),
             };
-            match parse_size(&s) {
+            match crate::units::parse_size(&s) {
                 Some(b) => max_bytes = Some(b),
                 None => {
                     rep.error(n.line, n.col, format!("maxFileSize `{s}` is not a size (10MB, 512KiB)"), None);

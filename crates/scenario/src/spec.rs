@@ -332,6 +332,13 @@ pub const LEVELS: &[(&str, u8, &str)] = &[
     ("critical", 21, "FATAL"),
 ];
 
+/// Reads a severity `level:` as (OTLP severity number, text).
+pub(crate) fn level(rep: &mut Reporter<'_>, n: &Node) -> Option<(u8, &'static str)> {
+    let names: Vec<&str> = LEVELS.iter().map(|(n, _, _)| *n).collect();
+    let c = rep.choice(n, "level", &names)?;
+    LEVELS.iter().find(|(k, _, _)| *k == c).map(|(_, number, text)| (*number, *text))
+}
+
 /// A literal attribute value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Literal {
@@ -781,7 +788,7 @@ impl Reader<'_, '_> {
                 let (min, max) = (num(self, "min", Some(0.0))?, num(self, "max", None)?);
                 let period_s = match f.get("period") {
                     Some(n) => match &n.value {
-                        Value::Str(s) => match parse_duration_s(s) {
+                        Value::Str(s) => match crate::units::parse_duration_secs(s) {
                             Some(p) if p > 0.0 => p,
                             _ => {
                                 self.rep.error(
@@ -1254,12 +1261,9 @@ impl Reader<'_, '_> {
                 },
                 None => LogOn::End,
             };
-            let names: Vec<&str> = LEVELS.iter().map(|(n, _, _)| *n).collect();
             let severity = match f.get("level") {
-                Some(n) => match self.rep.choice(n, "level", &names) {
-                    Some(name) => {
-                        LEVELS.iter().find(|(n, _, _)| *n == name).map(|(_, num, t)| (*num, *t)).unwrap_or((9, "INFO"))
-                    }
+                Some(n) => match level(self.rep, n) {
+                    Some(l) => l,
                     None => continue,
                 },
                 None if on == LogOn::Error => (17, "ERROR"),
@@ -1562,20 +1566,4 @@ pub(crate) fn node_to_json(node: &Node) -> String {
     let mut out = String::new();
     go(node, &mut out);
     out
-}
-
-/// `30s`, `5m`, `1h`, `1d` or plain seconds.
-pub(crate) fn parse_duration_s(s: &str) -> Option<f64> {
-    let t = s.trim();
-    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
-    let (n, unit) = t.split_at(split);
-    let v: f64 = n.trim().parse().ok()?;
-    Some(match unit {
-        "" | "s" => v,
-        "ms" => v / 1e3,
-        "m" => v * 60.0,
-        "h" => v * 3600.0,
-        "d" => v * 86_400.0,
-        _ => return None,
-    })
 }
