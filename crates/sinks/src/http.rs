@@ -7,6 +7,7 @@ use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 
 use crate::Delivery;
+use crate::otlp::RetryPolicy;
 use crate::otlp::response::retry_after;
 use crate::otlp::retry::Outcome;
 
@@ -92,4 +93,49 @@ pub(crate) fn server_error(status: u16) -> bool {
 /// Retry on what the OTLP specification lists: 429, 502, 503, 504.
 pub(crate) fn otlp_retryable(status: u16) -> bool {
     matches!(status, 429 | 502 | 503 | 504)
+}
+
+/// A URL to POST batches to, with its client, headers and retry policy.
+pub(crate) struct Endpoint {
+    pub url: String,
+    client: reqwest::Client,
+    headers: HeaderMap,
+    policy: RetryPolicy,
+}
+
+impl Endpoint {
+    /// An endpoint with `fixed` headers plus the user's `extra` ones.
+    pub fn new(
+        url: &str,
+        fixed: &[(HeaderName, &'static str)],
+        extra: &[(String, String)],
+        timeout: Duration,
+        policy: RetryPolicy,
+    ) -> Result<Self, String> {
+        Ok(Self { url: url.to_string(), client: client(timeout)?, headers: headers(fixed, extra)?, policy })
+    }
+
+    /// POSTs `body` until it is done, retrying what `retryable` allows within the policy;
+    /// `success` reads a 2xx answer (partial success, …). `label` prefixes connection errors.
+    pub async fn deliver(
+        &self,
+        body: Bytes,
+        items: u64,
+        label: &str,
+        retryable: fn(u16) -> bool,
+        success: impl Fn(&Bytes) -> Delivery,
+    ) -> Delivery {
+        self.policy
+            .run(items, || {
+                let req = self.client.post(&self.url).headers(self.headers.clone()).body(body.clone());
+                let success = &success;
+                async move {
+                    match post(req).await {
+                        Err(e) => Outcome::Retry { reason: format!("{label}: {e}"), after: None },
+                        Ok(a) => a.outcome(retryable, success),
+                    }
+                }
+            })
+            .await
+    }
 }

@@ -7,10 +7,9 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 
 use crate::otlp::RetryPolicy;
-use crate::otlp::response::retry_after;
 use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink};
 
 /// Credentials.
@@ -102,17 +101,10 @@ impl EsSink {
                 body.push(b'\n');
             }
             d.requests += 1;
-            let resp = self.client.post(&url).headers(self.headers.clone()).body(Bytes::from(body)).send().await;
-            let (retry, after, reason): (Vec<usize>, _, String) = match resp {
+            let req = self.client.post(&url).headers(self.headers.clone()).body(Bytes::from(body));
+            let (retry, after, reason): (Vec<usize>, _, String) = match crate::http::post(req).await {
                 Err(e) => (pending.clone(), None, format!("es: {e}")),
-                Ok(r) => {
-                    let status = r.status().as_u16();
-                    let after = r
-                        .headers()
-                        .get(RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| retry_after(v, jiff::Timestamp::now().as_second()));
-                    let text = r.bytes().await.unwrap_or_default();
+                Ok(crate::http::Answer { status, retry_after: after, body: text }) => {
                     if status == 429 || status >= 500 {
                         (pending.clone(), after, format!("es {status}"))
                     } else if !(200..300).contains(&status) {

@@ -2,19 +2,15 @@
 //! VictoriaMetrics and other stores that accept the protocol). 5xx and 429 are retried
 //! (with `Retry-After`), other 4xx drop the batch after one attempt.
 
-use http::header::{CONTENT_TYPE, HeaderMap};
+use http::header::CONTENT_TYPE;
 
-use crate::http::{client, headers, post, server_error_or_throttled};
+use crate::http::{Endpoint, server_error_or_throttled};
 use crate::otlp::RetryPolicy;
-use crate::otlp::retry::Outcome;
 use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink};
 
 /// Writes metrics as InfluxDB line protocol.
 pub struct InfluxSink {
-    url: String,
-    client: reqwest::Client,
-    headers: HeaderMap,
-    policy: RetryPolicy,
+    endpoint: Endpoint,
 }
 
 impl InfluxSink {
@@ -26,14 +22,14 @@ impl InfluxSink {
         timeout: std::time::Duration,
         policy: RetryPolicy,
     ) -> Result<Self, String> {
-        let h = headers(&[(CONTENT_TYPE, "text/plain; charset=utf-8")], extra)?;
-        Ok(Self { url: url.to_string(), client: client(timeout)?, headers: h, policy })
+        let endpoint = Endpoint::new(url, &[(CONTENT_TYPE, "text/plain; charset=utf-8")], extra, timeout, policy)?;
+        Ok(Self { endpoint })
     }
 }
 
 impl Sink for InfluxSink {
     fn name(&self) -> String {
-        format!("influx {}", self.url)
+        format!("influx {}", self.endpoint.url)
     }
 
     fn format(&self) -> Format {
@@ -45,20 +41,10 @@ impl Sink for InfluxSink {
     }
 
     fn send(&mut self, batch: Batch) -> BoxFuture<'_, Delivery> {
-        Box::pin(async move {
-            let items = batch.items;
-            let policy = self.policy;
-            policy
-                .run(items, || {
-                    let req = self.client.post(&self.url).headers(self.headers.clone()).body(batch.payload.clone());
-                    async move {
-                        match post(req).await {
-                            Err(e) => Outcome::Retry { reason: format!("influx: {e}"), after: None },
-                            Ok(a) => a.outcome(server_error_or_throttled, |_| Delivery::ok(items)),
-                        }
-                    }
-                })
-                .await
-        })
+        let items = batch.items;
+        Box::pin(
+            self.endpoint
+                .deliver(batch.payload, items, "influx", server_error_or_throttled, move |_| Delivery::ok(items)),
+        )
     }
 }

@@ -10,11 +10,10 @@ use std::io::Write;
 use bytes::Bytes;
 use flate2::Compression as GzLevel;
 use flate2::write::GzEncoder;
-use http::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
 
-use crate::http::{otlp_retryable, post};
+use crate::http::{Endpoint, otlp_retryable};
 use crate::otlp::response::{partial_success_json, partial_success_proto};
-use crate::otlp::retry::Outcome;
 use crate::otlp::{Compression, OtlpConfig, Protocol, RetryPolicy};
 use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink};
 
@@ -22,27 +21,19 @@ use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink};
 pub struct HttpSink {
     cfg: OtlpConfig,
     signal: Signal,
-    client: reqwest::Client,
-    headers: HeaderMap,
-    policy: RetryPolicy,
+    endpoint: Endpoint,
 }
 
 impl HttpSink {
     /// A client for `cfg` (protocol http/protobuf or http/json).
     pub fn new(cfg: OtlpConfig, signal: Signal, policy: RetryPolicy) -> Result<Self, String> {
-        let client = crate::http::client(cfg.timeout)?;
-        let mut headers = HeaderMap::new();
         let ct = if cfg.protocol == Protocol::HttpJson { "application/json" } else { "application/x-protobuf" };
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
+        let mut fixed = vec![(CONTENT_TYPE, ct)];
         if cfg.compression == Compression::Gzip {
-            headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            fixed.push((CONTENT_ENCODING, "gzip"));
         }
-        for (k, v) in &cfg.headers {
-            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| format!("`{k}` is not a valid header name"))?;
-            let value = HeaderValue::from_str(v).map_err(|_| format!("header `{k}` has an invalid value"))?;
-            headers.insert(name, value);
-        }
-        Ok(Self { cfg, signal, client, headers, policy })
+        let endpoint = Endpoint::new(&cfg.url, &fixed, &cfg.headers, cfg.timeout, policy)?;
+        Ok(Self { cfg, signal, endpoint })
     }
 }
 
@@ -70,21 +61,11 @@ impl Sink for HttpSink {
             let items = batch.items;
             let body = if self.cfg.compression == Compression::Gzip { gzip(&batch.payload) } else { batch.payload };
             let json = self.cfg.protocol == Protocol::HttpJson;
-            let policy = self.policy;
             let field = self.signal.rejected_json_field();
-            policy
-                .run(items, || {
-                    let req = self.client.post(&self.cfg.url).headers(self.headers.clone()).body(body.clone());
-                    async move {
-                        match post(req).await {
-                            Err(e) => Outcome::Retry { reason: format!("http: {e}"), after: None },
-                            Ok(a) => a.outcome(otlp_retryable, |body| {
-                                let partial =
-                                    if json { partial_success_json(body, field) } else { partial_success_proto(body) };
-                                Delivery::partial(items, partial)
-                            }),
-                        }
-                    }
+            self.endpoint
+                .deliver(body, items, "http", otlp_retryable, |body| {
+                    let partial = if json { partial_success_json(body, field) } else { partial_success_proto(body) };
+                    Delivery::partial(items, partial)
                 })
                 .await
         })

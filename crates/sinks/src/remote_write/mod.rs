@@ -3,19 +3,15 @@
 //! `Retry-After`); any 4xx, 429 included, drops the batch after one attempt.
 
 use bytes::Bytes;
-use http::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderName};
+use http::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderName};
 
-use crate::http::{client, headers, post, server_error};
+use crate::http::{Endpoint, server_error};
 use crate::otlp::RetryPolicy;
-use crate::otlp::retry::Outcome;
 use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink};
 
 /// Sends metrics to a remote-write receiver.
 pub struct RemoteWriteSink {
-    url: String,
-    client: reqwest::Client,
-    headers: HeaderMap,
-    policy: RetryPolicy,
+    endpoint: Endpoint,
 }
 
 impl RemoteWriteSink {
@@ -26,22 +22,18 @@ impl RemoteWriteSink {
         timeout: std::time::Duration,
         policy: RetryPolicy,
     ) -> Result<Self, String> {
-        let h = headers(
-            &[
-                (CONTENT_TYPE, "application/x-protobuf"),
-                (CONTENT_ENCODING, "snappy"),
-                (HeaderName::from_static("x-prometheus-remote-write-version"), "0.1.0"),
-            ],
-            extra,
-        )?;
-        let client = client(timeout)?;
-        Ok(Self { url: url.to_string(), client, headers: h, policy })
+        let fixed = [
+            (CONTENT_TYPE, "application/x-protobuf"),
+            (CONTENT_ENCODING, "snappy"),
+            (HeaderName::from_static("x-prometheus-remote-write-version"), "0.1.0"),
+        ];
+        Ok(Self { endpoint: Endpoint::new(url, &fixed, extra, timeout, policy)? })
     }
 }
 
 impl Sink for RemoteWriteSink {
     fn name(&self) -> String {
-        format!("remote-write {}", self.url)
+        format!("remote-write {}", self.endpoint.url)
     }
 
     fn format(&self) -> Format {
@@ -59,18 +51,7 @@ impl Sink for RemoteWriteSink {
                 Ok(b) => Bytes::from(b),
                 Err(e) => return Delivery::dropped(items, format!("snappy: {e}")),
             };
-            let policy = self.policy;
-            policy
-                .run(items, || {
-                    let req = self.client.post(&self.url).headers(self.headers.clone()).body(body.clone());
-                    async move {
-                        match post(req).await {
-                            Err(e) => Outcome::Retry { reason: format!("remote write: {e}"), after: None },
-                            Ok(a) => a.outcome(server_error, |_| Delivery::ok(items)),
-                        }
-                    }
-                })
-                .await
+            self.endpoint.deliver(body, items, "remote write", server_error, |_| Delivery::ok(items)).await
         })
     }
 }
