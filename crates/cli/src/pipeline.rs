@@ -265,9 +265,8 @@ fn generate(
             interrupted = true;
             break;
         }
-        let mut mbuf = Vec::new();
         if let Some(m) = metrics.as_mut() {
-            m.advance(resources, at, &mut mbuf);
+            m.advance(resources, at, &mut out);
         }
         let g = engine.generate(i, at, &mut buf, &mut scratch);
         if let Some(m) = metrics.as_mut()

@@ -13,6 +13,7 @@ pub const DEFAULT_LEAF_MEDIAN_MS: f64 = 10.0;
 #[derive(Debug)]
 pub struct CompiledScenario {
     pub(crate) name: Box<str>,
+    /// The node table when the scenario has no variants (empty otherwise).
     pub(crate) nodes: Vec<CNode>,
     pub(crate) default_leaf: Sampler,
     pub(crate) emit_logs: bool,
@@ -21,13 +22,11 @@ pub struct CompiledScenario {
     pub(crate) metrics: Vec<tsim_scenario::MetricSpec>,
     pub(crate) variants: Vec<Variant>,
     pub(crate) variant_cum: Vec<f64>,
-    pub(crate) repeat_count: Option<u64>,
 }
 
 /// One variant's node table.
 #[derive(Debug)]
 pub(crate) struct Variant {
-    pub name: Box<str>,
     pub nodes: Vec<CNode>,
     pub count: Option<u64>,
     pub weight: f64,
@@ -411,18 +410,17 @@ fn node(
 impl CompiledScenario {
     /// Compiles a scenario. Fails only on parameters the scenario crate could not check.
     pub fn new(s: &Scenario) -> Result<Self, String> {
-        // With variants, every trace uses one of them: the plain tree stands for the first.
+        // With variants every trace uses one of their tables: the plain tree is not needed.
         let mut nodes = Vec::new();
-        match s.variants.first() {
-            Some(v) => node(&apply_overrides(&s.root, &v.overrides), true, &mut nodes, &s.name, &v.vars)?,
-            None => node(&s.root, true, &mut nodes, &s.name, &[])?,
-        };
+        if s.variants.is_empty() {
+            node(&s.root, true, &mut nodes, &s.name, &[])?;
+        }
         let mut variants = Vec::new();
         for v in &s.variants {
             let root = apply_overrides(&s.root, &v.overrides);
             let mut vnodes = Vec::new();
             node(&root, true, &mut vnodes, &format!("{}` variant `{}", s.name, v.name), &v.vars)?;
-            variants.push(Variant { name: v.name.as_str().into(), nodes: vnodes, count: v.count, weight: v.weight });
+            variants.push(Variant { nodes: vnodes, count: v.count, weight: v.weight });
         }
         let default_leaf = Sampler::new(
             &tsim_scenario::NumDist::new(tsim_scenario::Dist::LogNormal {
@@ -441,18 +439,12 @@ impl CompiledScenario {
             metrics: s.metrics.clone(),
             variant_cum: cumulative(variants.iter().map(|v| v.weight)),
             variants,
-            repeat_count: s.repeat_count,
         })
     }
 
     /// The scenario's name.
     pub fn name(&self) -> &str {
         &self.name
-    }
-
-    /// Names of the scenario's variants.
-    pub fn variant_names(&self) -> Vec<&str> {
-        self.variants.iter().map(|v| &*v.name).collect()
     }
 
     /// Traces per variant for a run of `count` traces: the declared counts scaled to `count`
@@ -477,11 +469,6 @@ impl CompiledScenario {
             left -= 1;
         }
         out
-    }
-
-    /// The scenario's `repeat_count`.
-    pub fn repeat_count(&self) -> Option<u64> {
-        self.repeat_count
     }
 
     /// Metrics declared by the scenario.

@@ -188,11 +188,6 @@ impl DeclaredMetrics {
         me
     }
 
-    /// Whether any metric was declared.
-    pub fn is_empty(&self) -> bool {
-        self.gauges.is_empty() && self.per_scenario.iter().all(Vec::is_empty)
-    }
-
     /// Feeds the spans of trace `t` (of scenario `scenario`, resource `resource`).
     pub fn observe(&mut self, agg: &mut MetricsAgg, scenario: usize, resource: u32, t: &TraceBuf<'_>) {
         for (si, g) in &mut self.gauges {

@@ -2,7 +2,7 @@
 
 use crate::convert::{Fields, describe};
 use crate::diag::Reporter;
-use crate::dist::{self, Dist, NumDist, Use};
+use crate::dist::{self, NumDist, Use};
 use crate::yaml::{Node, Value};
 
 /// One scenario: a named, weighted generator of traces of one shape.
@@ -1479,32 +1479,6 @@ fn strip_key(node: &Node, key: &str) -> Node {
         entries.retain(|(k, _)| k.as_str() != Some(key));
     }
     n
-}
-
-impl Dist {
-    /// The mean of the distribution (before clamping), for documentation and checks.
-    pub fn mean(&self) -> f64 {
-        match self {
-            Dist::Constant(v) => *v,
-            Dist::Uniform { low, high } => (low + high) / 2.0,
-            Dist::Normal { mean, .. } => *mean,
-            Dist::LogNormal { mu, sigma } => (mu + sigma * sigma / 2.0).exp(),
-            Dist::Exponential { mean } => *mean,
-            Dist::Pareto { scale, shape } => {
-                if *shape > 1.0 {
-                    shape * scale / (shape - 1.0)
-                } else {
-                    f64::INFINITY
-                }
-            }
-            Dist::Poisson { lambda } => *lambda,
-            Dist::Geometric { p } => 1.0 / p,
-            Dist::Mixture(c) => {
-                let total: f64 = c.iter().map(|(w, _)| w).sum();
-                c.iter().map(|(w, d)| w / total * d.dist.mean()).sum()
-            }
-        }
-    }
 }
 
 /// A YAML node as compact JSON text (for free-form decision context).
