@@ -71,6 +71,11 @@ impl<'e> Builder<'e, '_> {
         (if v == 0 { 1 } else { v }).to_be_bytes()
     }
 
+    /// Adds a string attribute borrowed from the compiled scenario (or a fixed text).
+    fn push_str_attr(&mut self, key: &'static str, value: &'e str) {
+        self.out.attrs.push(KeyValue { key, value: AnyValue::Str(Text::Static(value)) });
+    }
+
     /// Pushes a span with times, attributes and status still to be filled in.
     fn open_span(&mut self, name: &'e str, parent_id: [u8; 8], n: &CNode, node: (u32, bool)) -> (usize, [u8; 8]) {
         let span_id = self.span_id();
@@ -499,32 +504,22 @@ impl<'e> Builder<'e, '_> {
             _ => None,
         };
         if let Some((d, r)) = decision {
-            self.out
-                .attrs
-                .push(KeyValue { key: "policy.decision.type", value: AnyValue::Str(Text::Static(&d.decision_type)) });
-            self.out
-                .attrs
-                .push(KeyValue { key: "policy.decision.result", value: AnyValue::Str(Text::Static(&d.results[r].0)) });
+            self.push_str_attr("policy.decision.type", &d.decision_type);
+            self.push_str_attr("policy.decision.result", &d.results[r].0);
             if let Some(p) = &d.policy_name {
-                self.out.attrs.push(KeyValue { key: "policy.name", value: AnyValue::Str(Text::Static(p)) });
+                self.push_str_attr("policy.name", p);
             }
         }
         if let Some(ty) = error_type {
-            self.out.attrs.push(KeyValue { key: "error.type", value: AnyValue::Str(Text::Static(ty)) });
+            self.push_str_attr("error.type", ty);
         }
         self.out.spans[span_idx].attrs = (a0, self.out.attrs.len() as u32);
         let ev0 = self.out.events.len() as u32;
         if let Some((d, r)) = decision {
             let e0 = self.out.attrs.len() as u32;
-            self.out
-                .attrs
-                .push(KeyValue { key: "policy.decision.type", value: AnyValue::Str(Text::Static(&d.decision_type)) });
-            self.out
-                .attrs
-                .push(KeyValue { key: "policy.decision.result", value: AnyValue::Str(Text::Static(&d.results[r].0)) });
-            self.out
-                .attrs
-                .push(KeyValue { key: "policy.decision.reason", value: AnyValue::Str(Text::Static(&d.results[r].1)) });
+            self.push_str_attr("policy.decision.type", &d.decision_type);
+            self.push_str_attr("policy.decision.result", &d.results[r].0);
+            self.push_str_attr("policy.decision.reason", &d.results[r].1);
             self.out.events.push(Event {
                 name: Text::Static("policy.decision"),
                 time_ns: 0,
@@ -558,7 +553,7 @@ impl<'e> Builder<'e, '_> {
             let _ = write!(self.out.text, "simulated {ty} in {name}");
             let msg = self.out.text_since(mark);
             let e0 = self.out.attrs.len() as u32;
-            self.out.attrs.push(KeyValue { key: "exception.type", value: AnyValue::Str(Text::Static(ty)) });
+            self.push_str_attr("exception.type", ty);
             self.out.attrs.push(KeyValue { key: "exception.message", value: AnyValue::Str(msg) });
             self.out.events.push(Event {
                 name: Text::Static("exception"),
