@@ -47,9 +47,15 @@ pub struct Global {
     #[arg(long, global = true, env = "OTEL_SERVICE_NAME", value_name = "NAME")]
     pub service_name: Option<String>,
 
-    /// Semantic-conventions YAML; loaded and checked to be readable YAML.
+    /// Semantic-conventions YAML (OpenTelemetry model, v1 `groups:` or v2 `definition/2`):
+    /// `validate` checks scenarios against it; runs fill in required attributes from it.
     #[arg(long, global = true, env = "TELEMETRY_SIMULATOR_SCHEMA_PATH", value_name = "FILE")]
     pub schema_path: Option<PathBuf>,
+
+    /// Add OpenInference attributes (`openinference.span.kind`, `llm.model_name`,
+    /// `llm.token_count.*`, …) next to the GenAI ones, for Phoenix and Arize.
+    #[arg(long, global = true, env = "TELEMETRY_SIMULATOR_OPENINFERENCE")]
+    pub openinference: bool,
 
     /// Prefix that replaces `vendor.` in span types and attribute keys.
     #[arg(
@@ -130,6 +136,10 @@ pub struct Global {
     /// Append policy decisions (the seed's `decision_logs.jsonl` format) to this file.
     #[arg(long, global = true, env = "TELEMETRY_SIMULATOR_DECISION_LOG", value_name = "FILE")]
     pub decision_log: Option<PathBuf>,
+
+    /// Append artifact diffs (seed 003's `artifact_diffs.jsonl` records) to this file.
+    #[arg(long, global = true, env = "TELEMETRY_SIMULATOR_ARTIFACT_LOG", value_name = "FILE")]
+    pub artifact_log: Option<PathBuf>,
 
     /// Serve the metrics for Prometheus at http://ADDR/metrics (e.g. 127.0.0.1:8000).
     #[arg(long, global = true, value_name = "ADDR")]

@@ -208,6 +208,7 @@ fn execute(
             .transpose()
             .map_err(|e| anyhow!("OTEL_RESOURCE_ATTRIBUTES: {e}"))?
             .unwrap_or_default(),
+        openinference: g.openinference,
     };
     let refs: Vec<&Scenario> = scenarios.iter().collect();
     let mut engine = Engine::new(&refs, &cfg).map_err(|e| anyhow!(e))?;
@@ -300,6 +301,14 @@ fn execute(
             }
             sinks.push(Box::new(
                 tsim_sinks::applog::AppLogSink::open(path, Format::DecisionJson, None).await.map_err(|e| anyhow!(e))?,
+            ));
+        }
+        if let Some(path) = &g.artifact_log {
+            if !signals.contains(&Signal::Logs) {
+                return Err(anyhow!("--artifact-log needs logs among --signals"));
+            }
+            sinks.push(Box::new(
+                tsim_sinks::applog::AppLogSink::open(path, Format::ArtifactJson, None).await.map_err(|e| anyhow!(e))?,
             ));
         }
         if let Some(addr) = &g.prometheus_listen {

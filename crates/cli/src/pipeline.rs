@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use tsim_engine::declared::DeclaredMetrics;
 use tsim_engine::{Engine, Schedule, Scratch};
 use tsim_model::applog::AppLogEncoder;
+use tsim_model::artifact::ArtifactEncoder;
 use tsim_model::decision::DecisionEncoder;
 use tsim_model::esbulk::EsBulkEncoder;
 use tsim_model::metrics::MetricsAgg;
@@ -128,6 +129,7 @@ fn encoder(signal: Signal, format: Format, plan: &Plan) -> Box<dyn TraceEncoder 
         Format::AppJson if plan.app_log_decisions => Box::new(Lines::new(AppLogEncoder::new())),
         Format::AppJson => Box::new(Lines::new(AppLogEncoder::new().without_decisions())),
         Format::DecisionJson => Box::new(Lines::new(DecisionEncoder::new())),
+        Format::ArtifactJson => Box::new(Lines::new(ArtifactEncoder::new())),
         Format::EsBulk => Box::new(Lines::new(EsBulkEncoder::new(&plan.es_indexes.0, &plan.es_indexes.1))),
         Format::Logger(i) => {
             let l = &plan.loggers[i as usize];
@@ -198,6 +200,7 @@ impl MetricsExport {
                 | Format::TextFull
                 | Format::AppJson
                 | Format::DecisionJson
+                | Format::ArtifactJson
                 | Format::EsBulk
                 | Format::Logger(_) => {
                     continue;

@@ -9,7 +9,7 @@ use std::fmt::Write;
 use tsim_model::{AnyValue, Event, KeyValue, Span, StatusCode, Text, TraceBuf};
 use tsim_scenario::NumType;
 
-use crate::compile::{Builtin, CCount, CNode, CompiledScenario, Gen, LPart, Lit, Part};
+use crate::compile::{Builtin, CAttr, CCount, CNode, CompiledScenario, Gen, LPart, Lit, NPart, Part};
 use crate::rng::{TraceRng, chance, pick, unit};
 use crate::sample::Sampler;
 use rand::Rng;
@@ -47,6 +47,10 @@ pub(crate) struct Builder<'e, 'o> {
     pub weights: &'o mut Vec<f64>,
     pub span_nodes: &'o mut Vec<(u32, bool)>,
     pub decisions: &'o mut Vec<(u32, u32)>,
+    /// Range of the trace attributes in `out.attrs` (sampled once, copied to every span).
+    pub trace_attrs: (u32, u32),
+    /// Add OpenInference attributes next to the GenAI ones.
+    pub openinference: bool,
 }
 
 /// Reusable scratch space for [`Builder`], kept between traces.
@@ -113,9 +117,17 @@ impl<'e> Builder<'e, '_> {
     pub fn run(&mut self, start_ns: u64) {
         self.span_nodes.clear();
         self.decisions.clear();
+        let t0 = self.out.attrs.len() as u32;
+        let trace_attrs: &'e [CAttr] = &self.nodes[0].trace_attrs;
+        for a in trace_attrs {
+            let v = self.value(&a.value, t0 as usize, [0; 8], [0; 8], 0, None);
+            self.out.attrs.push(KeyValue { key: &a.key, value: v });
+        }
+        self.trace_attrs = (t0, self.out.attrs.len() as u32);
         let (sub, _, _) = self.node(0, [0; 8], false, 0);
         self.shift(sub, start_ns);
         self.decision_records();
+        self.artifact_records();
         if self.sc.emit_logs {
             self.logs();
         }
@@ -147,6 +159,7 @@ impl<'e> Builder<'e, '_> {
                         let v = self.value(&a.value, a0 as usize, span.span_id, span.parent_span_id, 0, None);
                         self.out.attrs.push(KeyValue { key: &a.key, value: v });
                     }
+                    self.push_trace_attrs();
                     self.out.logs.push(LogRecord {
                         time_ns,
                         severity: l.severity,
@@ -169,12 +182,23 @@ impl<'e> Builder<'e, '_> {
                         Some(AnyValue::Str(t)) => t,
                         _ => span.status_message,
                     };
+                    let attrs = if self.trace_attrs.0 == self.trace_attrs.1 {
+                        ev.attrs
+                    } else {
+                        let a0 = self.out.attrs.len() as u32;
+                        for k in ev.attrs.0..ev.attrs.1 {
+                            let kv = self.out.attrs[k as usize];
+                            self.out.attrs.push(kv);
+                        }
+                        self.push_trace_attrs();
+                        (a0, self.out.attrs.len() as u32)
+                    };
                     self.out.logs.push(LogRecord {
                         time_ns: ev.time_ns,
                         severity: 17,
                         severity_text: "ERROR",
                         body,
-                        attrs: ev.attrs,
+                        attrs,
                         span: i as u32,
                         logger: Text::Static(""),
                     });
@@ -222,6 +246,7 @@ impl<'e> Builder<'e, '_> {
             if let Some(c) = &d.context_json {
                 push(self, "decision.context_json", AnyValue::Str(Text::Static(c)));
             }
+            self.push_trace_attrs();
             let mark = self.out.text_mark();
             let _ = write!(self.out.text, "[POLICY] {} decision: {result}", d.decision_type);
             let body = self.out.text_since(mark);
@@ -234,6 +259,153 @@ impl<'e> Builder<'e, '_> {
                 span: si as u32,
                 logger: Text::Static("agent_observable_policy.decision_logger"),
             });
+        }
+    }
+
+    /// Copies the trace attributes to the end of `out.attrs` (for the span or record being made).
+    fn push_trace_attrs(&mut self) {
+        for k in self.trace_attrs.0..self.trace_attrs.1 {
+            let kv = self.out.attrs[k as usize];
+            self.out.attrs.push(kv);
+        }
+    }
+
+    /// Renders a name or path template for span `span_idx` (whose attributes are set).
+    fn render_name(&mut self, parts: &'e [NPart], span_idx: usize, copy_index: u64) -> Text<'e> {
+        let span = self.out.spans[span_idx];
+        self.scratch.clear();
+        for p in parts {
+            match p {
+                NPart::Text(t) => self.scratch.push_str(t),
+                NPart::Builtin(b) => self.push_builtin(*b, span.span_id, span.parent_span_id, copy_index, 1),
+                NPart::SpanAttr(key) => {
+                    if let Some(kv) = self.out.attrs_of(span.attrs).iter().find(|kv| kv.key == &**key) {
+                        self.out.push_value_text(&kv.value, self.scratch);
+                    }
+                }
+            }
+        }
+        self.out.push_text(self.scratch)
+    }
+
+    /// One artifact-diff record per span whose node declares an `artifact:` (seed 003's
+    /// `artifact_diffs.jsonl`), as a log record with `log_type: artifact_diff`.
+    fn artifact_records(&mut self) {
+        for si in 0..self.out.spans.len() {
+            let (ni, attempt) = self.span_nodes[si];
+            let Some(a) = &self.nodes[ni as usize].artifact else { continue };
+            if attempt || !chance(&mut self.rng, a.probability) {
+                continue;
+            }
+            let span = self.out.spans[si];
+            let path = self.render_name(&a.path, si, 0);
+            let added = a.added.sample(&mut self.rng).round() as i64;
+            let removed = a.removed.sample(&mut self.rng).round() as i64;
+            let review: &'e str = &a.review[pick(&mut self.rng, &a.review_cum)];
+            let version = 1 + (self.rng.next_u64() % 4) as i64;
+            let a0 = self.out.attrs.len() as u32;
+            let push = |b: &mut Self, key: &'static str, v: AnyValue<'e>| b.out.attrs.push(KeyValue { key, value: v });
+            push(self, "log_type", AnyValue::Str(Text::Static("artifact_diff")));
+            let id = self.uuid();
+            push(self, "artifact.diff_id", AnyValue::Str(id));
+            push(self, "artifact.path", AnyValue::Str(path));
+            push(self, "artifact.type", AnyValue::Str(Text::Static(&a.artifact_type)));
+            for key in ["artifact.previous_hash", "artifact.current_hash"] {
+                let mark = self.out.text_mark();
+                self.out.text.push_str("sha256:");
+                for _ in 0..4 {
+                    let _ = write!(self.out.text, "{:016x}", self.rng.next_u64());
+                }
+                let h = self.out.text_since(mark);
+                push(self, key, AnyValue::Str(h));
+            }
+            push(self, "artifact.version", AnyValue::Int(version));
+            push(self, "artifact.added_lines", AnyValue::Int(added));
+            push(self, "artifact.removed_lines", AnyValue::Int(removed));
+            if !a.sections.is_empty() {
+                // One changed section, sometimes two (joined by ", ").
+                let first = (self.rng.next_u64() % a.sections.len() as u64) as usize;
+                let mark = self.out.text_mark();
+                self.out.text.push_str(&a.sections[first]);
+                if a.sections.len() > 1 && chance(&mut self.rng, 0.4) {
+                    let second = (first + 1 + (self.rng.next_u64() % (a.sections.len() as u64 - 1)) as usize)
+                        % a.sections.len();
+                    self.out.text.push_str(", ");
+                    self.out.text.push_str(&a.sections[second]);
+                }
+                let t = self.out.text_since(mark);
+                push(self, "artifact.changed_sections", AnyValue::Str(t));
+            }
+            push(self, "artifact.review.status", AnyValue::Str(Text::Static(review)));
+            if review != "pending" {
+                // Reviewed 5 to 120 minutes after the artifact was written.
+                let after = ms_to_ns((5.0 + 115.0 * unit(&mut self.rng)) * 60_000.0);
+                push(self, "artifact.reviewed_at_ns", AnyValue::Int((span.end_ns + after) as i64));
+            }
+            let agent = self.out.find_up(si, &["gen_ai.agent.name", "agent_name", "agent.name", "agent_id"], false).copied();
+            if let Some(v) = agent {
+                push(self, "agent_id", v);
+            }
+            self.push_trace_attrs();
+            let mark = self.out.text_mark();
+            let _ = write!(self.out.text, "[ARTIFACT] {} ", a.artifact_type);
+            let p = self.out.attrs[a0 as usize + 2].value;
+            let mut path_text = String::new();
+            self.out.push_value_text(&p, &mut path_text);
+            let _ = write!(self.out.text, "{path_text}: +{added} lines, -{removed} lines");
+            let body = self.out.text_since(mark);
+            self.out.logs.push(LogRecord {
+                time_ns: span.end_ns,
+                severity: 9,
+                severity_text: "INFO",
+                body,
+                attrs: (a0, self.out.attrs.len() as u32),
+                span: si as u32,
+                logger: Text::Static("artifact"),
+            });
+        }
+    }
+
+    /// OpenInference attributes mirroring the GenAI ones of the span's attributes `a0..`.
+    fn push_openinference(&mut self, a0: usize, is_root: bool) {
+        let attrs = &self.out.attrs[a0..];
+        let get = |k: &str| attrs.iter().find(|kv| kv.key == k).map(|kv| kv.value);
+        let op = match get("gen_ai.operation.name") {
+            Some(AnyValue::Str(t)) => Some(t),
+            _ => None,
+        };
+        let kind = match op.as_ref().map(|t| self.out.str(t)) {
+            Some("chat" | "text_completion" | "generate_content") => "LLM",
+            Some("embeddings") => "EMBEDDING",
+            Some("invoke_agent" | "create_agent") => "AGENT",
+            Some("execute_tool") => "TOOL",
+            Some("retrieval") => "RETRIEVER",
+            _ if is_root => "CHAIN",
+            _ => return,
+        };
+        let model = get("gen_ai.response.model").or(get("gen_ai.request.model"));
+        let provider = get("gen_ai.provider.name").or(get("gen_ai.system"));
+        let input = get("gen_ai.usage.input_tokens");
+        let output = get("gen_ai.usage.output_tokens");
+        let tool = get("gen_ai.tool.name");
+        let agent = get("gen_ai.agent.name");
+        let session = get("gen_ai.conversation.id");
+        self.push_str_attr("openinference.span.kind", kind);
+        for (key, v) in [
+            ("llm.model_name", model),
+            ("llm.provider", provider),
+            ("llm.token_count.prompt", input),
+            ("llm.token_count.completion", output),
+            ("tool.name", tool),
+            ("agent.name", agent),
+            ("session.id", session),
+        ] {
+            if let Some(v) = v {
+                self.out.attrs.push(KeyValue { key, value: v });
+            }
+        }
+        if let (Some(AnyValue::Int(i)), Some(AnyValue::Int(o))) = (input, output) {
+            self.out.attrs.push(KeyValue { key: "llm.token_count.total", value: AnyValue::Int(i + o) });
         }
     }
 
@@ -513,7 +685,15 @@ impl<'e> Builder<'e, '_> {
         if let Some(ty) = error_type {
             self.push_str_attr("error.type", ty);
         }
+        self.push_trace_attrs();
+        if self.openinference && attempt.is_none() {
+            self.push_openinference(a0 as usize, span_idx == 0);
+        }
         self.out.spans[span_idx].attrs = (a0, self.out.attrs.len() as u32);
+        if let (Some(parts), None) = (&n.name_parts, attempt) {
+            let name = self.render_name(parts, span_idx, copy_index);
+            self.out.spans[span_idx].name = name;
+        }
         let ev0 = self.out.events.len() as u32;
         if let Some((d, r)) = decision {
             let e0 = self.out.attrs.len() as u32;
@@ -545,12 +725,11 @@ impl<'e> Builder<'e, '_> {
             }
         }
         if let Some(ty) = error_type {
-            let name: &str = match self.out.spans[span_idx].name {
-                Text::Static(s) => s,
-                Text::Arena(..) => "span",
-            };
+            let name = self.out.spans[span_idx].name;
+            self.scratch.clear();
+            self.scratch.push_str(self.out.str(&name));
             let mark = self.out.text_mark();
-            let _ = write!(self.out.text, "simulated {ty} in {name}");
+            let _ = write!(self.out.text, "simulated {ty} in {}", self.scratch);
             let msg = self.out.text_since(mark);
             let e0 = self.out.attrs.len() as u32;
             self.push_str_attr("exception.type", ty);

@@ -76,6 +76,31 @@ pub(crate) struct CNode {
     pub retry: Option<CRetry>,
     pub logs: Vec<CLog>,
     pub decision: Option<CDecision>,
+    /// A span name made from the span's attributes (`chat {gen_ai.request.model}`).
+    pub name_parts: Option<Vec<NPart>>,
+    pub artifact: Option<CArtifact>,
+    /// Root only: attributes sampled once per trace, put on every span and record.
+    pub trace_attrs: Vec<CAttr>,
+}
+
+/// A piece of a span-name template.
+#[derive(Debug)]
+pub(crate) enum NPart {
+    Text(Box<str>),
+    Builtin(Builtin),
+    SpanAttr(Box<str>),
+}
+
+#[derive(Debug)]
+pub(crate) struct CArtifact {
+    pub artifact_type: Box<str>,
+    pub path: Vec<NPart>,
+    pub added: Sampler,
+    pub removed: Sampler,
+    pub sections: Vec<Box<str>>,
+    pub review: Vec<Box<str>>,
+    pub review_cum: Vec<f64>,
+    pub probability: f64,
 }
 
 #[derive(Debug)]
@@ -215,6 +240,33 @@ fn log_parts(parts: &[TemplatePart]) -> Vec<LPart> {
         .collect()
 }
 
+/// A name or path template: `{var.*}` resolved now, built-ins and span attributes later.
+fn template_parts(parts: &[TemplatePart], vars: &[(String, Literal)], ctx: &str) -> Result<Vec<NPart>, String> {
+    let mut out: Vec<NPart> = Vec::new();
+    for p in parts {
+        let part = match p {
+            TemplatePart::Text(t) => NPart::Text(t.as_str().into()),
+            TemplatePart::Ref(r) => match r.strip_prefix("var.") {
+                Some(var) => match vars.iter().find(|(k, _)| k == var) {
+                    Some((_, v)) => NPart::Text(literal_text(v).into()),
+                    None => {
+                        return Err(format!(
+                            "{ctx}: template refers to `{{{r}}}`, but no `vars: {{{var}: …}}` gives it a value"
+                        ));
+                    }
+                },
+                None => builtin(r).map(NPart::Builtin).unwrap_or_else(|| NPart::SpanAttr(r.as_str().into())),
+            },
+        };
+        // Adjacent texts merge, so a name that only used vars becomes one static text.
+        match (out.last_mut(), &part) {
+            (Some(NPart::Text(prev)), NPart::Text(t)) => *prev = format!("{prev}{t}").into(),
+            _ => out.push(part),
+        }
+    }
+    Ok(out)
+}
+
 fn lit(l: &Literal) -> Lit {
     match l {
         Literal::Str(s) => Lit::Str(s.as_str().into()),
@@ -327,8 +379,35 @@ fn node(
     } else {
         spec.error.types.iter().map(|(t, w)| (t.as_str().into(), *w)).unzip()
     };
-    let name: Box<str> = spec.name.as_deref().unwrap_or(&spec.span_type).into();
+    let (name, name_parts): (Box<str>, _) = match spec.name.as_deref() {
+        None => (spec.span_type.as_str().into(), None),
+        Some(n) => {
+            let mut parts = template_parts(&tsim_scenario::parse_template(n), vars, &ctx)?;
+            match parts.as_mut_slice() {
+                [] => ("".into(), None),
+                [NPart::Text(t)] => (std::mem::take(t), None),
+                _ => (spec.span_type.as_str().into(), Some(parts)),
+            }
+        }
+    };
+    let artifact = match &spec.artifact {
+        Some(a) => Some(CArtifact {
+            artifact_type: a.artifact_type.as_str().into(),
+            path: template_parts(&a.path, vars, &ctx)?,
+            added: Sampler::new(&a.added_lines, Some(0.0)).map_err(|e| format!("{ctx}: artifact added_lines: {e}"))?,
+            removed: Sampler::new(&a.removed_lines, Some(0.0))
+                .map_err(|e| format!("{ctx}: artifact removed_lines: {e}"))?,
+            sections: a.changed_sections.iter().map(|s| s.as_str().into()).collect(),
+            review: a.review.iter().map(|(r, _)| r.as_str().into()).collect(),
+            review_cum: cumulative(a.review.iter().map(|(_, w)| *w)),
+            probability: a.probability,
+        }),
+        None => None,
+    };
     nodes.push(CNode {
+        name_parts,
+        artifact,
+        trace_attrs: Vec::new(),
         attempt_name: format!("{}.attempt", spec.span_type).into(),
         name,
         kind: kind(spec.kind.unwrap_or(if is_root {
@@ -412,14 +491,17 @@ impl CompiledScenario {
     pub fn new(s: &Scenario) -> Result<Self, String> {
         // With variants every trace uses one of their tables: the plain tree is not needed.
         let mut nodes = Vec::new();
+        let trace_ctx = format!("scenario `{}`, trace_attributes", s.name);
         if s.variants.is_empty() {
             node(&s.root, true, &mut nodes, &s.name, &[])?;
+            nodes[0].trace_attrs = attrs(&s.trace_attributes, &trace_ctx, &[])?;
         }
         let mut variants = Vec::new();
         for v in &s.variants {
             let root = apply_overrides(&s.root, &v.overrides);
             let mut vnodes = Vec::new();
             node(&root, true, &mut vnodes, &format!("{}` variant `{}", s.name, v.name), &v.vars)?;
+            vnodes[0].trace_attrs = attrs(&s.trace_attributes, &trace_ctx, &v.vars)?;
             variants.push(Variant { nodes: vnodes, count: v.count, weight: v.weight });
         }
         let default_leaf = Sampler::new(

@@ -9,7 +9,7 @@
 use rand::Rng;
 use tsim_model::metrics::{MetricDef, MetricsAgg, Shape};
 use tsim_model::{AnyValue, StatusCode, TraceBuf};
-use tsim_scenario::{Binding, MetricKind, MetricSpec, MetricValue, Process, TemplatePart};
+use tsim_scenario::{Binding, MetricKind, MetricSpec, MetricValue, Process, Stat, TemplatePart};
 
 use crate::Engine;
 use crate::rng::{splitmix64, trace_rng, unit};
@@ -37,10 +37,41 @@ pub fn glob(pattern: &str, text: &str) -> bool {
     p[pi..].iter().all(|c| *c == b'*')
 }
 
+/// Most values a statistic gauge keeps per series; beyond, a seeded reservoir sample.
+const STAT_RESERVOIR: usize = 65_536;
+
 #[derive(Debug)]
 struct Declared {
     metric: u16,
     spec: MetricSpec,
+    /// For a statistic gauge: the statistic, and per (resource, labels) the values seen.
+    stat: Option<Stat>,
+    samples: Vec<StatSeries>,
+}
+
+#[derive(Debug)]
+struct StatSeries {
+    resource: u32,
+    labels: Vec<(String, String)>,
+    values: Vec<f64>,
+    seen: u64,
+    last: f64,
+}
+
+/// The statistic of `values` (not empty).
+fn statistic(stat: Stat, values: &mut [f64], last: f64) -> f64 {
+    match stat {
+        Stat::Max => values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        Stat::Min => values.iter().copied().fold(f64::INFINITY, f64::min),
+        Stat::Mean => values.iter().sum::<f64>() / values.len() as f64,
+        Stat::Last => last,
+        Stat::Quantile(q) => {
+            values.sort_by(f64::total_cmp);
+            let pos = q * (values.len() - 1) as f64;
+            let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+            values[lo] + (values[hi] - values[lo]) * (pos - lo as f64)
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -73,6 +104,27 @@ fn kind_shape(spec: &MetricSpec) -> Shape {
     }
 }
 
+fn def_of(spec: &MetricSpec) -> MetricDef {
+    let integer = spec.kind == MetricKind::Counter
+        && matches!(spec.value, MetricValue::Constant(v) if v.fract() == 0.0)
+        || matches!(spec.value, MetricValue::Tokens);
+    MetricDef::new(&spec.name, &spec.description, &spec.unit, kind_shape(spec), integer).verbatim()
+}
+
+/// Checks that the scenarios' declared metrics can live together and with the derived
+/// ones (no two kinds under one name, no two names under one Prometheus name).
+pub fn check_names<'a>(specs: impl IntoIterator<Item = (&'a str, &'a MetricSpec)>) -> Result<(), String> {
+    let mut agg = MetricsAgg::new();
+    for (scenario, spec) in specs {
+        let def = def_of(spec);
+        if let Some(why) = agg.clash(&def) {
+            return Err(format!("scenario `{scenario}`: {why}"));
+        }
+        agg.define(def);
+    }
+    Ok(())
+}
+
 fn text<'s>(t: &TraceBuf<'s>, v: &AnyValue<'s>) -> String {
     let mut out = String::new();
     t.push_value_text(v, &mut out);
@@ -82,6 +134,15 @@ fn text<'s>(t: &TraceBuf<'s>, v: &AnyValue<'s>) -> String {
 /// The first of `keys` on span `i` or its nearest ancestor that has one, as text.
 fn lookup(t: &TraceBuf<'_>, i: usize, keys: &[&str]) -> Option<String> {
     t.find_up(i, keys, false).map(|v| text(t, v))
+}
+
+/// A numeric attribute of span `i`.
+fn number(t: &TraceBuf<'_>, i: usize, key: &str) -> Option<f64> {
+    match t.attrs_of(t.spans[i].attrs).iter().find(|kv| kv.key == key).map(|kv| kv.value) {
+        Some(AnyValue::Int(v)) => Some(v as f64),
+        Some(AnyValue::Double(v)) => Some(v),
+        _ => None,
+    }
 }
 
 fn auto_label(t: &TraceBuf<'_>, i: usize, label: &str) -> String {
@@ -138,49 +199,56 @@ impl DeclaredMetrics {
         for (si, sc) in engine.scenarios().iter().enumerate() {
             let mut list = Vec::new();
             for spec in sc.metrics() {
-                let metric = agg.define(
-                    MetricDef::new(
-                        &spec.name,
-                        &spec.description,
-                        &spec.unit,
-                        kind_shape(spec),
-                        spec.kind == MetricKind::Counter
-                            && matches!(spec.value, MetricValue::Constant(v) if v.fract() == 0.0),
-                    )
-                    .verbatim(),
-                );
-                if let Some(p) = &spec.process {
-                    let labels = spec
-                        .label_values
-                        .iter()
-                        .map(|(k, parts)| {
-                            let v: String = parts
-                                .iter()
-                                .map(|p| match p {
-                                    TemplatePart::Text(t) => t.as_str(),
-                                    TemplatePart::Ref(_) => "",
-                                })
-                                .collect();
-                            (k.clone(), v)
-                        })
-                        .collect();
-                    let walk = match p {
-                        Process::RandomWalk { start, .. } => *start,
-                        _ => 0.0,
-                    };
-                    let salt = spec.name.bytes().fold(si as u64, |h, b| splitmix64(h ^ u64::from(b)));
-                    let gauge = Gauge {
-                        metric,
-                        resource: engine.resource_id(si, None),
-                        labels,
-                        process: p.clone(),
-                        walk,
-                        salt,
-                        in_flight: Vec::new(),
-                    };
-                    me.gauges.push((si, gauge));
-                } else {
-                    list.push(Declared { metric, spec: spec.clone() });
+                let metric = agg.define(def_of(spec));
+                match &spec.process {
+                    Some(Process::Stat(stat)) => {
+                        list.push(Declared { metric, spec: spec.clone(), stat: Some(*stat), samples: Vec::new() })
+                    }
+                    Some(p) => {
+                        let fixed: Vec<(String, String)> = spec
+                            .label_values
+                            .iter()
+                            .map(|(k, parts)| {
+                                let v: String = parts
+                                    .iter()
+                                    .map(|p| match p {
+                                        TemplatePart::Text(t) => t.as_str(),
+                                        TemplatePart::Ref(_) => "",
+                                    })
+                                    .collect();
+                                (k.clone(), v)
+                            })
+                            .collect();
+                        let series = if spec.series.is_empty() { vec![Vec::new()] } else { spec.series.clone() };
+                        for (k, set) in series.into_iter().enumerate() {
+                            let mut labels = fixed.clone();
+                            for (l, v) in set {
+                                match labels.iter_mut().find(|(k, _)| *k == l) {
+                                    Some(slot) => slot.1 = v,
+                                    None => labels.push((l, v)),
+                                }
+                            }
+                            // In declaration order of the metric's labels.
+                            labels.sort_by_key(|(l, _)| spec.labels.iter().position(|x| x == l));
+                            let walk = match p {
+                                Process::RandomWalk { start, .. } => *start,
+                                _ => 0.0,
+                            };
+                            let salt =
+                                spec.name.bytes().fold(si as u64 ^ (k as u64) << 32, |h, b| splitmix64(h ^ u64::from(b)));
+                            let gauge = Gauge {
+                                metric,
+                                resource: engine.resource_id(si, None),
+                                labels,
+                                process: p.clone(),
+                                walk,
+                                salt,
+                                in_flight: Vec::new(),
+                            };
+                            me.gauges.push((si, gauge));
+                        }
+                    }
+                    None => list.push(Declared { metric, spec: spec.clone(), stat: None, samples: Vec::new() }),
                 }
             }
             me.per_scenario.push(list);
@@ -202,7 +270,7 @@ impl DeclaredMetrics {
                 }
             }
         }
-        let Some(list) = self.per_scenario.get(scenario) else { return };
+        let Some(list) = self.per_scenario.get_mut(scenario) else { return };
         for d in list {
             for i in 0..t.spans.len() {
                 if !matches(&d.spec.on, t, i) {
@@ -213,12 +281,24 @@ impl DeclaredMetrics {
                     MetricValue::Constant(v) => *v,
                     MetricValue::DurationSeconds => (span.end_ns - span.start_ns) as f64 / 1e9,
                     MetricValue::DurationMs => (span.end_ns - span.start_ns) as f64 / 1e6,
-                    MetricValue::Attribute(k) => {
-                        match t.attrs_of(span.attrs).iter().find(|kv| kv.key == k.as_str()).map(|kv| kv.value) {
-                            Some(AnyValue::Int(i)) => i as f64,
-                            Some(AnyValue::Double(x)) => x,
-                            _ => continue,
+                    MetricValue::Attribute(k) => match number(t, i, k) {
+                        Some(v) => v,
+                        None => continue,
+                    },
+                    MetricValue::Tokens => {
+                        match (number(t, i, "gen_ai.usage.input_tokens"), number(t, i, "gen_ai.usage.output_tokens")) {
+                            (None, None) => continue,
+                            (a, b) => a.unwrap_or(0.0) + b.unwrap_or(0.0),
                         }
+                    }
+                    MetricValue::Cost => {
+                        let Some((pin, pout)) = lookup(t, i, &["gen_ai.request.model"]).and_then(|m| agg.price_of(&m))
+                        else {
+                            continue;
+                        };
+                        let input = number(t, i, "gen_ai.usage.input_tokens").unwrap_or(0.0);
+                        let output = number(t, i, "gen_ai.usage.output_tokens").unwrap_or(0.0);
+                        (input * pin + output * pout) / 1e6
                     }
                 };
                 self.labels.clear();
@@ -234,6 +314,35 @@ impl DeclaredMetrics {
                         None => auto_label(t, i, l),
                     };
                     self.labels.push((l.clone(), v));
+                }
+                if d.stat.is_some() {
+                    let pos = match d.samples.iter().position(|s| s.resource == resource && s.labels == self.labels) {
+                        Some(p) => p,
+                        None => {
+                            d.samples.push(StatSeries {
+                                resource,
+                                labels: self.labels.clone(),
+                                values: Vec::new(),
+                                seen: 0,
+                                last: 0.0,
+                            });
+                            d.samples.len() - 1
+                        }
+                    };
+                    let s = &mut d.samples[pos];
+                    s.seen += 1;
+                    if s.values.len() < STAT_RESERVOIR {
+                        s.values.push(value);
+                    } else {
+                        // Algorithm R, seeded by the trace and span.
+                        let mut rng = trace_rng(self.seed ^ s.seen, u64::from_be_bytes(span.span_id));
+                        let j = rng.next_u64() % s.seen;
+                        if (j as usize) < STAT_RESERVOIR {
+                            s.values[j as usize] = value;
+                        }
+                    }
+                    s.last = value;
+                    continue;
                 }
                 let exemplar =
                     (d.spec.kind == MetricKind::Histogram).then_some((t.trace_id, span.span_id, span.end_ns));
@@ -263,8 +372,20 @@ impl DeclaredMetrics {
                     g.in_flight.retain(|(_, end)| *end > time_ns);
                     g.in_flight.iter().filter(|(start, _)| *start <= time_ns).count() as f64
                 }
+                Process::Up { availability } => {
+                    let mut rng = trace_rng(self.seed ^ g.salt, k);
+                    if unit(&mut rng) < *availability { 1.0 } else { 0.0 }
+                }
+                Process::Stat(_) => continue,
             };
             agg.record_labeled(g.metric, g.resource, &g.labels, v, None);
+        }
+        for d in self.per_scenario.iter_mut().flatten() {
+            let Some(stat) = d.stat else { continue };
+            for s in &mut d.samples {
+                let v = statistic(stat, &mut s.values, s.last);
+                agg.record_labeled(d.metric, s.resource, &s.labels, v, None);
+            }
         }
     }
 }

@@ -35,6 +35,8 @@ pub struct EngineConfig {
     pub service_name: Option<String>,
     /// Resource attributes from the environment (`OTEL_RESOURCE_ATTRIBUTES`).
     pub resource_attributes: Vec<(String, String)>,
+    /// Add OpenInference attributes (`openinference.span.kind`, `llm.*`) to GenAI spans.
+    pub openinference: bool,
 }
 
 /// Default `service.name`.
@@ -62,6 +64,7 @@ pub struct Engine {
     resources: Resources,
     /// Variant of each trace index of an exact-count run (single scenario).
     quota: Vec<u16>,
+    openinference: bool,
 }
 
 fn owned(l: &Literal) -> OwnedValue {
@@ -97,6 +100,7 @@ impl Engine {
             return Err("tenant weights must be >= 0 with a positive total".into());
         }
         let compiled = scenarios.iter().map(|s| CompiledScenario::new(s)).collect::<Result<Vec<_>, _>>()?;
+        declared::check_names(scenarios.iter().flat_map(|s| s.metrics.iter().map(|m| (s.name.as_str(), m))))?;
         let tenants: Vec<Box<str>> = cfg.tenants.iter().map(|(t, _)| t.as_str().into()).collect();
         let mut resources = Resources::default();
         for s in scenarios {
@@ -130,6 +134,7 @@ impl Engine {
             seed: cfg.seed,
             resources,
             quota: Vec::new(),
+            openinference: cfg.openinference,
         })
     }
 
@@ -222,6 +227,8 @@ impl Engine {
             weights: &mut scratch.weights,
             span_nodes: &mut scratch.span_nodes,
             decisions: &mut scratch.decisions,
+            trace_attrs: (0, 0),
+            openinference: self.openinference,
         };
         b.run(start_ns);
         let resource = self.resource_id(scenario, tenant);

@@ -6,6 +6,7 @@
 //! ([`otlp_proto`]), OTLP/JSON ([`otlp_json`]) and human-readable text ([`text`]).
 
 pub mod applog;
+pub mod artifact;
 pub mod decision;
 pub mod esbulk;
 pub mod hex;

@@ -238,6 +238,31 @@ impl MetricsAgg {
         self.prices.push(p);
     }
 
+    /// The price of `model`'s tokens: (USD per million input, per million output).
+    pub fn price_of(&self, model: &str) -> Option<(f64, f64)> {
+        self.prices.iter().find(|p| p.model == model).map(|p| (p.input_per_million, p.output_per_million))
+    }
+
+    /// Why `def` cannot join the defined metrics: another metric of its name has another
+    /// shape, or another name gives the same Prometheus name.
+    pub fn clash(&self, def: &MetricDef) -> Option<String> {
+        let prom = def.prometheus_name();
+        for d in &self.defs {
+            if d.name == def.name && d.shape != def.shape {
+                return Some(format!("metric `{}` is declared twice with different kinds or buckets", def.name));
+            }
+            if d.name != def.name && d.prometheus_name() == prom {
+                return Some(format!(
+                    "metric `{}` would be exposed as `{prom}`, the Prometheus name of metric `{}`{}; choose another name",
+                    def.name,
+                    d.name,
+                    if d.verbatim { "" } else { " (derived from spans)" }
+                ));
+            }
+        }
+        None
+    }
+
     /// Adds a metric definition (or finds the one of that name); returns its index.
     pub fn define(&mut self, def: MetricDef) -> u16 {
         match self.defs.iter().position(|d| d.name == def.name) {

@@ -34,6 +34,9 @@ pub struct Scenario {
     pub metrics: Vec<MetricSpec>,
     /// Exact-count (or weighted) variants of the trace shape.
     pub variants: Vec<VariantSpec>,
+    /// Attributes sampled once per trace and put on every span and log record of it
+    /// (run, session, workflow and correlation ids).
+    pub trace_attributes: Vec<(String, AttrSpec)>,
     /// The root span.
     pub root: SpanSpec,
     /// Where it came from: a path, or `builtin:<name>`.
@@ -71,9 +74,37 @@ pub struct SpanSpec {
     pub logs: Vec<LogSpec>,
     /// A policy decision this span makes.
     pub decision: Option<DecisionSpec>,
+    /// An artifact (a file the span wrote) reported to the artifact-diff log.
+    pub artifact: Option<ArtifactSpec>,
+    /// The semantic-convention group (e.g. `span.gen_ai.inference.client`) this span follows.
+    pub semconv: Option<String>,
+    /// (line, column) of each attribute's key, in the order of `attributes`.
+    pub attr_pos: Vec<(u32, u32)>,
     /// Line of this node in its file.
     pub line: u32,
 }
+
+/// An artifact a span produced (seed 003's artifact diff tracking).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArtifactSpec {
+    /// Artifact type (`section_draft`, `outline`, …).
+    pub artifact_type: String,
+    /// Path, a template over the span's attributes and built-ins.
+    pub path: Vec<TemplatePart>,
+    /// Lines added.
+    pub added_lines: NumDist,
+    /// Lines removed.
+    pub removed_lines: NumDist,
+    /// Sections one of which (or two) a diff changes.
+    pub changed_sections: Vec<String>,
+    /// Weighted review statuses among `pending`, `approved`, `rejected`.
+    pub review: Vec<(String, f64)>,
+    /// Chance the span produces the artifact.
+    pub probability: f64,
+}
+
+/// Review statuses of an artifact diff.
+pub const REVIEW_STATUSES: &[&str] = &["pending", "approved", "rejected"];
 
 /// OpenTelemetry span kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,6 +308,10 @@ pub enum MetricValue {
     DurationMs,
     /// A numeric attribute of the span (spans without it are skipped).
     Attribute(String),
+    /// The span's model cost in USD: its tokens × the price of its model.
+    Cost,
+    /// The span's tokens (`gen_ai.usage.input_tokens` + `output_tokens`).
+    Tokens,
 }
 
 /// How a gauge moves, in simulated time.
@@ -290,6 +325,25 @@ pub enum Process {
     Sine { min: f64, max: f64, period_s: f64 },
     /// The number of spans matching the glob in flight at the export time.
     InFlight { span: String },
+    /// 1 (up) with chance `availability` at each export, else 0: a health check.
+    Up { availability: f64 },
+    /// A statistic of the values the metric's `on:`/`value:` observed so far.
+    Stat(Stat),
+}
+
+/// A statistic over observed values (a gauge's `process: {kind: quantile | max | …}`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Stat {
+    /// The q-quantile (0..1), interpolated between the closest ranks.
+    Quantile(f64),
+    /// Largest value.
+    Max,
+    /// Smallest value.
+    Min,
+    /// Arithmetic mean.
+    Mean,
+    /// The latest value.
+    Last,
 }
 
 /// A metric declared by a scenario (seed 003's analytics schema, bound to spans).
@@ -315,7 +369,14 @@ pub struct MetricSpec {
     pub value: MetricValue,
     /// Gauge process.
     pub process: Option<Process>,
+    /// A gauge's series: one label-value set each, each following its own copy of the
+    /// process (empty: one series with `label_values`).
+    pub series: Vec<Vec<(String, String)>>,
 }
+
+/// Gauge process kinds.
+pub const PROCESS_KINDS: &[&str] =
+    &["constant", "random_walk", "sine", "in_flight", "up", "quantile", "max", "min", "mean", "last"];
 
 /// Extra names a log message can reference.
 pub const LOG_BUILTINS: &[&str] = &["duration_ms", "span_name", "status", "error_type"];
@@ -408,6 +469,7 @@ const TOP_KEYS: &[&str] = &[
     "pricing",
     "metrics",
     "variants",
+    "trace_attributes",
 ];
 
 const NODE_KEYS: &[&str] = &[
@@ -425,6 +487,8 @@ const NODE_KEYS: &[&str] = &[
     "events",
     "logs",
     "decision",
+    "artifact",
+    "semconv",
 ];
 
 /// Rewrites a leading `vendor.` to `<prefix>.`.
@@ -488,6 +552,10 @@ impl Reader<'_, '_> {
             Some(n) => self.metrics(n),
             None => Vec::new(),
         };
+        let trace_attributes = match f.get("trace_attributes") {
+            Some(n) => self.attributes(n),
+            None => Vec::new(),
+        };
         let root = match f.get("root") {
             Some(n) => self.span(n, true),
             None => {
@@ -509,6 +577,7 @@ impl Reader<'_, '_> {
             pricing,
             metrics,
             variants,
+            trace_attributes,
             root: root?,
             source: source.to_string(),
         })
@@ -605,7 +674,7 @@ impl Reader<'_, '_> {
     fn metric(&mut self, node: &Node, name: String, kind: MetricKind) -> Option<MetricSpec> {
         let mut allowed = vec!["description", "unit", "labels", "label_values"];
         match kind {
-            MetricKind::Gauge => allowed.push("process"),
+            MetricKind::Gauge => allowed.extend(["process", "series", "on", "value"]),
             MetricKind::Counter => allowed.extend(["on", "value"]),
             MetricKind::Histogram => allowed.extend(["on", "value", "buckets"]),
         }
@@ -688,6 +757,8 @@ impl Reader<'_, '_> {
                 Value::Int(_) | Value::Float(_) => MetricValue::Constant(self.rep.number(n, "value")?),
                 Value::Str(s) if s == "duration" || s == "duration_seconds" => MetricValue::DurationSeconds,
                 Value::Str(s) if s == "duration_ms" => MetricValue::DurationMs,
+                Value::Str(s) if s == "cost" => MetricValue::Cost,
+                Value::Str(s) if s == "tokens" => MetricValue::Tokens,
                 Value::Map(_) => {
                     let vf = self.rep.fields(n, "value", &["attribute"])?;
                     let a = vf.get("attribute").and_then(|a| self.rep.string(a, "attribute"))?;
@@ -697,14 +768,14 @@ impl Reader<'_, '_> {
                     self.rep.error(
                         n.line,
                         n.col,
-                        "value is a number, `duration`, `duration_ms` or {attribute: key}",
+                        "value is a number, `duration`, `duration_ms`, `cost`, `tokens` or {attribute: key}",
                         None,
                     );
                     return None;
                 }
             },
-            None if kind == MetricKind::Histogram => MetricValue::DurationSeconds,
-            None => MetricValue::Constant(1.0),
+            None if kind == MetricKind::Counter => MetricValue::Constant(1.0),
+            None => MetricValue::DurationSeconds,
         };
         let process = match (kind, f.get("process")) {
             (MetricKind::Gauge, Some(n)) => Some(self.process(n)?),
@@ -712,14 +783,57 @@ impl Reader<'_, '_> {
                 self.rep.error(
                     node.line,
                     node.col,
-                    format!("gauge `{name}` needs a `process` (constant, random_walk, sine, in_flight)"),
+                    format!("gauge `{name}` needs a `process` ({})", PROCESS_KINDS.join(", ")),
                     None,
                 );
                 return None;
             }
             _ => None,
         };
-        Some(MetricSpec { name, kind, description, unit, labels, label_values, buckets, on, value, process })
+        if kind == MetricKind::Gauge
+            && !matches!(process, Some(Process::Stat(_)))
+            && let Some(n) = f.get("on").or(f.get("value"))
+        {
+            self.rep.error(n.line, n.col, "`on` and `value` go with a statistic process (quantile, max, min, mean, last)", None);
+            return None;
+        }
+        let series = match f.get("series") {
+            Some(n) => self.series(n, &labels)?,
+            None => Vec::new(),
+        };
+        Some(MetricSpec { name, kind, description, unit, labels, label_values, buckets, on, value, process, series })
+    }
+
+    /// A gauge's `series:`: a list of label → value mappings over the metric's labels.
+    fn series(&mut self, node: &Node, labels: &[String]) -> Option<Vec<Vec<(String, String)>>> {
+        let list = self.rep.list(node, "series")?;
+        let mut out = Vec::new();
+        for item in list {
+            let Some(entries) = item.as_map() else {
+                self.rep.error(item.line, item.col, "each series is a mapping of label: value", None);
+                return None;
+            };
+            let mut set = Vec::new();
+            for (k, v) in entries {
+                let label = self.rep.string(k, "label")?;
+                if !labels.contains(&label) {
+                    self.rep.error(
+                        k.line,
+                        k.col,
+                        format!("`{label}` is not among this metric's labels"),
+                        Some(format!("labels: {}", labels.join(", "))),
+                    );
+                    return None;
+                }
+                let value = match &v.value {
+                    Value::Str(s) => s.clone(),
+                    _ => describe(v).trim_matches('"').to_string(),
+                };
+                set.push((label, value));
+            }
+            out.push(set);
+        }
+        Some(out)
     }
 
     fn binding(&mut self, node: &Node) -> Option<Binding> {
@@ -753,14 +867,17 @@ impl Reader<'_, '_> {
             self.rep.error(
                 node.line,
                 node.col,
-                "process needs a `kind` (constant, random_walk, sine, in_flight)",
+                format!("process needs a `kind` ({})", PROCESS_KINDS.join(", ")),
                 None,
             );
             return None;
         };
-        let kind = self.rep.choice(kn, "process kind", &["constant", "random_walk", "sine", "in_flight"])?;
-        let f =
-            self.rep.fields(node, "process", &["kind", "value", "start", "step", "min", "max", "period", "span"])?;
+        let kind = self.rep.choice(kn, "process kind", PROCESS_KINDS)?;
+        let f = self.rep.fields(
+            node,
+            "process",
+            &["kind", "value", "start", "step", "min", "max", "period", "span", "q", "availability"],
+        )?;
         let num = |r: &mut Self, k: &str, d: Option<f64>| -> Option<f64> {
             match f.get(k) {
                 Some(n) => r.rep.number(n, k),
@@ -806,6 +923,23 @@ impl Reader<'_, '_> {
                 };
                 Process::Sine { min, max, period_s }
             }
+            "up" => Process::Up {
+                availability: match f.get("availability") {
+                    Some(n) => self.rep.probability(n, "availability")?,
+                    None => 1.0,
+                },
+            },
+            "quantile" => match f.get("q") {
+                Some(n) => Process::Stat(Stat::Quantile(self.rep.probability(n, "q")?)),
+                None => {
+                    self.rep.error(node.line, node.col, "quantile process needs `q` (0.95 for p95)", None);
+                    return None;
+                }
+            },
+            "max" => Process::Stat(Stat::Max),
+            "min" => Process::Stat(Stat::Min),
+            "mean" => Process::Stat(Stat::Mean),
+            "last" => Process::Stat(Stat::Last),
             _ => Process::InFlight {
                 span: match f.get("span").and_then(|n| self.rep.string(n, "span")) {
                     Some(s) => normalize_prefix(&s, self.prefix),
@@ -911,12 +1045,16 @@ impl Reader<'_, '_> {
             }
         };
         let name = f.get("name").and_then(|n| self.rep.string(n, "name"));
+        if let (Some(n), Some(text)) = (f.get("name"), &name) {
+            // Checked for syntax here; references resolve against the span's attributes.
+            self.template_open(n, text);
+        }
         let kind = f.get("kind").and_then(|n| self.kind(n));
         let latency = f.get("latency").and_then(|n| dist::parse(self.rep, n, "latency", Use::Latency));
         let error = f.get("error").map(|n| self.error_spec(n)).unwrap_or_default();
-        let attributes = match f.get("attributes") {
-            Some(n) => self.attributes(n),
-            None => Vec::new(),
+        let (attributes, attr_pos) = match f.get("attributes") {
+            Some(n) => self.attributes_at(n),
+            None => (Vec::new(), Vec::new()),
         };
         let mode = match f.get("mode") {
             Some(n) => match self.rep.choice(n, "mode", &["sequential", "parallel"]) {
@@ -940,6 +1078,8 @@ impl Reader<'_, '_> {
             None => Vec::new(),
         };
         let decision = f.get("decision").and_then(|n| self.decision(n));
+        let artifact = f.get("artifact").and_then(|n| self.artifact(n));
+        let semconv = f.get("semconv").and_then(|n| self.rep.string(n, "semconv"));
         let children = match f.get("children") {
             Some(n) => match self.rep.list(n, "children") {
                 Some(list) => list.iter().filter_map(|c| self.span(c, false)).collect(),
@@ -963,6 +1103,9 @@ impl Reader<'_, '_> {
             events,
             logs,
             decision,
+            artifact,
+            semconv,
+            attr_pos,
             line: node.line,
         })
     }
@@ -1287,6 +1430,12 @@ impl Reader<'_, '_> {
     }
 
     fn attributes(&mut self, node: &Node) -> Vec<(String, AttrSpec)> {
+        self.attributes_at(node).0
+    }
+
+    /// Attributes with the (line, column) of each key.
+    fn attributes_at(&mut self, node: &Node) -> (Vec<(String, AttrSpec)>, Vec<(u32, u32)>) {
+        let mut pos = Vec::new();
         let Some(entries) = node.as_map() else {
             self.rep.error(
                 node.line,
@@ -1294,7 +1443,7 @@ impl Reader<'_, '_> {
                 format!("attributes must be a mapping, found {}", node.value.type_name()),
                 None,
             );
-            return Vec::new();
+            return (Vec::new(), pos);
         };
         let mut out: Vec<(String, AttrSpec)> = Vec::new();
         for (k, v) in entries {
@@ -1303,9 +1452,61 @@ impl Reader<'_, '_> {
             let earlier: Vec<&str> = out.iter().map(|(k, _)| k.as_str()).collect();
             if let Some(spec) = self.attr(v, &key, &earlier) {
                 out.push((key, spec));
+                pos.push((k.line, k.col));
             }
         }
-        out
+        (out, pos)
+    }
+
+    fn artifact(&mut self, node: &Node) -> Option<ArtifactSpec> {
+        let f = self.rep.fields(
+            node,
+            "artifact",
+            &["type", "path", "added_lines", "removed_lines", "changed_sections", "review", "probability"],
+        )?;
+        let artifact_type = f.get("type").and_then(|n| self.rep.string(n, "type")).unwrap_or_else(|| "file".into());
+        let Some(pn) = f.get("path") else {
+            self.rep.error(node.line, node.col, "artifact needs a `path` (a template, e.g. \"sections/{copy_index}.tex\")", None);
+            return None;
+        };
+        let text = self.rep.string(pn, "path")?;
+        let path = self.template_open(pn, &text)?;
+        let lines = |r: &mut Self, k: &str, default: f64| match f.get(k) {
+            Some(n) => dist::parse(r.rep, n, k, Use::Value),
+            None => Some(NumDist::new(crate::Dist::Constant(default))),
+        };
+        let added_lines = lines(self, "added_lines", 100.0)?;
+        let removed_lines = lines(self, "removed_lines", 10.0)?;
+        let changed_sections = match f.get("changed_sections") {
+            Some(n) => self
+                .rep
+                .list(n, "changed_sections")
+                .map(|l| l.iter().filter_map(|x| self.rep.string(x, "section")).collect())
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let review = match f.get("review") {
+            Some(n) if n.as_str().is_some() => {
+                vec![(self.rep.choice(n, "review status", REVIEW_STATUSES)?.to_string(), 1.0)]
+            }
+            Some(n) => {
+                let list = self.weighted_strings(n, "review status");
+                if let Some((bad, _)) = list.iter().find(|(r, _)| !REVIEW_STATUSES.contains(&r.as_str())) {
+                    let help = crate::diag::did_you_mean(bad, REVIEW_STATUSES.iter().copied())
+                        .map(|s| format!("did you mean `{s}`?"));
+                    self.rep.error(n.line, n.col, format!("unknown review status `{bad}`"), help);
+                    return None;
+                }
+                if list.iter().map(|(_, w)| w).sum::<f64>() <= 0.0 {
+                    self.rep.error(n.line, n.col, "review statuses need a positive total weight", None);
+                    return None;
+                }
+                list
+            }
+            None => vec![("pending".into(), 1.0)],
+        };
+        let probability = f.get("probability").and_then(|n| self.rep.probability(n, "probability")).unwrap_or(1.0);
+        Some(ArtifactSpec { artifact_type, path, added_lines, removed_lines, changed_sections, review, probability })
     }
 
     fn attr(&mut self, node: &Node, key: &str, earlier: &[&str]) -> Option<AttrSpec> {
@@ -1540,4 +1741,36 @@ pub(crate) fn node_to_json(node: &Node) -> String {
     let mut out = String::new();
     go(node, &mut out);
     out
+}
+
+/// Splits a template already checked by the loader into text and `{references}`
+/// (`{{` and `}}` are literal braces; an unclosed `{` is kept as text).
+pub fn parse_template(text: &str) -> Vec<TemplatePart> {
+    let mut parts = Vec::new();
+    let mut lit = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find(['{', '}']) {
+        lit.push_str(&rest[..i]);
+        let (c, after) = (rest.as_bytes()[i], &rest[i + 1..]);
+        if after.as_bytes().first() == Some(&c) {
+            lit.push(c as char);
+            rest = &after[1..];
+        } else if c == b'{'
+            && let Some(j) = after.find('}')
+        {
+            if !lit.is_empty() {
+                parts.push(TemplatePart::Text(std::mem::take(&mut lit)));
+            }
+            parts.push(TemplatePart::Ref(after[..j].trim().to_string()));
+            rest = &after[j + 1..];
+        } else {
+            lit.push(c as char);
+            rest = after;
+        }
+    }
+    lit.push_str(rest);
+    if !lit.is_empty() {
+        parts.push(TemplatePart::Text(lit));
+    }
+    parts
 }

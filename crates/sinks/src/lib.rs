@@ -44,6 +44,8 @@ pub enum Format {
     AppJson,
     /// Decision log lines (JSON, one per policy decision).
     DecisionJson,
+    /// Artifact-diff lines (JSON, one per artifact a span wrote).
+    ArtifactJson,
     /// Prometheus text exposition.
     PrometheusText,
     /// Prometheus remote-write `WriteRequest` (protobuf; the sink compresses it).

@@ -113,6 +113,7 @@ impl Sink for AppLogSink {
     fn name(&self) -> String {
         let kind = match self.format {
             Format::DecisionJson => "decision-log",
+            Format::ArtifactJson => "artifact-log",
             Format::Logger(_) => "logger",
             _ => "app-log",
         };
