@@ -45,12 +45,16 @@ pub(crate) struct Builder<'e, 'o> {
     pub kids: &'o mut Vec<Kid>,
     pub scratch: &'o mut String,
     pub weights: &'o mut Vec<f64>,
-    pub span_nodes: &'o mut Vec<(u32, bool)>,
+    pub span_nodes: &'o mut Vec<(u32, bool, bool)>,
     pub decisions: &'o mut Vec<(u32, u32)>,
     /// Range of the trace attributes in `out.attrs` (sampled once, copied to every span).
     pub trace_attrs: (u32, u32),
     /// Add OpenInference attributes next to the GenAI ones.
     pub openinference: bool,
+    /// Duration and error type of the span being finished (for `{duration_ms}`, `{success}`,
+    /// `{error_type}` in its attributes).
+    pub cur_dur: u64,
+    pub cur_error: Option<Text<'e>>,
 }
 
 /// Reusable scratch space for [`Builder`], kept between traces.
@@ -59,8 +63,9 @@ pub struct Scratch {
     pub(crate) kids: Vec<Kid>,
     pub(crate) text: String,
     pub(crate) weights: Vec<f64>,
-    /// For each span of the current trace: (node index, is an attempt span).
-    pub(crate) span_nodes: Vec<(u32, bool)>,
+    /// For each span of the current trace: (node index, is an attempt span, failed because
+    /// a child failed).
+    pub(crate) span_nodes: Vec<(u32, bool, bool)>,
     /// Spans that made a policy decision: (span index, result index).
     pub(crate) decisions: Vec<(u32, u32)>,
 }
@@ -81,7 +86,7 @@ impl<'e> Builder<'e, '_> {
     }
 
     /// Pushes a span with times, attributes and status still to be filled in.
-    fn open_span(&mut self, name: &'e str, parent_id: [u8; 8], n: &CNode, node: (u32, bool)) -> (usize, [u8; 8]) {
+    fn open_span(&mut self, name: &'e str, parent_id: [u8; 8], n: &CNode, node: (u32, bool, bool)) -> (usize, [u8; 8]) {
         let span_id = self.span_id();
         self.span_nodes.push(node);
         self.out.spans.push(Span {
@@ -138,7 +143,7 @@ impl<'e> Builder<'e, '_> {
     /// exception. Sorted by time (stable), as a log file would have them.
     fn logs(&mut self) {
         for i in 0..self.out.spans.len() {
-            let (ni, attempt) = self.span_nodes[i];
+            let (ni, attempt, inherited) = self.span_nodes[i];
             let n = &self.nodes[ni as usize];
             let span = self.out.spans[i];
             let failed = span.status == StatusCode::Error;
@@ -154,6 +159,8 @@ impl<'e> Builder<'e, '_> {
                         continue;
                     }
                     let body = self.render_log(&l.message, i);
+                    self.cur_dur = span.end_ns - span.start_ns;
+                    self.cur_error = failed.then_some(span.status_message);
                     let a0 = self.out.attrs.len() as u32;
                     for a in &l.attrs {
                         let v = self.value(&a.value, a0 as usize, span.span_id, span.parent_span_id, 0, None);
@@ -171,7 +178,8 @@ impl<'e> Builder<'e, '_> {
                     });
                 }
             }
-            if failed {
+            // A failure taken over from a child was logged where it happened.
+            if failed && !inherited {
                 // The exception event's attributes (type and message) describe the failure.
                 let ev =
                     self.out.events_of(span.events).iter().rev().find(|e| e.name == Text::Static("exception")).copied();
@@ -292,7 +300,7 @@ impl<'e> Builder<'e, '_> {
     /// `artifact_diffs.jsonl`), as a log record with `log_type: artifact_diff`.
     fn artifact_records(&mut self) {
         for si in 0..self.out.spans.len() {
-            let (ni, attempt) = self.span_nodes[si];
+            let (ni, attempt, _) = self.span_nodes[si];
             let Some(a) = &self.nodes[ni as usize].artifact else { continue };
             if attempt || !chance(&mut self.rng, a.probability) {
                 continue;
@@ -431,6 +439,16 @@ impl<'e> Builder<'e, '_> {
                 let s = self.out.str(&t).to_owned();
                 self.scratch.push_str(&s);
             }
+            Builtin::TraceUuid => tsim_model::hex::push_uuid_str(self.scratch, &self.out.trace_id),
+            Builtin::DurationMs => {
+                let _ = write!(self.scratch, "{:.3}", self.cur_dur as f64 / 1e6);
+            }
+            Builtin::Success => self.scratch.push_str(if self.cur_error.is_some() { "false" } else { "true" }),
+            Builtin::ErrorType => {
+                if let Some(t) = self.cur_error {
+                    self.scratch.push_str(self.out.str(&t));
+                }
+            }
         }
     }
 
@@ -449,6 +467,9 @@ impl<'e> Builder<'e, '_> {
                 }
                 // Unset means "no error" to a reader of the message.
                 LPart::Status => self.scratch.push_str(if span.status == StatusCode::Error { "ERROR" } else { "OK" }),
+                LPart::Success => {
+                    self.scratch.push_str(if span.status == StatusCode::Error { "false" } else { "true" })
+                }
                 LPart::ErrorType => {
                     let m = self.out.str(&span.status_message);
                     self.scratch.push_str(m);
@@ -477,7 +498,7 @@ impl<'e> Builder<'e, '_> {
     fn node(&mut self, ni: u32, parent_id: [u8; 8], forced: bool, copy_index: u64) -> (Sub, u64, bool) {
         let n = &self.nodes[ni as usize];
         let ev_start = self.out.events.len() as u32;
-        let (span_idx, span_id) = self.open_span(&n.name, parent_id, n, (ni, false));
+        let (span_idx, span_id) = self.open_span(&n.name, parent_id, n, (ni, false, false));
         // A policy decision is taken before the work; a deny can fail the span.
         let mut denied = false;
         if let Some(d) = &n.decision {
@@ -486,6 +507,7 @@ impl<'e> Builder<'e, '_> {
             denied = d.deny_fails_span && &*d.results[r].0 == "deny";
         }
         let forced = forced || denied;
+        let mut from_child = None;
         let (dur, failed) = if let Some(r) = &n.retry {
             let mut cursor = EDGE_MIN_NS;
             let mut ok = false;
@@ -508,9 +530,13 @@ impl<'e> Builder<'e, '_> {
             (cursor + EDGE_MIN_NS, !ok)
         } else {
             let failed = forced || chance(&mut self.rng, n.error_rate);
-            (self.body(n, span_id, failed, n.latency.as_ref()), failed)
+            let (dur, failed_child) = self.body(n, span_id, failed, n.latency.as_ref());
+            if !failed && n.from_child > 0.0 && failed_child.is_some() && chance(&mut self.rng, n.from_child) {
+                from_child = failed_child;
+            }
+            (dur, failed || from_child.is_some())
         };
-        self.finish(span_idx, n, failed, dur, copy_index, None, denied);
+        self.finish(span_idx, n, failed, dur, copy_index, None, denied, from_child);
         (
             Sub {
                 spans: (span_idx as u32, self.out.spans.len() as u32),
@@ -533,9 +559,9 @@ impl<'e> Builder<'e, '_> {
         copy_index: u64,
     ) -> (Sub, u64) {
         let ev_start = self.out.events.len() as u32;
-        let (span_idx, span_id) = self.open_span(&n.attempt_name, parent_id, n, (ni, true));
-        let dur = self.body(n, span_id, failed, n.latency.as_ref());
-        self.finish(span_idx, n, failed, dur, copy_index, Some(k), false);
+        let (span_idx, span_id) = self.open_span(&n.attempt_name, parent_id, n, (ni, true, false));
+        let (dur, _) = self.body(n, span_id, failed, n.latency.as_ref());
+        self.finish(span_idx, n, failed, dur, copy_index, Some(k), false, None);
         (
             Sub {
                 spans: (span_idx as u32, self.out.spans.len() as u32),
@@ -545,11 +571,13 @@ impl<'e> Builder<'e, '_> {
         )
     }
 
-    /// Children first, then this span's own duration; places the children. Returns the duration.
-    fn body(&mut self, n: &'e CNode, span_id: [u8; 8], failed: bool, latency: Option<&Sampler>) -> u64 {
+    /// Children first, then this span's own duration; places the children. Returns the
+    /// duration and the span index of the first child that failed.
+    fn body(&mut self, n: &'e CNode, span_id: [u8; 8], failed: bool, latency: Option<&Sampler>) -> (u64, Option<u32>) {
         let sc = self.sc;
         let base = self.kids.len();
         let mut sibling_failed = false;
+        let mut first_failed = None;
         for &ci in &n.children {
             let c = &self.nodes[ci as usize];
             if !chance(&mut self.rng, c.probability) {
@@ -560,6 +588,9 @@ impl<'e> Builder<'e, '_> {
                 let forced = (failed && chance(&mut self.rng, c.from_parent))
                     || (sibling_failed && chance(&mut self.rng, c.cascade));
                 let (sub, dur, f) = self.node(ci, span_id, forced, copy);
+                if f && first_failed.is_none() {
+                    first_failed = Some(sub.spans.0);
+                }
                 sibling_failed |= f;
                 self.kids.push(Kid { sub, dur });
             }
@@ -571,11 +602,11 @@ impl<'e> Builder<'e, '_> {
             None => None,
         };
         if count == 0 {
-            return sampled.unwrap_or(0);
+            return (sampled.unwrap_or(0), None);
         }
         let dur = if n.parallel { self.layout_parallel(base, sampled) } else { self.layout_sequential(base, sampled) };
         self.kids.truncate(base);
-        dur
+        (dur, first_failed)
     }
 
     fn layout_sequential(&mut self, base: usize, sampled: Option<u64>) -> u64 {
@@ -647,7 +678,19 @@ impl<'e> Builder<'e, '_> {
         copy_index: u64,
         attempt: Option<u32>,
         denied: bool,
+        from_child: Option<u32>,
     ) {
+        let error_type: Option<Text<'e>> = match (failed, denied, from_child) {
+            (true, true, _) => n.decision.as_ref().map(|d| Text::Static(&*d.deny_error)),
+            (true, false, Some(c)) => Some(self.out.spans[c as usize].status_message),
+            (true, false, None) => Some(Text::Static(&*n.error_types[pick(&mut self.rng, &n.error_cum)])),
+            _ => None,
+        };
+        if from_child.is_some() {
+            self.span_nodes[span_idx].2 = true;
+        }
+        self.cur_dur = dur;
+        self.cur_error = error_type;
         let a0 = self.out.attrs.len() as u32;
         let span_id = self.out.spans[span_idx].span_id;
         let parent_id = self.out.spans[span_idx].parent_span_id;
@@ -663,11 +706,6 @@ impl<'e> Builder<'e, '_> {
                 }
             }
         }
-        let error_type: Option<&'e str> = match (failed, denied) {
-            (true, true) => Some("policy_violation"),
-            (true, false) => Some(&*n.error_types[pick(&mut self.rng, &n.error_cum)]),
-            _ => None,
-        };
         // The decision shows on the span that made it: attributes and an event at its start.
         let decision = match (attempt, &n.decision) {
             (None, Some(d)) => {
@@ -683,7 +721,14 @@ impl<'e> Builder<'e, '_> {
             }
         }
         if let Some(ty) = error_type {
-            self.push_str_attr("error.type", ty);
+            self.out.attrs.push(KeyValue { key: "error.type", value: AnyValue::Str(ty) });
+            if attempt.is_none() {
+                let e0 = self.out.attrs.len();
+                for a in &n.error_attrs {
+                    let v = self.value(&a.value, e0, span_id, parent_id, copy_index, attempt);
+                    self.out.attrs.push(KeyValue { key: &a.key, value: v });
+                }
+            }
         }
         self.push_trace_attrs();
         if self.openinference && attempt.is_none() {
@@ -725,15 +770,35 @@ impl<'e> Builder<'e, '_> {
             }
         }
         if let Some(ty) = error_type {
-            let name = self.out.spans[span_idx].name;
-            self.scratch.clear();
-            self.scratch.push_str(self.out.str(&name));
-            let mark = self.out.text_mark();
-            let _ = write!(self.out.text, "simulated {ty} in {}", self.scratch);
-            let msg = self.out.text_since(mark);
             let e0 = self.out.attrs.len() as u32;
-            self.push_str_attr("exception.type", ty);
-            self.out.attrs.push(KeyValue { key: "exception.message", value: AnyValue::Str(msg) });
+            // A failure taken over from a child carries the child's exception.
+            let child_exception = from_child.and_then(|c| {
+                let cs = self.out.spans[c as usize];
+                self.out.events_of(cs.events).iter().rev().find(|e| e.name == Text::Static("exception")).map(|e| e.attrs)
+            });
+            if let Some((a, b)) = child_exception {
+                for k in a..b {
+                    let kv = self.out.attrs[k as usize];
+                    self.out.attrs.push(kv);
+                }
+            } else {
+                let mapped = n.exceptions.iter().find(|(t, _, _)| **t == *self.out.str(&ty));
+                let ex_type = mapped.map(|(_, e, _)| Text::Static(&**e)).unwrap_or(ty);
+                let msg = match mapped.and_then(|(_, _, m)| m.as_deref()) {
+                    Some(m) => Text::Static(m),
+                    None => {
+                        let name = self.out.spans[span_idx].name;
+                        self.scratch.clear();
+                        self.scratch.push_str("simulated ");
+                        self.scratch.push_str(self.out.str(&ty));
+                        self.scratch.push_str(" in ");
+                        self.scratch.push_str(self.out.str(&name));
+                        self.out.push_text(self.scratch)
+                    }
+                };
+                self.out.attrs.push(KeyValue { key: "exception.type", value: AnyValue::Str(ex_type) });
+                self.out.attrs.push(KeyValue { key: "exception.message", value: AnyValue::Str(msg) });
+            }
             self.out.events.push(Event {
                 name: Text::Static("exception"),
                 time_ns: dur,
@@ -741,7 +806,7 @@ impl<'e> Builder<'e, '_> {
             });
             let s = &mut self.out.spans[span_idx];
             s.status = StatusCode::Error;
-            s.status_message = Text::Static(ty);
+            s.status_message = ty;
         }
         let s = &mut self.out.spans[span_idx];
         s.events = (ev0, self.out.events.len() as u32);

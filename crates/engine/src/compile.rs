@@ -67,6 +67,11 @@ pub(crate) struct CNode {
     pub error_cum: Vec<f64>,
     pub from_parent: f64,
     pub cascade: f64,
+    pub from_child: f64,
+    /// Attributes added when the span fails.
+    pub error_attrs: Vec<CAttr>,
+    /// Error type → (exception type, message).
+    pub exceptions: Vec<(Box<str>, Box<str>, Option<Box<str>>)>,
     pub attrs: Vec<CAttr>,
     pub events: Vec<CEvent>,
     pub children: Vec<u32>,
@@ -114,6 +119,7 @@ pub(crate) struct CDecision {
     pub agent_id: Option<Box<str>>,
     pub context_json: Option<Box<str>>,
     pub deny_fails_span: bool,
+    pub deny_error: Box<str>,
 }
 
 #[derive(Debug)]
@@ -137,6 +143,7 @@ pub(crate) enum LPart {
     SpanName,
     Status,
     ErrorType,
+    Success,
 }
 
 #[derive(Debug)]
@@ -200,6 +207,10 @@ pub(crate) enum Builtin {
     Scenario,
     Tenant,
     Uuid,
+    TraceUuid,
+    DurationMs,
+    Success,
+    ErrorType,
 }
 
 #[derive(Debug)]
@@ -220,6 +231,10 @@ fn builtin(name: &str) -> Option<Builtin> {
         "scenario" => Builtin::Scenario,
         "tenant" => Builtin::Tenant,
         "uuid" => Builtin::Uuid,
+        "trace_uuid" => Builtin::TraceUuid,
+        "duration_ms" => Builtin::DurationMs,
+        "success" => Builtin::Success,
+        "error_type" => Builtin::ErrorType,
         _ => return None,
     })
 }
@@ -233,6 +248,7 @@ fn log_parts(parts: &[TemplatePart]) -> Vec<LPart> {
                 "duration_ms" => LPart::DurationMs,
                 "span_name" => LPart::SpanName,
                 "status" => LPart::Status,
+                "success" => LPart::Success,
                 "error_type" | "error.type" => LPart::ErrorType,
                 other => builtin(other).map(LPart::Builtin).unwrap_or_else(|| LPart::SpanAttr(other.into())),
             },
@@ -421,6 +437,14 @@ fn node(
         error_cum: cumulative(weights),
         from_parent: spec.error.from_parent,
         cascade: spec.error.cascade_to_siblings,
+        from_child: spec.error.from_child,
+        error_attrs: attrs(&spec.error.attributes, &ctx, vars)?,
+        exceptions: spec
+            .error
+            .exceptions
+            .iter()
+            .map(|(t, e, m)| (t.as_str().into(), e.as_str().into(), m.as_deref().map(Into::into)))
+            .collect(),
         attrs: attrs(&spec.attributes, &ctx, vars)?,
         events: spec
             .events
@@ -476,6 +500,7 @@ fn node(
             agent_id: d.agent_id.as_deref().map(Into::into),
             context_json: d.context_json.as_deref().map(Into::into),
             deny_fails_span: d.deny_fails_span,
+            deny_error: d.deny_error.as_str().into(),
         }),
     });
     let mut children = Vec::with_capacity(spec.children.len());

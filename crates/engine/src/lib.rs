@@ -229,6 +229,8 @@ impl Engine {
             decisions: &mut scratch.decisions,
             trace_attrs: (0, 0),
             openinference: self.openinference,
+            cur_dur: 0,
+            cur_error: None,
         };
         b.run(start_ns);
         let resource = self.resource_id(scenario, tenant);

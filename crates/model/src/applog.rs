@@ -128,7 +128,8 @@ pub(crate) fn write_app_line(
             o.extend_from_slice(b",\"latency_ms\":");
             write_f64(o, ((span.end_ns - span.start_ns) as f64 / 1e3).round() / 1e3);
         }
-        field(o, t, "error_code", find(attrs, ERROR_CODE).or_else(|| t.find_up(span_idx, ERROR_CODE, true)));
+        // An error code belongs to the failure of the span itself, never to an ancestor's.
+        field(o, t, "error_code", find(attrs, ERROR_CODE).or_else(|| find(t.attrs_of(span.attrs), ERROR_CODE)));
         let error_type = find(attrs, &["exception.type", "error.type"])
             .or_else(|| (l.severity >= 17).then(|| find(t.attrs_of(span.attrs), &["error.type"])).flatten());
         field(o, t, "error_type", error_type);

@@ -153,6 +153,13 @@ pub struct ErrorSpec {
     pub from_parent: f64,
     /// Chance the node fails when an earlier sibling failed.
     pub cascade_to_siblings: f64,
+    /// Chance the node fails when one of its children failed (taking the child's error
+    /// type and exception, as an exception bubbling up).
+    pub from_child: f64,
+    /// Attributes added only when the span fails (templates may use `{error_type}`).
+    pub attributes: Vec<(String, AttrSpec)>,
+    /// Per error type: the exception type and message of the `exception` event.
+    pub exceptions: Vec<(String, String, Option<String>)>,
 }
 
 /// Retry behaviour of a node.
@@ -233,8 +240,10 @@ pub struct DecisionSpec {
     pub agent_id: Option<String>,
     /// Extra context, as a JSON object text.
     pub context_json: Option<String>,
-    /// A `deny` fails the span (`error.type` = `policy_violation`).
+    /// A `deny` fails the span with error type `deny_error`.
     pub deny_fails_span: bool,
+    /// Error type of a span failed by a deny (default `policy_violation`).
+    pub deny_error: String,
 }
 
 /// Decision types of the seed.
@@ -451,8 +460,21 @@ pub enum TemplatePart {
 }
 
 /// Names a template can reference besides earlier attributes of the same span.
-pub const TEMPLATE_BUILTINS: &[&str] =
-    &["trace_id", "span_id", "parent_span_id", "trace_index", "copy_index", "attempt", "scenario", "tenant", "uuid"];
+pub const TEMPLATE_BUILTINS: &[&str] = &[
+    "trace_id",
+    "trace_uuid",
+    "span_id",
+    "parent_span_id",
+    "trace_index",
+    "copy_index",
+    "attempt",
+    "scenario",
+    "tenant",
+    "uuid",
+    "duration_ms",
+    "success",
+    "error_type",
+];
 
 const TOP_KEYS: &[&str] = &[
     "name",
@@ -1181,7 +1203,9 @@ impl Reader<'_, '_> {
     }
 
     fn error_spec(&mut self, node: &Node) -> ErrorSpec {
-        let Some(f) = self.rep.fields(node, "error", &["rate", "types", "propagation"]) else {
+        let Some(f) =
+            self.rep.fields(node, "error", &["rate", "types", "propagation", "attributes", "exceptions"])
+        else {
             return ErrorSpec::default();
         };
         let rate = f.get("rate").and_then(|n| self.rep.probability(n, "error.rate")).unwrap_or(0.0);
@@ -1189,17 +1213,42 @@ impl Reader<'_, '_> {
             Some(n) => self.weighted_strings(n, "error.types"),
             None => Vec::new(),
         };
-        let (mut from_parent, mut cascade) = (0.0, 0.0);
+        let (mut from_parent, mut cascade, mut from_child) = (0.0, 0.0, 0.0);
         if let Some(p) = f.get("propagation")
-            && let Some(pf) = self.rep.fields(p, "propagation", &["from_parent", "cascade_to_siblings"])
+            && let Some(pf) = self.rep.fields(p, "propagation", &["from_parent", "cascade_to_siblings", "from_child"])
         {
             from_parent = pf.get("from_parent").and_then(|n| self.rep.probability(n, "from_parent")).unwrap_or(0.0);
             cascade = pf
                 .get("cascade_to_siblings")
                 .and_then(|n| self.rep.probability(n, "cascade_to_siblings"))
                 .unwrap_or(0.0);
+            from_child = pf.get("from_child").and_then(|n| self.rep.probability(n, "from_child")).unwrap_or(0.0);
         }
-        ErrorSpec { rate, types, from_parent, cascade_to_siblings: cascade }
+        let attributes = match f.get("attributes") {
+            Some(n) => self.attributes(n),
+            None => Vec::new(),
+        };
+        let mut exceptions = Vec::new();
+        if let Some(n) = f.get("exceptions") {
+            match n.as_map() {
+                Some(entries) => {
+                    for (k, v) in entries {
+                        let Some(ty) = self.rep.string(k, "error type") else { continue };
+                        let Some(ef) = self.rep.fields(v, "exception", &["type", "message"]) else { continue };
+                        let ex = ef.get("type").and_then(|n| self.rep.string(n, "type")).unwrap_or_else(|| ty.clone());
+                        let msg = ef.get("message").and_then(|n| self.rep.string(n, "message"));
+                        exceptions.push((ty, ex, msg));
+                    }
+                }
+                None => self.rep.error(
+                    n.line,
+                    n.col,
+                    "exceptions must be a mapping of error type: {type, message}",
+                    None,
+                ),
+            }
+        }
+        ErrorSpec { rate, types, from_parent, cascade_to_siblings: cascade, from_child, attributes, exceptions }
     }
 
     /// A list of strings (equal weights) or a mapping of string → weight.
@@ -1309,7 +1358,17 @@ impl Reader<'_, '_> {
         let f = self.rep.fields(
             node,
             "decision",
-            &["type", "result", "policy_name", "reason", "tool_name", "agent_id", "context", "deny_fails_span"],
+            &[
+                "type",
+                "result",
+                "policy_name",
+                "reason",
+                "tool_name",
+                "agent_id",
+                "context",
+                "deny_fails_span",
+                "deny_error",
+            ],
         )?;
         let decision_type = match f.get("type") {
             Some(n) => self.rep.choice(n, "decision type", DECISION_TYPES)?.to_string(),
@@ -1381,6 +1440,7 @@ impl Reader<'_, '_> {
                 .get("deny_fails_span")
                 .and_then(|n| self.rep.boolean(n, "deny_fails_span"))
                 .unwrap_or(false),
+            deny_error: text(self, "deny_error").unwrap_or_else(|| "policy_violation".into()),
         })
     }
 
