@@ -681,9 +681,9 @@ impl<'e> Builder<'e, '_> {
         from_child: Option<u32>,
     ) {
         let error_type: Option<Text<'e>> = match (failed, denied, from_child) {
-            (true, true, _) => n.decision.as_ref().map(|d| Text::Static(&*d.deny_error)),
+            (true, true, _) => n.decision.as_ref().map(|d| Text::Static(&d.deny_error)),
             (true, false, Some(c)) => Some(self.out.spans[c as usize].status_message),
-            (true, false, None) => Some(Text::Static(&*n.error_types[pick(&mut self.rng, &n.error_cum)])),
+            (true, false, None) => Some(Text::Static(&n.error_types[pick(&mut self.rng, &n.error_cum)])),
             _ => None,
         };
         if from_child.is_some() {
@@ -783,7 +783,7 @@ impl<'e> Builder<'e, '_> {
                 }
             } else {
                 let mapped = n.exceptions.iter().find(|(t, _, _)| **t == *self.out.str(&ty));
-                let ex_type = mapped.map(|(_, e, _)| Text::Static(&**e)).unwrap_or(ty);
+                let ex_type = mapped.map(|(_, e, _)| Text::Static(e)).unwrap_or(ty);
                 let msg = match mapped.and_then(|(_, _, m)| m.as_deref()) {
                     Some(m) => Text::Static(m),
                     None => {
@@ -851,7 +851,11 @@ impl<'e> Builder<'e, '_> {
                     NumType::Double => AnyValue::Double(x),
                     NumType::Str => {
                         let mark = self.out.text_mark();
-                        let _ = write!(self.out.text, "{x}");
+                        if x.fract() == 0.0 {
+                            let _ = write!(self.out.text, "{x:.0}");
+                        } else {
+                            let _ = write!(self.out.text, "{x:.3}");
+                        }
                         AnyValue::Str(self.out.text_since(mark))
                     }
                 }

@@ -71,7 +71,7 @@ pub(crate) struct CNode {
     /// Attributes added when the span fails.
     pub error_attrs: Vec<CAttr>,
     /// Error type → (exception type, message).
-    pub exceptions: Vec<(Box<str>, Box<str>, Option<Box<str>>)>,
+    pub exceptions: Vec<Exception>,
     pub attrs: Vec<CAttr>,
     pub events: Vec<CEvent>,
     pub children: Vec<u32>,
@@ -87,6 +87,9 @@ pub(crate) struct CNode {
     /// Root only: attributes sampled once per trace, put on every span and record.
     pub trace_attrs: Vec<CAttr>,
 }
+
+/// An error type's exception: (error type, exception type, message).
+pub(crate) type Exception = (Box<str>, Box<str>, Option<Box<str>>);
 
 /// A piece of a span-name template.
 #[derive(Debug)]
@@ -239,11 +242,15 @@ fn builtin(name: &str) -> Option<Builtin> {
     })
 }
 
-fn log_parts(parts: &[TemplatePart]) -> Vec<LPart> {
+fn log_parts(parts: &[TemplatePart], vars: &[(String, Literal)]) -> Vec<LPart> {
     parts
         .iter()
         .map(|p| match p {
             TemplatePart::Text(t) => LPart::Text(t.as_str().into()),
+            TemplatePart::Ref(r) if r.starts_with("var.") => {
+                let v = vars.iter().find(|(k, _)| Some(k.as_str()) == r.strip_prefix("var."));
+                LPart::Text(v.map(|(_, v)| literal_text(v)).unwrap_or_default().into())
+            }
             TemplatePart::Ref(r) => match r.as_str() {
                 "duration_ms" => LPart::DurationMs,
                 "span_name" => LPart::SpanName,
@@ -327,6 +334,14 @@ pub(crate) fn attrs(list: &[(String, AttrSpec)], ctx: &str, vars: &[(String, Lit
             },
             AttrSpec::Uuid => Gen::Uuid,
             AttrSpec::Sequence { start, step } => Gen::Seq { start: *start, step: *step },
+            // A template that is just one `{var.x}` keeps the variable's type.
+            AttrSpec::Template(parts)
+                if matches!(parts.as_slice(), [TemplatePart::Ref(r)] if r.strip_prefix("var.").is_some_and(|v| vars.iter().any(|(k, _)| k == v))) =>
+            {
+                let [TemplatePart::Ref(r)] = parts.as_slice() else { unreachable!() };
+                let var = &r["var.".len()..];
+                Gen::Lit(lit(&vars.iter().find(|(k, _)| k == var).expect("checked above").1))
+            }
             AttrSpec::Template(parts) => Gen::Template(
                 parts
                     .iter()
@@ -471,7 +486,7 @@ fn node(
                     on: l.on,
                     severity: l.severity.0,
                     severity_text: l.severity.1,
-                    message: log_parts(&l.message),
+                    message: log_parts(&l.message, vars),
                     logger: l.logger.as_deref().map(Into::into),
                     probability: l.probability,
                     attrs: attrs(&l.attributes, &ctx, vars)?,

@@ -143,6 +143,9 @@ pub(crate) fn write_app_line(
             }
             if MAPPED.contains(&kv.key)
                 || REQUEST_ID.contains(&kv.key)
+                || AGENT.contains(&kv.key)
+                || TOOL.contains(&kv.key)
+                || TASK.contains(&kv.key)
                 || ERROR_CODE.contains(&kv.key)
                 || kv.key == "error.type"
             {

@@ -175,7 +175,12 @@ struct Series {
     resource: u32,
     attrs: Vec<(String, String)>,
     count: u64,
+    /// The sum (a gauge: the value), compensated: `raw + comp`.
     sum: f64,
+    /// Plain running sum and its Neumaier compensation, so that 50 × $0.10 reads 5, not
+    /// 4.999999999999998.
+    raw: f64,
+    comp: f64,
     min: f64,
     max: f64,
     buckets: Vec<u64>,
@@ -318,6 +323,8 @@ impl MetricsAgg {
                     attrs: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
                     count: 0,
                     sum: 0.0,
+                    raw: 0.0,
+                    comp: 0.0,
                     min: f64::INFINITY,
                     max: f64::NEG_INFINITY,
                     buckets,
@@ -331,7 +338,12 @@ impl MetricsAgg {
         s.count += 1;
         match &self.defs[metric as usize].shape {
             Shape::Gauge => s.sum = value,
-            _ => s.sum += value,
+            _ => {
+                let t = s.raw + value;
+                s.comp += if s.raw.abs() >= value.abs() { (s.raw - t) + value } else { (value - t) + s.raw };
+                s.raw = t;
+                s.sum = t + s.comp;
+            }
         }
         s.min = s.min.min(value);
         s.max = s.max.max(value);

@@ -383,6 +383,9 @@ pub struct MetricSpec {
     pub series: Vec<Vec<(String, String)>>,
 }
 
+/// Attributes in declaration order.
+type Attributes = Vec<(String, AttrSpec)>;
+
 /// Gauge process kinds.
 pub const PROCESS_KINDS: &[&str] =
     &["constant", "random_walk", "sine", "in_flight", "up", "quantile", "max", "min", "mean", "last"];
@@ -1494,7 +1497,7 @@ impl Reader<'_, '_> {
     }
 
     /// Attributes with the (line, column) of each key.
-    fn attributes_at(&mut self, node: &Node) -> (Vec<(String, AttrSpec)>, Vec<(u32, u32)>) {
+    fn attributes_at(&mut self, node: &Node) -> (Attributes, Vec<(u32, u32)>) {
         let mut pos = Vec::new();
         let Some(entries) = node.as_map() else {
             self.rep.error(
