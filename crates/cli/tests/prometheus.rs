@@ -54,7 +54,7 @@ fn remote_write_into_prometheus_reads_back_the_samples() {
     let dir = tempdir("rw");
     let url = format!("http://127.0.0.1:{}/api/v1/write", prom.port);
     let args = format!(
-        "--remote-write {url} --metrics-interval 500ms --output {} run --count 300 --rate 400 -q",
+        "--remote-write {url} --metrics-interval 500ms --output {} scenario --name multi_tool_turn --count 300 --rate 400 -q",
         dir.join("out").display()
     );
     let r = run_in(&dir, &words(&args), &[]);

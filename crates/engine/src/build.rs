@@ -336,8 +336,8 @@ impl<'e> Builder<'e, '_> {
                 let mark = self.out.text_mark();
                 self.out.text.push_str(&a.sections[first]);
                 if a.sections.len() > 1 && chance(&mut self.rng, 0.4) {
-                    let second = (first + 1 + (self.rng.next_u64() % (a.sections.len() as u64 - 1)) as usize)
-                        % a.sections.len();
+                    let second =
+                        (first + 1 + (self.rng.next_u64() % (a.sections.len() as u64 - 1)) as usize) % a.sections.len();
                     self.out.text.push_str(", ");
                     self.out.text.push_str(&a.sections[second]);
                 }
@@ -350,7 +350,8 @@ impl<'e> Builder<'e, '_> {
                 let after = ms_to_ns((5.0 + 115.0 * unit(&mut self.rng)) * 60_000.0);
                 push(self, "artifact.reviewed_at_ns", AnyValue::Int((span.end_ns + after) as i64));
             }
-            let agent = self.out.find_up(si, &["gen_ai.agent.name", "agent_name", "agent.name", "agent_id"], false).copied();
+            let agent =
+                self.out.find_up(si, &["gen_ai.agent.name", "agent_name", "agent.name", "agent_id"], false).copied();
             if let Some(v) = agent {
                 push(self, "agent_id", v);
             }
@@ -726,7 +727,11 @@ impl<'e> Builder<'e, '_> {
                 let e0 = self.out.attrs.len();
                 for a in &n.error_attrs {
                     let v = self.value(&a.value, e0, span_id, parent_id, copy_index, attempt);
-                    self.out.attrs.push(KeyValue { key: &a.key, value: v });
+                    // Replaces the span's own attribute of that key, if any.
+                    match self.out.attrs[a0 as usize..e0].iter_mut().find(|kv| kv.key == &*a.key) {
+                        Some(kv) => kv.value = v,
+                        None => self.out.attrs.push(KeyValue { key: &a.key, value: v }),
+                    }
                 }
             }
         }
@@ -774,7 +779,12 @@ impl<'e> Builder<'e, '_> {
             // A failure taken over from a child carries the child's exception.
             let child_exception = from_child.and_then(|c| {
                 let cs = self.out.spans[c as usize];
-                self.out.events_of(cs.events).iter().rev().find(|e| e.name == Text::Static("exception")).map(|e| e.attrs)
+                self.out
+                    .events_of(cs.events)
+                    .iter()
+                    .rev()
+                    .find(|e| e.name == Text::Static("exception"))
+                    .map(|e| e.attrs)
             });
             if let Some((a, b)) = child_exception {
                 for k in a..b {
@@ -869,7 +879,13 @@ impl<'e> Builder<'e, '_> {
                     match p {
                         Part::Text(t) => self.scratch.push_str(t),
                         Part::Attr(i) => {
-                            let kv = self.out.attrs[a0 + i];
+                            // (Missing only when a failure attribute replaced a span attribute.)
+                            if let Some(kv) = self.out.attrs.get(a0 + i).copied() {
+                                self.out.push_value_text(&kv.value, self.scratch);
+                            }
+                        }
+                        Part::Trace(i) => {
+                            let kv = self.out.attrs[self.trace_attrs.0 as usize + i];
                             self.out.push_value_text(&kv.value, self.scratch);
                         }
                         Part::Builtin(b) => self.push_builtin(*b, span_id, parent_id, copy_index, attempt.unwrap_or(1)),

@@ -220,6 +220,8 @@ pub(crate) enum Builtin {
 pub(crate) enum Part {
     Text(Box<str>),
     Attr(usize),
+    /// The i-th trace attribute.
+    Trace(usize),
     Builtin(Builtin),
 }
 
@@ -319,7 +321,14 @@ fn literal_text(l: &Literal) -> String {
     }
 }
 
-pub(crate) fn attrs(list: &[(String, AttrSpec)], ctx: &str, vars: &[(String, Literal)]) -> Result<Vec<CAttr>, String> {
+/// Compiles attributes. `trace` holds the keys of the scenario's trace attributes, which
+/// templates may reference besides earlier attributes of the same list.
+pub(crate) fn attrs(
+    list: &[(String, AttrSpec)],
+    ctx: &str,
+    vars: &[(String, Literal)],
+    trace: &[String],
+) -> Result<Vec<CAttr>, String> {
     let mut out: Vec<CAttr> = Vec::with_capacity(list.len());
     for (key, spec) in list {
         let value = match spec {
@@ -357,6 +366,9 @@ pub(crate) fn attrs(list: &[(String, AttrSpec)], ctx: &str, vars: &[(String, Lit
                             if let Some(i) = out.iter().position(|a| &*a.key == r.as_str()) {
                                 return Ok(Part::Attr(i));
                             }
+                            if let Some(i) = trace.iter().position(|k| k == r) {
+                                return Ok(Part::Trace(i));
+                            }
                             builtin(r)
                                 .map(Part::Builtin)
                                 .ok_or_else(|| format!("{ctx}: template refers to unknown `{r}`"))
@@ -376,6 +388,7 @@ fn node(
     nodes: &mut Vec<CNode>,
     scenario: &str,
     vars: &[(String, Literal)],
+    trace: &[String],
 ) -> Result<u32, String> {
     let ctx = format!("scenario `{scenario}`, span `{}` (line {})", spec.span_type, spec.line);
     let idx = nodes.len() as u32;
@@ -453,14 +466,14 @@ fn node(
         from_parent: spec.error.from_parent,
         cascade: spec.error.cascade_to_siblings,
         from_child: spec.error.from_child,
-        error_attrs: attrs(&spec.error.attributes, &ctx, vars)?,
+        error_attrs: attrs(&spec.error.attributes, &ctx, vars, trace)?,
         exceptions: spec
             .error
             .exceptions
             .iter()
             .map(|(t, e, m)| (t.as_str().into(), e.as_str().into(), m.as_deref().map(Into::into)))
             .collect(),
-        attrs: attrs(&spec.attributes, &ctx, vars)?,
+        attrs: attrs(&spec.attributes, &ctx, vars, trace)?,
         events: spec
             .events
             .iter()
@@ -469,7 +482,7 @@ fn node(
                     name: e.name.as_str().into(),
                     probability: e.probability,
                     at: e.at,
-                    attrs: attrs(&e.attributes, &ctx, vars)?,
+                    attrs: attrs(&e.attributes, &ctx, vars, trace)?,
                 })
             })
             .collect::<Result<_, String>>()?,
@@ -489,7 +502,7 @@ fn node(
                     message: log_parts(&l.message, vars),
                     logger: l.logger.as_deref().map(Into::into),
                     probability: l.probability,
-                    attrs: attrs(&l.attributes, &ctx, vars)?,
+                    attrs: attrs(&l.attributes, &ctx, vars, trace)?,
                 })
             })
             .collect::<Result<_, String>>()?,
@@ -520,7 +533,7 @@ fn node(
     });
     let mut children = Vec::with_capacity(spec.children.len());
     for c in &spec.children {
-        children.push(node(c, false, nodes, scenario, vars)?);
+        children.push(node(c, false, nodes, scenario, vars, trace)?);
     }
     nodes[idx as usize].children = children;
     Ok(idx)
@@ -532,16 +545,17 @@ impl CompiledScenario {
         // With variants every trace uses one of their tables: the plain tree is not needed.
         let mut nodes = Vec::new();
         let trace_ctx = format!("scenario `{}`, trace_attributes", s.name);
+        let trace_keys: Vec<String> = s.trace_attributes.iter().map(|(k, _)| k.clone()).collect();
         if s.variants.is_empty() {
-            node(&s.root, true, &mut nodes, &s.name, &[])?;
-            nodes[0].trace_attrs = attrs(&s.trace_attributes, &trace_ctx, &[])?;
+            node(&s.root, true, &mut nodes, &s.name, &[], &trace_keys)?;
+            nodes[0].trace_attrs = attrs(&s.trace_attributes, &trace_ctx, &[], &[])?;
         }
         let mut variants = Vec::new();
         for v in &s.variants {
             let root = apply_overrides(&s.root, &v.overrides);
             let mut vnodes = Vec::new();
-            node(&root, true, &mut vnodes, &format!("{}` variant `{}", s.name, v.name), &v.vars)?;
-            vnodes[0].trace_attrs = attrs(&s.trace_attributes, &trace_ctx, &v.vars)?;
+            node(&root, true, &mut vnodes, &format!("{}` variant `{}", s.name, v.name), &v.vars, &trace_keys)?;
+            vnodes[0].trace_attrs = attrs(&s.trace_attributes, &trace_ctx, &v.vars, &[])?;
             variants.push(Variant { nodes: vnodes, count: v.count, weight: v.weight });
         }
         let default_leaf = Sampler::new(

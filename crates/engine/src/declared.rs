@@ -234,8 +234,10 @@ impl DeclaredMetrics {
                                 Process::RandomWalk { start, .. } => *start,
                                 _ => 0.0,
                             };
-                            let salt =
-                                spec.name.bytes().fold(si as u64 ^ (k as u64) << 32, |h, b| splitmix64(h ^ u64::from(b)));
+                            let salt = spec
+                                .name
+                                .bytes()
+                                .fold(si as u64 ^ (k as u64) << 32, |h, b| splitmix64(h ^ u64::from(b)));
                             let gauge = Gauge {
                                 metric,
                                 resource: engine.resource_id(si, None),

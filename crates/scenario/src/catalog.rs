@@ -12,6 +12,14 @@ pub const BUILTINS: &[(&str, &str)] = &[
     ("tool_retry", include_str!("builtin/tool_retry.yaml")),
     ("multi_tool_turn", include_str!("builtin/multi_tool_turn.yaml")),
     ("agent_handoff_turn", include_str!("builtin/agent_handoff_turn.yaml")),
+    ("taskpilot_workflow", include_str!("builtin/taskpilot_workflow.yaml")),
+    ("cost_optimization", include_str!("builtin/cost_optimization.yaml")),
+    ("performance_bottleneck", include_str!("builtin/performance_bottleneck.yaml")),
+    ("policy_violation", include_str!("builtin/policy_violation.yaml")),
+    ("error_pattern", include_str!("builtin/error_pattern.yaml")),
+    ("agentproxy_task", include_str!("builtin/agentproxy_task.yaml")),
+    ("write_paper", include_str!("builtin/write_paper.yaml")),
+    ("vos_event_flow", include_str!("builtin/vos_event_flow.yaml")),
     ("example_scenario", include_str!("builtin/example_scenario.yaml")),
 ];
 
@@ -21,7 +29,8 @@ pub const HIDDEN: &[&str] = &["example_scenario"];
 /// Parses one scenario from YAML text. `file` names the source in diagnostics.
 pub fn parse_scenario(src: &str, file: &str, prefix: &str) -> Result<Scenario, Diagnostics> {
     let mut rep = Reporter::new(file, src);
-    let scenario = yaml::parse(src, &mut rep).and_then(|node| Reader { rep: &mut rep, prefix }.scenario(&node, file));
+    let scenario = yaml::parse(src, &mut rep)
+        .and_then(|node| Reader { rep: &mut rep, prefix, trace_keys: Vec::new() }.scenario(&node, file));
     match scenario {
         Some(s) if rep.diags.is_empty() => Ok(s),
         _ => {

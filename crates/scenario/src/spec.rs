@@ -527,6 +527,8 @@ pub fn normalize_prefix(s: &str, prefix: &str) -> String {
 pub(crate) struct Reader<'r, 'a> {
     pub rep: &'r mut Reporter<'a>,
     pub prefix: &'r str,
+    /// Keys of the scenario's trace attributes (templates anywhere may use them).
+    pub trace_keys: Vec<String>,
 }
 
 impl Reader<'_, '_> {
@@ -581,6 +583,7 @@ impl Reader<'_, '_> {
             Some(n) => self.attributes(n),
             None => Vec::new(),
         };
+        self.trace_keys = trace_attributes.iter().map(|(k, _)| k.clone()).collect();
         let root = match f.get("root") {
             Some(n) => self.span(n, true),
             None => {
@@ -819,7 +822,12 @@ impl Reader<'_, '_> {
             && !matches!(process, Some(Process::Stat(_)))
             && let Some(n) = f.get("on").or(f.get("value"))
         {
-            self.rep.error(n.line, n.col, "`on` and `value` go with a statistic process (quantile, max, min, mean, last)", None);
+            self.rep.error(
+                n.line,
+                n.col,
+                "`on` and `value` go with a statistic process (quantile, max, min, mean, last)",
+                None,
+            );
             return None;
         }
         let series = match f.get("series") {
@@ -889,12 +897,7 @@ impl Reader<'_, '_> {
     fn process(&mut self, node: &Node) -> Option<Process> {
         let kind_node = node.get("kind");
         let Some(kn) = kind_node else {
-            self.rep.error(
-                node.line,
-                node.col,
-                format!("process needs a `kind` ({})", PROCESS_KINDS.join(", ")),
-                None,
-            );
+            self.rep.error(node.line, node.col, format!("process needs a `kind` ({})", PROCESS_KINDS.join(", ")), None);
             return None;
         };
         let kind = self.rep.choice(kn, "process kind", PROCESS_KINDS)?;
@@ -1206,8 +1209,7 @@ impl Reader<'_, '_> {
     }
 
     fn error_spec(&mut self, node: &Node) -> ErrorSpec {
-        let Some(f) =
-            self.rep.fields(node, "error", &["rate", "types", "propagation", "attributes", "exceptions"])
+        let Some(f) = self.rep.fields(node, "error", &["rate", "types", "propagation", "attributes", "exceptions"])
         else {
             return ErrorSpec::default();
         };
@@ -1243,12 +1245,9 @@ impl Reader<'_, '_> {
                         exceptions.push((ty, ex, msg));
                     }
                 }
-                None => self.rep.error(
-                    n.line,
-                    n.col,
-                    "exceptions must be a mapping of error type: {type, message}",
-                    None,
-                ),
+                None => {
+                    self.rep.error(n.line, n.col, "exceptions must be a mapping of error type: {type, message}", None)
+                }
             }
         }
         ErrorSpec { rate, types, from_parent, cascade_to_siblings: cascade, from_child, attributes, exceptions }
@@ -1529,7 +1528,12 @@ impl Reader<'_, '_> {
         )?;
         let artifact_type = f.get("type").and_then(|n| self.rep.string(n, "type")).unwrap_or_else(|| "file".into());
         let Some(pn) = f.get("path") else {
-            self.rep.error(node.line, node.col, "artifact needs a `path` (a template, e.g. \"sections/{copy_index}.tex\")", None);
+            self.rep.error(
+                node.line,
+                node.col,
+                "artifact needs a `path` (a template, e.g. \"sections/{copy_index}.tex\")",
+                None,
+            );
             return None;
         };
         let text = self.rep.string(pn, "path")?;
@@ -1691,8 +1695,13 @@ impl Reader<'_, '_> {
                     }
                     let name = normalize_prefix(name.trim(), self.prefix);
                     let is_var = name.strip_prefix("var.").is_some_and(|v| !v.is_empty());
-                    if !is_var && !earlier.contains(&name.as_str()) && !TEMPLATE_BUILTINS.contains(&name.as_str()) {
+                    if !is_var
+                        && !earlier.contains(&name.as_str())
+                        && !TEMPLATE_BUILTINS.contains(&name.as_str())
+                        && !self.trace_keys.contains(&name)
+                    {
                         let mut known: Vec<&str> = earlier.to_vec();
+                        known.extend(self.trace_keys.iter().map(String::as_str));
                         known.extend_from_slice(TEMPLATE_BUILTINS);
                         let help = crate::diag::did_you_mean(&name, known.iter().copied())
                             .map(|s| format!("did you mean `{{{s}}}`?"))
@@ -1700,7 +1709,7 @@ impl Reader<'_, '_> {
                         self.rep.error(
                             node.line,
                             node.col,
-                            format!("template refers to `{name}`, which is neither an earlier attribute of this span nor a built-in"),
+                            format!("template refers to `{name}`, which is neither an earlier attribute of this span, a trace attribute nor a built-in"),
                             help,
                         );
                         return None;
