@@ -2,8 +2,8 @@
 """Decodes an OTLP/JSON lines file (one Export{Trace,Logs,Metrics}ServiceRequest per line) strictly
 with the OpenTelemetry Python classes (google.protobuf.json_format; hex ids per OTLP, see
 otlp_json.py) and prints a JSON summary: lines, spans, traces and the (trace_id, span_id,
-parent_span_id, name) of every span; or, for logs, the (trace_id, span_id, severity, body)
-of every log record."""
+parent_span_id, name, status code, kind, attributes, service.name) of every span; or, for
+logs, the (trace_id, span_id, severity, body, attributes) of every log record."""
 
 import json
 import sys
@@ -14,6 +14,16 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 import otlp_json
 from otlp_receiver import summarize_metrics
+
+
+def attrs(kvs):
+    """Attributes as a dict of plain values."""
+    out = {}
+    for kv in kvs:
+        which = kv.value.WhichOneof("value")
+        out[kv.key] = getattr(kv.value, which) if which else None
+    return out
+
 
 lines = spans = 0
 out = []
@@ -33,12 +43,26 @@ with open(sys.argv[1], encoding="utf-8") as f:
             for rl in req.resource_logs:
                 for sl in rl.scope_logs:
                     for r in sl.log_records:
-                        logs.append([r.trace_id.hex(), r.span_id.hex(), r.severity_number, r.body.string_value])
+                        logs.append(
+                            [r.trace_id.hex(), r.span_id.hex(), r.severity_number, r.body.string_value, attrs(r.attributes)]
+                        )
             continue
         req = otlp_json.parse(line, trace_service_pb2.ExportTraceServiceRequest())
         for rs in req.resource_spans:
+            service = attrs(rs.resource.attributes).get("service.name")
             for ss in rs.scope_spans:
                 for s in ss.spans:
                     spans += 1
-                    out.append([s.trace_id.hex(), s.span_id.hex(), s.parent_span_id.hex(), s.name])
+                    out.append(
+                        [
+                            s.trace_id.hex(),
+                            s.span_id.hex(),
+                            s.parent_span_id.hex(),
+                            s.name,
+                            s.status.code,
+                            s.kind,
+                            attrs(s.attributes),
+                            service,
+                        ]
+                    )
 print(json.dumps({"lines": lines, "spans": spans, "traces": len({s[0] for s in out}), "span_list": out, "logs": logs, "metric_exports": metric_exports}))

@@ -201,8 +201,7 @@ pub enum Command {
     List,
     /// Check scenario files or folders; exits 1 with located errors if any is invalid.
     Validate {
-        /// Files or folders (recursively, *.yaml / *.yml).
-        #[arg(required = true)]
+        /// Files or folders (recursively, *.yaml / *.yml); none: the built-ins and --scenarios-dir.
         paths: Vec<PathBuf>,
     },
     /// Run one scenario.

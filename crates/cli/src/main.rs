@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
 use tsim_engine::{Engine, EngineConfig, Schedule};
+use tsim_scenario::semconv::{Schema, Severity};
 use tsim_scenario::{Catalog, Scenario};
 use tsim_sinks::file::FileSink;
 use tsim_sinks::otlp::config::OtlpFlags;
@@ -50,9 +51,10 @@ fn load_catalog(g: &Global) -> Result<Catalog> {
 
 fn real_main(cli: Cli) -> Result<ExitCode> {
     let g = cli.global;
-    if let Some(p) = &g.schema_path {
-        tsim_scenario::check_yaml_file(p).map_err(|d| anyhow!("--schema-path:\n{d}"))?;
-    }
+    let schema = match &g.schema_path {
+        Some(p) => Some(Schema::load(p).map_err(|d| anyhow!("--schema-path:\n{d}"))?),
+        None => None,
+    };
     match cli.command {
         Command::List => {
             let cat = load_catalog(&g)?;
@@ -78,7 +80,7 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Validate { paths } => validate(&paths, &g),
+        Command::Validate { paths } => validate(&paths, &g, schema.as_ref()),
         Command::Scenario { name, run } => {
             let cat = load_catalog(&g)?;
             let Some(s) = cat.find(&name) else {
@@ -89,34 +91,80 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
                 bail!("no scenario named `{name}`{hint}; `telemetry-simulator list` shows them");
             };
             let count = run.count.or(s.repeat_count).unwrap_or(DEFAULT_COUNT);
-            execute(&g, &run, vec![s.clone()], count, s.interval_ms)
+            let list = with_schema(vec![s.clone()], schema.as_ref(), g.quiet);
+            execute(&g, &run, list, count, s.interval_ms)
         }
         Command::Run { run } => {
             let cat = load_catalog(&g)?;
-            let list: Vec<Scenario> = cat.listed().cloned().collect();
+            let list = with_schema(cat.listed().cloned().collect(), schema.as_ref(), g.quiet);
             execute(&g, &run, list, run.count.unwrap_or(DEFAULT_COUNT), None)
         }
     }
 }
 
-fn validate(paths: &[PathBuf], g: &Global) -> Result<ExitCode> {
+/// Fills in the required attributes of the schema's span groups that scenarios leave out.
+fn with_schema(mut list: Vec<Scenario>, schema: Option<&Schema>, quiet: bool) -> Vec<Scenario> {
+    if let Some(schema) = schema {
+        for s in &mut list {
+            let n = schema.fill_required(s);
+            if n > 0 && !quiet {
+                eprintln!(
+                    "note: {n} required attribute(s) of {} added to `{}` from their examples",
+                    schema.file, s.name
+                );
+            }
+        }
+    }
+    list
+}
+
+/// The source text of a scenario (a file, or a built-in).
+fn source_of(s: &Scenario) -> String {
+    match s.source.strip_prefix("builtin:") {
+        Some(name) => tsim_scenario::BUILTINS.iter().find(|(n, _)| *n == name).map(|(_, t)| t.to_string()),
+        None => std::fs::read_to_string(&s.source).ok(),
+    }
+    .unwrap_or_default()
+}
+
+fn validate(paths: &[PathBuf], g: &Global, schema: Option<&Schema>) -> Result<ExitCode> {
     let mut failed = false;
+    let mut scenarios = Vec::new();
+    if paths.is_empty() {
+        scenarios = load_catalog(g)?.scenarios;
+    }
     for p in paths {
         match tsim_scenario::load_path(p, &g.attr_prefix) {
-            Ok(list) => {
-                for s in list {
-                    match Engine::new(&[&s], &EngineConfig::default()) {
-                        Ok(_) => println!("ok      {} ({})", s.source, s.name),
-                        Err(e) => {
-                            failed = true;
-                            println!("invalid {}: {e}", s.source);
-                        }
-                    }
-                }
-            }
+            Ok(list) => scenarios.extend(list),
             Err(d) => {
                 failed = true;
                 eprintln!("{d}");
+            }
+        }
+    }
+    for s in scenarios {
+        let mut errors = 0;
+        if let Some(schema) = schema {
+            for f in schema.check(&s, &source_of(&s)) {
+                let kind = match f.severity {
+                    Severity::Warning => "warning",
+                    Severity::Error => {
+                        errors += 1;
+                        "error"
+                    }
+                };
+                eprintln!("{kind}: {}", f.diagnostic);
+            }
+        }
+        match Engine::new(&[&s], &EngineConfig::default()) {
+            Ok(_) if errors == 0 => println!("ok      {} ({})", s.source, s.name),
+            Ok(_) => {
+                failed = true;
+                println!("invalid {} ({}): {errors} error(s) against the schema", s.source, s.name);
+            }
+            Err(e) => {
+                failed = true;
+                println!("invalid {}: {e}", s.source);
             }
         }
     }

@@ -27,7 +27,7 @@ fn influx_lines_into_victoria_metrics_read_back_the_totals() {
     let dir = tempdir("influx");
     let args = format!(
         "--influx-url http://127.0.0.1:{port}/api/v2/write --start-time 2026-11-20T10:00:00Z --metrics-interval 2s \
-         --output {} run --count 500 --interval 20 -q",
+         --output {} scenario --name multi_tool_turn --count 500 --interval 20 -q",
         dir.join("out").display()
     );
     let r = run_in(&dir, &words(&args), &[]);

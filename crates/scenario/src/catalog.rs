@@ -158,16 +158,3 @@ impl Catalog {
         self.scenarios.iter().filter(|s| !Self::is_hidden(s))
     }
 }
-
-/// Checks that `path` is a readable YAML file within the parser's budgets (used for
-/// `--schema-path` until semantic-convention validation reads it).
-pub fn check_yaml_file(path: &Path) -> Result<(), Diagnostics> {
-    let name = path.display().to_string();
-    let src =
-        std::fs::read_to_string(path).map_err(|e| Diagnostics(vec![file_error(&name, format!("cannot read: {e}"))]))?;
-    let mut rep = Reporter::new(&name, &src);
-    match yaml::parse(&src, &mut rep) {
-        Some(_) => Ok(()),
-        None => Err(Diagnostics(rep.diags)),
-    }
-}

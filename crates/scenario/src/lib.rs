@@ -9,11 +9,12 @@ mod convert;
 mod diag;
 mod dist;
 mod logging;
+pub mod semconv;
 mod spec;
 pub mod units;
 mod yaml;
 
-pub use catalog::{BUILTINS, Catalog, HIDDEN, check_yaml_file, load_path, parse_scenario};
+pub use catalog::{BUILTINS, Catalog, HIDDEN, load_path, parse_scenario};
 pub use diag::{Diagnostic, Diagnostics, did_you_mean};
 pub use dist::{DISTRIBUTIONS, Dist, NumDist};
 pub use logging::{LoggerSpec, LoggingConfig, load_logging_config, parse_logging_config};
