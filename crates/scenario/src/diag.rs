@@ -58,6 +58,22 @@ impl fmt::Display for Diagnostics {
 
 impl std::error::Error for Diagnostics {}
 
+/// Reads a text file: (its name for diagnostics, its text), or a located "cannot read".
+pub(crate) fn read_source(path: &std::path::Path) -> Result<(String, String), Diagnostics> {
+    let name = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(src) => Ok((name, src)),
+        Err(e) => Err(Diagnostics(vec![Diagnostic {
+            file: name,
+            line: 1,
+            col: 1,
+            message: format!("cannot read: {e}"),
+            help: None,
+            source_line: None,
+        }])),
+    }
+}
+
 /// Collects diagnostics for one source text.
 pub(crate) struct Reporter<'a> {
     pub file: &'a str,

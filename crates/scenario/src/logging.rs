@@ -152,17 +152,7 @@ fn read(rep: &mut Reporter<'_>, root: &Node, base: &Path) -> Option<LoggingConfi
 
 /// Reads and parses a logging configuration file.
 pub fn load_logging_config(path: &Path, base: &Path) -> Result<LoggingConfig, Diagnostics> {
-    let name = path.display().to_string();
-    let src = std::fs::read_to_string(path).map_err(|e| {
-        Diagnostics(vec![crate::Diagnostic {
-            file: name.clone(),
-            line: 1,
-            col: 1,
-            message: format!("cannot read: {e}"),
-            help: None,
-            source_line: None,
-        }])
-    })?;
+    let (name, src) = crate::diag::read_source(path)?;
     parse_logging_config(&src, &name, base)
 }
 

@@ -149,17 +149,7 @@ fn seq(n: Option<&Node>) -> &[Node] {
 impl Schema {
     /// Reads a schema file.
     pub fn load(path: &Path) -> Result<Schema, Diagnostics> {
-        let name = path.display().to_string();
-        let src = std::fs::read_to_string(path).map_err(|e| {
-            Diagnostics(vec![Diagnostic {
-                file: name.clone(),
-                line: 1,
-                col: 1,
-                message: format!("cannot read: {e}"),
-                help: None,
-                source_line: None,
-            }])
-        })?;
+        let (name, src) = crate::diag::read_source(path)?;
         Self::parse(&src, &name)
     }
 

@@ -1253,6 +1253,24 @@ impl Reader<'_, '_> {
         ErrorSpec { rate, types, from_parent, cascade_to_siblings: cascade, from_child, attributes, exceptions }
     }
 
+    /// One of `allowed`, or a list / weighted mapping of them with a positive total weight.
+    fn weighted_choice(&mut self, n: &Node, what: &str, allowed: &[&str]) -> Option<Vec<(String, f64)>> {
+        if n.as_str().is_some() {
+            return Some(vec![(self.rep.choice(n, what, allowed)?.to_string(), 1.0)]);
+        }
+        let list = self.weighted_strings(n, what);
+        if let Some((bad, _)) = list.iter().find(|(r, _)| !allowed.contains(&r.as_str())) {
+            let help = crate::diag::did_you_mean(bad, allowed.iter().copied()).map(|s| format!("did you mean `{s}`?"));
+            self.rep.error(n.line, n.col, format!("unknown {what} `{bad}`"), help);
+            return None;
+        }
+        if list.iter().map(|(_, w)| w).sum::<f64>() <= 0.0 {
+            self.rep.error(n.line, n.col, format!("{what}s need a positive total weight"), None);
+            return None;
+        }
+        Some(list)
+    }
+
     /// A list of strings (equal weights) or a mapping of string → weight.
     fn weighted_strings(&mut self, node: &Node, what: &str) -> Vec<(String, f64)> {
         match &node.value {
@@ -1385,25 +1403,7 @@ impl Reader<'_, '_> {
             }
         };
         let results = match f.get("result") {
-            Some(n) if n.as_str().is_some() => {
-                vec![(self.rep.choice(n, "decision result", DECISION_RESULTS)?.to_string(), 1.0)]
-            }
-            Some(n) => {
-                let list = self.weighted_strings(n, "decision result");
-                for (r, _) in &list {
-                    if !DECISION_RESULTS.contains(&r.as_str()) {
-                        let help = crate::diag::did_you_mean(r, DECISION_RESULTS.iter().copied())
-                            .map(|s| format!("did you mean `{s}`?"));
-                        self.rep.error(n.line, n.col, format!("unknown decision result `{r}`"), help);
-                        return None;
-                    }
-                }
-                if list.iter().map(|(_, w)| w).sum::<f64>() <= 0.0 {
-                    self.rep.error(n.line, n.col, "decision results need a positive total weight", None);
-                    return None;
-                }
-                list
-            }
+            Some(n) => self.weighted_choice(n, "decision result", DECISION_RESULTS)?,
             None => vec![("allow".into(), 1.0)],
         };
         let reasons = match f.get("reason") {
@@ -1553,23 +1553,7 @@ impl Reader<'_, '_> {
             None => Vec::new(),
         };
         let review = match f.get("review") {
-            Some(n) if n.as_str().is_some() => {
-                vec![(self.rep.choice(n, "review status", REVIEW_STATUSES)?.to_string(), 1.0)]
-            }
-            Some(n) => {
-                let list = self.weighted_strings(n, "review status");
-                if let Some((bad, _)) = list.iter().find(|(r, _)| !REVIEW_STATUSES.contains(&r.as_str())) {
-                    let help = crate::diag::did_you_mean(bad, REVIEW_STATUSES.iter().copied())
-                        .map(|s| format!("did you mean `{s}`?"));
-                    self.rep.error(n.line, n.col, format!("unknown review status `{bad}`"), help);
-                    return None;
-                }
-                if list.iter().map(|(_, w)| w).sum::<f64>() <= 0.0 {
-                    self.rep.error(n.line, n.col, "review statuses need a positive total weight", None);
-                    return None;
-                }
-                list
-            }
+            Some(n) => self.weighted_choice(n, "review status", REVIEW_STATUSES)?,
             None => vec![("pending".into(), 1.0)],
         };
         let probability = f.get("probability").and_then(|n| self.rep.probability(n, "probability")).unwrap_or(1.0);
