@@ -233,16 +233,14 @@ impl<'e> Builder<'e, '_> {
             push(self, "result", AnyValue::Str(Text::Static(result)));
             let tool = match &d.tool_name {
                 Some(t) => Some(AnyValue::Str(Text::Static(t))),
-                None => self.out.find_up(si, &["gen_ai.tool.name", "tool_name", "tool.name"], false).copied(),
+                None => self.out.find_up(si, &crate::TOOL_KEYS[..3], false).copied(),
             };
             if let Some(t) = tool {
                 push(self, "tool_name", t);
             }
             let agent = match &d.agent_id {
                 Some(a) => Some(AnyValue::Str(Text::Static(a))),
-                None => {
-                    self.out.find_up(si, &["gen_ai.agent.name", "agent_name", "agent.name", "agent_id"], false).copied()
-                }
+                None => self.out.find_up(si, crate::AGENT_KEYS, false).copied(),
             };
             if let Some(a) = agent {
                 push(self, "agent_id", a);
@@ -350,19 +348,19 @@ impl<'e> Builder<'e, '_> {
                 let after = ms_to_ns((5.0 + 115.0 * unit(&mut self.rng)) * 60_000.0);
                 push(self, "artifact.reviewed_at_ns", AnyValue::Int((span.end_ns + after) as i64));
             }
-            let agent =
-                self.out.find_up(si, &["gen_ai.agent.name", "agent_name", "agent.name", "agent_id"], false).copied();
+            let agent = self.out.find_up(si, crate::AGENT_KEYS, false).copied();
             if let Some(v) = agent {
                 push(self, "agent_id", v);
             }
             self.push_trace_attrs();
-            let mark = self.out.text_mark();
-            let _ = write!(self.out.text, "[ARTIFACT] {} ", a.artifact_type);
-            let p = self.out.attrs[a0 as usize + 2].value;
-            let mut path_text = String::new();
-            self.out.push_value_text(&p, &mut path_text);
-            let _ = write!(self.out.text, "{path_text}: +{added} lines, -{removed} lines");
-            let body = self.out.text_since(mark);
+            self.scratch.clear();
+            let _ = write!(
+                self.scratch,
+                "[ARTIFACT] {} {}: +{added} lines, -{removed} lines",
+                a.artifact_type,
+                self.out.str(&path)
+            );
+            let body = self.out.push_text(self.scratch);
             self.out.logs.push(LogRecord {
                 time_ns: span.end_ns,
                 severity: 9,

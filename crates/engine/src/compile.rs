@@ -244,23 +244,34 @@ fn builtin(name: &str) -> Option<Builtin> {
     })
 }
 
-fn log_parts(parts: &[TemplatePart], vars: &[(String, Literal)]) -> Vec<LPart> {
+/// The value of a `{var.NAME}` reference: `None` when `r` is no variable reference, an error
+/// when the variant gives the variable no value.
+fn var<'v>(r: &str, vars: &'v [(String, Literal)], ctx: &str) -> Result<Option<&'v Literal>, String> {
+    let Some(name) = r.strip_prefix("var.") else { return Ok(None) };
+    match vars.iter().find(|(k, _)| k == name) {
+        Some((_, v)) => Ok(Some(v)),
+        None => Err(format!("{ctx}: template refers to `{{{r}}}`, but no `vars: {{{name}: …}}` gives it a value")),
+    }
+}
+
+fn log_parts(parts: &[TemplatePart], vars: &[(String, Literal)], ctx: &str) -> Result<Vec<LPart>, String> {
     parts
         .iter()
-        .map(|p| match p {
-            TemplatePart::Text(t) => LPart::Text(t.as_str().into()),
-            TemplatePart::Ref(r) if r.starts_with("var.") => {
-                let v = vars.iter().find(|(k, _)| Some(k.as_str()) == r.strip_prefix("var."));
-                LPart::Text(v.map(|(_, v)| literal_text(v)).unwrap_or_default().into())
-            }
-            TemplatePart::Ref(r) => match r.as_str() {
-                "duration_ms" => LPart::DurationMs,
-                "span_name" => LPart::SpanName,
-                "status" => LPart::Status,
-                "success" => LPart::Success,
-                "error_type" | "error.type" => LPart::ErrorType,
-                other => builtin(other).map(LPart::Builtin).unwrap_or_else(|| LPart::SpanAttr(other.into())),
-            },
+        .map(|p| {
+            Ok(match p {
+                TemplatePart::Text(t) => LPart::Text(t.as_str().into()),
+                TemplatePart::Ref(r) => match (var(r, vars, ctx)?, r.as_str()) {
+                    (Some(v), _) => LPart::Text(v.to_string().into()),
+                    (None, "duration_ms") => LPart::DurationMs,
+                    (None, "span_name") => LPart::SpanName,
+                    (None, "status") => LPart::Status,
+                    (None, "success") => LPart::Success,
+                    (None, "error_type" | "error.type") => LPart::ErrorType,
+                    (None, other) => {
+                        builtin(other).map(LPart::Builtin).unwrap_or_else(|| LPart::SpanAttr(other.into()))
+                    }
+                },
+            })
         })
         .collect()
 }
@@ -271,15 +282,8 @@ fn template_parts(parts: &[TemplatePart], vars: &[(String, Literal)], ctx: &str)
     for p in parts {
         let part = match p {
             TemplatePart::Text(t) => NPart::Text(t.as_str().into()),
-            TemplatePart::Ref(r) => match r.strip_prefix("var.") {
-                Some(var) => match vars.iter().find(|(k, _)| k == var) {
-                    Some((_, v)) => NPart::Text(literal_text(v).into()),
-                    None => {
-                        return Err(format!(
-                            "{ctx}: template refers to `{{{r}}}`, but no `vars: {{{var}: …}}` gives it a value"
-                        ));
-                    }
-                },
+            TemplatePart::Ref(r) => match var(r, vars, ctx)? {
+                Some(v) => NPart::Text(v.to_string().into()),
                 None => builtin(r).map(NPart::Builtin).unwrap_or_else(|| NPart::SpanAttr(r.as_str().into())),
             },
         };
@@ -311,16 +315,6 @@ fn kind(k: tsim_scenario::SpanKind) -> SpanKind {
     }
 }
 
-/// The text of a literal, as a template inserts it.
-fn literal_text(l: &Literal) -> String {
-    match l {
-        Literal::Str(s) => s.clone(),
-        Literal::Int(i) => i.to_string(),
-        Literal::Double(d) => d.to_string(),
-        Literal::Bool(b) => b.to_string(),
-    }
-}
-
 /// Compiles attributes. `trace` holds the keys of the scenario's trace attributes, which
 /// templates may reference besides earlier attributes of the same list.
 pub(crate) fn attrs(
@@ -343,39 +337,34 @@ pub(crate) fn attrs(
             },
             AttrSpec::Uuid => Gen::Uuid,
             AttrSpec::Sequence { start, step } => Gen::Seq { start: *start, step: *step },
-            // A template that is just one `{var.x}` keeps the variable's type.
-            AttrSpec::Template(parts)
-                if matches!(parts.as_slice(), [TemplatePart::Ref(r)] if r.strip_prefix("var.").is_some_and(|v| vars.iter().any(|(k, _)| k == v))) =>
-            {
-                let [TemplatePart::Ref(r)] = parts.as_slice() else { unreachable!() };
-                let var = &r["var.".len()..];
-                Gen::Lit(lit(&vars.iter().find(|(k, _)| k == var).expect("checked above").1))
-            }
-            AttrSpec::Template(parts) => Gen::Template(
-                parts
-                    .iter()
-                    .map(|p| match p {
-                        TemplatePart::Text(t) => Ok(Part::Text(t.as_str().into())),
-                        TemplatePart::Ref(r) => {
-                            if let Some(var) = r.strip_prefix("var.") {
-                                return match vars.iter().find(|(k, _)| k == var) {
-                                    Some((_, v)) => Ok(Part::Text(literal_text(v).into())),
-                                    None => Err(format!("{ctx}: template refers to `{{{r}}}`, but no `vars: {{{var}: …}}` gives it a value")),
-                                };
+            AttrSpec::Template(parts) => match parts.as_slice() {
+                [TemplatePart::Ref(r)] if let Some(v) = var(r, vars, ctx)? => {
+                    // A template that is just one `{var.x}` keeps the variable's type.
+                    Gen::Lit(lit(v))
+                }
+                _ => Gen::Template(
+                    parts
+                        .iter()
+                        .map(|p| match p {
+                            TemplatePart::Text(t) => Ok(Part::Text(t.as_str().into())),
+                            TemplatePart::Ref(r) => {
+                                if let Some(v) = var(r, vars, ctx)? {
+                                    return Ok(Part::Text(v.to_string().into()));
+                                }
+                                if let Some(i) = out.iter().position(|a| &*a.key == r.as_str()) {
+                                    return Ok(Part::Attr(i));
+                                }
+                                if let Some(i) = trace.iter().position(|k| k == r) {
+                                    return Ok(Part::Trace(i));
+                                }
+                                builtin(r)
+                                    .map(Part::Builtin)
+                                    .ok_or_else(|| format!("{ctx}: template refers to unknown `{r}`"))
                             }
-                            if let Some(i) = out.iter().position(|a| &*a.key == r.as_str()) {
-                                return Ok(Part::Attr(i));
-                            }
-                            if let Some(i) = trace.iter().position(|k| k == r) {
-                                return Ok(Part::Trace(i));
-                            }
-                            builtin(r)
-                                .map(Part::Builtin)
-                                .ok_or_else(|| format!("{ctx}: template refers to unknown `{r}`"))
-                        }
-                    })
-                    .collect::<Result<_, String>>()?,
-            ),
+                        })
+                        .collect::<Result<_, String>>()?,
+                ),
+            },
         };
         out.push(CAttr { key: key.as_str().into(), value });
     }
@@ -499,7 +488,7 @@ fn node(
                     on: l.on,
                     severity: l.severity.0,
                     severity_text: l.severity.1,
-                    message: log_parts(&l.message, vars),
+                    message: log_parts(&l.message, vars, &ctx)?,
                     logger: l.logger.as_deref().map(Into::into),
                     probability: l.probability,
                     attrs: attrs(&l.attributes, &ctx, vars, trace)?,

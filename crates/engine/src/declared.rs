@@ -153,10 +153,8 @@ fn auto_label(t: &TraceBuf<'_>, i: usize, label: &str) -> String {
         "status" => Some(if failed { "error".to_string() } else { "success".to_string() }),
         "span_name" | "name" => Some(t.str(&span.name).to_string()),
         "error_type" => lookup(t, i, &["error.type"]),
-        "agent_id" | "agent_name" | "agent" => {
-            lookup(t, i, &["gen_ai.agent.name", "agent_name", "agent.name", "agent_id"])
-        }
-        "tool_id" | "tool_name" | "tool" => lookup(t, i, &["gen_ai.tool.name", "tool_name", "tool.name", "tool_id"]),
+        "agent_id" | "agent_name" | "agent" => lookup(t, i, crate::AGENT_KEYS),
+        "tool_id" | "tool_name" | "tool" => lookup(t, i, crate::TOOL_KEYS),
         "model" => lookup(t, i, &["gen_ai.request.model"]),
         _ => lookup(t, i, &[label, &dotted]),
     };

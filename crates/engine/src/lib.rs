@@ -39,6 +39,11 @@ pub struct EngineConfig {
     pub openinference: bool,
 }
 
+/// Attribute keys naming a span's agent, in order of preference (the span, then ancestors).
+pub const AGENT_KEYS: &[&str] = &["gen_ai.agent.name", "agent_name", "agent.name", "agent_id"];
+/// Attribute keys naming a span's tool, in order of preference.
+pub const TOOL_KEYS: &[&str] = &["gen_ai.tool.name", "tool_name", "tool.name", "tool_id"];
+
 /// Default `service.name`.
 pub const DEFAULT_SERVICE_NAME: &str = "telemetry-simulator";
 

@@ -53,7 +53,7 @@ fn write_line(o: &mut Vec<u8>, ts: &mut String, text: &mut String, t: &TraceBuf<
     o.extend_from_slice(string("artifact.diff_id").as_bytes());
     let _ = write!(o, "\",\"timestamp\":\"{ts}\",\"runId\":");
     text.clear();
-    match value(RUN_ID[0]).or_else(|| RUN_ID[1..].iter().find_map(|k| value(k))) {
+    match RUN_ID.iter().find_map(|k| value(k)) {
         Some(v) => t.push_value_text(&v, text),
         None => {
             if let Some(v) = t.find_up(l.span as usize, RUN_ID, true) {

@@ -33,6 +33,16 @@ pub enum Items {
     Logs,
 }
 
+impl Items {
+    /// How many of these items `trace` holds.
+    pub fn count(self, trace: &TraceBuf<'_>) -> usize {
+        match self {
+            Items::Spans => trace.spans.len(),
+            Items::Logs => trace.logs.len(),
+        }
+    }
+}
+
 /// Turns batches of traces (their spans or their log records) into one payload of bytes.
 pub trait TraceEncoder {
     /// Adds a trace whose resource is `resources[resource]`.

@@ -39,13 +39,11 @@ impl JsonTraceEncoder {
 
 impl TraceEncoder for JsonTraceEncoder {
     fn add(&mut self, _resources: &Resources, resource: u32, trace: &TraceBuf<'_>) {
-        let n = match self.items {
-            Items::Spans => trace.spans.len(),
-            Items::Logs => trace.logs.len(),
-        };
+        let n = self.items.count(trace);
         if n == 0 {
             return;
         }
+        self.spans += n;
         let out = self.batches.buffer(resource);
         match self.items {
             Items::Spans => {
@@ -55,7 +53,6 @@ impl TraceEncoder for JsonTraceEncoder {
                     }
                     write_span(out, trace, span);
                 }
-                self.spans += trace.spans.len();
             }
             Items::Logs => {
                 for log in &trace.logs {
@@ -64,7 +61,6 @@ impl TraceEncoder for JsonTraceEncoder {
                     }
                     write_log(out, trace, log);
                 }
-                self.spans += trace.logs.len();
             }
         }
     }

@@ -68,13 +68,11 @@ impl ProtoTraceEncoder {
 
 impl TraceEncoder for ProtoTraceEncoder {
     fn add(&mut self, _resources: &Resources, resource: u32, trace: &TraceBuf<'_>) {
-        let n = match self.items {
-            Items::Spans => trace.spans.len(),
-            Items::Logs => trace.logs.len(),
-        };
+        let n = self.items.count(trace);
         if n == 0 {
             return;
         }
+        self.spans += n;
         let out = self.batches.buffer(resource);
         match self.items {
             Items::Spans => {
@@ -83,7 +81,6 @@ impl TraceEncoder for ProtoTraceEncoder {
                     encode_span(&mut self.scratch, trace, span);
                     put_len_field(out, 2, &self.scratch);
                 }
-                self.spans += trace.spans.len();
             }
             Items::Logs => {
                 for log in &trace.logs {
@@ -91,7 +88,6 @@ impl TraceEncoder for ProtoTraceEncoder {
                     encode_log(&mut self.scratch, trace, log);
                     put_len_field(out, 2, &self.scratch);
                 }
-                self.spans += trace.logs.len();
             }
         }
     }

@@ -8,6 +8,17 @@ use prost::Message;
 use tsim_model::metrics::MetricsAgg;
 use tsim_model::{AnyValue, KeyValue, OwnedValue, Resource, Resources, Span, SpanKind, StatusCode, Text, TraceBuf};
 
+/// The sum of integer data points (panics on any other kind).
+fn int_total(points: &[opentelemetry_proto::tonic::metrics::v1::NumberDataPoint]) -> i64 {
+    points
+        .iter()
+        .map(|p| match p.value {
+            Some(Value::AsInt(i)) => i,
+            _ => panic!("not an integer point: {p:?}"),
+        })
+        .sum()
+}
+
 fn trace(id: u8, model: &'static str, tokens: i64, dur_ms: u64, failed: bool) -> TraceBuf<'static> {
     let mut t = TraceBuf { trace_id: [id; 16], ..Default::default() };
     t.attrs.push(KeyValue { key: "gen_ai.operation.name", value: AnyValue::Str(Text::Static("chat")) });
@@ -71,14 +82,7 @@ fn derived_metrics_decode_and_count_the_spans() {
     let Some(Data::Sum(calls)) = &metrics[0].data else { panic!() };
     assert_eq!(calls.aggregation_temporality, 2);
     assert!(calls.is_monotonic);
-    let total: i64 = calls
-        .data_points
-        .iter()
-        .map(|p| match p.value {
-            Some(Value::AsInt(i)) => i,
-            _ => panic!(),
-        })
-        .sum();
+    let total = int_total(&calls.data_points);
     assert_eq!(total, 6);
     // duration histograms: buckets sum to the count, exemplars point at real spans.
     let Some(Data::Histogram(h)) = &metrics[1].data else { panic!() };
@@ -131,14 +135,7 @@ fn derived_metrics_decode_and_count_the_spans() {
     assert!((by_model("gpt-4o") - gpt4o).abs() < 1e-12, "{}", by_model("gpt-4o"));
     assert!((by_model("gpt-4o-mini") - mini).abs() < 1e-12);
     let Some(Data::Sum(tok)) = &metrics[5].data else { panic!() };
-    let total: i64 = tok
-        .data_points
-        .iter()
-        .map(|p| match p.value {
-            Some(Value::AsInt(i)) => i,
-            _ => panic!(),
-        })
-        .sum();
+    let total = int_total(&tok.data_points);
     assert_eq!(total, 1000 + 3000 + 50 + 100 + 300 + 5);
 
     // The JSON form decodes to the same message (ids converted from hex as OTLP/JSON says).

@@ -268,8 +268,9 @@ impl Schema {
         let mut stack: Vec<&SpanSpec> = vec![&s.root];
         while let Some(span) = stack.pop() {
             stack.extend(span.children.iter().rev());
+            let group = self.group_of(span);
             if let Some(w) = &span.semconv
-                && self.group_of(span).is_none()
+                && group.is_none()
             {
                 push(
                     Severity::Error,
@@ -296,7 +297,7 @@ impl Schema {
                     push(Severity::Error, line, col, format!("attribute `{key}`: {problem}"), None);
                 }
             }
-            if let Some(g) = self.group_of(span) {
+            if let Some(g) = group {
                 for req in &g.required {
                     if !span.attributes.iter().any(|(k, _)| k == req)
                         && !s.trace_attributes.iter().any(|(k, _)| k == req)
@@ -306,9 +307,10 @@ impl Schema {
                             span.line,
                             1,
                             format!("span `{}` lacks `{req}`, required by `{}`", span.span_type, g.id),
-                            self.attribute(req)
-                                .and_then(|d| d.example.as_ref())
-                                .map(|e| format!("e.g. {req}: {}", literal_text(e))),
+                            self.attribute(req).and_then(|d| d.example.as_ref()).map(|e| match e {
+                                Literal::Str(s) => format!("e.g. {req}: {s:?}"),
+                                other => format!("e.g. {req}: {other}"),
+                            }),
                         );
                     }
                 }
@@ -324,11 +326,11 @@ impl Schema {
         fn walk(schema: &Schema, span: &mut SpanSpec, trace: &[String]) -> usize {
             let mut n = 0;
             if let Some(g) = schema.group_of(span) {
-                for req in g.required.clone() {
-                    if span.attributes.iter().any(|(k, _)| *k == req) || trace.contains(&req) {
+                for req in &g.required {
+                    if span.attributes.iter().any(|(k, _)| k == req) || trace.contains(req) {
                         continue;
                     }
-                    let def = schema.attribute(&req);
+                    let def = schema.attribute(req);
                     let value = def.and_then(|d| d.example.clone()).unwrap_or_else(|| match def.map(|d| &d.ty) {
                         Some(AttrType::Int) => Literal::Int(0),
                         Some(AttrType::Double) => Literal::Double(0.0),
@@ -336,7 +338,7 @@ impl Schema {
                         Some(AttrType::Enum { values, .. }) if !values.is_empty() => Literal::Str(values[0].clone()),
                         _ => Literal::Str(format!("{req}-example")),
                     });
-                    span.attributes.push((req, AttrSpec::Literal(value)));
+                    span.attributes.push((req.clone(), AttrSpec::Literal(value)));
                     span.attr_pos.push((span.line, 1));
                     n += 1;
                 }
@@ -345,15 +347,6 @@ impl Schema {
         }
         let trace: Vec<String> = s.trace_attributes.iter().map(|(k, _)| k.clone()).collect();
         walk(self, &mut s.root, &trace)
-    }
-}
-
-fn literal_text(l: &Literal) -> String {
-    match l {
-        Literal::Str(s) => format!("{s:?}"),
-        Literal::Int(i) => i.to_string(),
-        Literal::Double(d) => d.to_string(),
-        Literal::Bool(b) => b.to_string(),
     }
 }
 
@@ -368,8 +361,8 @@ fn type_problem(ty: &AttrType, spec: &AttrSpec) -> Option<String> {
         }
     }
     let produced: Vec<(&'static str, Option<String>)> = match spec {
-        AttrSpec::Literal(l) => vec![(lit_type(l), Some(literal_plain(l)))],
-        AttrSpec::Categorical(values) => values.iter().map(|(l, _)| (lit_type(l), Some(literal_plain(l)))).collect(),
+        AttrSpec::Literal(l) => vec![(lit_type(l), Some(l.to_string()))],
+        AttrSpec::Categorical(values) => values.iter().map(|(l, _)| (lit_type(l), Some(l.to_string()))).collect(),
         AttrSpec::Number { as_type: NumType::Int, .. } | AttrSpec::Sequence { .. } => vec![("int", None)],
         AttrSpec::Number { as_type: NumType::Double, .. } => vec![("double", None)],
         AttrSpec::Number { as_type: NumType::Str, .. } | AttrSpec::Uuid | AttrSpec::Template(_) => {
@@ -400,13 +393,6 @@ fn type_problem(ty: &AttrType, spec: &AttrSpec) -> Option<String> {
         }
     }
     None
-}
-
-fn literal_plain(l: &Literal) -> String {
-    match l {
-        Literal::Str(s) => s.clone(),
-        other => literal_text(other),
-    }
 }
 
 #[cfg(test)]

@@ -425,6 +425,18 @@ pub enum Literal {
     Bool(bool),
 }
 
+/// The text of a literal, as a template inserts it (`gpt-4o`, `3`, `0.1`, `true`).
+impl std::fmt::Display for Literal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Literal::Str(s) => f.write_str(s),
+            Literal::Int(i) => write!(f, "{i}"),
+            Literal::Double(d) => write!(f, "{d}"),
+            Literal::Bool(b) => write!(f, "{b}"),
+        }
+    }
+}
+
 /// The type a numeric attribute is emitted as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NumType {
