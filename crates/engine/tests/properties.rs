@@ -411,3 +411,20 @@ fn a_var_without_a_value_is_an_error() {
     let err = Engine::new(&[&s], &EngineConfig::default()).unwrap_err();
     assert!(err.contains("{var.model}"), "{err}");
 }
+
+#[test]
+fn a_variable_without_a_value_is_an_error_everywhere_templates_are() {
+    let head = "name: v\nvariants: [{name: a, count: 1, vars: {model: gpt-4o}}]\nroot:\n  type: r\n";
+    for body in [
+        "  attributes: {m: {template: \"{var.modle}\"}}\n",
+        "  name: \"chat {var.modle}\"\n",
+        "  logs: [{message: \"on {var.modle}\"}]\n",
+    ] {
+        let s = parse_scenario(&format!("{head}{body}"), "t.yaml", "vendor").unwrap();
+        let e = Engine::new(&[&s], &EngineConfig::default()).unwrap_err();
+        assert!(e.contains("no `vars: {modle: …}` gives it a value"), "{body}: {e}");
+    }
+    let ok =
+        parse_scenario(&format!("{head}  logs: [{{message: \"on {{var.model}}\"}}]\n"), "t.yaml", "vendor").unwrap();
+    assert!(Engine::new(&[&ok], &EngineConfig::default()).is_ok());
+}
