@@ -104,6 +104,11 @@ pub struct Global {
     #[arg(long, global = true, default_value_t = 64, value_name = "N")]
     pub queue_size: usize,
 
+    /// Requests each network sink (OTLP gRPC/HTTP) keeps in flight at once, each on its own
+    /// connection; batches may then arrive out of order.
+    #[arg(long, global = true, default_value_t = 4, value_name = "N")]
+    pub max_in_flight: usize,
+
     /// Signals to produce, comma-separated: traces, logs, metrics.
     #[arg(long, global = true, default_value = "traces,logs,metrics", value_name = "LIST")]
     pub signals: String,

@@ -438,6 +438,7 @@ fn execute(
             batch_size: g.batch_size.max(1),
             batch_timeout_ns: g.batch_timeout.saturating_mul(1_000_000),
             queue_size: g.queue_size,
+            in_flight: g.max_in_flight.max(1),
             progress: !g.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
             tenant_key,
             metrics_interval_ns: g.metrics_interval.saturating_mul(1_000_000),

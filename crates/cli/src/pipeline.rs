@@ -36,6 +36,8 @@ pub struct Plan {
     pub batch_timeout_ns: u64,
     /// Batches queued per sink before generation waits.
     pub queue_size: usize,
+    /// Requests each network sink may have in flight at once.
+    pub in_flight: usize,
     /// Draw a progress bar (on a terminal, after a second).
     pub progress: bool,
     /// Resource attribute holding the tenant (for text views).
@@ -337,7 +339,7 @@ pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>) -> Report {
                 Some((_, t)) => t.push((tx, stats.clone())),
                 None => metric_outputs.push((format, vec![(tx, stats.clone())])),
             }
-            tasks.push(tokio::spawn(run_sink(sink, rx, stats)));
+            tasks.push(tokio::spawn(run_sink(sink, rx, stats, plan.in_flight)));
             continue;
         }
         match outputs.iter_mut().find(|o| o.format == format && o.signal == signal) {
@@ -349,7 +351,7 @@ pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>) -> Report {
                 targets: vec![(tx, stats.clone())],
             }),
         }
-        tasks.push(tokio::spawn(run_sink(sink, rx, stats)));
+        tasks.push(tokio::spawn(run_sink(sink, rx, stats, plan.in_flight)));
     }
 
     let counters = Arc::new(Counters {

@@ -95,7 +95,9 @@ pub(crate) fn otlp_retryable(status: u16) -> bool {
     matches!(status, 429 | 502 | 503 | 504)
 }
 
-/// A URL to POST batches to, with its client, headers and retry policy.
+/// A URL to POST batches to, with its client, headers and retry policy. Clones share the
+/// client's connection pool.
+#[derive(Clone)]
 pub(crate) struct Endpoint {
     pub url: String,
     client: reqwest::Client,

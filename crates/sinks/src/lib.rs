@@ -170,7 +170,14 @@ pub trait Sink: Send {
     fn counts_for_exit(&self) -> bool {
         true
     }
-    /// Delivers one batch, retrying as the protocol allows. Never called concurrently.
+    /// A copy that can deliver at the same time as this one (its own connection), for
+    /// several requests in flight; `None` (the default) when batches must go one by one,
+    /// as for files.
+    fn fork(&self) -> Option<Box<dyn Sink>> {
+        None
+    }
+    /// Delivers one batch, retrying as the protocol allows. Never called concurrently on
+    /// one value (forks run side by side).
     fn send(&mut self, batch: Batch) -> BoxFuture<'_, Delivery>;
     /// Flushes and closes.
     fn close(&mut self) -> BoxFuture<'_, Result<(), String>> {
@@ -222,13 +229,45 @@ impl SinkStats {
     }
 }
 
-/// Drives `sink` from `rx` until the queue closes, then closes the sink.
+/// Drives `sink` from `rx` until the queue closes, then closes the sink. With
+/// `in_flight` > 1 and a sink that forks, that many copies take batches from the queue
+/// side by side.
 pub async fn run_sink(
+    sink: Box<dyn Sink>,
+    rx: tokio::sync::mpsc::Receiver<Batch>,
+    stats: std::sync::Arc<SinkStats>,
+    in_flight: usize,
+) -> Result<(), String> {
+    let mut copies = vec![sink];
+    while copies.len() < in_flight {
+        match copies[0].fork() {
+            Some(f) => copies.push(f),
+            None => break,
+        }
+    }
+    let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
+    let mut workers = tokio::task::JoinSet::new();
+    for sink in copies {
+        workers.spawn(drain(sink, rx.clone(), stats.clone()));
+    }
+    let mut result = Ok(());
+    while let Some(r) = workers.join_next().await {
+        let r = r.unwrap_or_else(|e| Err(format!("sink task failed: {e}")));
+        if result.is_ok() {
+            result = r;
+        }
+    }
+    result
+}
+
+/// One worker of [`run_sink`]: takes batches until the queue closes, then closes its sink.
+async fn drain(
     mut sink: Box<dyn Sink>,
-    mut rx: tokio::sync::mpsc::Receiver<Batch>,
+    rx: std::sync::Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<Batch>>>,
     stats: std::sync::Arc<SinkStats>,
 ) -> Result<(), String> {
-    while let Some(batch) = rx.recv().await {
+    loop {
+        let Some(batch) = rx.lock().await.recv().await else { break };
         let items = batch.items;
         let d = sink.send(batch).await;
         debug_assert_eq!(d.delivered + d.dropped.iter().map(|(_, n)| n).sum::<u64>(), items);

@@ -18,6 +18,7 @@ use crate::otlp::{Compression, OtlpConfig, Protocol, RetryPolicy};
 use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink};
 
 /// Exports traces over OTLP/HTTP.
+#[derive(Clone)]
 pub struct HttpSink {
     cfg: OtlpConfig,
     signal: Signal,
@@ -54,6 +55,11 @@ impl Sink for HttpSink {
 
     fn format(&self) -> Format {
         if self.cfg.protocol == Protocol::HttpJson { Format::OtlpJson } else { Format::OtlpProto }
+    }
+
+    fn fork(&self) -> Option<Box<dyn Sink>> {
+        // The client's pool opens a connection per concurrent request.
+        Some(Box::new(self.clone()))
     }
 
     fn send(&mut self, batch: Batch) -> BoxFuture<'_, Delivery> {
