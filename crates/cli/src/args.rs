@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use tsim_engine::{Arrivals, Traffic};
+
+use crate::pipeline::WhenFull;
 
 /// Generates realistic, correlated OpenTelemetry telemetry for AI-agent systems from YAML
 /// scenarios, and ships it to OTLP collectors or files.
@@ -75,8 +78,9 @@ pub struct Global {
     #[arg(long, global = true, value_name = "N")]
     pub seed: Option<u64>,
 
-    /// Simulated start time of the first trace, RFC 3339 (default: now).
-    #[arg(long, global = true, value_name = "RFC3339")]
+    /// Simulated start time of the first trace, RFC 3339 (default: now). A past start runs
+    /// at CPU speed until it reaches now, then in real time.
+    #[arg(long, alias = "start", global = true, value_name = "RFC3339")]
     pub start_time: Option<String>,
 
     /// Folder for file output. Default `./telemetry-out` when no OTLP endpoint is set; with an
@@ -108,6 +112,11 @@ pub struct Global {
     /// connection; batches may then arrive out of order.
     #[arg(long, global = true, default_value_t = 4, value_name = "N")]
     pub max_in_flight: usize,
+
+    /// Worker threads for the sinks (network, files, compression); generation runs on its
+    /// own thread. Output does not depend on it.
+    #[arg(long, global = true, default_value_t = 2, value_name = "N")]
+    pub threads: usize,
 
     /// Signals to produce, comma-separated: traces, logs, metrics.
     #[arg(long, global = true, default_value = "traces,logs,metrics", value_name = "LIST")]
@@ -190,6 +199,10 @@ pub struct Global {
     #[arg(long, global = true, default_value_t = 500, value_name = "N")]
     pub es_bulk_max_docs: usize,
 
+    /// Encode OTLP protobuf and throw it away (no files, no network): measures the generator.
+    #[arg(long, global = true)]
+    pub discard: bool,
+
     /// Also write the run summary as JSON to this file.
     #[arg(long, global = true, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
@@ -224,20 +237,59 @@ pub enum Command {
     },
 }
 
-/// How much to generate and how fast.
+/// How much to generate, when and how fast.
 #[derive(Debug, Args, Clone)]
 pub struct RunArgs {
-    /// Traces to generate, e.g. 500 or 10k (default: the scenario's repeat_count, else 100).
+    /// Traces to generate, e.g. 500 or 10k (default: the scenario's repeat_count, else 100;
+    /// unbounded with --duration, --end, --backfill or --follow). Sharded runs split it.
     #[arg(long, short = 'n', value_parser = parse_count)]
     pub count: Option<u64>,
 
-    /// Milliseconds between trace starts (0 = no gap, as fast as possible).
-    #[arg(long, conflicts_with = "rate", value_name = "MS")]
+    /// Traces per second (`200`, `10k`, `600/m`), or spans per second with the unit
+    /// (`50k spans/s`, `50k/s spans`). The mean rate; all shards together.
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub rate: Option<Rate>,
+
+    /// Time between trace starts: `10ms`, `1s`, or milliseconds (0 = all at once).
+    #[arg(long, conflicts_with = "rate", value_name = "DURATION", value_parser = parse_interval_ms)]
     pub interval: Option<f64>,
 
-    /// Traces per second.
-    #[arg(long, value_name = "PER_SECOND")]
-    pub rate: Option<f64>,
+    /// Generate for this long of simulated time from the start (`30s`, `10m`, `2h`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms, conflicts_with_all = ["count", "end", "backfill"])]
+    pub duration: Option<u64>,
+
+    /// No trace starts at or after this time (RFC 3339), e.g. 2026-11-21T00:00:00Z.
+    #[arg(long, value_name = "RFC3339", conflicts_with = "backfill")]
+    pub end: Option<String>,
+
+    /// Generate the last DURATION of history up to now (`7d`, `12h`) at CPU speed, with
+    /// past timestamps. Same as --start-time now−DURATION --end now.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
+    pub backfill: Option<u64>,
+
+    /// Keep going past --end / the backfill, in real time, until Ctrl-C (or --count).
+    #[arg(long, conflicts_with = "duration")]
+    pub follow: bool,
+
+    /// How trace starts are spaced: constant (evenly) or poisson (exponential gaps).
+    #[arg(long, default_value = "constant", value_name = "constant|poisson", value_parser = parse_arrivals)]
+    pub arrivals: Arrivals,
+
+    /// Shape of the rate over time (UTC): flat, diurnal (peak 14:00, 1.6× the mean; low
+    /// 02:00, 0.4×) or weekly (diurnal, weekends at 0.75×). The mean stays --rate.
+    #[arg(long, default_value = "flat", value_name = "flat|diurnal|weekly", value_parser = parse_traffic)]
+    pub traffic: Traffic,
+
+    /// When a sink's queue is full: block (wait; paced traces may start late, counted) or
+    /// drop (drop that sink's batch, counted as `queue full`, and keep the schedule).
+    #[arg(long, default_value = "block", value_name = "block|drop", value_parser = parse_when_full)]
+    pub when_full: WhenFull,
+
+    /// Run shard I of N (`--shard 0/4`): traces whose index is I modulo N, so that N shards
+    /// together are one unsharded run. Default from JOB_COMPLETION_INDEX and
+    /// JOB_COMPLETION_COUNT (a Kubernetes Indexed Job). Needs --seed.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<(u64, u64)>,
 
     /// Print one line per trace (id, scenario, tenant, span names).
     #[arg(long)]
@@ -246,6 +298,106 @@ pub struct RunArgs {
     /// Print every span with timing, status, attributes and events.
     #[arg(long, conflicts_with = "show_spans")]
     pub show_full_spans: bool,
+}
+
+/// A `--rate`: a number per second, of traces or of spans.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    /// Per second.
+    pub per_second: f64,
+    /// Counted in spans (else traces).
+    pub spans: bool,
+}
+
+/// Parses `200`, `10k`, `10k/s`, `600/m`, `2/h`, `50k spans/s`, `50k/s spans`, `1M traces/s`.
+pub fn parse_rate(s: &str) -> Result<Rate, String> {
+    let bad = || format!("`{s}` is not a rate (examples: 200, 10k/s, 600/m, 50k spans/s)");
+    let mut t = s.trim().to_ascii_lowercase().replace(['_', ' '], "");
+    let mut spans = false;
+    for (word, is_spans) in [("spans", true), ("span", true), ("traces", false), ("trace", false)] {
+        if let Some(p) = t.find(word) {
+            t.replace_range(p..p + word.len(), "");
+            spans = is_spans;
+            break;
+        }
+    }
+    let (num, per) = match t.split_once('/') {
+        Some((n, unit)) => {
+            let secs = match unit {
+                "s" | "sec" | "" => 1.0,
+                "m" | "min" => 60.0,
+                "h" => 3600.0,
+                _ => return Err(bad()),
+            };
+            (n.to_string(), secs)
+        }
+        None => (t.clone(), 1.0),
+    };
+    let (digits, mult) = match num.chars().last() {
+        Some('k') => (&num[..num.len() - 1], 1e3),
+        Some('m') => (&num[..num.len() - 1], 1e6),
+        Some('g') => (&num[..num.len() - 1], 1e9),
+        _ => (num.as_str(), 1.0),
+    };
+    let v: f64 = digits.parse().map_err(|_| bad())?;
+    let per_second = v * mult / per;
+    if !(per_second > 0.0 && per_second.is_finite()) {
+        return Err(format!("`{s}`: the rate must be above 0"));
+    }
+    Ok(Rate { per_second, spans })
+}
+
+/// Parses `10ms`, `1s`, `2m`, or a plain number of milliseconds.
+pub fn parse_interval_ms(s: &str) -> Result<f64, String> {
+    let ms = match s.trim().parse::<f64>() {
+        Ok(ms) => ms,
+        Err(_) => tsim_scenario::units::parse_duration_secs(s)
+            .map(|secs| secs * 1e3)
+            .ok_or_else(|| format!("`{s}` is not an interval (examples: 10ms, 1s, or 10 for milliseconds)"))?,
+    };
+    if !(ms >= 0.0 && ms.is_finite()) {
+        return Err(format!("`{s}`: the interval must be 0 or more"));
+    }
+    Ok(ms)
+}
+
+/// Parses `--arrivals`.
+pub fn parse_arrivals(s: &str) -> Result<Arrivals, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "constant" => Ok(Arrivals::Constant),
+        "poisson" => Ok(Arrivals::Poisson),
+        _ => Err(format!("`{s}`: arrivals are constant or poisson")),
+    }
+}
+
+/// Parses `--traffic`.
+pub fn parse_traffic(s: &str) -> Result<Traffic, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "flat" | "constant" => Ok(Traffic::Flat),
+        "diurnal" | "daily" => Ok(Traffic::Diurnal),
+        "weekly" => Ok(Traffic::Weekly),
+        _ => Err(format!("`{s}`: traffic is flat, diurnal or weekly")),
+    }
+}
+
+/// Parses `--when-full`.
+pub fn parse_when_full(s: &str) -> Result<WhenFull, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "block" => Ok(WhenFull::Block),
+        "drop" => Ok(WhenFull::Drop),
+        _ => Err(format!("`{s}`: --when-full is block or drop")),
+    }
+}
+
+/// Parses `I/N` with `I < N`.
+pub fn parse_shard(s: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("`{s}` is not a shard (I/N with 0 <= I < N, e.g. 0/4)");
+    let (i, n) = s.trim().split_once('/').ok_or_else(bad)?;
+    let (i, n): (u64, u64) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
 }
 
 /// Parses `500`, `10k`, `2.5M`, `1_000`.
@@ -299,6 +451,25 @@ mod tests {
         assert_eq!(parse_size("10MB"), Ok(10_000_000));
         assert_eq!(parse_size("512KiB"), Ok(524_288));
         assert!(parse_size("lots").is_err());
+        assert_eq!(parse_interval_ms("10ms"), Ok(10.0));
+        assert_eq!(parse_interval_ms("2.5"), Ok(2.5));
+        assert!(parse_interval_ms("-1").is_err());
+    }
+
+    #[test]
+    fn rates_in_traces_or_spans() {
+        assert_eq!(parse_rate("200"), Ok(Rate { per_second: 200.0, spans: false }));
+        assert_eq!(parse_rate("10k/s"), Ok(Rate { per_second: 10_000.0, spans: false }));
+        assert_eq!(parse_rate("600/m"), Ok(Rate { per_second: 10.0, spans: false }));
+        assert_eq!(parse_rate("50k/s spans"), Ok(Rate { per_second: 50_000.0, spans: true }));
+        assert_eq!(parse_rate("50k spans/s"), Ok(Rate { per_second: 50_000.0, spans: true }));
+        assert_eq!(parse_rate("1M traces/s"), Ok(Rate { per_second: 1e6, spans: false }));
+        assert!(parse_rate("0").is_err());
+        assert!(parse_rate("fast").is_err());
+        assert!(parse_rate("5/fortnight").is_err());
+        assert_eq!(parse_shard("2/4"), Ok((2, 4)));
+        assert!(parse_shard("4/4").is_err());
+        assert!(parse_shard("1/0").is_err());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! plan (scenarios, engine, schedule, sinks), runs it and reports.
 
 mod args;
+mod live;
 mod pipeline;
 mod summary;
 
@@ -90,14 +91,13 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
                     .unwrap_or_default();
                 bail!("no scenario named `{name}`{hint}; `telemetry-simulator list` shows them");
             };
-            let count = run.count.or(s.repeat_count).unwrap_or(DEFAULT_COUNT);
             let list = with_schema(vec![s.clone()], schema.as_ref(), g.quiet);
-            execute(&g, &run, list, count, s.interval_ms)
+            execute(&g, &run, list, s.repeat_count, s.interval_ms)
         }
         Command::Run { run } => {
             let cat = load_catalog(&g)?;
             let list = with_schema(cat.listed().cloned().collect(), schema.as_ref(), g.quiet);
-            execute(&g, &run, list, run.count.unwrap_or(DEFAULT_COUNT), None)
+            execute(&g, &run, list, None, None)
         }
     }
 }
@@ -199,15 +199,69 @@ fn tenants(g: &Global) -> Result<Vec<(String, f64)>> {
     Ok(ids.into_iter().zip(weights).collect())
 }
 
-fn start_ns(g: &Global) -> Result<u64> {
-    match &g.start_time {
-        Some(s) => {
-            let ts: jiff::Timestamp =
-                s.parse().with_context(|| format!("--start-time `{s}` is not RFC 3339 (e.g. 2026-11-14T00:00:00Z)"))?;
-            u64::try_from(ts.as_nanosecond()).map_err(|_| anyhow!("--start-time must be after 1970"))
+fn parse_time(flag: &str, s: &str) -> Result<u64> {
+    let ts: jiff::Timestamp =
+        s.parse().with_context(|| format!("{flag} `{s}` is not RFC 3339 (e.g. 2026-11-14T00:00:00Z)"))?;
+    u64::try_from(ts.as_nanosecond()).map_err(|_| anyhow!("{flag} must be after 1970"))
+}
+
+/// The simulated window: start, and the end if any (--end, --duration, --backfill).
+fn window(g: &Global, run: &RunArgs, now: u64) -> Result<(u64, Option<u64>)> {
+    if let Some(ms) = run.backfill {
+        if g.start_time.is_some() {
+            bail!("--backfill sets the start (now − the duration); leave out --start-time");
         }
-        None => Ok(pipeline::now_ns()),
+        let ns = ms.saturating_mul(1_000_000);
+        if ns == 0 || ns >= now {
+            bail!("--backfill needs a duration above 0 and after 1970");
+        }
+        return Ok((now - ns, Some(now)));
     }
+    let start = match &g.start_time {
+        Some(s) => parse_time("--start-time", s)?,
+        None => now,
+    };
+    let end = match (&run.end, run.duration) {
+        (Some(e), _) => Some(parse_time("--end", e)?),
+        (None, Some(ms)) => Some(start.saturating_add(ms.saturating_mul(1_000_000))),
+        (None, None) => None,
+    };
+    if let Some(e) = end
+        && e <= start
+    {
+        bail!("the end ({}) must be after the start ({})", rfc3339(e), rfc3339(start));
+    }
+    Ok((start, end))
+}
+
+/// The shard: --shard, else a Kubernetes Indexed Job's JOB_COMPLETION_INDEX / JOB_COMPLETION_COUNT.
+fn shard(run: &RunArgs) -> Result<(u64, u64)> {
+    if let Some(s) = run.shard {
+        return Ok(s);
+    }
+    match (env("JOB_COMPLETION_INDEX"), env("JOB_COMPLETION_COUNT")) {
+        (Some(i), Some(n)) => args::parse_shard(&format!("{i}/{n}"))
+            .map_err(|e| anyhow!("JOB_COMPLETION_INDEX / JOB_COMPLETION_COUNT: {e}")),
+        (Some(_), None) => {
+            bail!(
+                "JOB_COMPLETION_INDEX is set: set JOB_COMPLETION_COUNT to the job's completions (or pass --shard I/N)"
+            )
+        }
+        _ => Ok((0, 1)),
+    }
+}
+
+/// Mean spans per trace over the first traces of the run (the same on every shard).
+fn spans_per_trace(engine: &Engine, start: u64) -> f64 {
+    const SAMPLE: u64 = 4096;
+    let mut buf = tsim_model::TraceBuf::default();
+    let mut scratch = tsim_engine::Scratch::default();
+    let mut spans = 0u64;
+    for i in 0..SAMPLE {
+        engine.generate(i, start, &mut buf, &mut scratch);
+        spans += buf.spans.len() as u64;
+    }
+    spans as f64 / SAMPLE as f64
 }
 
 fn signals(g: &Global) -> Result<Vec<Signal>> {
@@ -239,12 +293,15 @@ fn execute(
     g: &Global,
     run: &RunArgs,
     scenarios: Vec<Scenario>,
-    count: u64,
+    repeat_count: Option<u64>,
     scenario_interval: Option<f64>,
 ) -> Result<ExitCode> {
+    let (shard_index, shards) = shard(run)?;
+    if shards > 1 && g.seed.is_none() {
+        bail!("a sharded run needs --seed, the same on every shard (and --start-time for identical data)");
+    }
     let seed =
         g.seed.unwrap_or_else(|| tsim_engine::rng::splitmix64(pipeline::now_ns() ^ u64::from(std::process::id())));
-    let start = start_ns(g)?;
     let tenant_key = format!("{}.tenant.id", g.attr_prefix);
     let cfg = EngineConfig {
         seed,
@@ -260,14 +317,47 @@ fn execute(
     };
     let refs: Vec<&Scenario> = scenarios.iter().collect();
     let mut engine = Engine::new(&refs, &cfg).map_err(|e| anyhow!(e))?;
-    engine.plan_exact_counts(count);
-    let schedule = match (run.rate, run.interval.or(scenario_interval)) {
-        (Some(r), _) if r > 0.0 && r.is_finite() => Schedule::from_rate(start, r),
-        (Some(r), _) => bail!("--rate must be above 0, not {r}"),
-        (None, Some(ms)) if ms >= 0.0 && ms.is_finite() => Schedule::from_interval_ms(start, ms),
-        (None, Some(ms)) => bail!("--interval must be 0 or more, not {ms}"),
-        (None, None) => Schedule::from_interval_ms(start, DEFAULT_INTERVAL_MS),
+    let spans_per_trace = spans_per_trace(&engine, pipeline::now_ns());
+    // `now` is read once the engine is ready, so that a run starting now is on time.
+    let now = pipeline::now_ns();
+    let (start, end) = window(g, run, now)?;
+    let rate = match (run.rate, run.interval.or(scenario_interval)) {
+        (Some(r), _) if r.spans => r.per_second / spans_per_trace.max(1e-9),
+        (Some(r), _) => r.per_second,
+        (None, Some(ms)) if ms > 0.0 => 1e3 / ms,
+        (None, Some(_)) => f64::INFINITY,
+        (None, None) => 1e3 / DEFAULT_INTERVAL_MS,
     };
+    let schedule = Schedule::new(start, rate, run.arrivals, run.traffic, seed);
+    // Bounds: a count; else the window's end; else (no window, no --follow) the default count.
+    let end_ns = if run.follow { None } else { end };
+    let count = match run.count {
+        Some(c) => Some(c),
+        None if end_ns.is_some() || run.follow => None,
+        None => Some(repeat_count.unwrap_or(DEFAULT_COUNT)),
+    };
+    if !rate.is_finite() && count.is_none() {
+        bail!("a run bounded by time (--duration, --end, --backfill, --follow) needs --rate or an --interval above 0");
+    }
+    let expected_all = match (count, end_ns) {
+        (Some(c), Some(e)) => Some(c.min(schedule.expected_before(e))),
+        (Some(c), None) => Some(c),
+        (None, Some(e)) => Some(schedule.expected_before(e)),
+        (None, None) => None,
+    };
+    if let Some(n) = expected_all {
+        engine.plan_exact_counts(n);
+    }
+    let expected = expected_all.map(|n| n / shards + u64::from(n % shards > shard_index));
+    // A target only when some of the run is paced (a backfill alone goes at CPU speed).
+    let target_rate = (rate.is_finite() && end_ns.is_none_or(|e| e > now)).then(|| rate / shards as f64);
+    let live = std::sync::Arc::new(live::Live {
+        target_rate,
+        spans_per_trace,
+        shard: (shard_index, shards),
+        seed,
+        ..live::Live::default()
+    });
 
     let flags = OtlpFlags {
         endpoint: g.endpoint.clone(),
@@ -294,7 +384,7 @@ fn execute(
         }
         None => Vec::new(),
     };
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(g.threads.max(1)).enable_all().build()?;
     let report = rt.block_on(async {
         let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
         for (sig, c) in &otlp {
@@ -309,7 +399,12 @@ fn execute(
                 _ => Box::new(HttpSink::new(c.clone(), *sig, policy).map_err(|e| anyhow!(e))?),
             });
         }
-        if otlp.is_empty() || g.output.is_some() {
+        if g.discard {
+            for &sig in &signals {
+                sinks.push(Box::new(tsim_sinks::discard::DiscardSink::new(sig)));
+            }
+        }
+        if (otlp.is_empty() && !g.discard) || g.output.is_some() {
             let dir = g.output.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_OUTPUT));
             for &sig in &signals {
                 let name = format!("{}.jsonl", sig.as_str());
@@ -360,9 +455,6 @@ fn execute(
             ));
         }
         if let Some(addr) = &g.prometheus_listen {
-            if !signals.contains(&Signal::Metrics) {
-                return Err(anyhow!("--prometheus-listen needs metrics among --signals"));
-            }
             let linger = match g.linger.as_deref() {
                 None => tsim_sinks::prometheus::Linger::No,
                 Some("forever") => tsim_sinks::prometheus::Linger::UntilInterrupted,
@@ -370,7 +462,14 @@ fn execute(
                     args::parse_duration_ms(d).map_err(|e| anyhow!("--linger: {e}"))?,
                 )),
             };
-            let sink = tsim_sinks::prometheus::PrometheusSink::bind(addr, linger).await.map_err(|e| anyhow!(e))?;
+            let own = live.clone();
+            let sink = tsim_sinks::prometheus::PrometheusSink::bind(
+                addr,
+                linger,
+                std::sync::Arc::new(move |out: &mut String| own.render(out)),
+            )
+            .await
+            .map_err(|e| anyhow!(e))?;
             if !g.quiet {
                 eprintln!("serving metrics at http://{}/metrics", sink.addr());
             }
@@ -434,7 +533,13 @@ fn execute(
         let plan = pipeline::Plan {
             engine,
             count,
+            end_ns,
             schedule,
+            shard: (shard_index, shards),
+            when_full: run.when_full,
+            catch_up: start.saturating_add(pipeline::LATE_NS) < now,
+            expected,
+            metrics: signals.contains(&Signal::Metrics),
             batch_size: g.batch_size.max(1),
             batch_timeout_ns: g.batch_timeout.saturating_mul(1_000_000),
             queue_size: g.queue_size,
@@ -446,7 +551,7 @@ fn execute(
             loggers,
             app_log_decisions: !g.no_app_log_decisions,
         };
-        Ok::<_, anyhow::Error>(pipeline::run(plan, sinks).await)
+        Ok::<_, anyhow::Error>(pipeline::run(plan, sinks, live.clone()).await)
     })?;
     rt.shutdown_timeout(std::time::Duration::from_secs(1));
 

@@ -22,14 +22,26 @@ use tsim_model::text::{Detail, TextTraceEncoder};
 use tsim_model::{Items, Lines, TraceBuf, TraceEncoder};
 use tsim_sinks::{Batch, Format, Signal, Sink, SinkStats, run_sink};
 
+use crate::live::Live;
+
 /// Everything a run needs, resolved from the command line.
 pub struct Plan {
     /// The engine (scenarios, tenants, seed).
     pub engine: Engine,
-    /// Traces to generate.
-    pub count: u64,
+    /// Traces to generate (all shards together); `None`: until the end or Ctrl-C.
+    pub count: Option<u64>,
+    /// No trace starts at or after this time (Unix ns).
+    pub end_ns: Option<u64>,
     /// When each trace starts.
     pub schedule: Schedule,
+    /// This run's shard: traces whose index is `shard.0` modulo `shard.1`.
+    pub shard: (u64, u64),
+    /// What to do when a sink's queue is full.
+    pub when_full: WhenFull,
+    /// The run starts in the past: generate at CPU speed up to the present, then pace.
+    pub catch_up: bool,
+    /// Traces this shard is expected to generate (for progress), if bounded.
+    pub expected: Option<u64>,
     /// Most spans per batch.
     pub batch_size: usize,
     /// Longest simulated time one batch covers.
@@ -38,6 +50,8 @@ pub struct Plan {
     pub queue_size: usize,
     /// Requests each network sink may have in flight at once.
     pub in_flight: usize,
+    /// Whether simulated metrics are produced (a metrics sink may serve only self-telemetry).
+    pub metrics: bool,
     /// Draw a progress bar (on a terminal, after a second).
     pub progress: bool,
     /// Resource attribute holding the tenant (for text views).
@@ -51,6 +65,22 @@ pub struct Plan {
     /// Loggers of a logging configuration (`Format::Logger(i)` is the i-th).
     pub loggers: Vec<tsim_scenario::LoggerSpec>,
 }
+
+/// What generation does when a sink's queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenFull {
+    /// Wait for room: nothing is lost, traces may start late (counted).
+    Block,
+    /// Drop the batch for that sink (counted as `queue full`) and keep the schedule.
+    Drop,
+}
+
+/// A paced trace that starts this much after its scheduled time is counted late.
+pub const LATE_NS: u64 = 100_000_000;
+
+/// Longest simulated time (ns) and most spans in one line of a file sink, whatever the
+/// export batch flags: file output depends only on the seed and the arguments that shape data.
+pub const FILE_BATCH: (usize, u64) = (512, 10_000_000_000);
 
 /// What one sink did.
 #[derive(Debug, Clone)]
@@ -96,6 +126,18 @@ pub struct Report {
     pub interrupted: bool,
     /// Sink errors at close (e.g. a file that could not be flushed).
     pub close_errors: Vec<String>,
+    /// Paced traces that started more than [`LATE_NS`] after their time.
+    pub late: u64,
+    /// Largest delay of a paced trace behind its time.
+    pub max_lag: Duration,
+    /// Traces per second over the generation (first to last trace).
+    pub achieved_rate: f64,
+    /// Traces per second this shard was asked for (`None`: as fast as possible).
+    pub target_rate: Option<f64>,
+    /// Mean spans per trace (estimated before the run).
+    pub spans_per_trace: f64,
+    /// This run's shard, when sharded: (index, count).
+    pub shard: Option<(u64, u64)>,
 }
 
 /// Unix time now, in nanoseconds (the driver reads the clock; the engine never does).
@@ -103,18 +145,39 @@ pub fn now_ns() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
 }
 
+/// One encoder and the sinks it feeds, with its batching.
 struct Output {
     signal: Signal,
     format: Format,
     encoder: Box<dyn TraceEncoder + Send>,
     targets: Targets,
+    /// Batches of [`FILE_BATCH`] whatever the flags (file sinks).
+    fixed: bool,
+    /// Most spans per batch.
+    max_spans: usize,
+    /// Longest simulated time per batch.
+    max_ns: u64,
+    /// Start time of the first trace in the open batch.
+    batch_start: Option<u64>,
 }
 
-struct Counters {
-    traces: AtomicU64,
-    spans: AtomicU64,
-    errors: AtomicU64,
-    logs: AtomicU64,
+/// Live counters, shared with the progress line and the self-telemetry.
+#[derive(Default)]
+pub struct Counters {
+    /// Traces generated.
+    pub traces: AtomicU64,
+    /// Spans generated.
+    pub spans: AtomicU64,
+    /// Error spans generated.
+    pub errors: AtomicU64,
+    /// Log records generated.
+    pub logs: AtomicU64,
+    /// Paced traces started late.
+    pub late: AtomicU64,
+    /// Largest lag behind schedule, ns.
+    pub max_lag_ns: AtomicU64,
+    /// Achieved traces per second (f64 bits), updated as generation goes.
+    pub rate_bits: AtomicU64,
 }
 
 fn encoder(signal: Signal, format: Format, plan: &Plan) -> Box<dyn TraceEncoder + Send> {
@@ -149,12 +212,20 @@ fn encoder(signal: Signal, format: Format, plan: &Plan) -> Box<dyn TraceEncoder 
 type Targets = Vec<(mpsc::Sender<Batch>, Arc<SinkStats>)>;
 
 /// Sends a payload to every target of an output.
-fn send(targets: &Targets, batch: Batch) {
+fn send(targets: &Targets, batch: Batch, when_full: WhenFull) {
     for (tx, stats) in targets {
         stats.enqueued(&batch);
         let items = batch.items;
-        if tx.blocking_send(batch.clone()).is_err() {
-            stats.add_dropped("sink stopped", items);
+        let lost = match when_full {
+            WhenFull::Block => tx.blocking_send(batch.clone()).err().map(|_| "sink stopped"),
+            WhenFull::Drop => match tx.try_send(batch.clone()) {
+                Ok(()) => None,
+                Err(mpsc::error::TrySendError::Full(_)) => Some("queue full"),
+                Err(mpsc::error::TrySendError::Closed(_)) => Some("sink stopped"),
+            },
+        };
+        if let Some(reason) = lost {
+            stats.add_dropped(reason, items);
             stats.queued.fetch_sub(items, Ordering::Relaxed);
         }
     }
@@ -167,7 +238,12 @@ struct MetricsExport {
     start_ns: u64,
     next_ns: u64,
     interval_ns: u64,
+    /// End of the latest span recorded.
+    recorded_until: u64,
+    /// Time of the latest export.
+    last_export: u64,
     outputs: Vec<(Format, Targets)>,
+    when_full: WhenFull,
 }
 
 impl MetricsExport {
@@ -209,17 +285,26 @@ impl MetricsExport {
                 }
             };
             let payload = Bytes::from(std::mem::take(out));
-            send(targets, Batch { payload, items });
+            send(targets, Batch { payload, items }, self.when_full);
         }
     }
 
     /// Exports every boundary passed before `at`.
+    /// Exports every boundary passed before `at`, on the interval grid. A trace is counted
+    /// whole when it starts, so a point may include spans still running at its time.
     fn advance(&mut self, resources: &tsim_model::Resources, at: u64, out: &mut Vec<u8>) {
         while self.interval_ns > 0 && at >= self.next_ns {
             let t = self.next_ns;
             self.export(resources, t, out);
+            self.last_export = t;
             self.next_ns += self.interval_ns;
         }
+    }
+
+    /// The final export: everything, as of the end of the last span.
+    fn close(&mut self, resources: &tsim_model::Resources, out: &mut Vec<u8>) {
+        let t = self.recorded_until.max(self.last_export + 1).max(self.start_ns + 1);
+        self.export(resources, t, out);
     }
 }
 
@@ -232,43 +317,76 @@ fn generate(
 ) -> (Vec<u64>, bool) {
     let engine = &plan.engine;
     let resources = engine.resources();
-    let mut last_end = plan.schedule.start_ns;
     let mut per_scenario = vec![0u64; engine.scenarios().len()];
     let mut buf = TraceBuf::default();
     let mut scratch = Scratch::default();
     let mut out = Vec::new();
-    let mut batch_start: Option<u64> = None;
     let mut interrupted = false;
+    let when_full = plan.when_full;
 
-    let flush = |outputs: &mut [Output], out: &mut Vec<u8>| {
-        for o in outputs.iter_mut() {
-            let items = o.encoder.spans() as u64;
-            if items == 0 {
-                continue;
-            }
-            o.encoder.finish(resources, out);
-            let payload = Bytes::from(std::mem::replace(out, Vec::with_capacity(out.capacity())));
-            send(&o.targets, Batch { payload, items });
+    let flush = |o: &mut Output, out: &mut Vec<u8>| {
+        o.batch_start = None;
+        let items = o.encoder.spans() as u64;
+        if items == 0 {
+            return;
         }
+        o.encoder.finish(resources, out);
+        let payload = Bytes::from(std::mem::replace(out, Vec::with_capacity(out.capacity())));
+        send(&o.targets, Batch { payload, items }, when_full);
     };
 
-    for i in 0..plan.count {
+    // This shard's traces, in order: every index of the schedule, keeping ours.
+    let mut clock = plan.schedule.clock();
+    let (shard, shards) = plan.shard;
+    let mut next_own = || loop {
+        let (i, at) = clock.next_arrival();
+        if plan.count.is_some_and(|c| i >= c) || plan.end_ns.is_some_and(|e| at >= e) {
+            return None;
+        }
+        if i % shards == shard {
+            return Some((i, at));
+        }
+    };
+    // Traces due before the run began (a backfill) go at CPU speed without reading the
+    // clock. Paced traces start at their time; one that starts over LATE_NS after it is
+    // late — except while a backfill catches up with the present (until the first wait).
+    let pacing = plan.schedule.rate.is_finite();
+    let wall_start = now_ns();
+    let mut on_time = pacing && !plan.catch_up;
+    let mut rate_from: Option<(Instant, u64)> = None;
+    let mut paced = false;
+    let mut generated = 0u64;
+    let mut current = next_own();
+    while let Some((i, at)) = current {
         if stop.load(Ordering::Relaxed) {
             interrupted = true;
             break;
         }
-        let at = plan.schedule.at(i);
-        // Pacing: the i-th trace starts at its scheduled time; a past time runs at once.
-        loop {
-            let now = now_ns();
-            if now >= at || stop.load(Ordering::Relaxed) {
+        if pacing && (on_time || at >= wall_start) {
+            let mut now = now_ns();
+            if now < at {
+                on_time = true;
+            }
+            while now < at && !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_nanos((at - now).min(50_000_000)));
+                now = now_ns();
+            }
+            if stop.load(Ordering::Relaxed) {
+                interrupted = true;
                 break;
             }
-            std::thread::sleep(Duration::from_nanos((at - now).min(50_000_000)));
-        }
-        if stop.load(Ordering::Relaxed) {
-            interrupted = true;
-            break;
+            if on_time {
+                let lag = now.saturating_sub(at);
+                if lag > LATE_NS {
+                    counters.late.fetch_add(1, Ordering::Relaxed);
+                }
+                counters.max_lag_ns.fetch_max(lag, Ordering::Relaxed);
+                // The achieved rate is measured over the paced traces (after any backfill).
+                if !paced {
+                    paced = true;
+                    rate_from = Some((Instant::now(), generated));
+                }
+            }
         }
         if let Some(m) = metrics.as_mut() {
             m.advance(resources, at, &mut out);
@@ -279,36 +397,49 @@ fn generate(
         {
             m.agg.add(g.resource, &buf);
             m.declared.observe(&mut m.agg, g.scenario, g.resource, &buf);
+            // The root covers its trace.
+            m.recorded_until = m.recorded_until.max(buf.spans.first().map_or(at, |s| s.end_ns));
         }
-        last_end = last_end.max(buf.spans.first().map(|s| s.end_ns).unwrap_or(at));
         per_scenario[g.scenario] += 1;
         counters.traces.fetch_add(1, Ordering::Relaxed);
         counters.spans.fetch_add(buf.spans.len() as u64, Ordering::Relaxed);
         counters.errors.fetch_add(buf.error_spans() as u64, Ordering::Relaxed);
         counters.logs.fetch_add(buf.logs.len() as u64, Ordering::Relaxed);
-        for o in outputs.iter_mut() {
-            o.encoder.add(resources, g.resource, &buf);
+        let (first, before) = *rate_from.get_or_insert((Instant::now(), generated));
+        generated += 1;
+        if generated.is_multiple_of(256) || generated - before == 2 {
+            let rate = (generated - before - 1) as f64 / first.elapsed().as_secs_f64().max(1e-9);
+            counters.rate_bits.store(rate.to_bits(), Ordering::Relaxed);
         }
-        let first = *batch_start.get_or_insert(at);
-        let spans = outputs.iter().map(|o| o.encoder.spans()).max().unwrap_or(0);
+        current = next_own();
         // Batches close on size or on simulated time, never on the wall clock, so that the
         // file output is the same whatever the machine's speed.
-        let next = plan.schedule.at(i + 1);
-        if spans >= plan.batch_size || next.saturating_sub(first) >= plan.batch_timeout_ns {
-            flush(outputs, &mut out);
-            batch_start = None;
+        let next_at = current.map(|(_, t)| t);
+        for o in outputs.iter_mut() {
+            o.encoder.add(resources, g.resource, &buf);
+            let opened = *o.batch_start.get_or_insert(at);
+            if o.encoder.spans() >= o.max_spans || next_at.is_none_or(|t| t.saturating_sub(opened) >= o.max_ns) {
+                flush(o, &mut out);
+            }
         }
     }
-    flush(outputs, &mut out);
+    if let Some((first, before)) = rate_from
+        && generated - before >= 2
+    {
+        let rate = (generated - before - 1) as f64 / first.elapsed().as_secs_f64().max(1e-9);
+        counters.rate_bits.store(rate.to_bits(), Ordering::Relaxed);
+    }
+    for o in outputs.iter_mut() {
+        flush(o, &mut out);
+    }
     if let Some(m) = metrics.as_mut() {
-        // The final export: everything, as of the end of the last span.
-        m.export(resources, last_end.max(m.start_ns + 1), &mut out);
+        m.close(resources, &mut out);
     }
     (per_scenario, interrupted)
 }
 
 /// Runs `plan` to completion (or Ctrl-C) and reports.
-pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>) -> Report {
+pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>, live: Arc<Live>) -> Report {
     let started = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -333,7 +464,14 @@ pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>) -> Report {
         let (tx, rx) = mpsc::channel(plan.queue_size.max(1));
         let stats = Arc::new(SinkStats::default());
         reports_meta.push((sink.name(), sink.signal(), sink.counts_for_exit(), stats.clone()));
-        let (signal, format) = (sink.signal(), sink.format());
+        live.sinks.lock().unwrap_or_else(|e| e.into_inner()).push((sink.name(), sink.signal(), stats.clone()));
+        let (signal, format, fixed) = (sink.signal(), sink.format(), sink.fixed_batches());
+        if signal == Signal::Metrics && !plan.metrics {
+            // Serves only the self-telemetry: no simulated metrics in this run.
+            drop(tx);
+            tasks.push(tokio::spawn(run_sink(sink, rx, stats, 1)));
+            continue;
+        }
         if signal == Signal::Metrics {
             match metric_outputs.iter_mut().find(|(f, _)| *f == format) {
                 Some((_, t)) => t.push((tx, stats.clone())),
@@ -342,29 +480,30 @@ pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>) -> Report {
             tasks.push(tokio::spawn(run_sink(sink, rx, stats, plan.in_flight)));
             continue;
         }
-        match outputs.iter_mut().find(|o| o.format == format && o.signal == signal) {
+        match outputs.iter_mut().find(|o| o.format == format && o.signal == signal && o.fixed == fixed) {
             Some(o) => o.targets.push((tx, stats.clone())),
-            None => outputs.push(Output {
-                signal,
-                format,
-                encoder: encoder(signal, format, &plan),
-                targets: vec![(tx, stats.clone())],
-            }),
+            None => {
+                let (max_spans, max_ns) = if fixed { FILE_BATCH } else { (plan.batch_size, plan.batch_timeout_ns) };
+                outputs.push(Output {
+                    signal,
+                    format,
+                    encoder: encoder(signal, format, &plan),
+                    targets: vec![(tx, stats.clone())],
+                    fixed,
+                    max_spans,
+                    max_ns,
+                    batch_start: None,
+                })
+            }
         }
         tasks.push(tokio::spawn(run_sink(sink, rx, stats, plan.in_flight)));
     }
 
-    let counters = Arc::new(Counters {
-        traces: AtomicU64::new(0),
-        spans: AtomicU64::new(0),
-        errors: AtomicU64::new(0),
-        logs: AtomicU64::new(0),
-    });
-    let count = plan.count;
+    let expected = plan.expected;
     let show_progress = plan.progress;
     let plan = Arc::new(plan);
     let generation = {
-        let (plan, stop, counters) = (plan.clone(), stop.clone(), counters.clone());
+        let (plan, stop, live) = (plan.clone(), stop.clone(), live.clone());
         let start_ns = plan.schedule.start_ns;
         let mut agg = MetricsAgg::new();
         for sc in plan.engine.scenarios() {
@@ -382,23 +521,29 @@ pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>) -> Report {
             declared,
             start_ns,
             next_ns: start_ns + plan.metrics_interval_ns,
+            recorded_until: start_ns,
+            last_export: start_ns,
             interval_ns: plan.metrics_interval_ns,
             outputs: metric_outputs,
+            when_full: plan.when_full,
         });
         tokio::task::spawn_blocking(move || {
             let mut outputs = outputs;
-            let r = generate(&plan, &mut outputs, &mut metrics, &stop, &counters);
+            let r = generate(&plan, &mut outputs, &mut metrics, &stop, &live.counters);
             drop(metrics);
             r
             // `outputs` (and with it every sender) is dropped here: the sinks drain and close.
         })
     };
 
-    let bar = ProgressBar::with_draw_target(Some(count), ProgressDrawTarget::hidden());
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} traces  {msg}  [{elapsed_precise}, eta {eta}]")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let bar = ProgressBar::with_draw_target(expected, ProgressDrawTarget::hidden());
+    let template = if expected.is_some() {
+        "{bar:30} {pos}/{len} traces  {msg}  [{elapsed_precise}, eta {eta}]"
+    } else {
+        "{spinner} {pos} traces  {msg}  [{elapsed_precise}]"
+    };
+    bar.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()));
+    let counters = &live.counters;
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut generation = generation;
     let (per_scenario, interrupted) = loop {
@@ -408,10 +553,8 @@ pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>) -> Report {
                 if show_progress && bar.is_hidden() && started.elapsed() > Duration::from_secs(1) {
                     bar.set_draw_target(ProgressDrawTarget::stderr());
                 }
-                let t = counters.traces.load(Ordering::Relaxed);
-                bar.set_position(t);
-                let secs = started.elapsed().as_secs_f64().max(1e-9);
-                bar.set_message(format!("{} spans, {:.0} traces/s", counters.spans.load(Ordering::Relaxed), t as f64 / secs));
+                bar.set_position(counters.traces.load(Ordering::Relaxed));
+                bar.set_message(rate_line(&live));
             }
         }
     };
@@ -449,5 +592,27 @@ pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>) -> Report {
         elapsed: started.elapsed(),
         interrupted,
         close_errors,
+        late: counters.late.load(Ordering::Relaxed),
+        max_lag: Duration::from_nanos(counters.max_lag_ns.load(Ordering::Relaxed)),
+        achieved_rate: live.achieved_rate(),
+        target_rate: live.target_rate,
+        spans_per_trace: live.spans_per_trace,
+        shard: (live.shard.1 > 1).then_some(live.shard),
     }
+}
+
+/// The progress message: spans so far, achieved against target rate, late traces.
+fn rate_line(live: &Live) -> String {
+    let c = &live.counters;
+    let k = live.spans_per_trace;
+    let mut s =
+        format!("{} spans, {}/s", c.spans.load(Ordering::Relaxed), crate::summary::human(live.achieved_rate() * k));
+    if let Some(t) = live.target_rate {
+        s.push_str(&format!(" (target {}/s)", crate::summary::human(t * k)));
+    }
+    let late = c.late.load(Ordering::Relaxed);
+    if late > 0 {
+        s.push_str(&format!(", {late} late"));
+    }
+    s
 }

@@ -22,6 +22,35 @@ pub fn render(r: &Report, seed: u64, start: &str) -> String {
         if r.interrupted { " — interrupted" } else { "" }
     );
     let _ = writeln!(s, "seed {seed}, start {start} (replay: --seed {seed} --start-time {start})");
+    if let Some((i, n)) = r.shard {
+        let _ = writeln!(s, "shard {i}/{n}: traces whose index is {i} modulo {n}");
+    }
+    let k = r.spans_per_trace;
+    let rate = |t: f64| format!("{} traces/s ({} spans/s)", human(t), human(t * k));
+    match r.target_rate {
+        Some(t) if r.traces >= 2 => {
+            let _ = writeln!(
+                s,
+                "rate: target {}, achieved {} ({:+.2} %)",
+                rate(t),
+                rate(r.achieved_rate),
+                (r.achieved_rate / t - 1.0) * 100.0
+            );
+        }
+        _ if r.traces >= 2 => {
+            let _ = writeln!(s, "rate: {} (as fast as possible)", rate(r.achieved_rate));
+        }
+        _ => {}
+    }
+    if r.late > 0 {
+        let _ = writeln!(
+            s,
+            "late: {} traces started more than 100 ms after their time (worst {:.3} s behind): the generator \
+             or a sink could not keep up (see --when-full)",
+            r.late,
+            r.max_lag.as_secs_f64()
+        );
+    }
     let w = r.sinks.iter().map(|k| k.name.len()).max().unwrap_or(4).max(4);
     let _ = writeln!(
         s,
@@ -67,6 +96,16 @@ pub fn to_json(r: &Report, seed: u64, start: &str) -> serde_json::Value {
         "log_records": r.logs,
         "elapsed_seconds": r.elapsed.as_secs_f64(),
         "interrupted": r.interrupted,
+        "shard": r.shard.map(|(i, n)| serde_json::json!({"index": i, "count": n})),
+        "rate": {
+            "spans_per_trace": r.spans_per_trace,
+            "target_traces_per_second": r.target_rate,
+            "target_spans_per_second": r.target_rate.map(|t| t * r.spans_per_trace),
+            "achieved_traces_per_second": r.achieved_rate,
+            "achieved_spans_per_second": r.achieved_rate * r.spans_per_trace,
+        },
+        "late_traces": r.late,
+        "max_lag_seconds": r.max_lag.as_secs_f64(),
         "scenarios": r.per_scenario.iter().map(|(n, c)| (n.clone(), serde_json::json!(c))).collect::<serde_json::Map<_, _>>(),
         "sinks": r.sinks.iter().map(|k| serde_json::json!({
             "name": k.name,
@@ -80,4 +119,33 @@ pub fn to_json(r: &Report, seed: u64, start: &str) -> serde_json::Value {
         })).collect::<Vec<_>>(),
         "close_errors": r.close_errors,
     })
+}
+
+/// `1234567.0` → `1.23M`, `14285.7` → `14.3k`, `950.0` → `950`.
+pub fn human(v: f64) -> String {
+    let a = v.abs();
+    if a >= 1e9 {
+        format!("{:.2}G", v / 1e9)
+    } else if a >= 1e6 {
+        format!("{:.2}M", v / 1e6)
+    } else if a >= 1e4 {
+        format!("{:.1}k", v / 1e3)
+    } else if a >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human;
+
+    #[test]
+    fn human_numbers() {
+        assert_eq!(human(1_234_567.0), "1.23M");
+        assert_eq!(human(14_285.7), "14.3k");
+        assert_eq!(human(950.0), "950");
+        assert_eq!(human(2.5), "2.50");
+    }
 }

@@ -190,8 +190,18 @@ fn ctrl_c_stops_generation_flushes_and_balances() {
 #[test]
 fn bad_flags_are_named() {
     let r = run(&["scenario", "--name", "tool_retry", "--rate", "0"]);
-    assert_eq!(r.code(), 1);
-    assert!(r.stderr().contains("--rate must be above 0"));
+    assert_eq!(r.code(), 2, "a usage error");
+    assert!(r.stderr().contains("'--rate <RATE>': `0`: the rate must be above 0"), "{}", r.stderr());
+    let r = run(&["scenario", "--name", "tool_retry", "--rate", "5/fortnight"]);
+    assert!(r.stderr().contains("is not a rate (examples: 200, 10k/s, 600/m, 50k spans/s)"), "{}", r.stderr());
+    let r = run(&["scenario", "--name", "tool_retry", "--shard", "4/4", "--seed", "1"]);
+    assert!(r.stderr().contains("`4/4` is not a shard"), "{}", r.stderr());
+    let r = run(&["scenario", "--name", "tool_retry", "--shard", "1/4"]);
+    assert!(r.stderr().contains("a sharded run needs --seed"), "{}", r.stderr());
+    let r = run(&["--start-time", START, "scenario", "--name", "tool_retry", "--end", "2026-11-21T09:00:00Z"]);
+    assert!(r.stderr().contains("the end (2026-11-21T09:00:00.000000Z) must be after the start"), "{}", r.stderr());
+    let r = run(&["scenario", "--name", "tool_retry", "--interval", "0", "--duration", "1m"]);
+    assert!(r.stderr().contains("needs --rate or an --interval above 0"), "{}", r.stderr());
     let r = run(&["--start-time", "yesterday", "scenario", "--name", "tool_retry"]);
     assert!(r.stderr().contains("--start-time `yesterday` is not RFC 3339"), "{}", r.stderr());
     let r = run(&["--protocol", "carrier-pigeon", "--endpoint", "http://127.0.0.1:9", "run"]);

@@ -13,14 +13,14 @@ mod schedule;
 pub use build::{EDGE_MIN_NS, SPAN_FLAGS, Scratch};
 pub use compile::{CompiledScenario, DEFAULT_LEAF_MEDIAN_MS};
 pub use sample::Sampler;
-pub use schedule::Schedule;
+pub use schedule::{Arrivals, Clock, Schedule, Traffic};
 
 use rand::Rng;
 use tsim_model::{OwnedValue, Resource, Resources, TraceBuf};
 use tsim_scenario::{Literal, Scenario};
 
 use crate::build::Builder;
-use crate::rng::{cumulative, pick, trace_rng};
+use crate::rng::{cumulative, pick, splitmix64, trace_rng};
 
 /// What the engine needs besides the scenarios.
 #[derive(Debug, Clone, Default)]
@@ -70,6 +70,8 @@ pub struct Engine {
     /// Variant of each trace index of an exact-count run (single scenario).
     quota: Vec<u16>,
     openinference: bool,
+    /// Key of the trace-id bijection.
+    id_key: u64,
 }
 
 fn owned(l: &Literal) -> OwnedValue {
@@ -140,6 +142,7 @@ impl Engine {
             resources,
             quota: Vec::new(),
             openinference: cfg.openinference,
+            id_key: splitmix64(cfg.seed ^ 0x7ACE_1D00_0000_0001),
         })
     }
 
@@ -215,10 +218,10 @@ impl Engine {
         out.scenario = &sc.name;
         let mut id = [0u8; 16];
         id[..8].copy_from_slice(&rng.next_u64().to_be_bytes());
-        id[8..].copy_from_slice(&rng.next_u64().to_be_bytes());
-        if id == [0; 16] {
-            id[15] = 1;
-        }
+        // The low half is a bijection of the index (keyed by the seed): trace ids never
+        // repeat within a run, nor across the shards of one (each shard has its own indices).
+        let _ = rng.next_u64();
+        id[8..].copy_from_slice(&splitmix64(index.wrapping_add(self.id_key)).to_be_bytes());
         out.trace_id = id;
         let mut b = Builder {
             sc,

@@ -7,6 +7,7 @@
 //! `generated = delivered + dropped{reason}` per sink.
 
 pub mod applog;
+pub mod discard;
 pub mod elasticsearch;
 pub mod file;
 mod http;
@@ -169,6 +170,11 @@ pub trait Sink: Send {
     /// Whether drops here make the run fail (false for views such as stdout).
     fn counts_for_exit(&self) -> bool {
         true
+    }
+    /// Whether this sink's batches have a fixed size (spans, simulated time) whatever the
+    /// export batch flags, so that its output is the same bytes for the same seed (files).
+    fn fixed_batches(&self) -> bool {
+        false
     }
     /// A copy that can deliver at the same time as this one (its own connection), for
     /// several requests in flight; `None` (the default) when batches must go one by one,

@@ -45,6 +45,10 @@ impl Sink for FileSink {
         self.signal
     }
 
+    fn fixed_batches(&self) -> bool {
+        true
+    }
+
     fn send(&mut self, batch: Batch) -> BoxFuture<'_, Delivery> {
         Box::pin(async move {
             let Some(f) = self.file.as_mut() else {

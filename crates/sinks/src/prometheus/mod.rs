@@ -15,6 +15,9 @@ use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink};
 /// Content type of the text exposition format 0.0.4.
 pub const CONTENT_TYPE_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
+/// Writes live text-format families at each scrape.
+pub type LiveFn = Arc<dyn Fn(&mut String) + Send + Sync>;
+
 /// How long the endpoint stays up after the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Linger {
@@ -35,8 +38,9 @@ pub struct PrometheusSink {
 }
 
 impl PrometheusSink {
-    /// Binds `addr` and starts serving (an empty exposition until the first export).
-    pub async fn bind(addr: &str, linger: Linger) -> Result<Self, String> {
+    /// Binds `addr` and starts serving: the latest exposition sent (empty until the first
+    /// export), followed by what `live` writes at each scrape (the simulator's own counters).
+    pub async fn bind(addr: &str, linger: Linger, live: LiveFn) -> Result<Self, String> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| format!("--prometheus-listen {addr}: cannot listen: {e}"))?;
@@ -46,7 +50,15 @@ impl PrometheusSink {
         let app = Router::new().route(
             "/metrics",
             get(move || {
-                let body = state.read().map(|b| b.clone()).unwrap_or_default();
+                let latest = state.read().map(|b| b.clone()).unwrap_or_default();
+                let mut own = String::new();
+                live(&mut own);
+                let mut body = Vec::with_capacity(latest.len() + own.len());
+                body.extend_from_slice(&latest);
+                if !latest.is_empty() && !latest.ends_with(b"\n") {
+                    body.push(b'\n');
+                }
+                body.extend_from_slice(own.as_bytes());
                 async move { ([(CONTENT_TYPE, CONTENT_TYPE_TEXT)], body) }
             }),
         );

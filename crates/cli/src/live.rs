@@ -1,0 +1,168 @@
+//! The run's live state, shared by generation, the progress line and the self-telemetry
+//! that `--prometheus-listen` serves next to the simulated metrics.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use tsim_sinks::{Signal, SinkStats};
+
+use crate::pipeline::Counters;
+
+/// Counters of the generator and of every sink, readable while the run goes on.
+#[derive(Default)]
+pub struct Live {
+    /// Generator counters.
+    pub counters: Counters,
+    /// Per sink: name, signal, counters (filled in when the sinks start).
+    pub sinks: Mutex<Vec<(String, Signal, Arc<SinkStats>)>>,
+    /// Traces per second this shard aims at (`None`: as fast as possible).
+    pub target_rate: Option<f64>,
+    /// Mean spans per trace, estimated before the run.
+    pub spans_per_trace: f64,
+    /// (index, count) of this shard.
+    pub shard: (u64, u64),
+    /// The run seed.
+    pub seed: u64,
+}
+
+/// Escapes a Prometheus label value.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+impl Live {
+    /// Achieved traces per second so far.
+    pub fn achieved_rate(&self) -> f64 {
+        f64::from_bits(self.counters.rate_bits.load(Ordering::Relaxed))
+    }
+
+    /// The self-telemetry in the Prometheus text format (names `telemetry_simulator_*`).
+    pub fn render(&self, out: &mut String) {
+        let c = &self.counters;
+        let mut family = |name: &str, kind: &str, help: &str, samples: &[(String, f64)]| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (labels, v) in samples {
+                let _ = writeln!(out, "{name}{labels} {v}");
+            }
+        };
+        let one = |v: f64| vec![(String::new(), v)];
+        family(
+            "telemetry_simulator_info",
+            "gauge",
+            "The simulator's version, seed and shard.",
+            &[(
+                format!(
+                    "{{version=\"{}\",seed=\"{}\",shard=\"{}\",shards=\"{}\"}}",
+                    env!("CARGO_PKG_VERSION"),
+                    self.seed,
+                    self.shard.0,
+                    self.shard.1
+                ),
+                1.0,
+            )],
+        );
+        let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as f64;
+        family("telemetry_simulator_traces_generated_total", "counter", "Traces generated.", &one(load(&c.traces)));
+        family("telemetry_simulator_spans_generated_total", "counter", "Spans generated.", &one(load(&c.spans)));
+        family(
+            "telemetry_simulator_log_records_generated_total",
+            "counter",
+            "Log records generated.",
+            &one(load(&c.logs)),
+        );
+        family(
+            "telemetry_simulator_late_traces_total",
+            "counter",
+            "Paced traces that started more than 100 ms after their scheduled time.",
+            &one(load(&c.late)),
+        );
+        family(
+            "telemetry_simulator_schedule_lag_max_seconds",
+            "gauge",
+            "Largest delay of a paced trace behind its scheduled time.",
+            &one(load(&c.max_lag_ns) / 1e9),
+        );
+        family(
+            "telemetry_simulator_achieved_traces_per_second",
+            "gauge",
+            "Traces per second achieved so far.",
+            &one(self.achieved_rate()),
+        );
+        if let Some(t) = self.target_rate {
+            family(
+                "telemetry_simulator_target_traces_per_second",
+                "gauge",
+                "Traces per second this shard aims at.",
+                &one(t),
+            );
+        }
+        let sinks = self.sinks.lock().unwrap_or_else(|e| e.into_inner());
+        let per_sink = |f: &dyn Fn(&SinkStats) -> u64| -> Vec<(String, f64)> {
+            sinks
+                .iter()
+                .map(|(n, sig, s)| (format!("{{sink=\"{}\",signal=\"{}\"}}", label(n), sig.as_str()), f(s) as f64))
+                .collect()
+        };
+        let rd = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+        family(
+            "telemetry_simulator_sink_generated_total",
+            "counter",
+            "Items (spans, log records, data points) handed to a sink.",
+            &per_sink(&|s| rd(&s.generated)),
+        );
+        family(
+            "telemetry_simulator_sink_delivered_total",
+            "counter",
+            "Items a sink's peer accepted.",
+            &per_sink(&|s| rd(&s.delivered)),
+        );
+        family("telemetry_simulator_sink_requests_total", "counter", "Requests made.", &per_sink(&|s| rd(&s.requests)));
+        family(
+            "telemetry_simulator_sink_retries_total",
+            "counter",
+            "Retried requests.",
+            &per_sink(&|s| rd(&s.retries)),
+        );
+        family(
+            "telemetry_simulator_sink_queue_items",
+            "gauge",
+            "Items waiting in a sink's queue or in flight.",
+            &per_sink(&|s| rd(&s.queued)),
+        );
+        let dropped: Vec<(String, f64)> = sinks
+            .iter()
+            .flat_map(|(n, sig, s)| {
+                s.dropped().into_iter().map(move |(reason, v)| {
+                    (
+                        format!("{{sink=\"{}\",signal=\"{}\",reason=\"{}\"}}", label(n), sig.as_str(), label(&reason)),
+                        v as f64,
+                    )
+                })
+            })
+            .collect();
+        family("telemetry_simulator_sink_dropped_total", "counter", "Items a sink lost, by reason.", &dropped);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_every_family_with_labels() {
+        let live = Live { shard: (2, 4), seed: 9, target_rate: Some(250.0), ..Live::default() };
+        live.counters.traces.store(10, Ordering::Relaxed);
+        let stats = Arc::new(SinkStats::default());
+        stats.add_dropped("queue \"full\"", 3);
+        live.sinks.lock().unwrap().push(("otlp-grpc http://x:4317".into(), Signal::Traces, stats));
+        let mut s = String::new();
+        live.render(&mut s);
+        assert!(s.contains("telemetry_simulator_traces_generated_total 10\n"), "{s}");
+        assert!(s.contains("shard=\"2\",shards=\"4\""));
+        assert!(s.contains("telemetry_simulator_target_traces_per_second 250\n"));
+        assert!(s.contains(
+            "telemetry_simulator_sink_dropped_total{sink=\"otlp-grpc http://x:4317\",signal=\"traces\",reason=\"queue \\\"full\\\"\"} 3"
+        ));
+    }
+}
