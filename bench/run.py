@@ -1,0 +1,220 @@
+"""Side-by-side speed of telemetry-simulator and its anchors, on this machine, in one go.
+
+    python3 bench/run.py            # full run (about 3 minutes, 60 s of it paced)
+    python3 bench/run.py --quick    # smaller counts, 10 s paced
+
+The same 7-span agent turn (`successful_agent_turn`) goes through:
+  1. our engine to a null sink (--discard: generated and encoded, then dropped)
+  2. our engine to the file sink (OTLP/JSON lines)
+  3. our engine over OTLP/gRPC into rotel --exporter blackhole
+  4. the OpenTelemetry Python SDK (TracerProvider + BatchSpanProcessor, seed 000's method),
+     with a no-op exporter and with the OTLP/gRPC exporter into the same rotel
+  5. an encode-only loop over pre-built spans (the practical ceiling)
+plus a paced run at 100k spans/s (achieved vs target) and the peak RSS of a 10M-span run
+against a 1M-span one (memory flat). Prints spans/s, ratios and the targets of issue 5.
+Needs: cargo, python3 with `opentelemetry-sdk`, `opentelemetry-exporter-otlp-proto-grpc`
+and `rotel` (installed with pip when missing).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = ROOT / "target" / "release" / "telemetry-simulator"
+SCENARIO = ["scenario", "--name", "successful_agent_turn"]
+
+
+def pip_install(*pkgs):
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", *pkgs], check=True)
+
+
+def ensure_python_deps():
+    try:
+        import opentelemetry.sdk  # noqa: F401
+        import opentelemetry.exporter.otlp.proto.grpc  # noqa: F401
+    except ImportError:
+        pip_install("opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-grpc")
+    try:
+        import rotel  # noqa: F401
+    except ImportError:
+        pip_install("rotel")
+
+
+def rotel_binary():
+    import rotel
+
+    base = Path(rotel.__file__).parent
+    for p in base.rglob("rotel-agent"):
+        if p.is_file():
+            return p
+    raise SystemExit("rotel-agent not found in the rotel package")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=20):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing listens on {port}")
+
+
+def measure(cmd):
+    """Runs cmd; returns (stdout, wall seconds)."""
+    start = time.perf_counter()
+    p = subprocess.run(cmd, capture_output=True)
+    if p.returncode != 0:
+        raise SystemExit(f"{' '.join(map(str, cmd))} failed ({p.returncode}):\n{p.stderr.decode()}")
+    return p.stdout.decode(), time.perf_counter() - start
+
+
+def measure_rusage(cmd):
+    """Runs cmd and returns (wall seconds, CPU seconds, peak RSS MiB) of that process alone."""
+    start = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - start
+    err = p.stderr.read().decode()
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        raise SystemExit(f"{' '.join(map(str, cmd))} failed ({p.returncode}):\n{err}")
+    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024
+
+
+def sim(args, summary):
+    """One simulator run; returns (summary dict, wall s, CPU s, RSS MiB)."""
+    wall, cpu, rss = measure_rusage([str(BIN), "-q", "--summary-json", str(summary), *args])
+    return json.loads(Path(summary).read_text()), wall, cpu, rss
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="smaller runs (a smoke test of the harness)")
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    a = ap.parse_args()
+
+    traces = 200_000 if a.quick else 1_000_000
+    py_traces = 5_000 if a.quick else 20_000
+    paced_s = 10 if a.quick else 60
+    big = 1_428_572  # 10,000,004 spans
+
+    print("building (release)…", flush=True)
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "telemetry-simulator"], cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "tsim-engine", "--example", "encode_ceiling"],
+                   cwd=ROOT, check=True)
+    ensure_python_deps()
+
+    tmp = Path(tempfile.mkdtemp(prefix="tsim-bench-"))
+    grpc_port, http_port = free_port(), free_port()
+    rotel = subprocess.Popen(
+        [str(rotel_binary()), "start", "--exporter", "blackhole",
+         "--otlp-grpc-endpoint", f"127.0.0.1:{grpc_port}", "--otlp-http-endpoint", f"127.0.0.1:{http_port}",
+         "--pid-file", str(tmp / "rotel.pid"), "--log-file", str(tmp / "rotel.log")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rows = {}
+    try:
+        wait_port(grpc_port)
+        count = ["--count", str(traces), "--interval", "0"]
+        base = ["--signals", "traces", "--seed", "1"]
+
+        def ours(label, extra):
+            s, wall, cpu, rss = sim(base + extra + SCENARIO + count, tmp / "s.json")
+            assert all(k["generated"] == k["delivered"] for k in s["sinks"]), s["sinks"]
+            rows[label] = {"spans": s["spans"], "seconds": s["elapsed_seconds"],
+                           "spans_per_second": s["spans"] / s["elapsed_seconds"], "cpu_seconds": cpu,
+                           "rss_mib": rss}
+
+        print("1/5 null sink", flush=True)
+        ours("null sink", ["--discard"])
+        print("2/5 file sink", flush=True)
+        ours("file sink", ["--output", str(tmp / "out")])
+        shutil.rmtree(tmp / "out", ignore_errors=True)
+        print("3/5 OTLP/gRPC into rotel", flush=True)
+        ours("gRPC into rotel", ["--endpoint", f"http://127.0.0.1:{grpc_port}", "--protocol", "grpc"])
+
+        print("4/5 Python SDK (no-op exporter, then OTLP/gRPC into rotel)", flush=True)
+        for exporter, label in [("noop", "Python SDK, no-op"), ("grpc", "Python SDK, gRPC")]:
+            out, _ = measure([sys.executable, str(ROOT / "bench" / "python_sdk.py"), "--exporter", exporter,
+                              "--endpoint", f"http://127.0.0.1:{grpc_port}", "--traces", str(py_traces)])
+            r = json.loads(out.strip().splitlines()[-1])
+            rows[label] = {"spans": r["spans"], "seconds": r["seconds"], "spans_per_second": r["spans_per_second"]}
+
+        print("5/5 encode-only ceiling", flush=True)
+        out, _ = measure([str(ROOT / "target" / "release" / "examples" / "encode_ceiling"), "2" if a.quick else "5"])
+        r = json.loads(out)
+        rows["encode only"] = {"spans": r["spans"], "seconds": r["seconds"],
+                               "spans_per_second": r["spans_per_second"]}
+
+        print(f"paced: 100k spans/s for {paced_s} s", flush=True)
+        s, _, _, _ = sim(base + ["--discard"] + SCENARIO + ["--rate", "100k spans/s", "--duration", f"{paced_s}s"],
+                         tmp / "p.json")
+        paced = s["rate"]
+        print("memory: 1M spans, then 10M spans (file sink)", flush=True)
+        mem = {}
+        for n, label in [(142_858, "1M spans"), (big, "10M spans")]:
+            _, _, _, rss = sim(base + ["--output", str(tmp / "mem")] + SCENARIO + ["--count", str(n), "--interval", "0"],
+                               tmp / "m.json")
+            mem[label] = rss
+            shutil.rmtree(tmp / "mem", ignore_errors=True)
+    finally:
+        rotel.terminate()
+        rotel.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    sdk = rows["Python SDK, no-op"]["spans_per_second"]
+    sdk_grpc = rows["Python SDK, gRPC"]["spans_per_second"]
+    ceiling = rows["encode only"]["spans_per_second"]
+    print()
+    print(f"{'stage':<22} {'spans/s':>12} {'× SDK no-op':>12} {'of ceiling':>11} {'CPU s':>7} {'RSS MiB':>8}")
+    for label, r in rows.items():
+        cpu = f"{r['cpu_seconds']:.2f}" if "cpu_seconds" in r else "-"
+        rss = f"{r['rss_mib']:.1f}" if "rss_mib" in r else "-"
+        print(f"{label:<22} {r['spans_per_second']:>12,.0f} {r['spans_per_second'] / sdk:>11.1f}× "
+              f"{r['spans_per_second'] / ceiling:>10.1%} {cpu:>7} {rss:>8}")
+    null = rows["null sink"]
+    per_core = null["spans"] / null["cpu_seconds"]
+    grpc = rows["gRPC into rotel"]["spans_per_second"]
+    err = (paced["achieved_spans_per_second"] / paced["target_spans_per_second"] - 1) * 100
+    print()
+    print(f"paced: target {paced['target_spans_per_second']:,.0f} spans/s, "
+          f"achieved {paced['achieved_spans_per_second']:,.0f} ({err:+.2f} %)")
+    print(f"memory: peak RSS {mem['1M spans']:.1f} MiB at 1M spans, {mem['10M spans']:.1f} MiB at 10M spans")
+    print()
+    checks = [
+        ("null sink ≥ 3M spans/s per CPU-second", per_core >= 3e6, f"{per_core:,.0f}"),
+        ("null sink ≥ 30 % of the encode-only ceiling", null["spans_per_second"] >= 0.3 * ceiling,
+         f"{null['spans_per_second'] / ceiling:.1%}"),
+        ("null sink ≥ 100× the Python SDK (no-op)", null["spans_per_second"] >= 100 * sdk,
+         f"{null['spans_per_second'] / sdk:.0f}×"),
+        ("gRPC into rotel ≥ 500k spans/s", grpc >= 5e5, f"{grpc:,.0f}"),
+        ("gRPC ≥ 30× the Python SDK over gRPC", grpc >= 30 * sdk_grpc, f"{grpc / sdk_grpc:.0f}×"),
+        ("paced 100k spans/s within ±1 %", abs(err) <= 1.0, f"{err:+.2f} %"),
+        ("10M-span run under 64 MiB RSS", mem["10M spans"] < 64, f"{mem['10M spans']:.1f} MiB"),
+        ("memory flat (10M vs 1M spans within 25 %)", mem["10M spans"] <= 1.25 * mem["1M spans"],
+         f"{mem['10M spans'] / mem['1M spans']:.2f}×"),
+    ]
+    for name, ok, got in checks:
+        print(f"{'MET ' if ok else 'MISS'}  {name}: {got}")
+    if a.json:
+        a.json.write_text(json.dumps({"rows": rows, "paced": paced, "memory_mib": mem,
+                                      "checks": {n: {"met": ok, "value": g} for n, ok, g in checks}}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
