@@ -302,6 +302,7 @@ fn execute(
     }
     let seed =
         g.seed.unwrap_or_else(|| tsim_engine::rng::splitmix64(pipeline::now_ns() ^ u64::from(std::process::id())));
+    let signals = signals(g)?;
     let tenant_key = format!("{}.tenant.id", g.attr_prefix);
     let cfg = EngineConfig {
         seed,
@@ -314,6 +315,7 @@ fn execute(
             .map_err(|e| anyhow!("OTEL_RESOURCE_ATTRIBUTES: {e}"))?
             .unwrap_or_default(),
         openinference: g.openinference,
+        no_records: !signals.contains(&Signal::Logs),
     };
     let refs: Vec<&Scenario> = scenarios.iter().collect();
     let mut engine = Engine::new(&refs, &cfg).map_err(|e| anyhow!(e))?;
@@ -366,7 +368,6 @@ fn execute(
         compression: g.compression.clone(),
         timeout_ms: g.timeout,
     };
-    let signals = signals(g)?;
     let mut otlp = Vec::new();
     for &sig in &signals {
         if let Some(c) = OtlpConfig::resolve(&flags, sig, &env).map_err(|e| anyhow!(e))? {

@@ -405,7 +405,7 @@ fn generate(
         counters.spans.fetch_add(buf.spans.len() as u64, Ordering::Relaxed);
         counters.errors.fetch_add(buf.error_spans() as u64, Ordering::Relaxed);
         counters.logs.fetch_add(buf.logs.len() as u64, Ordering::Relaxed);
-        let (first, before) = *rate_from.get_or_insert((Instant::now(), generated));
+        let (first, before) = *rate_from.get_or_insert_with(|| (Instant::now(), generated));
         generated += 1;
         if generated.is_multiple_of(256) || generated - before == 2 {
             let rate = (generated - before - 1) as f64 / first.elapsed().as_secs_f64().max(1e-9);

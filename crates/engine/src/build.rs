@@ -118,8 +118,9 @@ impl<'e> Builder<'e, '_> {
         }
     }
 
-    /// Generates the whole trace and moves it to `start_ns`, then its log records.
-    pub fn run(&mut self, start_ns: u64) {
+    /// Generates the whole trace and moves it to `start_ns`, then (with `records`) its log
+    /// records.
+    pub fn run(&mut self, start_ns: u64, records: bool) {
         self.span_nodes.clear();
         self.decisions.clear();
         let t0 = self.out.attrs.len() as u32;
@@ -131,6 +132,9 @@ impl<'e> Builder<'e, '_> {
         self.trace_attrs = (t0, self.out.attrs.len() as u32);
         let (sub, _, _) = self.node(0, [0; 8], false, 0);
         self.shift(sub, start_ns);
+        if !records {
+            return;
+        }
         self.decision_records();
         self.artifact_records();
         if self.sc.emit_logs {
@@ -440,7 +444,7 @@ impl<'e> Builder<'e, '_> {
             }
             Builtin::TraceUuid => tsim_model::hex::push_uuid_str(self.scratch, &self.out.trace_id),
             Builtin::DurationMs => {
-                let _ = write!(self.scratch, "{:.3}", self.cur_dur as f64 / 1e6);
+                tsim_model::time::push_ms3(self.scratch, self.cur_dur);
             }
             Builtin::Success => self.scratch.push_str(if self.cur_error.is_some() { "false" } else { "true" }),
             Builtin::ErrorType => {
@@ -458,7 +462,7 @@ impl<'e> Builder<'e, '_> {
             match p {
                 LPart::Text(t) => self.scratch.push_str(t),
                 LPart::DurationMs => {
-                    let _ = write!(self.scratch, "{:.3}", (span.end_ns - span.start_ns) as f64 / 1e6);
+                    tsim_model::time::push_ms3(self.scratch, span.end_ns - span.start_ns);
                 }
                 LPart::SpanName => {
                     let name = self.out.str(&span.name);

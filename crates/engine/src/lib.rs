@@ -37,6 +37,9 @@ pub struct EngineConfig {
     pub resource_attributes: Vec<(String, String)>,
     /// Add OpenInference attributes (`openinference.span.kind`, `llm.*`) to GenAI spans.
     pub openinference: bool,
+    /// Build no log records (decisions, artifacts, logs): the run exports no logs. Spans
+    /// are the same either way (records are drawn after them).
+    pub no_records: bool,
 }
 
 /// Attribute keys naming a span's agent, in order of preference (the span, then ancestors).
@@ -70,6 +73,7 @@ pub struct Engine {
     /// Variant of each trace index of an exact-count run (single scenario).
     quota: Vec<u16>,
     openinference: bool,
+    no_records: bool,
     /// Key of the trace-id bijection.
     id_key: u64,
 }
@@ -142,6 +146,7 @@ impl Engine {
             resources,
             quota: Vec::new(),
             openinference: cfg.openinference,
+            no_records: cfg.no_records,
             id_key: splitmix64(cfg.seed ^ 0x7ACE_1D00_0000_0001),
         })
     }
@@ -240,7 +245,7 @@ impl Engine {
             cur_dur: 0,
             cur_error: None,
         };
-        b.run(start_ns);
+        b.run(start_ns, !self.no_records);
         let resource = self.resource_id(scenario, tenant);
         Generated { scenario, tenant, resource }
     }

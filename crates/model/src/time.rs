@@ -31,6 +31,14 @@ pub fn push_rfc3339(out: &mut String, ns: u64, digits: u32) {
     out.push('Z');
 }
 
+/// Appends nanoseconds as milliseconds with three decimals (`1234567` → `1.235`), rounding
+/// half up, with integer arithmetic (float formatting is slow on the hot path).
+pub fn push_ms3(out: &mut String, ns: u64) {
+    use std::fmt::Write;
+    let us = ns / 1_000 + u64::from(ns % 1_000 >= 500);
+    let _ = write!(out, "{}.{:03}", us / 1_000, us % 1_000);
+}
+
 /// `ns` as RFC 3339 UTC with millisecond precision, e.g. `2025-12-24T12:00:00.123Z`.
 pub fn rfc3339_millis(ns: u64) -> String {
     let mut s = String::with_capacity(24);
@@ -41,6 +49,20 @@ pub fn rfc3339_millis(ns: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn milliseconds_with_three_decimals() {
+        let ms = |ns| {
+            let mut s = String::new();
+            push_ms3(&mut s, ns);
+            s
+        };
+        assert_eq!(ms(1_234_567), "1.235");
+        assert_eq!(ms(1_234_499), "1.234");
+        assert_eq!(ms(0), "0.000");
+        assert_eq!(ms(5_000_000_000), "5000.000");
+        assert_eq!(ms(999_500), "1.000");
+    }
 
     #[test]
     fn formats_known_instants() {
