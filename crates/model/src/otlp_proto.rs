@@ -2,8 +2,8 @@
 //! into reused buffers. Both requests frame their items the same way:
 //! `1: Resource{X} { 1: Resource, 2: Scope{X} { 1: InstrumentationScope, 2: item… } }`.
 //!
-//! No per-span structs are built: each span is encoded once into a scratch buffer and
-//! appended, length-prefixed, to its resource's span list; the outer messages are framed
+//! No per-span structs are built: each span is encoded once, in place and length-prefixed,
+//! into its resource's span list; the outer messages are framed
 //! at [`TraceEncoder::finish`]. The output is byte-identical to encoding the
 //! `opentelemetry-proto` structs with prost (fields in number order, defaults omitted).
 
@@ -23,7 +23,6 @@ pub struct ProtoTraceEncoder {
     resource_cache: Vec<Option<Vec<u8>>>,
     /// Encoded `InstrumentationScope` message.
     scope: Option<Vec<u8>>,
-    scratch: Vec<u8>,
     spans: usize,
 }
 
@@ -41,14 +40,7 @@ impl ProtoTraceEncoder {
 
     /// An encoder of spans or of log records.
     pub fn for_items(items: Items) -> Self {
-        Self {
-            items,
-            batches: ResourceBatches::default(),
-            resource_cache: Vec::new(),
-            scope: None,
-            scratch: Vec::new(),
-            spans: 0,
-        }
+        Self { items, batches: ResourceBatches::default(), resource_cache: Vec::new(), scope: None, spans: 0 }
     }
 
     fn resource_bytes(&mut self, resources: &Resources, id: u32) -> &[u8] {
@@ -77,16 +69,12 @@ impl TraceEncoder for ProtoTraceEncoder {
         match self.items {
             Items::Spans => {
                 for span in &trace.spans {
-                    self.scratch.clear();
-                    encode_span(&mut self.scratch, trace, span);
-                    put_len_field(out, 2, &self.scratch);
+                    put_len_field_with(out, 2, |b| encode_span(b, trace, span));
                 }
             }
             Items::Logs => {
                 for log in &trace.logs {
-                    self.scratch.clear();
-                    encode_log(&mut self.scratch, trace, log);
-                    put_len_field(out, 2, &self.scratch);
+                    put_len_field_with(out, 2, |b| encode_log(b, trace, log));
                 }
             }
         }
