@@ -120,6 +120,11 @@ fn classify(st: &Status) -> Outcome {
         | Code::Unavailable
         | Code::DataLoss => Outcome::Retry { reason, after: delay },
         Code::ResourceExhausted if delay.is_some() => Outcome::Retry { reason, after: delay },
+        // A connection that failed or broke mid-request (peer starting or restarting) is a
+        // connection failure, retried like one, not an answer from the peer.
+        Code::Unknown | Code::Internal if st.message().contains("transport error") => {
+            Outcome::Retry { reason, after: delay }
+        }
         _ => Outcome::Fail(reason),
     }
 }
