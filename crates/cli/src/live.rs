@@ -2,28 +2,55 @@
 //! that `--prometheus-listen` serves next to the simulated metrics.
 
 use std::fmt::Write;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tsim_sinks::{Signal, SinkStats};
 
-use crate::pipeline::Counters;
+/// Live counters, shared with the progress line and the self-telemetry.
+#[derive(Default)]
+pub struct Counters {
+    /// Traces generated.
+    pub traces: AtomicU64,
+    /// Spans generated.
+    pub spans: AtomicU64,
+    /// Error spans generated.
+    pub errors: AtomicU64,
+    /// Log records generated.
+    pub logs: AtomicU64,
+    /// Paced traces started late.
+    pub late: AtomicU64,
+    /// Largest lag behind schedule, ns.
+    pub max_lag_ns: AtomicU64,
+    /// Achieved traces per second (f64 bits), updated as generation goes.
+    pub rate_bits: AtomicU64,
+}
 
 /// Counters of the generator and of every sink, readable while the run goes on.
 #[derive(Default)]
 pub struct Live {
     /// Generator counters.
     pub counters: Counters,
-    /// Per sink: name, signal, counters (filled in when the sinks start).
-    pub sinks: Mutex<Vec<(String, Signal, Arc<SinkStats>)>>,
+    /// Every sink with its counters (filled in when the sinks start).
+    pub sinks: Mutex<Vec<LiveSink>>,
     /// Traces per second this shard aims at (`None`: as fast as possible).
     pub target_rate: Option<f64>,
-    /// Mean spans per trace, estimated before the run.
-    pub spans_per_trace: f64,
     /// (index, count) of this shard.
     pub shard: (u64, u64),
     /// The run seed.
     pub seed: u64,
+}
+
+/// One sink of the run and its counters.
+pub struct LiveSink {
+    /// Name, as in the summary.
+    pub name: String,
+    /// Signal carried.
+    pub signal: Signal,
+    /// Whether drops here fail the run.
+    pub counts_for_exit: bool,
+    /// Counters, updated by the sink's task.
+    pub stats: Arc<SinkStats>,
 }
 
 /// Escapes a Prometheus label value.
@@ -35,6 +62,12 @@ impl Live {
     /// Achieved traces per second so far.
     pub fn achieved_rate(&self) -> f64 {
         f64::from_bits(self.counters.rate_bits.load(Ordering::Relaxed))
+    }
+
+    /// Mean spans per trace so far (0 before the first trace).
+    pub fn spans_per_trace(&self) -> f64 {
+        let c = &self.counters;
+        c.spans.load(Ordering::Relaxed) as f64 / c.traces.load(Ordering::Relaxed).max(1) as f64
     }
 
     /// The self-telemetry in the Prometheus text format (names `telemetry_simulator_*`).
@@ -62,7 +95,7 @@ impl Live {
                 1.0,
             )],
         );
-        let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as f64;
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64;
         family("telemetry_simulator_traces_generated_total", "counter", "Traces generated.", &one(load(&c.traces)));
         family("telemetry_simulator_spans_generated_total", "counter", "Spans generated.", &one(load(&c.spans)));
         family(
@@ -98,47 +131,38 @@ impl Live {
             );
         }
         let sinks = self.sinks.lock().unwrap_or_else(|e| e.into_inner());
-        let per_sink = |f: &dyn Fn(&SinkStats) -> u64| -> Vec<(String, f64)> {
-            sinks
-                .iter()
-                .map(|(n, sig, s)| (format!("{{sink=\"{}\",signal=\"{}\"}}", label(n), sig.as_str()), f(s) as f64))
-                .collect()
+        let labels = |k: &LiveSink| format!("sink=\"{}\",signal=\"{}\"", label(&k.name), k.signal.as_str());
+        let per_sink = |f: fn(&SinkStats) -> &AtomicU64| -> Vec<(String, f64)> {
+            sinks.iter().map(|k| (format!("{{{}}}", labels(k)), load(f(&k.stats)))).collect()
         };
-        let rd = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
         family(
             "telemetry_simulator_sink_generated_total",
             "counter",
             "Items (spans, log records, data points) handed to a sink.",
-            &per_sink(&|s| rd(&s.generated)),
+            &per_sink(|s| &s.generated),
         );
         family(
             "telemetry_simulator_sink_delivered_total",
             "counter",
             "Items a sink's peer accepted.",
-            &per_sink(&|s| rd(&s.delivered)),
+            &per_sink(|s| &s.delivered),
         );
-        family("telemetry_simulator_sink_requests_total", "counter", "Requests made.", &per_sink(&|s| rd(&s.requests)));
-        family(
-            "telemetry_simulator_sink_retries_total",
-            "counter",
-            "Retried requests.",
-            &per_sink(&|s| rd(&s.retries)),
-        );
+        family("telemetry_simulator_sink_requests_total", "counter", "Requests made.", &per_sink(|s| &s.requests));
+        family("telemetry_simulator_sink_retries_total", "counter", "Retried requests.", &per_sink(|s| &s.retries));
         family(
             "telemetry_simulator_sink_queue_items",
             "gauge",
             "Items waiting in a sink's queue or in flight.",
-            &per_sink(&|s| rd(&s.queued)),
+            &per_sink(|s| &s.queued),
         );
         let dropped: Vec<(String, f64)> = sinks
             .iter()
-            .flat_map(|(n, sig, s)| {
-                s.dropped().into_iter().map(move |(reason, v)| {
-                    (
-                        format!("{{sink=\"{}\",signal=\"{}\",reason=\"{}\"}}", label(n), sig.as_str(), label(&reason)),
-                        v as f64,
-                    )
-                })
+            .flat_map(|k| {
+                let labels = labels(k);
+                k.stats
+                    .dropped()
+                    .into_iter()
+                    .map(move |(reason, v)| (format!("{{{labels},reason=\"{}\"}}", label(&reason)), v as f64))
             })
             .collect();
         family("telemetry_simulator_sink_dropped_total", "counter", "Items a sink lost, by reason.", &dropped);
@@ -155,7 +179,12 @@ mod tests {
         live.counters.traces.store(10, Ordering::Relaxed);
         let stats = Arc::new(SinkStats::default());
         stats.add_dropped("queue \"full\"", 3);
-        live.sinks.lock().unwrap().push(("otlp-grpc http://x:4317".into(), Signal::Traces, stats));
+        live.sinks.lock().unwrap().push(LiveSink {
+            name: "otlp-grpc http://x:4317".into(),
+            signal: Signal::Traces,
+            counts_for_exit: true,
+            stats,
+        });
         let mut s = String::new();
         live.render(&mut s);
         assert!(s.contains("telemetry_simulator_traces_generated_total 10\n"), "{s}");

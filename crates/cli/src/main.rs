@@ -319,13 +319,13 @@ fn execute(
     };
     let refs: Vec<&Scenario> = scenarios.iter().collect();
     let mut engine = Engine::new(&refs, &cfg).map_err(|e| anyhow!(e))?;
-    let spans_per_trace = spans_per_trace(&engine, pipeline::now_ns());
+    // A rate in spans is converted with the mean span count, sampled only then.
+    let per_trace = run.rate.filter(|r| r.spans).map(|_| spans_per_trace(&engine, pipeline::now_ns()));
     // `now` is read once the engine is ready, so that a run starting now is on time.
     let now = pipeline::now_ns();
     let (start, end) = window(g, run, now)?;
     let rate = match (run.rate, run.interval.or(scenario_interval)) {
-        (Some(r), _) if r.spans => r.per_second / spans_per_trace.max(1e-9),
-        (Some(r), _) => r.per_second,
+        (Some(r), _) => r.per_second / per_trace.unwrap_or(1.0).max(1e-9),
         (None, Some(ms)) if ms > 0.0 => 1e3 / ms,
         (None, Some(_)) => f64::INFINITY,
         (None, None) => 1e3 / DEFAULT_INTERVAL_MS,
@@ -353,13 +353,8 @@ fn execute(
     let expected = expected_all.map(|n| n / shards + u64::from(n % shards > shard_index));
     // A target only when some of the run is paced (a backfill alone goes at CPU speed).
     let target_rate = (rate.is_finite() && end_ns.is_none_or(|e| e > now)).then(|| rate / shards as f64);
-    let live = std::sync::Arc::new(live::Live {
-        target_rate,
-        spans_per_trace,
-        shard: (shard_index, shards),
-        seed,
-        ..live::Live::default()
-    });
+    let live =
+        std::sync::Arc::new(live::Live { target_rate, shard: (shard_index, shards), seed, ..live::Live::default() });
 
     let flags = OtlpFlags {
         endpoint: g.endpoint.clone(),

@@ -2,7 +2,7 @@
 //! sink, sink tasks on the async runtime, progress, Ctrl-C, and the final accounting.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -22,7 +22,7 @@ use tsim_model::text::{Detail, TextTraceEncoder};
 use tsim_model::{Items, Lines, TraceBuf, TraceEncoder};
 use tsim_sinks::{Batch, Format, Signal, Sink, SinkStats, run_sink};
 
-use crate::live::Live;
+use crate::live::{Counters, Live, LiveSink};
 
 /// Everything a run needs, resolved from the command line.
 pub struct Plan {
@@ -134,7 +134,7 @@ pub struct Report {
     pub achieved_rate: f64,
     /// Traces per second this shard was asked for (`None`: as fast as possible).
     pub target_rate: Option<f64>,
-    /// Mean spans per trace (estimated before the run).
+    /// Mean spans per trace of the run.
     pub spans_per_trace: f64,
     /// This run's shard, when sharded: (index, count).
     pub shard: Option<(u64, u64)>,
@@ -159,25 +159,6 @@ struct Output {
     max_ns: u64,
     /// Start time of the first trace in the open batch.
     batch_start: Option<u64>,
-}
-
-/// Live counters, shared with the progress line and the self-telemetry.
-#[derive(Default)]
-pub struct Counters {
-    /// Traces generated.
-    pub traces: AtomicU64,
-    /// Spans generated.
-    pub spans: AtomicU64,
-    /// Error spans generated.
-    pub errors: AtomicU64,
-    /// Log records generated.
-    pub logs: AtomicU64,
-    /// Paced traces started late.
-    pub late: AtomicU64,
-    /// Largest lag behind schedule, ns.
-    pub max_lag_ns: AtomicU64,
-    /// Achieved traces per second (f64 bits), updated as generation goes.
-    pub rate_bits: AtomicU64,
 }
 
 fn encoder(signal: Signal, format: Format, plan: &Plan) -> Box<dyn TraceEncoder + Send> {
@@ -308,6 +289,12 @@ impl MetricsExport {
     }
 }
 
+/// Publishes the achieved rate: traces after the one at `from` over the time since it.
+fn store_rate(counters: &Counters, (since, before): (Instant, u64), generated: u64) {
+    let rate = (generated - before - 1) as f64 / since.elapsed().as_secs_f64().max(1e-9);
+    counters.rate_bits.store(rate.to_bits(), Ordering::Relaxed);
+}
+
 fn generate(
     plan: &Plan,
     outputs: &mut [Output],
@@ -353,8 +340,8 @@ fn generate(
     let pacing = plan.schedule.rate.is_finite();
     let wall_start = now_ns();
     let mut on_time = pacing && !plan.catch_up;
+    // Achieved rate: from the first trace, or from the first that had to wait after a backfill.
     let mut rate_from: Option<(Instant, u64)> = None;
-    let mut paced = false;
     let mut generated = 0u64;
     let mut current = next_own();
     while let Some((i, at)) = current {
@@ -364,9 +351,8 @@ fn generate(
         }
         if pacing && (on_time || at >= wall_start) {
             let mut now = now_ns();
-            if now < at {
-                on_time = true;
-            }
+            let caught_up = now < at && !on_time;
+            on_time |= now < at;
             while now < at && !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_nanos((at - now).min(50_000_000)));
                 now = now_ns();
@@ -381,11 +367,9 @@ fn generate(
                     counters.late.fetch_add(1, Ordering::Relaxed);
                 }
                 counters.max_lag_ns.fetch_max(lag, Ordering::Relaxed);
-                // The achieved rate is measured over the paced traces (after any backfill).
-                if !paced {
-                    paced = true;
-                    rate_from = Some((Instant::now(), generated));
-                }
+            }
+            if caught_up {
+                rate_from = Some((Instant::now(), generated));
             }
         }
         if let Some(m) = metrics.as_mut() {
@@ -405,11 +389,10 @@ fn generate(
         counters.spans.fetch_add(buf.spans.len() as u64, Ordering::Relaxed);
         counters.errors.fetch_add(buf.error_spans() as u64, Ordering::Relaxed);
         counters.logs.fetch_add(buf.logs.len() as u64, Ordering::Relaxed);
-        let (first, before) = *rate_from.get_or_insert_with(|| (Instant::now(), generated));
+        let from = *rate_from.get_or_insert_with(|| (Instant::now(), generated));
         generated += 1;
-        if generated.is_multiple_of(256) || generated - before == 2 {
-            let rate = (generated - before - 1) as f64 / first.elapsed().as_secs_f64().max(1e-9);
-            counters.rate_bits.store(rate.to_bits(), Ordering::Relaxed);
+        if generated.is_multiple_of(256) || generated - from.1 == 2 {
+            store_rate(counters, from, generated);
         }
         current = next_own();
         // Batches close on size or on simulated time, never on the wall clock, so that the
@@ -423,11 +406,10 @@ fn generate(
             }
         }
     }
-    if let Some((first, before)) = rate_from
-        && generated - before >= 2
+    if let Some(from) = rate_from
+        && generated - from.1 >= 2
     {
-        let rate = (generated - before - 1) as f64 / first.elapsed().as_secs_f64().max(1e-9);
-        counters.rate_bits.store(rate.to_bits(), Ordering::Relaxed);
+        store_rate(counters, from, generated);
     }
     for o in outputs.iter_mut() {
         flush(o, &mut out);
@@ -459,12 +441,15 @@ pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>, live: Arc<Live>) -> Repo
     let mut outputs: Vec<Output> = Vec::new();
     let mut metric_outputs: Vec<(Format, Targets)> = Vec::new();
     let mut tasks = Vec::new();
-    let mut reports_meta = Vec::new();
     for sink in sinks {
         let (tx, rx) = mpsc::channel(plan.queue_size.max(1));
         let stats = Arc::new(SinkStats::default());
-        reports_meta.push((sink.name(), sink.signal(), sink.counts_for_exit(), stats.clone()));
-        live.sinks.lock().unwrap_or_else(|e| e.into_inner()).push((sink.name(), sink.signal(), stats.clone()));
+        live.sinks.lock().unwrap_or_else(|e| e.into_inner()).push(LiveSink {
+            name: sink.name(),
+            signal: sink.signal(),
+            counts_for_exit: sink.counts_for_exit(),
+            stats: stats.clone(),
+        });
         let (signal, format, fixed) = (sink.signal(), sink.format(), sink.fixed_batches());
         if signal == Signal::Metrics && !plan.metrics {
             // Serves only the self-telemetry: no simulated metrics in this run.
@@ -575,18 +560,21 @@ pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>, live: Arc<Live>) -> Repo
         error_spans: counters.errors.load(Ordering::Relaxed),
         logs: counters.logs.load(Ordering::Relaxed),
         per_scenario: names.into_iter().zip(per_scenario).filter(|(_, n)| *n > 0).collect(),
-        sinks: reports_meta
-            .into_iter()
-            .map(|(name, signal, counts_for_exit, s)| SinkReport {
-                name,
-                signal,
-                generated: s.generated.load(Ordering::Relaxed),
-                delivered: s.delivered.load(Ordering::Relaxed),
-                dropped: s.dropped(),
-                requests: s.requests.load(Ordering::Relaxed),
-                retries: s.retries.load(Ordering::Relaxed),
-                bytes: s.bytes.load(Ordering::Relaxed),
-                counts_for_exit,
+        sinks: live
+            .sinks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|k| SinkReport {
+                name: k.name.clone(),
+                signal: k.signal,
+                generated: k.stats.generated.load(Ordering::Relaxed),
+                delivered: k.stats.delivered.load(Ordering::Relaxed),
+                dropped: k.stats.dropped(),
+                requests: k.stats.requests.load(Ordering::Relaxed),
+                retries: k.stats.retries.load(Ordering::Relaxed),
+                bytes: k.stats.bytes.load(Ordering::Relaxed),
+                counts_for_exit: k.counts_for_exit,
             })
             .collect(),
         elapsed: started.elapsed(),
@@ -596,7 +584,7 @@ pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>, live: Arc<Live>) -> Repo
         max_lag: Duration::from_nanos(counters.max_lag_ns.load(Ordering::Relaxed)),
         achieved_rate: live.achieved_rate(),
         target_rate: live.target_rate,
-        spans_per_trace: live.spans_per_trace,
+        spans_per_trace: live.spans_per_trace(),
         shard: (live.shard.1 > 1).then_some(live.shard),
     }
 }
@@ -604,7 +592,7 @@ pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>, live: Arc<Live>) -> Repo
 /// The progress message: spans so far, achieved against target rate, late traces.
 fn rate_line(live: &Live) -> String {
     let c = &live.counters;
-    let k = live.spans_per_trace;
+    let k = live.spans_per_trace();
     let mut s =
         format!("{} spans, {}/s", c.spans.load(Ordering::Relaxed), crate::summary::human(live.achieved_rate() * k));
     if let Some(t) = live.target_rate {

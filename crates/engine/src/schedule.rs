@@ -135,25 +135,10 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// A schedule at `per_second` traces per second (infinite or 0-interval: all at once).
+    /// A schedule at `per_second` traces per second (infinite, or not above 0: all at once).
     pub fn new(start_ns: u64, per_second: f64, arrivals: Arrivals, traffic: Traffic, seed: u64) -> Self {
         let rate = if per_second > 0.0 { per_second } else { f64::INFINITY };
         Self { start_ns, rate, arrivals, traffic, seed, curve: Curve::new(traffic, start_ns) }
-    }
-
-    /// Constant spacing from a rate in traces per second.
-    pub fn from_rate(start_ns: u64, per_second: f64) -> Self {
-        Self::new(start_ns, per_second, Arrivals::Constant, Traffic::Flat, 0)
-    }
-
-    /// Constant spacing from an interval in milliseconds (0: all at once).
-    pub fn from_interval_ms(start_ns: u64, ms: f64) -> Self {
-        Self::from_rate(start_ns, if ms > 0.0 { 1e3 / ms } else { f64::INFINITY })
-    }
-
-    /// Nanoseconds between trace starts at the mean rate.
-    pub fn spacing_ns(&self) -> f64 {
-        if self.rate.is_finite() { 1e9 / self.rate } else { 0.0 }
     }
 
     /// The arrivals, in index order.
@@ -246,7 +231,7 @@ mod tests {
 
     #[test]
     fn no_drift_over_many_traces() {
-        let s = Schedule::from_rate(1_000, 3.0);
+        let s = Schedule::new(1_000, 3.0, Arrivals::Constant, Traffic::Flat, 0);
         let mut c = s.clock();
         assert_eq!(c.next_arrival(), (0, 1_000));
         c.next_arrival();
@@ -258,7 +243,7 @@ mod tests {
 
     #[test]
     fn interval_zero_starts_everything_at_once() {
-        let s = Schedule::from_interval_ms(5, 0.0);
+        let s = Schedule::new(5, f64::INFINITY, Arrivals::Constant, Traffic::Flat, 0);
         let mut c = s.clock();
         assert_eq!(c.next_arrival(), (0, 5));
         assert_eq!(c.next_arrival(), (1, 5));

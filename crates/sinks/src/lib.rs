@@ -276,7 +276,8 @@ async fn drain(
         let Some(batch) = rx.lock().await.recv().await else { break };
         let items = batch.items;
         let d = sink.send(batch).await;
-        debug_assert_eq!(d.delivered + d.dropped.iter().map(|(_, n)| n).sum::<u64>(), items);
+        let accounted = d.delivered + d.dropped.iter().map(|(_, n)| n).sum::<u64>();
+        debug_assert_eq!(accounted, items);
         stats.delivered.fetch_add(d.delivered, Ordering::Relaxed);
         stats.requests.fetch_add(d.requests, Ordering::Relaxed);
         stats.retries.fetch_add(d.retries, Ordering::Relaxed);
@@ -284,7 +285,6 @@ async fn drain(
             stats.add_dropped(reason, *n);
         }
         // Whatever the peer said, every item is now accounted for.
-        let accounted = d.delivered + d.dropped.iter().map(|(_, n)| n).sum::<u64>();
         if accounted < items {
             stats.add_dropped("unaccounted", items - accounted);
         }

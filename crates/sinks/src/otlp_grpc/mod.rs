@@ -120,11 +120,10 @@ fn classify(st: &Status) -> Outcome {
         | Code::Unavailable
         | Code::DataLoss => Outcome::Retry { reason, after: delay },
         Code::ResourceExhausted if delay.is_some() => Outcome::Retry { reason, after: delay },
-        // A connection that failed or broke mid-request (peer starting or restarting) is a
-        // connection failure, retried like one, not an answer from the peer.
-        Code::Unknown | Code::Internal if st.message().contains("transport error") => {
-            Outcome::Retry { reason, after: delay }
-        }
+        // A status the peer sent has no source; one with a source was made on our side from
+        // a transport error (connection refused or broken mid-request): a connection
+        // failure, retried like one.
+        Code::Unknown if std::error::Error::source(st).is_some() => Outcome::Retry { reason, after: delay },
         _ => Outcome::Fail(reason),
     }
 }
@@ -181,5 +180,19 @@ impl Sink for GrpcSink {
                 })
                 .await
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transport_failures_are_retried_and_peer_statuses_are_not() {
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        assert!(matches!(classify(&Status::from_error(Box::new(refused))), Outcome::Retry { .. }));
+        assert!(matches!(classify(&Status::unknown("peer says no")), Outcome::Fail(_)));
+        assert!(matches!(classify(&Status::invalid_argument("bad")), Outcome::Fail(_)));
+        assert!(matches!(classify(&Status::unavailable("later")), Outcome::Retry { .. }));
     }
 }
