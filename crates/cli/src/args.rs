@@ -38,13 +38,18 @@ pub struct Global {
     #[arg(long, global = true, value_name = "gzip|none")]
     pub compression: Option<String>,
 
-    /// OTLP per-request timeout in milliseconds (default 10000).
-    #[arg(long, global = true, value_name = "MS")]
+    /// OTLP per-request timeout in milliseconds (default 10000; 1 to 3600000).
+    #[arg(long, global = true, value_name = "MS", value_parser = ranged::<1, 3_600_000>)]
     pub timeout: Option<u64>,
 
-    /// Give up on a batch after retrying this long (e.g. 30s, 2m; 0 = no retries).
+    /// Give up on a batch after retrying this long (e.g. 30s, 2m; 0 = no retries; at most 1d).
     #[arg(long, global = true, value_name = "DURATION", default_value = "60s", value_parser = parse_duration_ms)]
     pub retry_max_elapsed: u64,
+
+    /// After Ctrl-C, how long deliveries still queued or in flight may take (e.g. 5s, 0);
+    /// what is left then is dropped as `shutdown`. A second Ctrl-C ends the wait at once.
+    #[arg(long, global = true, value_name = "DURATION", default_value = "5s", value_parser = parse_duration_ms)]
+    pub shutdown_timeout: u64,
 
     /// `service.name` of the generated telemetry (default: the scenario's, else telemetry-simulator).
     #[arg(long, global = true, env = "OTEL_SERVICE_NAME", value_name = "NAME")]
@@ -96,27 +101,29 @@ pub struct Global {
     #[arg(long, global = true, env = "TELEMETRY_TENANT_WEIGHTS", value_name = "WEIGHTS")]
     pub tenant_weights: Option<String>,
 
-    /// Most spans per export batch.
-    #[arg(long, global = true, env = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", default_value_t = 512, value_name = "N")]
-    pub batch_size: usize,
+    /// Most spans per export batch (1 to 1000000).
+    #[arg(long, global = true, env = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", default_value_t = 512, value_name = "N",
+          value_parser = ranged::<1, 1_000_000>)]
+    pub batch_size: u64,
 
-    /// Longest stretch of simulated time one batch covers, in milliseconds.
-    #[arg(long, global = true, env = "OTEL_BSP_SCHEDULE_DELAY", default_value_t = 1000, value_name = "MS")]
+    /// Longest stretch of simulated time one batch covers, in milliseconds (0 to 86400000).
+    #[arg(long, global = true, env = "OTEL_BSP_SCHEDULE_DELAY", default_value_t = 1000, value_name = "MS",
+          value_parser = ranged::<0, 86_400_000>)]
     pub batch_timeout: u64,
 
-    /// Batches each sink may have queued before generation waits.
-    #[arg(long, global = true, default_value_t = 64, value_name = "N")]
-    pub queue_size: usize,
+    /// Batches each sink may have queued before generation waits (1 to 65536).
+    #[arg(long, global = true, default_value_t = 64, value_name = "N", value_parser = ranged::<1, 65_536>)]
+    pub queue_size: u64,
 
     /// Requests each network sink (OTLP gRPC/HTTP) keeps in flight at once, each on its own
-    /// connection; batches may then arrive out of order.
-    #[arg(long, global = true, default_value_t = 4, value_name = "N")]
-    pub max_in_flight: usize,
+    /// connection; batches may then arrive out of order (1 to 256).
+    #[arg(long, global = true, default_value_t = 4, value_name = "N", value_parser = ranged::<1, 256>)]
+    pub max_in_flight: u64,
 
     /// Worker threads for the sinks (network, files, compression); generation runs on its
-    /// own thread. Output does not depend on it.
-    #[arg(long, global = true, default_value_t = 2, value_name = "N")]
-    pub threads: usize,
+    /// own thread. Output does not depend on it (1 to 256).
+    #[arg(long, global = true, default_value_t = 2, value_name = "N", value_parser = ranged::<1, 256>)]
+    pub threads: u64,
 
     /// Signals to produce, comma-separated: traces, logs, metrics.
     #[arg(long, global = true, default_value = "traces,logs,metrics", value_name = "LIST")]
@@ -138,9 +145,9 @@ pub struct Global {
     #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
     pub app_log_max_size: Option<u64>,
 
-    /// Rotated --app-log files kept (FILE.1 … FILE.N).
-    #[arg(long, global = true, default_value_t = 10, value_name = "N")]
-    pub app_log_max_files: u32,
+    /// Rotated --app-log files kept (FILE.1 … FILE.N; 0 to 1000).
+    #[arg(long, global = true, default_value_t = 10, value_name = "N", value_parser = ranged::<0, 1000>)]
+    pub app_log_max_files: u64,
 
     /// Write log records by a logging configuration (seed 003's `loggingConfig:` YAML):
     /// one file per logger with its level, fields, rotation and retention.
@@ -195,9 +202,9 @@ pub struct Global {
     #[arg(long, global = true, env = "ES_API_KEY", value_name = "KEY", hide_env_values = true)]
     pub es_api_key: Option<String>,
 
-    /// Most documents per `_bulk` request.
-    #[arg(long, global = true, default_value_t = 500, value_name = "N")]
-    pub es_bulk_max_docs: usize,
+    /// Most documents per `_bulk` request (1 to 100000).
+    #[arg(long, global = true, default_value_t = 500, value_name = "N", value_parser = ranged::<1, 100_000>)]
+    pub es_bulk_max_docs: u64,
 
     /// Encode OTLP protobuf and throw it away (no files, no network): measures the generator.
     #[arg(long, global = true)]
@@ -398,6 +405,16 @@ pub fn parse_shard(s: &str) -> Result<(u64, u64), String> {
         return Err(bad());
     }
     Ok((i, n))
+}
+
+/// Parses a whole number in `LO..=HI`, naming the range when it is outside.
+pub fn ranged<const LO: u64, const HI: u64>(s: &str) -> Result<u64, String> {
+    let v: u64 =
+        s.trim().replace('_', "").parse().map_err(|_| format!("`{s}` is not a whole number ({LO} to {HI})"))?;
+    if !(LO..=HI).contains(&v) {
+        return Err(format!("{v} is out of range: {LO} to {HI}"));
+    }
+    Ok(v)
 }
 
 /// Parses `500`, `10k`, `2.5M`, `1_000`.

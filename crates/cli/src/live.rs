@@ -2,7 +2,7 @@
 //! that `--prometheus-listen` serves next to the simulated metrics.
 
 use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tsim_sinks::{Signal, SinkStats};
@@ -24,6 +24,10 @@ pub struct Counters {
     pub max_lag_ns: AtomicU64,
     /// Achieved traces per second (f64 bits), updated as generation goes.
     pub rate_bits: AtomicU64,
+    /// Traces cut at their scenario's span budget.
+    pub cut: AtomicU64,
+    /// Some trace waited for its time (the run was paced, not only caught up).
+    pub paced: AtomicBool,
 }
 
 /// Counters of the generator and of every sink, readable while the run goes on.

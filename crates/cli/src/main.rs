@@ -36,6 +36,12 @@ const DEFAULT_COUNT: u64 = 100;
 const DEFAULT_OUTPUT: &str = "telemetry-out";
 
 fn main() -> ExitCode {
+    // Past a file-size limit (`ulimit -f`) a write then fails with EFBIG, counted as a drop
+    // like a full disk, instead of the signal killing the run before its summary.
+    // SAFETY: setting a signal to SIG_IGN before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     let cli = Cli::parse();
     match real_main(cli) {
         Ok(code) => code,
@@ -47,7 +53,13 @@ fn main() -> ExitCode {
 }
 
 fn load_catalog(g: &Global) -> Result<Catalog> {
-    Catalog::load(&g.scenarios_dir, &g.attr_prefix).map_err(|d| anyhow!("invalid scenarios:\n{d}"))
+    let cat = Catalog::load(&g.scenarios_dir, &g.attr_prefix).map_err(|d| anyhow!("invalid scenarios:\n{d}"))?;
+    if !g.quiet {
+        for w in &cat.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
+    Ok(cat)
 }
 
 fn real_main(cli: Cli) -> Result<ExitCode> {
@@ -129,16 +141,38 @@ fn source_of(s: &Scenario) -> String {
 
 fn validate(paths: &[PathBuf], g: &Global, schema: Option<&Schema>) -> Result<ExitCode> {
     let mut failed = false;
-    let mut scenarios = Vec::new();
+    let mut scenarios: Vec<Scenario> = Vec::new();
     if paths.is_empty() {
         scenarios = load_catalog(g)?.scenarios;
     }
     for p in paths {
-        match tsim_scenario::load_path(p, &g.attr_prefix) {
-            Ok(list) => scenarios.extend(list),
-            Err(d) => {
-                failed = true;
-                eprintln!("{d}");
+        let scan = tsim_scenario::scan(p);
+        for w in &scan.warnings {
+            eprintln!("warning: {w}");
+        }
+        for e in &scan.errors {
+            failed = true;
+            eprintln!("{e}");
+        }
+        if scan.files.is_empty() && scan.errors.is_empty() {
+            failed = true;
+            eprintln!("{}: no scenario files (*.yaml, *.yml) here", p.display());
+        }
+        for f in &scan.files {
+            match tsim_scenario::load_file(f, &g.attr_prefix) {
+                Ok(s) => match scenarios.iter().find(|o| o.name == s.name) {
+                    Some(o) => {
+                        failed = true;
+                        println!("invalid {}: scenario name `{}` is also used by {}", s.source, s.name, o.source);
+                    }
+                    None => scenarios.push(s),
+                },
+                Err(mut d) => {
+                    failed = true;
+                    d.0.sort_by_key(|d| (d.line, d.col));
+                    eprintln!("{d}");
+                    println!("invalid {}: {} error(s)", f.display(), d.0.len());
+                }
             }
         }
     }
@@ -196,13 +230,25 @@ fn tenants(g: &Global) -> Result<Vec<(String, f64)>> {
     if weights.len() != ids.len() {
         bail!("{} tenant ids but {} tenant weights", ids.len(), weights.len());
     }
+    if weights.iter().any(|w| !(w.is_finite() && *w >= 0.0)) || weights.iter().sum::<f64>() <= 0.0 {
+        bail!("tenant weights must be numbers >= 0 with a positive sum");
+    }
     Ok(ids.into_iter().zip(weights).collect())
 }
 
+/// The latest time a run may use: OTLP timestamps are nanoseconds since 1970, and most
+/// collectors and backends read them as signed 64-bit numbers (which end in April 2262).
+const LAST_NS: u64 = i64::MAX as u64;
+
 fn parse_time(flag: &str, s: &str) -> Result<u64> {
-    let ts: jiff::Timestamp =
-        s.parse().with_context(|| format!("{flag} `{s}` is not RFC 3339 (e.g. 2026-11-14T00:00:00Z)"))?;
-    u64::try_from(ts.as_nanosecond()).map_err(|_| anyhow!("{flag} must be after 1970"))
+    let range = "between 1970-01-01T00:00:00Z and 2262-04-11T23:47:16Z (OTLP timestamps are 64-bit nanoseconds)";
+    let Ok(ts) = s.parse::<jiff::Timestamp>() else {
+        bail!("{flag} `{s}` is not an RFC 3339 time such as 2026-11-14T00:00:00Z; it must be {range}");
+    };
+    match u64::try_from(ts.as_nanosecond()) {
+        Ok(ns) if ns <= LAST_NS => Ok(ns),
+        _ => bail!("{flag} `{s}` is out of range: it must be {range}"),
+    }
 }
 
 /// The simulated window: start, and the end if any (--end, --duration, --backfill).
@@ -226,6 +272,9 @@ fn window(g: &Global, run: &RunArgs, now: u64) -> Result<(u64, Option<u64>)> {
         (None, Some(ms)) => Some(start.saturating_add(ms.saturating_mul(1_000_000))),
         (None, None) => None,
     };
+    if end.is_some_and(|e| e > LAST_NS) {
+        bail!("the end of the run is past 2262-04-11T23:47:16Z, the last time OTLP timestamps can hold");
+    }
     if let Some(e) = end
         && e <= start
     {
@@ -356,6 +405,27 @@ fn execute(
     let live =
         std::sync::Arc::new(live::Live { target_rate, shard: (shard_index, shards), seed, ..live::Live::default() });
 
+    for (flag, url) in [("--remote-write", &g.remote_write), ("--influx-url", &g.influx_url), ("--es-url", &g.es_url)] {
+        if let Some(u) = url {
+            tsim_sinks::check_url(flag, u).map_err(|e| anyhow!(e))?;
+        }
+    }
+    if g.app_log_max_size == Some(0) {
+        bail!("--app-log-max-size must be above 0 (leave it out for no rotation)");
+    }
+    if g.retry_max_elapsed > 86_400_000 {
+        bail!("--retry-max-elapsed must be at most 1d");
+    }
+    if g.shutdown_timeout > 3_600_000 {
+        bail!("--shutdown-timeout must be at most 1h");
+    }
+    if rate.is_finite() && start > now + 1_000_000_000 && !g.quiet {
+        eprintln!(
+            "note: the start ({}) is {} s from now; the first trace waits until then",
+            rfc3339(start),
+            (start - now) / 1_000_000_000
+        );
+    }
     let flags = OtlpFlags {
         endpoint: g.endpoint.clone(),
         protocol: g.protocol.clone(),
@@ -380,7 +450,7 @@ fn execute(
         }
         None => Vec::new(),
     };
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(g.threads.max(1)).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(g.threads as usize).enable_all().build()?;
     let report = rt.block_on(async {
         let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
         for (sig, c) in &otlp {
@@ -415,7 +485,7 @@ fn execute(
             }
             let rotation = g
                 .app_log_max_size
-                .map(|max_bytes| tsim_sinks::applog::Rotation { max_bytes, max_files: g.app_log_max_files });
+                .map(|max_bytes| tsim_sinks::applog::Rotation { max_bytes, max_files: g.app_log_max_files as u32 });
             sinks.push(Box::new(
                 tsim_sinks::applog::AppLogSink::open(path, Format::AppJson, rotation).await.map_err(|e| anyhow!(e))?,
             ));
@@ -514,7 +584,7 @@ fn execute(
             let cfg = tsim_sinks::elasticsearch::EsConfig {
                 url: url.clone(),
                 auth,
-                max_docs: g.es_bulk_max_docs,
+                max_docs: g.es_bulk_max_docs as usize,
                 max_bytes: 5 << 20,
                 timeout,
             };
@@ -536,10 +606,11 @@ fn execute(
             catch_up: start.saturating_add(pipeline::LATE_NS) < now,
             expected,
             metrics: signals.contains(&Signal::Metrics),
-            batch_size: g.batch_size.max(1),
+            batch_size: g.batch_size as usize,
             batch_timeout_ns: g.batch_timeout.saturating_mul(1_000_000),
-            queue_size: g.queue_size,
-            in_flight: g.max_in_flight.max(1),
+            queue_size: g.queue_size as usize,
+            in_flight: g.max_in_flight as usize,
+            shutdown_timeout: std::time::Duration::from_millis(g.shutdown_timeout),
             progress: !g.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
             tenant_key,
             metrics_interval_ns: g.metrics_interval.saturating_mul(1_000_000),

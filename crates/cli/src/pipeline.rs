@@ -50,6 +50,8 @@ pub struct Plan {
     pub queue_size: usize,
     /// Requests each network sink may have in flight at once.
     pub in_flight: usize,
+    /// After Ctrl-C, how long queued and in-flight deliveries may still take.
+    pub shutdown_timeout: Duration,
     /// Whether simulated metrics are produced (a metrics sink may serve only self-telemetry).
     pub metrics: bool,
     /// Draw a progress bar (on a terminal, after a second).
@@ -122,6 +124,10 @@ pub struct Report {
     pub sinks: Vec<SinkReport>,
     /// Wall time.
     pub elapsed: Duration,
+    /// Wall time of the generation (without the sinks' drain, close and --linger).
+    pub generation: Duration,
+    /// Traces cut at their scenario's span budget (`max_spans_per_trace`).
+    pub cut: u64,
     /// Stopped by Ctrl-C.
     pub interrupted: bool,
     /// Sink errors at close (e.g. a file that could not be flushed).
@@ -362,6 +368,7 @@ fn generate(
                 break;
             }
             if on_time {
+                counters.paced.store(true, Ordering::Relaxed);
                 let lag = now.saturating_sub(at);
                 if lag > LATE_NS {
                     counters.late.fetch_add(1, Ordering::Relaxed);
@@ -385,6 +392,9 @@ fn generate(
             m.recorded_until = m.recorded_until.max(buf.spans.first().map_or(at, |s| s.end_ns));
         }
         per_scenario[g.scenario] += 1;
+        if g.cut {
+            counters.cut.fetch_add(1, Ordering::Relaxed);
+        }
         counters.traces.fetch_add(1, Ordering::Relaxed);
         counters.spans.fetch_add(buf.spans.len() as u64, Ordering::Relaxed);
         counters.errors.fetch_add(buf.error_spans() as u64, Ordering::Relaxed);
@@ -424,12 +434,25 @@ fn generate(
 pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>, live: Arc<Live>) -> Report {
     let started = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
+    // Ctrl-C: generation stops; deliveries get the grace, then what is left is dropped as
+    // `shutdown` (a second Ctrl-C ends the grace at once, a third exits without a summary).
+    let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
     {
         let stop = stop.clone();
+        let grace = plan.shutdown_timeout;
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
                 stop.store(true, Ordering::Relaxed);
-                eprintln!("\ninterrupted: stopping generation, flushing queued batches (Ctrl-C again to quit now)");
+                eprintln!(
+                    "\ninterrupted: generation stopped; pending deliveries have {:.1} s (--shutdown-timeout), \
+                     Ctrl-C again to drop them now",
+                    grace.as_secs_f64()
+                );
+                tokio::select! {
+                    _ = tokio::time::sleep(grace) => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+                let _ = shutdown_tx.send(true);
                 if tokio::signal::ctrl_c().await.is_ok() {
                     std::process::exit(130);
                 }
@@ -454,7 +477,7 @@ pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>, live: Arc<Live>) -> Repo
         if signal == Signal::Metrics && !plan.metrics {
             // Serves only the self-telemetry: no simulated metrics in this run.
             drop(tx);
-            tasks.push(tokio::spawn(run_sink(sink, rx, stats, 1)));
+            tasks.push(tokio::spawn(run_sink(sink, rx, stats, 1, shutdown.clone())));
             continue;
         }
         if signal == Signal::Metrics {
@@ -462,7 +485,7 @@ pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>, live: Arc<Live>) -> Repo
                 Some((_, t)) => t.push((tx, stats.clone())),
                 None => metric_outputs.push((format, vec![(tx, stats.clone())])),
             }
-            tasks.push(tokio::spawn(run_sink(sink, rx, stats, plan.in_flight)));
+            tasks.push(tokio::spawn(run_sink(sink, rx, stats, plan.in_flight, shutdown.clone())));
             continue;
         }
         match outputs.iter_mut().find(|o| o.format == format && o.signal == signal && o.fixed == fixed) {
@@ -481,7 +504,7 @@ pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>, live: Arc<Live>) -> Repo
                 })
             }
         }
-        tasks.push(tokio::spawn(run_sink(sink, rx, stats, plan.in_flight)));
+        tasks.push(tokio::spawn(run_sink(sink, rx, stats, plan.in_flight, shutdown.clone())));
     }
 
     let expected = plan.expected;
@@ -514,9 +537,10 @@ pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>, live: Arc<Live>) -> Repo
         });
         tokio::task::spawn_blocking(move || {
             let mut outputs = outputs;
+            let began = Instant::now();
             let r = generate(&plan, &mut outputs, &mut metrics, &stop, &live.counters);
             drop(metrics);
-            r
+            (r, began.elapsed())
             // `outputs` (and with it every sender) is dropped here: the sinks drain and close.
         })
     };
@@ -531,9 +555,9 @@ pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>, live: Arc<Live>) -> Repo
     let counters = &live.counters;
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut generation = generation;
-    let (per_scenario, interrupted) = loop {
+    let ((per_scenario, interrupted), generation_time) = loop {
         tokio::select! {
-            r = &mut generation => break r.unwrap_or_else(|_| (Vec::new(), true)),
+            r = &mut generation => break r.unwrap_or_else(|_| ((Vec::new(), true), started.elapsed())),
             _ = tick.tick() => {
                 if show_progress && bar.is_hidden() && started.elapsed() > Duration::from_secs(1) {
                     bar.set_draw_target(ProgressDrawTarget::stderr());
@@ -578,12 +602,15 @@ pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>, live: Arc<Live>) -> Repo
             })
             .collect(),
         elapsed: started.elapsed(),
+        generation: generation_time,
+        cut: counters.cut.load(Ordering::Relaxed),
         interrupted,
         close_errors,
         late: counters.late.load(Ordering::Relaxed),
         max_lag: Duration::from_nanos(counters.max_lag_ns.load(Ordering::Relaxed)),
         achieved_rate: live.achieved_rate(),
-        target_rate: live.target_rate,
+        // A target only when some of the run was paced (not a backfill or a past start alone).
+        target_rate: live.target_rate.filter(|_| counters.paced.load(Ordering::Relaxed)),
         spans_per_trace: live.spans_per_trace(),
         shard: (live.shard.1 > 1).then_some(live.shard),
     }

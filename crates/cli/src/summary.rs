@@ -7,11 +7,12 @@ use crate::pipeline::Report;
 /// Renders the summary for a person.
 pub fn render(r: &Report, seed: u64, start: &str) -> String {
     let mut s = String::new();
-    let secs = r.elapsed.as_secs_f64();
+    // Throughput over the generation alone (not the sinks' drain or --linger).
+    let secs = r.generation.as_secs_f64();
     let mix: Vec<String> = r.per_scenario.iter().map(|(n, c)| format!("{n}: {c}")).collect();
     let _ = writeln!(
         s,
-        "{} traces ({}), {} spans, {} error spans, {} log records in {:.2} s ({:.0} spans/s){}",
+        "{} traces ({}), {} spans, {} error spans, {} log records generated in {:.2} s ({:.0} spans/s){}",
         r.traces,
         if mix.is_empty() { "none".to_string() } else { mix.join(", ") },
         r.spans,
@@ -27,20 +28,22 @@ pub fn render(r: &Report, seed: u64, start: &str) -> String {
     }
     let k = r.spans_per_trace;
     let rate = |t: f64| format!("{} traces/s ({} spans/s)", human(t), human(t * k));
-    match r.target_rate {
-        Some(t) if r.traces >= 2 => {
-            let _ = writeln!(
-                s,
-                "rate: target {}, achieved {} ({:+.2} %)",
-                rate(t),
-                rate(r.achieved_rate),
-                (r.achieved_rate / t - 1.0) * 100.0
-            );
-        }
-        _ if r.traces >= 2 => {
-            let _ = writeln!(s, "rate: {} (as fast as possible)", rate(r.achieved_rate));
-        }
-        _ => {}
+    // The achieved rate means something only for a paced run.
+    if let Some(t) = r.target_rate.filter(|_| r.traces >= 2) {
+        let _ = writeln!(
+            s,
+            "rate: target {}, achieved {} ({:+.2} %)",
+            rate(t),
+            rate(r.achieved_rate),
+            (r.achieved_rate / t - 1.0) * 100.0
+        );
+    }
+    if r.cut > 0 {
+        let _ = writeln!(
+            s,
+            "cut: {} traces reached their scenario's span budget (max_spans_per_trace) and were cut there",
+            r.cut
+        );
     }
     if r.late > 0 {
         let _ = writeln!(
@@ -95,6 +98,8 @@ pub fn to_json(r: &Report, seed: u64, start: &str) -> serde_json::Value {
         "error_spans": r.error_spans,
         "log_records": r.logs,
         "elapsed_seconds": r.elapsed.as_secs_f64(),
+        "generation_seconds": r.generation.as_secs_f64(),
+        "cut_traces": r.cut,
         "interrupted": r.interrupted,
         "shard": r.shard.map(|(i, n)| serde_json::json!({"index": i, "count": n})),
         "rate": {

@@ -203,7 +203,7 @@ fn bad_flags_are_named() {
     let r = run(&["scenario", "--name", "tool_retry", "--interval", "0", "--duration", "1m"]);
     assert!(r.stderr().contains("needs --rate or an --interval above 0"), "{}", r.stderr());
     let r = run(&["--start-time", "yesterday", "scenario", "--name", "tool_retry"]);
-    assert!(r.stderr().contains("--start-time `yesterday` is not RFC 3339"), "{}", r.stderr());
+    assert!(r.stderr().contains("--start-time `yesterday` is not an RFC 3339 time"), "{}", r.stderr());
     let r = run(&["--protocol", "carrier-pigeon", "--endpoint", "http://127.0.0.1:9", "run"]);
     assert!(r.stderr().contains("unknown OTLP protocol"), "{}", r.stderr());
 }

@@ -55,6 +55,8 @@ pub(crate) struct Builder<'e, 'o> {
     /// `{error_type}` in its attributes).
     pub cur_dur: u64,
     pub cur_error: Option<Text<'e>>,
+    /// Set when the trace reached the scenario's span budget and was cut there.
+    pub cut: bool,
 }
 
 /// Reusable scratch space for [`Builder`], kept between traces.
@@ -515,6 +517,10 @@ impl<'e> Builder<'e, '_> {
             let mut cursor = EDGE_MIN_NS;
             let mut ok = false;
             for k in 1..=r.max_attempts {
+                if k > 1 && self.out.spans.len() >= self.sc.max_spans {
+                    self.cut = true;
+                    break;
+                }
                 let p = r.success[(k as usize - 1).min(r.success.len() - 1)];
                 let a_failed = forced || (k == 1 && r.force_initial_failure) || !chance(&mut self.rng, p);
                 let (asub, adur) = self.attempt(ni, n, span_id, k, a_failed, copy_index);
@@ -588,6 +594,11 @@ impl<'e> Builder<'e, '_> {
             }
             let copies = self.count(&c.count);
             for copy in 0..copies {
+                // The span budget: no more children once the trace has that many spans.
+                if self.out.spans.len() >= sc.max_spans {
+                    self.cut = true;
+                    break;
+                }
                 let forced = (failed && chance(&mut self.rng, c.from_parent))
                     || (sibling_failed && chance(&mut self.rng, c.cascade));
                 let (sub, dur, f) = self.node(ci, span_id, forced, copy);

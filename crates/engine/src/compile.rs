@@ -18,6 +18,8 @@ pub struct CompiledScenario {
     pub(crate) default_leaf: Sampler,
     pub(crate) emit_logs: bool,
     pub(crate) emit_metrics: bool,
+    /// Most spans one trace may have (`max_spans_per_trace`).
+    pub(crate) max_spans: usize,
     pub(crate) pricing: Vec<(String, f64, f64)>,
     pub(crate) metrics: Vec<tsim_scenario::MetricSpec>,
     pub(crate) variants: Vec<Variant>,
@@ -559,6 +561,7 @@ impl CompiledScenario {
             nodes,
             default_leaf,
             emit_logs: s.emit_logs,
+            max_spans: usize::try_from(s.max_spans).unwrap_or(usize::MAX),
             emit_metrics: s.emit_metrics,
             pricing: s.pricing.clone(),
             metrics: s.metrics.clone(),

@@ -59,6 +59,8 @@ pub struct Generated {
     pub tenant: Option<usize>,
     /// Resource id in [`Engine::resources`].
     pub resource: u32,
+    /// The trace reached its scenario's span budget (`max_spans_per_trace`) and was cut.
+    pub cut: bool,
 }
 
 /// A set of compiled scenarios (mixed by weight) and tenants.
@@ -244,9 +246,11 @@ impl Engine {
             openinference: self.openinference,
             cur_dur: 0,
             cur_error: None,
+            cut: false,
         };
         b.run(start_ns, !self.no_records);
+        let cut = b.cut;
         let resource = self.resource_id(scenario, tenant);
-        Generated { scenario, tenant, resource }
+        Generated { scenario, tenant, resource, cut }
     }
 }

@@ -48,7 +48,12 @@ impl Sampler {
             (Some(a), Some(b)) => a.max(b),
             (a, b) => a.or(b).unwrap_or(f64::NEG_INFINITY),
         };
-        Ok(Sampler { shape, min, max: d.max.unwrap_or(f64::INFINITY) })
+        let max = d.max.unwrap_or(f64::INFINITY);
+        // `clamp` needs min <= max and neither NaN (the scenario reader checks this too).
+        if min.is_nan() || max.is_nan() || min > max {
+            return Err(format!("min ({min}) is greater than max ({max})"));
+        }
+        Ok(Sampler { shape, min, max })
     }
 
     /// One sample, clamped to the bounds.

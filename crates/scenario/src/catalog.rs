@@ -42,28 +42,112 @@ pub fn parse_scenario(src: &str, file: &str, prefix: &str) -> Result<Scenario, D
     }
 }
 
-/// Reads every `*.yaml` / `*.yml` file under `path` (a file or a folder, recursively, in
-/// sorted order), returning all scenarios or every problem found.
+/// What a folder scan found: the scenario files to read, in sorted order, and the entries
+/// skipped (not regular files, directories seen before) or unreadable.
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// Regular `*.yaml` / `*.yml` files.
+    pub files: Vec<PathBuf>,
+    /// Entries skipped, with why (FIFOs, sockets, devices, a directory reached twice).
+    pub warnings: Vec<Diagnostic>,
+    /// Paths that could not be read.
+    pub errors: Vec<Diagnostic>,
+}
+
+/// Finds the scenario files under `path` (a file, or a folder read recursively). Only
+/// regular files are read (a FIFO or a device would block the reader); each real directory
+/// is visited once, so a symlink loop ends at its first repeat.
+pub fn scan(path: &Path) -> Scan {
+    let mut scan = Scan::default();
+    let mut seen = std::collections::HashSet::new();
+    scan_into(path, true, &mut scan, &mut seen);
+    scan
+}
+
+fn scan_into(path: &Path, named: bool, scan: &mut Scan, seen: &mut std::collections::HashSet<PathBuf>) {
+    let name = path.display().to_string();
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            scan.errors.push(file_error(&name, "no such file or folder".into()));
+            return;
+        }
+        Err(e) => {
+            scan.errors.push(file_error(&name, format!("cannot read: {e}")));
+            return;
+        }
+    };
+    if meta.is_file() {
+        scan.files.push(path.to_path_buf());
+        return;
+    }
+    if !meta.is_dir() {
+        let what = if named { "is not a regular file or a folder" } else { "skipped: not a regular file" };
+        let d = file_error(&name, what.into());
+        if named {
+            scan.errors.push(d)
+        } else {
+            scan.warnings.push(d)
+        }
+        return;
+    }
+    let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    if !seen.insert(real.clone()) {
+        scan.warnings.push(file_error(&name, format!("skipped: folder {} was read already", real.display())));
+        return;
+    }
+    let mut entries: Vec<PathBuf> = match std::fs::read_dir(path) {
+        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        Err(e) => {
+            scan.errors.push(file_error(&name, format!("cannot read folder: {e}")));
+            return;
+        }
+    };
+    entries.sort();
+    for p in entries {
+        // Sub-folders, and the scenario files (or FIFOs etc. named like them, to warn about).
+        if p.is_dir() || matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+            scan_into(&p, false, scan, seen);
+        }
+    }
+}
+
+/// Reads and parses one scenario file (a regular file under [`yaml::MAX_FILE_BYTES`], UTF-8).
+pub fn load_file(path: &Path, prefix: &str) -> Result<Scenario, Diagnostics> {
+    use std::io::Read;
+    let name = path.display().to_string();
+    let one = |m: String| Diagnostics(vec![file_error(&name, m)]);
+    let f = std::fs::File::open(path).map_err(|e| one(format!("cannot read: {e}")))?;
+    let mut bytes = Vec::new();
+    // One byte past the limit tells a file that is too large without reading all of it.
+    f.take(yaml::MAX_FILE_BYTES as u64 + 1).read_to_end(&mut bytes).map_err(|e| one(format!("cannot read: {e}")))?;
+    if bytes.len() > yaml::MAX_FILE_BYTES {
+        return Err(one(format!("file is over the limit of {} bytes", yaml::MAX_FILE_BYTES)));
+    }
+    let src = String::from_utf8(bytes).map_err(|_| one("file is not UTF-8 text".into()))?;
+    parse_scenario(&src, &name, prefix)
+}
+
+/// Reads every scenario file under `path` (see [`scan`]), returning all scenarios or every
+/// problem found; two scenarios with one name are an error. Skipped entries are ignored.
 pub fn load_path(path: &Path, prefix: &str) -> Result<Vec<Scenario>, Diagnostics> {
-    let mut files = Vec::new();
-    let mut diags = Vec::new();
-    collect_files(path, &mut files, &mut diags);
-    let mut out = Vec::new();
-    for f in files {
-        let name = f.display().to_string();
-        match std::fs::read(&f) {
-            Ok(bytes) if bytes.len() > yaml::MAX_FILE_BYTES => diags.push(file_error(
-                &name,
-                format!("file is {} bytes; the limit is {}", bytes.len(), yaml::MAX_FILE_BYTES),
-            )),
-            Ok(bytes) => match String::from_utf8(bytes) {
-                Ok(src) => match parse_scenario(&src, &name, prefix) {
-                    Ok(s) => out.push(s),
-                    Err(d) => diags.extend(d.0),
-                },
-                Err(_) => diags.push(file_error(&name, "file is not UTF-8 text".into())),
+    load_path_warn(path, prefix, &mut Vec::new())
+}
+
+/// [`load_path`], adding the entries skipped to `warnings`.
+pub fn load_path_warn(path: &Path, prefix: &str, warnings: &mut Vec<Diagnostic>) -> Result<Vec<Scenario>, Diagnostics> {
+    let scan = scan(path);
+    warnings.extend(scan.warnings);
+    let mut diags = scan.errors;
+    let mut out: Vec<Scenario> = Vec::new();
+    for f in scan.files {
+        match load_file(&f, prefix) {
+            Ok(s) => match out.iter().find(|o| o.name == s.name) {
+                Some(o) => diags
+                    .push(file_error(&s.source, format!("scenario name `{}` is also used by {}", s.name, o.source))),
+                None => out.push(s),
             },
-            Err(e) => diags.push(file_error(&name, format!("cannot read: {e}"))),
+            Err(d) => diags.extend(d.0),
         }
     }
     if diags.is_empty() { Ok(out) } else { Err(Diagnostics(diags)) }
@@ -73,40 +157,13 @@ fn file_error(file: &str, message: String) -> Diagnostic {
     Diagnostic { file: file.to_string(), line: 1, col: 1, message, help: None, source_line: None }
 }
 
-fn collect_files(path: &Path, files: &mut Vec<PathBuf>, diags: &mut Vec<Diagnostic>) {
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) => {
-            diags.push(file_error(&path.display().to_string(), format!("cannot read: {e}")));
-            return;
-        }
-    };
-    if meta.is_file() {
-        files.push(path.to_path_buf());
-        return;
-    }
-    let mut entries: Vec<PathBuf> = match std::fs::read_dir(path) {
-        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-        Err(e) => {
-            diags.push(file_error(&path.display().to_string(), format!("cannot read folder: {e}")));
-            return;
-        }
-    };
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            collect_files(&p, files, diags);
-        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
-            files.push(p);
-        }
-    }
-}
-
 /// All scenarios available to a run.
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
     /// Scenarios in load order: built-ins first, then folders.
     pub scenarios: Vec<Scenario>,
+    /// Folder entries skipped while loading (not regular files, folders seen twice).
+    pub warnings: Vec<Diagnostic>,
 }
 
 impl Catalog {
@@ -118,9 +175,10 @@ impl Catalog {
             .map(|(name, src)| parse_scenario(src, &format!("builtin:{name}"), prefix))
             .collect::<Result<_, _>>()?;
         let mut diags = Vec::new();
+        let mut warnings = Vec::new();
         let builtin_count = scenarios.len();
         for dir in dirs {
-            match load_path(dir, prefix) {
+            match load_path_warn(dir, prefix, &mut warnings) {
                 Ok(list) => {
                     for s in list {
                         if let Some(i) = scenarios.iter().position(|o| o.name == s.name) {
@@ -140,7 +198,7 @@ impl Catalog {
                 Err(d) => diags.extend(d.0),
             }
         }
-        if diags.is_empty() { Ok(Catalog { scenarios }) } else { Err(Diagnostics(diags)) }
+        if diags.is_empty() { Ok(Catalog { scenarios, warnings }) } else { Err(Diagnostics(diags)) }
     }
 
     /// The scenario called `name`.

@@ -61,17 +61,16 @@ impl std::error::Error for Diagnostics {}
 /// Reads a text file: (its name for diagnostics, its text), or a located "cannot read".
 pub(crate) fn read_source(path: &std::path::Path) -> Result<(String, String), Diagnostics> {
     let name = path.display().to_string();
-    match std::fs::read_to_string(path) {
-        Ok(src) => Ok((name, src)),
-        Err(e) => Err(Diagnostics(vec![Diagnostic {
-            file: name,
-            line: 1,
-            col: 1,
-            message: format!("cannot read: {e}"),
-            help: None,
-            source_line: None,
-        }])),
-    }
+    // Only a regular file: reading a FIFO or a device would block or never end.
+    let read = match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() => Err("is not a regular file".to_string()),
+        Ok(_) => std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err("no such file".to_string()),
+        Err(e) => Err(format!("cannot read: {e}")),
+    };
+    read.map(|src| (name.clone(), src)).map_err(|message| {
+        Diagnostics(vec![Diagnostic { file: name, line: 1, col: 1, message, help: None, source_line: None }])
+    })
 }
 
 /// Collects diagnostics for one source text.

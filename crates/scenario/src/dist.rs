@@ -6,6 +6,9 @@ use crate::convert::Fields;
 use crate::diag::Reporter;
 use crate::yaml::{Node, Value};
 
+/// The largest Poisson mean accepted (the sampler's own limit is about 1.8e19).
+pub const MAX_LAMBDA: f64 = 1e18;
+
 /// z-score of the 99th percentile of the standard normal distribution.
 const Z99: f64 = 2.326_347_874_040_841;
 
@@ -106,11 +109,25 @@ pub(crate) fn parse(rep: &mut Reporter<'_>, node: &Node, what: &str, usage: Use)
     allowed.extend_from_slice(keys_for(name));
     let f = rep.fields(node, what, &allowed)?;
     let dist = parse_shape(rep, node, &f, name, what, usage)?;
+    let (min, max) = bounds(rep, node, &f, what, usage)?;
+    Some(NumDist { dist, min, max })
+}
+
+/// The optional `min` / `max` clamps: numbers, `min <= max`, and for a latency `max >= 0`
+/// (latencies are never below 0).
+fn bounds(
+    rep: &mut Reporter<'_>,
+    node: &Node,
+    f: &Fields<'_>,
+    what: &str,
+    usage: Use,
+) -> Option<(Option<f64>, Option<f64>)> {
     let min = match f.get("min") {
         Some(n) => Some(rep.number(n, "min")?),
         None => None,
     };
     let max = match f.get("max") {
+        Some(n) if usage == Use::Latency => Some(rep.number_where(n, "max", ">= 0", |v| v >= 0.0)?),
         Some(n) => Some(rep.number(n, "max")?),
         None => None,
     };
@@ -120,7 +137,7 @@ pub(crate) fn parse(rep: &mut Reporter<'_>, node: &Node, what: &str, usage: Use)
         rep.error(node.line, node.col, format!("{what}: min ({lo}) is greater than max ({hi})"), None);
         return None;
     }
-    Some(NumDist { dist, min, max })
+    Some((min, max))
 }
 
 fn need<'n>(rep: &mut Reporter<'_>, node: &Node, f: &Fields<'n>, keys: &[&str], what: &str) -> Option<&'n Node> {
@@ -203,7 +220,9 @@ fn parse_shape(
             let shape = req(rep, node, f, &["shape"], what, "> 0", pos)?;
             Dist::Pareto { scale, shape }
         }
-        "poisson" => Dist::Poisson { lambda: req(rep, node, f, &["lambda"], what, "> 0", pos)? },
+        "poisson" => Dist::Poisson {
+            lambda: req(rep, node, f, &["lambda"], what, "in (0, 1e18]", |v| v > 0.0 && v <= MAX_LAMBDA)?,
+        },
         "geometric" => Dist::Geometric { p: req(rep, node, f, &["p"], what, "in (0, 1]", |p| p > 0.0 && p <= 1.0)? },
         "mixture" => {
             let comps_node = need(rep, node, f, &["components"], what)?;
@@ -255,14 +274,8 @@ fn parse_mean_variance(rep: &mut Reporter<'_>, node: &Node, what: &str) -> Optio
         Some(v) => rep.number_where(v, "variance", ">= 0", |v| v >= 0.0)?,
         None => 0.0,
     };
-    let min = match f.get("min") {
-        Some(n) => rep.number(n, "min")?,
-        None => 0.0,
-    };
-    let max = match f.get("max") {
-        Some(n) => Some(rep.number(n, "max")?),
-        None => None,
-    };
+    let (min, max) = bounds(rep, node, &f, what, Use::Latency)?;
+    let min = min.unwrap_or(0.0);
     let dist = if variance == 0.0 {
         Dist::Constant(mean)
     } else {
@@ -333,6 +346,6 @@ mod tests {
         let e = read("distribution: mixture\ncomponents: []\n", Use::Value).unwrap_err();
         assert!(e.contains("positive total weight"), "{e}");
         let e = read("distribution: poisson\nlambda: 0\n", Use::Value).unwrap_err();
-        assert!(e.contains("lambda must be > 0"), "{e}");
+        assert!(e.contains("lambda must be in (0, 1e18], found 0"), "{e}");
     }
 }

@@ -4,6 +4,7 @@
 //! error behaviour, retries and attributes. [`Catalog::load`] gives the built-ins plus any
 //! folders; [`parse_scenario`] reads one text; errors are [`Diagnostics`].
 
+pub mod budget;
 mod catalog;
 mod convert;
 mod diag;
@@ -14,7 +15,7 @@ mod spec;
 pub mod units;
 mod yaml;
 
-pub use catalog::{BUILTINS, Catalog, HIDDEN, load_path, parse_scenario};
+pub use catalog::{BUILTINS, Catalog, HIDDEN, Scan, load_file, load_path, load_path_warn, parse_scenario, scan};
 pub use diag::{Diagnostic, Diagnostics, did_you_mean};
 pub use dist::{DISTRIBUTIONS, Dist, NumDist};
 pub use logging::{LoggerSpec, LoggingConfig, load_logging_config, parse_logging_config};

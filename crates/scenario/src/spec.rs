@@ -1,5 +1,6 @@
 //! The typed scenario: what a YAML file means once read and checked.
 
+use crate::budget;
 use crate::convert::{Fields, describe};
 use crate::diag::Reporter;
 use crate::dist::{self, NumDist, Use};
@@ -37,6 +38,9 @@ pub struct Scenario {
     /// Attributes sampled once per trace and put on every span and log record of it
     /// (run, session, workflow and correlation ids).
     pub trace_attributes: Vec<(String, AttrSpec)>,
+    /// The most spans one trace may have (`max_spans_per_trace`); the tree's worst case
+    /// is checked against it when the file is read.
+    pub max_spans: u64,
     /// The root span.
     pub root: SpanSpec,
     /// Where it came from: a path, or `builtin:<name>`.
@@ -507,6 +511,7 @@ const TOP_KEYS: &[&str] = &[
     "metrics",
     "variants",
     "trace_attributes",
+    "max_spans_per_trace",
 ];
 
 const NODE_KEYS: &[&str] = &[
@@ -603,6 +608,25 @@ impl Reader<'_, '_> {
                 None
             }
         };
+        let max_spans = match f.get("max_spans_per_trace") {
+            Some(n) => match self.rep.count(n, "max_spans_per_trace") {
+                Some(v) if (1..=budget::MAX_SPANS_LIMIT).contains(&v) => v,
+                Some(v) => {
+                    self.rep.error(
+                        n.line,
+                        n.col,
+                        format!("max_spans_per_trace must be between 1 and {}, found {v}", budget::MAX_SPANS_LIMIT),
+                        None,
+                    );
+                    budget::DEFAULT_MAX_SPANS
+                }
+                None => budget::DEFAULT_MAX_SPANS,
+            },
+            None => budget::DEFAULT_MAX_SPANS,
+        };
+        if let Some(root) = &root {
+            self.check_budget(root, max_spans);
+        }
         Some(Scenario {
             name: name?,
             description,
@@ -618,9 +642,42 @@ impl Reader<'_, '_> {
             metrics,
             variants,
             trace_attributes,
+            max_spans,
             root: root?,
             source: source.to_string(),
         })
+    }
+
+    /// The tree's worst case against the span budget: an error at the node that multiplies
+    /// most, naming every node that does.
+    fn check_budget(&mut self, root: &SpanSpec, max_spans: u64) {
+        let worst = budget::worst_case(root);
+        if worst <= u128::from(max_spans) {
+            return;
+        }
+        let top = budget::multipliers(root, 5);
+        let line = top.first().map_or(root.line, |m| m.line);
+        let col = self.rep.src.lines().nth(line.saturating_sub(1) as usize).map_or(1, |l| {
+            let indent = l.len() - l.trim_start().len();
+            let dash = if l.trim_start().starts_with("- ") { 2 } else { 0 };
+            (indent + dash + 1) as u32
+        });
+        let worst = if worst >= u128::from(u64::MAX) { "over 10^19".to_string() } else { worst.to_string() };
+        let nodes: Vec<String> =
+            top.iter().map(|m| format!("`{}` (line {}): {}", m.span_type, m.line, m.what)).collect();
+        self.rep.error(
+            line,
+            col,
+            format!(
+                "a trace may have up to {worst} spans, over the budget of {max_spans} (max_spans_per_trace); \
+                 the spans multiply at {}",
+                nodes.join(", ")
+            ),
+            Some(format!(
+                "lower these counts or attempts, or raise max_spans_per_trace (at most {})",
+                budget::MAX_SPANS_LIMIT
+            )),
+        );
     }
 
     fn variants(&mut self, node: &Node) -> Vec<VariantSpec> {
@@ -1178,7 +1235,9 @@ impl Reader<'_, '_> {
         match dist {
             "poisson" => {
                 let lambda = match f.get("lambda") {
-                    Some(l) => self.rep.number_where(l, "lambda", "> 0", |v| v > 0.0)?,
+                    Some(l) => {
+                        self.rep.number_where(l, "lambda", "in (0, 1e18]", |v| v > 0.0 && v <= dist::MAX_LAMBDA)?
+                    }
                     None => {
                         self.rep.error(node.line, node.col, "poisson count needs `lambda`", None);
                         return None;

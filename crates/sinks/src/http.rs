@@ -54,9 +54,25 @@ pub(crate) struct Answer {
     pub body: Bytes,
 }
 
-/// Sends `req`; a connection failure is an error string.
-pub(crate) async fn post(req: reqwest::RequestBuilder) -> Result<Answer, String> {
-    let resp = req.send().await.map_err(|e| error_chain(&e))?;
+/// A request that got no answer.
+pub(crate) struct NoAnswer {
+    /// What went wrong, with its causes.
+    pub message: String,
+    /// The request was sent and timed out: the peer may have taken it.
+    pub timed_out: bool,
+}
+
+impl NoAnswer {
+    /// The retry outcome: a timeout leaves the peer's side unknown.
+    pub fn outcome(self, label: &str) -> Outcome {
+        let reason = format!("{label}: {}", self.message);
+        if self.timed_out { Outcome::Unanswered(reason) } else { Outcome::Retry { reason, after: None } }
+    }
+}
+
+/// Sends `req`; a connection failure or a timeout is a [`NoAnswer`].
+pub(crate) async fn post(req: reqwest::RequestBuilder) -> Result<Answer, NoAnswer> {
+    let resp = req.send().await.map_err(|e| NoAnswer { message: error_chain(&e), timed_out: e.is_timeout() })?;
     let status = resp.status().as_u16();
     let retry_after = resp
         .headers()
@@ -133,11 +149,48 @@ impl Endpoint {
                 let success = &success;
                 async move {
                     match post(req).await {
-                        Err(e) => Outcome::Retry { reason: format!("{label}: {e}"), after: None },
+                        Err(e) => e.outcome(label),
                         Ok(a) => a.outcome(retryable, success),
                     }
                 }
             })
             .await
+    }
+}
+
+/// Checks that `url` is an `http://` or `https://` URL with a host, before any request:
+/// the error names `source` (the flag or variable it came from) and says what is wrong.
+pub fn check_url(source: &str, url: &str) -> Result<(), String> {
+    let bad = |why: &str| Err(format!("{source} `{url}` {why} (e.g. http://127.0.0.1:4318)"));
+    if url.split_once("://").is_some_and(|(_, rest)| rest.is_empty() || rest.starts_with(['/', ':'])) {
+        return bad("has no host");
+    }
+    let Ok(uri) = url.parse::<http::Uri>() else { return bad("is not a URL") };
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        Some(other) => return bad(&format!("has scheme `{other}`; only http and https are supported")),
+        None => return bad("has no scheme"),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return bad("has no host");
+    }
+    if uri.port().is_some_and(|p| p.as_u16() == 0) {
+        return bad("has port 0");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::check_url;
+
+    #[test]
+    fn endpoints_are_checked_before_any_request() {
+        assert!(check_url("--endpoint", "http://127.0.0.1:4318/v1/traces").is_ok());
+        assert!(check_url("--endpoint", "https://collector.example:443").is_ok());
+        for bad in ["ftp://x:21", "::not a url::", "http://", "http://:4318", "localhost:4318x"] {
+            let e = check_url("--endpoint", bad).unwrap_err();
+            assert!(e.starts_with("--endpoint `"), "{e}");
+        }
     }
 }

@@ -12,6 +12,7 @@ pub mod elasticsearch;
 pub mod file;
 mod http;
 pub mod influx;
+mod linefile;
 pub mod otlp;
 pub mod otlp_grpc;
 pub mod otlp_http;
@@ -26,6 +27,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
+pub use http::check_url;
 
 /// A boxed future, for object-safe async methods.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -182,6 +184,12 @@ pub trait Sink: Send {
     fn fork(&self) -> Option<Box<dyn Sink>> {
         None
     }
+    /// Whether a delivery in progress may be abandoned at shutdown (a network request:
+    /// its outcome is then unknown). Files say no: a write is finished, so that what was
+    /// counted is what is on disk.
+    fn cancellable(&self) -> bool {
+        true
+    }
     /// Delivers one batch, retrying as the protocol allows. Never called concurrently on
     /// one value (forks run side by side).
     fn send(&mut self, batch: Batch) -> BoxFuture<'_, Delivery>;
@@ -235,14 +243,26 @@ impl SinkStats {
     }
 }
 
+/// Set to `true` when pending deliveries must stop: what is in flight is then dropped as
+/// `shutdown (outcome unknown)`, what is still queued as `shutdown`.
+pub type Shutdown = tokio::sync::watch::Receiver<bool>;
+
+/// Resolves once `shutdown` is set (never, if its sender is gone while unset).
+async fn shut(shutdown: &mut Shutdown) {
+    if shutdown.wait_for(|s| *s).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
 /// Drives `sink` from `rx` until the queue closes, then closes the sink. With
 /// `in_flight` > 1 and a sink that forks, that many copies take batches from the queue
-/// side by side.
+/// side by side. Once `shutdown` is set, the batches left are dropped as `shutdown`.
 pub async fn run_sink(
     sink: Box<dyn Sink>,
     rx: tokio::sync::mpsc::Receiver<Batch>,
     stats: std::sync::Arc<SinkStats>,
     in_flight: usize,
+    shutdown: Shutdown,
 ) -> Result<(), String> {
     let mut copies = vec![sink];
     while copies.len() < in_flight {
@@ -254,7 +274,7 @@ pub async fn run_sink(
     let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
     let mut workers = tokio::task::JoinSet::new();
     for sink in copies {
-        workers.spawn(drain(sink, rx.clone(), stats.clone()));
+        workers.spawn(drain(sink, rx.clone(), stats.clone(), shutdown.clone()));
     }
     let mut result = Ok(());
     while let Some(r) = workers.join_next().await {
@@ -271,11 +291,21 @@ async fn drain(
     mut sink: Box<dyn Sink>,
     rx: std::sync::Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<Batch>>>,
     stats: std::sync::Arc<SinkStats>,
+    mut shutdown: Shutdown,
 ) -> Result<(), String> {
     loop {
         let Some(batch) = rx.lock().await.recv().await else { break };
         let items = batch.items;
-        let d = sink.send(batch).await;
+        let d = if *shutdown.borrow() {
+            Delivery::dropped(items, "shutdown")
+        } else if sink.cancellable() {
+            tokio::select! {
+                d = sink.send(batch) => d,
+                () = shut(&mut shutdown) => Delivery::dropped(items, "shutdown (outcome unknown)"),
+            }
+        } else {
+            sink.send(batch).await
+        };
         let accounted = d.delivered + d.dropped.iter().map(|(_, n)| n).sum::<u64>();
         debug_assert_eq!(accounted, items);
         stats.delivered.fetch_add(d.delivered, Ordering::Relaxed);
@@ -290,5 +320,12 @@ async fn drain(
         }
         stats.queued.fetch_sub(items, Ordering::Relaxed);
     }
-    sink.close().await
+    if sink.cancellable() {
+        tokio::select! {
+            r = sink.close() => r,
+            () = shut(&mut shutdown) => Ok(()),
+        }
+    } else {
+        sink.close().await
+    }
 }

@@ -1,5 +1,6 @@
 //! Application (and decision) log file sink: JSON lines appended to a file such as `logs/taskpilot.log`,
-//! never truncated, each batch of complete lines written at once, rotated by size.
+//! never truncated, each batch of complete lines written at once (or, after a failed write,
+//! rolled back to the last complete line), rotated by size.
 //!
 //! Rotation renames `file` → `file.1` → `file.2` … keeping `max_files` old files, the way
 //! logrotate and Python's `RotatingFileHandler` do, so tailers (Filebeat, the collector's
@@ -7,8 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use tokio::io::AsyncWriteExt;
-
+use crate::linefile::{LineFile, off_thread};
 use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink};
 
 /// Size rotation settings.
@@ -24,57 +24,62 @@ pub struct Rotation {
 pub struct AppLogSink {
     format: Format,
     path: PathBuf,
-    file: Option<tokio::fs::File>,
-    size: u64,
-    rotation: Option<Rotation>,
-    retention: Option<std::time::Duration>,
+    log: Option<RotatingLog>,
 }
 
-async fn open(path: &Path) -> std::io::Result<(tokio::fs::File, u64)> {
-    let file = tokio::fs::OpenOptions::new().create(true).append(true).open(path).await?;
-    let size = file.metadata().await?.len();
-    Ok((file, size))
+/// The file and its rotation, used from a blocking thread.
+struct RotatingLog {
+    path: PathBuf,
+    /// `None` after a rotation that could not reopen the file.
+    file: Option<LineFile>,
+    rotation: Option<Rotation>,
+    retention: Option<std::time::Duration>,
 }
 
 impl AppLogSink {
     /// Opens `path` for appending (creating it and its folder); `format` is
     /// [`Format::AppJson`] (application log) or [`Format::DecisionJson`] (decision log).
     pub async fn open(path: &Path, format: Format, rotation: Option<Rotation>) -> Result<Self, String> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            tokio::fs::create_dir_all(dir).await.map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        }
-        let (file, size) = open(path).await.map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-        Ok(Self { format, path: path.to_path_buf(), file: Some(file), size, rotation, retention: None })
+        let p = path.to_path_buf();
+        let file = tokio::task::spawn_blocking(move || LineFile::open(&p, true))
+            .await
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))??;
+        let log = RotatingLog { path: path.to_path_buf(), file: Some(file), rotation, retention: None };
+        Ok(Self { format, path: path.to_path_buf(), log: Some(log) })
     }
 
     /// Deletes rotated files (`FILE.N`) older than `age`, now and after every rotation.
     pub async fn with_retention(mut self, age: std::time::Duration) -> Self {
-        self.retention = Some(age);
-        self.prune().await;
+        off_thread(&mut self.log, move |l| {
+            l.retention = Some(age);
+            l.prune();
+        })
+        .await;
         self
     }
+}
 
-    async fn prune(&self) {
+impl RotatingLog {
+    fn prune(&self) {
         let Some(age) = self.retention else { return };
         let (Some(dir), Some(name)) = (self.path.parent(), self.path.file_name().and_then(|n| n.to_str())) else {
             return;
         };
         let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
-        let Ok(mut rd) = tokio::fs::read_dir(dir).await else { return };
+        let Ok(rd) = std::fs::read_dir(dir) else { return };
         let prefix = format!("{name}.");
-        while let Ok(Some(e)) = rd.next_entry().await {
+        for e in rd.flatten() {
             let fname = e.file_name();
             let Some(f) = fname.to_str() else { continue };
             let rotated = f.strip_prefix(&prefix).is_some_and(|n| n.parse::<u32>().is_ok());
             let old = e
                 .metadata()
-                .await
                 .ok()
                 .and_then(|m| m.modified().ok())
                 .and_then(|t| t.elapsed().ok())
                 .is_some_and(|a| a > age);
             if rotated && old {
-                let _ = tokio::fs::remove_file(e.path()).await;
+                let _ = std::fs::remove_file(e.path());
             }
         }
     }
@@ -85,27 +90,69 @@ impl AppLogSink {
         PathBuf::from(p)
     }
 
-    async fn rotate(&mut self, keep: u32) -> std::io::Result<()> {
-        if let Some(mut f) = self.file.take() {
-            f.flush().await?;
-        }
+    fn rotate(&mut self, keep: u32) -> Result<(), String> {
+        let io = |e: std::io::Error| format!("rotation failed: {e}");
+        self.file = None;
         if keep == 0 {
-            tokio::fs::remove_file(&self.path).await?;
+            std::fs::remove_file(&self.path).map_err(io)?;
         } else {
-            let _ = tokio::fs::remove_file(self.rotated(keep)).await;
+            let _ = std::fs::remove_file(self.rotated(keep));
             for n in (1..keep).rev() {
                 let from = self.rotated(n);
-                if tokio::fs::try_exists(&from).await.unwrap_or(false) {
-                    tokio::fs::rename(&from, self.rotated(n + 1)).await?;
+                if from.exists() {
+                    std::fs::rename(&from, self.rotated(n + 1)).map_err(io)?;
                 }
             }
-            tokio::fs::rename(&self.path, self.rotated(1)).await?;
+            std::fs::rename(&self.path, self.rotated(1)).map_err(io)?;
         }
-        let (file, size) = open(&self.path).await?;
-        self.file = Some(file);
-        self.size = size;
-        self.prune().await;
+        self.file = Some(LineFile::open(&self.path, true).map_err(|e| format!("rotation failed: {e}"))?);
+        self.prune();
         Ok(())
+    }
+
+    /// Appends the complete lines of `payload`. Without rotation they go out in one write;
+    /// with it, in runs of whole lines that fit, rotating before a line that would take the
+    /// file past the limit. Returns the lines written, and the reason the rest were not.
+    fn write(&mut self, payload: &[u8]) -> (u64, Option<String>) {
+        let mut written = 0u64;
+        let mut start = 0;
+        while start < payload.len() {
+            let Some(size) = self.file.as_ref().map(LineFile::len) else {
+                return (written, Some("file closed after a failed rotation".into()));
+            };
+            let mut end = payload.len();
+            if let Some(r) = self.rotation {
+                let room = r.max_bytes.saturating_sub(size) as usize;
+                if payload.len() - start > room {
+                    // The longest run of whole lines that fits.
+                    let fit = payload[start..start + room.min(payload.len() - start)].iter().rposition(|b| *b == b'\n');
+                    match fit {
+                        Some(i) => end = start + i + 1,
+                        None if size > 0 => {
+                            if let Err(e) = self.rotate(r.max_files) {
+                                return (written, Some(e));
+                            }
+                            continue;
+                        }
+                        // A line longer than the limit goes alone into a fresh file.
+                        None => {
+                            end = payload[start..]
+                                .iter()
+                                .position(|b| *b == b'\n')
+                                .map_or(payload.len(), |i| start + i + 1)
+                        }
+                    }
+                }
+            }
+            let run = &payload[start..end];
+            // O_APPEND puts each run at the end whatever else writes to the file.
+            if let Some(Err(e)) = self.file.as_mut().map(|f| f.append(&[run])) {
+                return (written, Some(e));
+            }
+            written += run.iter().filter(|b| **b == b'\n').count() as u64;
+            start = end;
+        }
+        (written, None)
     }
 }
 
@@ -128,61 +175,30 @@ impl Sink for AppLogSink {
         Signal::Logs
     }
 
+    fn cancellable(&self) -> bool {
+        false
+    }
+
     fn send(&mut self, batch: Batch) -> BoxFuture<'_, Delivery> {
         Box::pin(async move {
-            // Without rotation the batch goes out in one write; with it, in runs of whole
-            // lines that fit, rotating before a line that would take the file past the limit.
+            // One line per item: what was written of the batch is delivered, the rest dropped.
+            let items = batch.items;
             let payload = batch.payload;
-            let mut start = 0;
-            while start < payload.len() {
-                let mut end = payload.len();
-                if let Some(r) = self.rotation {
-                    let room = r.max_bytes.saturating_sub(self.size) as usize;
-                    if payload.len() - start > room {
-                        // The longest run of whole lines that fits.
-                        let fit =
-                            payload[start..start + room.min(payload.len() - start)].iter().rposition(|b| *b == b'\n');
-                        match fit {
-                            Some(i) => end = start + i + 1,
-                            None if self.size > 0 => {
-                                if let Err(e) = self.rotate(r.max_files).await {
-                                    self.file = None;
-                                    return Delivery::dropped(batch.items, format!("rotation failed: {e}"));
-                                }
-                                continue;
-                            }
-                            // A line longer than the limit goes alone into a fresh file.
-                            None => {
-                                end = payload[start..]
-                                    .iter()
-                                    .position(|b| *b == b'\n')
-                                    .map_or(payload.len(), |i| start + i + 1)
-                            }
-                        }
-                    }
-                }
-                let Some(f) = self.file.as_mut() else {
-                    return Delivery::dropped(batch.items, "file closed after a write error");
-                };
-                // O_APPEND puts each run at the end whatever else writes to the file.
-                if let Err(e) = f.write_all(&payload[start..end]).await {
-                    self.file = None;
-                    return Delivery::dropped(batch.items, format!("write error: {e}"));
-                }
-                self.size += (end - start) as u64;
-                start = end;
+            let (written, reason) = off_thread(&mut self.log, move |l| l.write(&payload))
+                .await
+                .unwrap_or((0, Some("file closed after a failed write".into())));
+            let written = written.min(items);
+            let mut d = Delivery::ok(written);
+            if let Some(reason) = reason.filter(|_| written < items) {
+                d.dropped.push((reason, items - written));
             }
-            Delivery::ok(batch.items)
+            d
         })
     }
 
     fn close(&mut self) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async move {
-            if let Some(mut f) = self.file.take() {
-                f.flush().await.map_err(|e| format!("{}: {e}", self.path.display()))?;
-                f.sync_all().await.map_err(|e| format!("{}: {e}", self.path.display()))?;
-            }
-            Ok(())
+            off_thread(&mut self.log, |l| l.file.as_mut().map_or(Ok(()), LineFile::sync)).await.unwrap_or(Ok(()))
         })
     }
 }

@@ -92,6 +92,7 @@ impl EsSink {
         let mut pending: Vec<usize> = (0..items.len()).collect();
         let mut backoff = self.policy.backoff();
         let mut dropped: BTreeMap<String, u64> = BTreeMap::new();
+        let mut unanswered = false;
         loop {
             let mut body = Vec::new();
             for &i in &pending {
@@ -103,7 +104,10 @@ impl EsSink {
             d.requests += 1;
             let req = self.client.post(&url).headers(self.headers.clone()).body(Bytes::from(body));
             let (retry, after, reason): (Vec<usize>, _, String) = match crate::http::post(req).await {
-                Err(e) => (pending.clone(), None, format!("es: {e}")),
+                Err(e) => {
+                    unanswered |= e.timed_out;
+                    (pending.clone(), None, format!("es: {}", e.message))
+                }
                 Ok(crate::http::Answer { status, retry_after: after, body: text }) => {
                     if status == 429 || status >= 500 {
                         (pending.clone(), after, format!("es {status}"))
@@ -146,7 +150,12 @@ impl EsSink {
                     pending = retry;
                 }
                 None => {
-                    *dropped.entry(format!("retries exhausted: {reason}")).or_default() += retry.len() as u64;
+                    let reason = if unanswered {
+                        crate::otlp::retry::TIMEOUT_UNKNOWN.to_string()
+                    } else {
+                        format!("retries exhausted: {reason}")
+                    };
+                    *dropped.entry(reason).or_default() += retry.len() as u64;
                     break;
                 }
             }

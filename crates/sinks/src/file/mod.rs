@@ -1,17 +1,17 @@
 //! File sink: one payload per line, e.g. `traces.jsonl` with one OTLP/JSON
 //! `ExportTraceServiceRequest` per line (what the collector's `file` exporter writes and
-//! its `otlpjsonfile` receiver reads).
+//! its `otlpjsonfile` receiver reads). A line is counted delivered once it is in the file;
+//! a failed write is rolled back and its batch dropped with the OS reason.
 
 use std::path::{Path, PathBuf};
 
-use tokio::io::AsyncWriteExt;
-
+use crate::linefile::{LineFile, off_thread};
 use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink};
 
 /// Writes each batch as one line.
 pub struct FileSink {
     path: PathBuf,
-    file: Option<tokio::io::BufWriter<tokio::fs::File>>,
+    file: Option<LineFile>,
     format: Format,
     signal: Signal,
 }
@@ -19,11 +19,12 @@ pub struct FileSink {
 impl FileSink {
     /// Creates (truncates) `dir/name`, creating `dir` if needed.
     pub async fn create(dir: &Path, name: &str, signal: Signal, format: Format) -> Result<Self, String> {
-        tokio::fs::create_dir_all(dir).await.map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let path = dir.join(name);
-        let file =
-            tokio::fs::File::create(&path).await.map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-        Ok(Self { path, file: Some(tokio::io::BufWriter::with_capacity(1 << 20, file)), format, signal })
+        let p = path.clone();
+        let file = tokio::task::spawn_blocking(move || LineFile::open(&p, false))
+            .await
+            .map_err(|e| format!("cannot create {}: {e}", path.display()))??;
+        Ok(Self { path, file: Some(file), format, signal })
     }
 
     /// The file written.
@@ -49,34 +50,23 @@ impl Sink for FileSink {
         true
     }
 
+    fn cancellable(&self) -> bool {
+        false
+    }
+
     fn send(&mut self, batch: Batch) -> BoxFuture<'_, Delivery> {
         Box::pin(async move {
-            let Some(f) = self.file.as_mut() else {
-                return Delivery::dropped(batch.items, "file closed after a write error");
-            };
-            // The line and its newline go out in one buffered write.
-            let r = async {
-                f.write_all(&batch.payload).await?;
-                f.write_all(b"\n").await
-            }
-            .await;
-            match r {
-                Ok(()) => Delivery::ok(batch.items),
-                Err(e) => {
-                    self.file = None;
-                    Delivery::dropped(batch.items, format!("write error: {e}"))
-                }
+            let items = batch.items;
+            let payload = batch.payload;
+            match off_thread(&mut self.file, move |f| f.append(&[&payload, b"\n"])).await {
+                Some(Ok(())) => Delivery::ok(items),
+                Some(Err(reason)) => Delivery::dropped(items, reason),
+                None => Delivery::dropped(items, "file closed after a failed write"),
             }
         })
     }
 
     fn close(&mut self) -> BoxFuture<'_, Result<(), String>> {
-        Box::pin(async move {
-            if let Some(mut f) = self.file.take() {
-                f.flush().await.map_err(|e| format!("{}: {e}", self.path.display()))?;
-                f.into_inner().sync_all().await.map_err(|e| format!("{}: {e}", self.path.display()))?;
-            }
-            Ok(())
-        })
+        Box::pin(async move { off_thread(&mut self.file, LineFile::sync).await.unwrap_or(Ok(())) })
     }
 }

@@ -158,20 +158,32 @@ impl OtlpConfig {
         };
         let signal_path = format!("v1/{}", signal.as_str());
         let signal_path = signal_path.as_str();
-        let url = if let Some(e) = &flags.endpoint {
+        let specific_name = format!("OTEL_EXPORTER_OTLP_{sig}_ENDPOINT");
+        let (source, url) = if let Some(e) = &flags.endpoint {
+            crate::check_url("--endpoint", &with_scheme(e))?;
             let e = with_scheme(e);
-            if protocol == Protocol::Grpc || has_path(&e) { e } else { append_signal_path(&e, signal_path) }
+            (
+                "--endpoint",
+                if protocol == Protocol::Grpc || has_path(&e) { e } else { append_signal_path(&e, signal_path) },
+            )
         } else if let Some(e) = specific("ENDPOINT") {
-            with_scheme(&e)
+            (specific_name.as_str(), with_scheme(&e))
         } else if let Some(e) = get("OTEL_EXPORTER_OTLP_ENDPOINT") {
             let e = with_scheme(&e);
-            if protocol == Protocol::Grpc { e } else { append_signal_path(&e, signal_path) }
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                if protocol == Protocol::Grpc { e } else { append_signal_path(&e, signal_path) },
+            )
         } else if let Some(e) = get("OTLP_HTTP_ENDPOINT") {
             let e = with_scheme(&e);
-            if protocol == Protocol::Grpc || has_path(&e) { e } else { append_signal_path(&e, signal_path) }
+            (
+                "OTLP_HTTP_ENDPOINT",
+                if protocol == Protocol::Grpc || has_path(&e) { e } else { append_signal_path(&e, signal_path) },
+            )
         } else {
             return Ok(None);
         };
+        crate::check_url(source, &url)?;
         let mut headers = Vec::new();
         if let Some(h) = get("OTEL_EXPORTER_OTLP_HEADERS") {
             headers.extend(parse_headers(&h)?);

@@ -17,7 +17,14 @@ pub enum Outcome {
     Retry { reason: String, after: Option<Duration> },
     /// A permanent failure: the items are dropped with this reason.
     Fail(String),
+    /// Sent and not answered in time (retried): the peer may have stored the batch, so
+    /// if the retries run out its items are dropped as [`TIMEOUT_UNKNOWN`].
+    Unanswered(String),
 }
+
+/// The drop reason of a batch whose requests went unanswered: the peer may have stored it
+/// (delivery is at least once, so a retry after a timeout can duplicate).
+pub const TIMEOUT_UNKNOWN: &str = "timeout (outcome unknown)";
 
 /// Backoff parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -96,24 +103,38 @@ impl RetryPolicy {
     {
         let mut backoff = self.backoff();
         let mut requests = 0u64;
+        let mut unanswered = false;
         loop {
             requests += 1;
             let outcome = attempt().await;
-            let mut d = match outcome {
-                Outcome::Done(d) => d,
-                Outcome::Fail(reason) => Delivery::dropped(items, reason),
-                Outcome::Retry { reason, after } => match backoff.next_wait(after) {
-                    Some(wait) => {
-                        tokio::time::sleep(wait).await;
-                        continue;
-                    }
-                    None => Delivery::dropped(items, format!("retries exhausted: {reason}")),
-                },
+            let (reason, after) = match outcome {
+                Outcome::Done(d) => break d.with_requests(requests),
+                Outcome::Fail(reason) if unanswered => {
+                    break Delivery::dropped(items, format!("{TIMEOUT_UNKNOWN}, then {reason}"))
+                        .with_requests(requests);
+                }
+                Outcome::Fail(reason) => break Delivery::dropped(items, reason).with_requests(requests),
+                Outcome::Retry { reason, after } => (reason, after),
+                Outcome::Unanswered(reason) => {
+                    unanswered = true;
+                    (reason, None)
+                }
             };
-            d.requests = requests;
-            d.retries = requests - 1;
-            return d;
+            match backoff.next_wait(after) {
+                Some(wait) => tokio::time::sleep(wait).await,
+                None if unanswered => break Delivery::dropped(items, TIMEOUT_UNKNOWN).with_requests(requests),
+                None => break Delivery::dropped(items, format!("retries exhausted: {reason}")).with_requests(requests),
+            }
         }
+    }
+}
+
+impl Delivery {
+    /// Sets the request and retry counts of a batch that took `requests` requests.
+    fn with_requests(mut self, requests: u64) -> Self {
+        self.requests = requests;
+        self.retries = requests - 1;
+        self
     }
 }
 
@@ -157,5 +178,26 @@ mod tests {
         assert_eq!(d.dropped, vec![("retries exhausted: 503".to_string(), 5)]);
         assert_eq!(d.requests, 4);
         assert_eq!(start.elapsed(), Duration::from_secs(9));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unanswered_request_makes_the_outcome_unknown() {
+        let p = RetryPolicy { max_elapsed: Duration::from_secs(3), ..RetryPolicy::default() };
+        let mut n = 0;
+        let d = p
+            .run(4, || {
+                n += 1;
+                let k = n;
+                async move {
+                    if k == 1 {
+                        Outcome::Unanswered("timed out".into())
+                    } else {
+                        Outcome::Retry { reason: "connection refused".into(), after: None }
+                    }
+                }
+            })
+            .await;
+        assert_eq!(d.dropped, vec![(TIMEOUT_UNKNOWN.to_string(), 4)]);
+        assert!(d.requests >= 2);
     }
 }

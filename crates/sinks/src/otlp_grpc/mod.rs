@@ -76,7 +76,6 @@ impl GrpcSink {
         let mut ep = Endpoint::from_shared(cfg.url.clone())
             .map_err(|e| format!("invalid gRPC endpoint `{}`: {e}", cfg.url))?
             .connect_timeout(cfg.timeout)
-            .timeout(cfg.timeout)
             .tcp_nodelay(true)
             .initial_stream_window_size(Some(WINDOW))
             .initial_connection_window_size(Some(WINDOW * 2));
@@ -113,12 +112,11 @@ fn classify(st: &Status) -> Outcome {
     let reason = format!("grpc {:?}: {}", st.code(), st.message());
     let delay = grpc_retry_delay(st.details());
     match st.code() {
-        Code::Cancelled
-        | Code::DeadlineExceeded
-        | Code::Aborted
-        | Code::OutOfRange
-        | Code::Unavailable
-        | Code::DataLoss => Outcome::Retry { reason, after: delay },
+        // The peer's deadline passed while it worked: it may have stored the batch.
+        Code::DeadlineExceeded => Outcome::Unanswered(reason),
+        Code::Cancelled | Code::Aborted | Code::OutOfRange | Code::Unavailable | Code::DataLoss => {
+            Outcome::Retry { reason, after: delay }
+        }
         Code::ResourceExhausted if delay.is_some() => Outcome::Retry { reason, after: delay },
         // A status the peer sent has no source; one with a source was made on our side from
         // a transport error (connection refused or broken mid-request): a connection
@@ -164,17 +162,22 @@ impl Sink for GrpcSink {
                     let mut grpc = self.grpc.clone();
                     let metadata = self.metadata.clone();
                     let payload = batch.payload.clone();
+                    let timeout = self.cfg.timeout;
                     async move {
                         if let Err(e) = grpc.ready().await {
                             return Outcome::Retry { reason: format!("grpc unavailable: {e}"), after: None };
                         }
                         let mut req = tonic::Request::new(payload);
                         *req.metadata_mut() = metadata;
-                        match grpc.unary(req, PathAndQuery::from_static(path), RawCodec).await {
-                            Ok(resp) => {
+                        // The deadline goes to the peer as `grpc-timeout`; past it, unanswered.
+                        req.set_timeout(timeout);
+                        let call = grpc.unary(req, PathAndQuery::from_static(path), RawCodec);
+                        match tokio::time::timeout(timeout, call).await {
+                            Ok(Ok(resp)) => {
                                 Outcome::Done(Delivery::partial(items, partial_success_proto(&resp.into_inner())))
                             }
-                            Err(st) => classify(&st),
+                            Ok(Err(st)) => classify(&st),
+                            Err(_) => Outcome::Unanswered(format!("grpc: no answer within {timeout:?}")),
                         }
                     }
                 })
