@@ -1,5 +1,5 @@
 """The anchor: the 7-span agent turn of `successful_agent_turn`, built and exported with the
-OpenTelemetry Python SDK the way seed 000 prescribes (TracerProvider + BatchSpanProcessor),
+OpenTelemetry Python SDK the way the TaskPilot guide prescribes (TracerProvider + BatchSpanProcessor),
 with a no-op exporter or the OTLP/gRPC exporter.
 
     python3 bench/python_sdk.py --exporter noop --traces 20000

@@ -7,7 +7,7 @@ The same 7-span agent turn (`successful_agent_turn`) goes through:
   1. our engine to a null sink (--discard: generated and encoded, then dropped)
   2. our engine to the file sink (OTLP/JSON lines)
   3. our engine over OTLP/gRPC into rotel --exporter blackhole
-  4. the OpenTelemetry Python SDK (TracerProvider + BatchSpanProcessor, seed 000's method),
+  4. the OpenTelemetry Python SDK (TracerProvider + BatchSpanProcessor, the TaskPilot guide's method),
      with a no-op exporter and with the OTLP/gRPC exporter into the same rotel
   5. an encode-only loop over pre-built spans (the practical ceiling)
 plus a paced run at 100k spans/s (achieved vs target) and the peak RSS of a 10M-span run

@@ -23,52 +23,79 @@ pub struct Cli {
 pub struct Global {
     /// OTLP endpoint (base URL; `/v1/traces` is added for HTTP). Without one (and without the
     /// OTEL_EXPORTER_OTLP_* / OTLP_HTTP_ENDPOINT variables) output goes to files.
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(help_heading = "Delivery (OTLP, batching, retries)", long, global = true, value_name = "URL")]
     pub endpoint: Option<String>,
 
     /// OTLP protocol: grpc, http/protobuf (default) or http/json.
-    #[arg(long, global = true, value_name = "PROTOCOL")]
+    #[arg(help_heading = "Delivery (OTLP, batching, retries)", long, global = true, value_name = "PROTOCOL")]
     pub protocol: Option<String>,
 
     /// Extra OTLP request header (gRPC metadata), repeatable: `--header api-key=secret`.
-    #[arg(long = "header", global = true, value_name = "KEY=VALUE")]
+    #[arg(
+        help_heading = "Delivery (OTLP, batching, retries)",
+        long = "header",
+        global = true,
+        value_name = "KEY=VALUE"
+    )]
     pub headers: Vec<String>,
 
     /// OTLP body compression: gzip or none.
-    #[arg(long, global = true, value_name = "gzip|none")]
+    #[arg(help_heading = "Delivery (OTLP, batching, retries)", long, global = true, value_name = "gzip|none")]
     pub compression: Option<String>,
 
     /// OTLP per-request timeout in milliseconds (default 10000; 1 to 3600000).
-    #[arg(long, global = true, value_name = "MS", value_parser = ranged::<1, 3_600_000>)]
+    #[arg(help_heading = "Delivery (OTLP, batching, retries)", long, global = true, value_name = "MS", value_parser = ranged::<1, 3_600_000>)]
     pub timeout: Option<u64>,
 
     /// Give up on a batch after retrying this long (e.g. 30s, 2m; 0 = no retries; at most 1d).
-    #[arg(long, global = true, value_name = "DURATION", default_value = "60s", value_parser = parse_duration_ms)]
+    #[arg(help_heading = "Delivery (OTLP, batching, retries)", long, global = true, value_name = "DURATION", default_value = "60s", value_parser = parse_duration_ms)]
     pub retry_max_elapsed: u64,
 
     /// After Ctrl-C, how long deliveries still queued or in flight may take (e.g. 5s, 0);
     /// what is left then is dropped as `shutdown`. A second Ctrl-C ends the wait at once.
-    #[arg(long, global = true, value_name = "DURATION", default_value = "5s", value_parser = parse_duration_ms)]
+    #[arg(help_heading = "Delivery (OTLP, batching, retries)", long, global = true, value_name = "DURATION", default_value = "5s", value_parser = parse_duration_ms)]
     pub shutdown_timeout: u64,
 
     /// `service.name` of the generated telemetry (default: the scenario's, else telemetry-simulator).
-    #[arg(long, global = true, env = "OTEL_SERVICE_NAME", value_name = "NAME")]
+    #[arg(
+        help_heading = "Data (scenarios, seed, time, tenants)",
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "OTEL_SERVICE_NAME",
+        value_name = "NAME"
+    )]
     pub service_name: Option<String>,
 
     /// Semantic-conventions YAML (OpenTelemetry model, v1 `groups:` or v2 `definition/2`):
     /// `validate` checks scenarios against it; runs fill in required attributes from it.
-    #[arg(long, global = true, env = "TELEMETRY_SIMULATOR_SCHEMA_PATH", value_name = "FILE")]
+    #[arg(
+        help_heading = "Data (scenarios, seed, time, tenants)",
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "TELEMETRY_SIMULATOR_SCHEMA_PATH",
+        value_name = "FILE"
+    )]
     pub schema_path: Option<PathBuf>,
 
     /// Add OpenInference attributes (`openinference.span.kind`, `llm.model_name`,
     /// `llm.token_count.*`, …) next to the GenAI ones, for Phoenix and Arize.
-    #[arg(long, global = true, env = "TELEMETRY_SIMULATOR_OPENINFERENCE")]
+    #[arg(
+        help_heading = "Data (scenarios, seed, time, tenants)",
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "TELEMETRY_SIMULATOR_OPENINFERENCE"
+    )]
     pub openinference: bool,
 
     /// Prefix that replaces `vendor.` in span types and attribute keys.
     #[arg(
+        help_heading = "Data (scenarios, seed, time, tenants)",
         long,
         global = true,
+        hide_env_values = true,
         env = "TELEMETRY_SIMULATOR_ATTR_PREFIX",
         default_value = "vendor",
         value_name = "PREFIX"
@@ -76,146 +103,243 @@ pub struct Global {
     pub attr_prefix: String,
 
     /// Folder of scenario YAML files, added to the built-ins (repeatable).
-    #[arg(long, global = true, env = "SCENARIOS_DIR", value_name = "DIR")]
+    #[arg(
+        help_heading = "Data (scenarios, seed, time, tenants)",
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "SCENARIOS_DIR",
+        value_name = "DIR"
+    )]
     pub scenarios_dir: Vec<PathBuf>,
 
     /// Seed of the random generator (random when absent; printed in the summary).
-    #[arg(long, global = true, value_name = "N")]
+    #[arg(
+        help_heading = "Data (scenarios, seed, time, tenants)",
+        long,
+        global = true,
+        value_name = "N",
+        allow_hyphen_values = true
+    )]
     pub seed: Option<u64>,
 
     /// Simulated start time of the first trace, RFC 3339 (default: now). A past start runs
     /// at CPU speed until it reaches now, then in real time.
-    #[arg(long, alias = "start", global = true, value_name = "RFC3339")]
+    #[arg(
+        help_heading = "Data (scenarios, seed, time, tenants)",
+        long,
+        visible_alias = "start",
+        global = true,
+        value_name = "RFC3339"
+    )]
     pub start_time: Option<String>,
 
     /// Folder for file output. Default `./telemetry-out` when no OTLP endpoint is set; with an
     /// endpoint, files are written only when this is given.
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(help_heading = "Files", long, global = true, value_name = "DIR")]
     pub output: Option<PathBuf>,
 
     /// Tenant ids, comma-separated, one chosen per trace (falls back to TENANT_UUID).
-    #[arg(long, global = true, env = "TELEMETRY_TENANT_UUIDS", value_name = "IDS")]
+    #[arg(
+        help_heading = "Data (scenarios, seed, time, tenants)",
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "TELEMETRY_TENANT_UUIDS",
+        value_name = "IDS"
+    )]
     pub tenants: Option<String>,
 
     /// Weights of --tenants, comma-separated (default: equal).
-    #[arg(long, global = true, env = "TELEMETRY_TENANT_WEIGHTS", value_name = "WEIGHTS")]
+    #[arg(
+        help_heading = "Data (scenarios, seed, time, tenants)",
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "TELEMETRY_TENANT_WEIGHTS",
+        value_name = "WEIGHTS",
+        allow_hyphen_values = true
+    )]
     pub tenant_weights: Option<String>,
 
     /// Most spans per export batch (1 to 1000000).
-    #[arg(long, global = true, env = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", default_value_t = 512, value_name = "N",
+    #[arg(help_heading = "Delivery (OTLP, batching, retries)", long, global = true, hide_env_values = true, env = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", default_value_t = 512, value_name = "N",
           value_parser = ranged::<1, 1_000_000>)]
     pub batch_size: u64,
 
     /// Longest stretch of simulated time one batch covers, in milliseconds (0 to 86400000).
-    #[arg(long, global = true, env = "OTEL_BSP_SCHEDULE_DELAY", default_value_t = 1000, value_name = "MS",
+    #[arg(help_heading = "Delivery (OTLP, batching, retries)", long, global = true, hide_env_values = true, env = "OTEL_BSP_SCHEDULE_DELAY", default_value_t = 1000, value_name = "MS",
           value_parser = ranged::<0, 86_400_000>)]
     pub batch_timeout: u64,
 
     /// Batches each sink may have queued before generation waits (1 to 65536).
-    #[arg(long, global = true, default_value_t = 64, value_name = "N", value_parser = ranged::<1, 65_536>)]
+    #[arg(help_heading = "Delivery (OTLP, batching, retries)", long, global = true, default_value_t = 64, value_name = "N", value_parser = ranged::<1, 65_536>)]
     pub queue_size: u64,
 
     /// Requests each network sink (OTLP gRPC/HTTP) keeps in flight at once, each on its own
     /// connection; batches may then arrive out of order (1 to 256).
-    #[arg(long, global = true, default_value_t = 4, value_name = "N", value_parser = ranged::<1, 256>)]
+    #[arg(help_heading = "Delivery (OTLP, batching, retries)", long, global = true, default_value_t = 4, value_name = "N", value_parser = ranged::<1, 256>)]
     pub max_in_flight: u64,
 
     /// Worker threads for the sinks (network, files, compression); generation runs on its
     /// own thread. Output does not depend on it (1 to 256).
-    #[arg(long, global = true, default_value_t = 2, value_name = "N", value_parser = ranged::<1, 256>)]
+    #[arg(help_heading = "Delivery (OTLP, batching, retries)", long, global = true, default_value_t = 2, value_name = "N", value_parser = ranged::<1, 256>)]
     pub threads: u64,
 
     /// Signals to produce, comma-separated: traces, logs, metrics.
-    #[arg(long, global = true, default_value = "traces,logs,metrics", value_name = "LIST")]
+    #[arg(
+        help_heading = "Data (scenarios, seed, time, tenants)",
+        long,
+        global = true,
+        default_value = "traces,logs,metrics",
+        value_name = "LIST"
+    )]
     pub signals: String,
 
     /// Simulated time between cumulative metric exports (a final export closes the run).
-    #[arg(long, global = true, default_value = "10s", value_name = "DURATION", value_parser = parse_duration_ms)]
+    #[arg(help_heading = "Metrics", long, global = true, default_value = "10s", value_name = "DURATION", value_parser = parse_duration_ms)]
     pub metrics_interval: u64,
 
-    /// Append application log lines (JSON, the seed's `logs/taskpilot.log` format) to this file.
-    #[arg(long, global = true, env = "TELEMETRY_SIMULATOR_APP_LOG", value_name = "FILE")]
+    /// Append application log lines (JSON, the TaskPilot guide's `logs/taskpilot.log` format) to this file.
+    #[arg(
+        help_heading = "Files",
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "TELEMETRY_SIMULATOR_APP_LOG",
+        value_name = "FILE"
+    )]
     pub app_log: Option<PathBuf>,
 
     /// Leave policy decisions out of --app-log (they stay in --decision-log and OTLP logs).
-    #[arg(long, global = true)]
+    #[arg(help_heading = "Files", long, global = true)]
     pub no_app_log_decisions: bool,
 
     /// Rotate --app-log before it would exceed this size (e.g. 10MB, 512KiB).
-    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(help_heading = "Files", long, global = true, value_name = "SIZE", value_parser = parse_size)]
     pub app_log_max_size: Option<u64>,
 
     /// Rotated --app-log files kept (FILE.1 … FILE.N; 0 to 1000).
-    #[arg(long, global = true, default_value_t = 10, value_name = "N", value_parser = ranged::<0, 1000>)]
+    #[arg(help_heading = "Files", long, global = true, default_value_t = 10, value_name = "N", value_parser = ranged::<0, 1000>)]
     pub app_log_max_files: u64,
 
-    /// Write log records by a logging configuration (seed 003's `loggingConfig:` YAML):
+    /// Write log records by a logging configuration (the paper-writing workflow's spec `loggingConfig:` YAML):
     /// one file per logger with its level, fields, rotation and retention.
-    #[arg(long, global = true, env = "TELEMETRY_SIMULATOR_LOGGING_CONFIG", value_name = "FILE")]
+    #[arg(
+        help_heading = "Files",
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "TELEMETRY_SIMULATOR_LOGGING_CONFIG",
+        value_name = "FILE"
+    )]
     pub logging_config: Option<PathBuf>,
 
-    /// Append policy decisions (the seed's `decision_logs.jsonl` format) to this file.
-    #[arg(long, global = true, env = "TELEMETRY_SIMULATOR_DECISION_LOG", value_name = "FILE")]
+    /// Append policy decisions (the TaskPilot guide's `decision_logs.jsonl` format) to this file.
+    #[arg(
+        help_heading = "Files",
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "TELEMETRY_SIMULATOR_DECISION_LOG",
+        value_name = "FILE"
+    )]
     pub decision_log: Option<PathBuf>,
 
-    /// Append artifact diffs (seed 003's `artifact_diffs.jsonl` records) to this file.
-    #[arg(long, global = true, env = "TELEMETRY_SIMULATOR_ARTIFACT_LOG", value_name = "FILE")]
+    /// Append artifact diffs (the paper-writing workflow's spec `artifact_diffs.jsonl` records) to this file.
+    #[arg(
+        help_heading = "Files",
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "TELEMETRY_SIMULATOR_ARTIFACT_LOG",
+        value_name = "FILE"
+    )]
     pub artifact_log: Option<PathBuf>,
 
     /// Serve the metrics for Prometheus at http://ADDR/metrics (e.g. 127.0.0.1:8000).
-    #[arg(long, global = true, value_name = "ADDR")]
+    #[arg(help_heading = "Metrics", long, global = true, value_name = "ADDR")]
     pub prometheus_listen: Option<String>,
 
-    /// Keep serving /metrics after the run: for a duration (30s, 5m), or until Ctrl-C without one.
-    #[arg(long, global = true, num_args = 0..=1, default_missing_value = "forever", value_name = "DURATION")]
+    /// Keep serving /metrics after the run: `--linger` until Ctrl-C, `--linger=30s` for a time.
+    #[arg(help_heading = "Metrics", long, global = true, num_args = 0..=1,
+        require_equals = true, default_missing_value = "forever", value_name = "DURATION")]
     pub linger: Option<String>,
 
     /// Send the metrics by Prometheus remote write to this URL (e.g. http://127.0.0.1:9090/api/v1/write).
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(help_heading = "Metrics", long, global = true, value_name = "URL")]
     pub remote_write: Option<String>,
 
     /// Write the metrics as InfluxDB line protocol to this URL (e.g. http://127.0.0.1:8428/api/v2/write).
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(help_heading = "Metrics", long, global = true, value_name = "URL")]
     pub influx_url: Option<String>,
 
     /// Index application log records and decisions into Elasticsearch/OpenSearch at this URL (`_bulk`).
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(help_heading = "Elasticsearch", long, global = true, value_name = "URL")]
     pub es_url: Option<String>,
 
     /// Index for log records (`%Y %m %d %H` from the event time).
-    #[arg(long, global = true, default_value = "taskpilot-logs-%Y.%m.%d", value_name = "TEMPLATE")]
+    #[arg(
+        help_heading = "Elasticsearch",
+        long,
+        global = true,
+        default_value = "taskpilot-logs-%Y.%m.%d",
+        value_name = "TEMPLATE"
+    )]
     pub es_index: String,
 
     /// Index for policy decisions.
-    #[arg(long, global = true, default_value = "decision-logs-%Y.%m.%d", value_name = "TEMPLATE")]
+    #[arg(
+        help_heading = "Elasticsearch",
+        long,
+        global = true,
+        default_value = "decision-logs-%Y.%m.%d",
+        value_name = "TEMPLATE"
+    )]
     pub es_decision_index: String,
 
     /// Basic-auth user for --es-url (with --es-password / ES_PASSWORD).
-    #[arg(long, global = true, value_name = "USER")]
+    #[arg(help_heading = "Elasticsearch", long, global = true, value_name = "USER")]
     pub es_user: Option<String>,
 
     /// Basic-auth password for --es-url.
-    #[arg(long, global = true, env = "ES_PASSWORD", value_name = "PASSWORD", hide_env_values = true)]
+    #[arg(
+        help_heading = "Elasticsearch",
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "ES_PASSWORD",
+        value_name = "PASSWORD",
+        hide_env_values = true
+    )]
     pub es_password: Option<String>,
 
     /// API key for --es-url (`Authorization: ApiKey …`).
-    #[arg(long, global = true, env = "ES_API_KEY", value_name = "KEY", hide_env_values = true)]
+    #[arg(
+        help_heading = "Elasticsearch",
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "ES_API_KEY",
+        value_name = "KEY",
+        hide_env_values = true
+    )]
     pub es_api_key: Option<String>,
 
     /// Most documents per `_bulk` request (1 to 100000).
-    #[arg(long, global = true, default_value_t = 500, value_name = "N", value_parser = ranged::<1, 100_000>)]
+    #[arg(help_heading = "Elasticsearch", long, global = true, default_value_t = 500, value_name = "N", value_parser = ranged::<1, 100_000>)]
     pub es_bulk_max_docs: u64,
 
     /// Encode OTLP protobuf and throw it away (no files, no network): measures the generator.
-    #[arg(long, global = true)]
+    #[arg(help_heading = "Delivery (OTLP, batching, retries)", long, global = true)]
     pub discard: bool,
 
     /// Also write the run summary as JSON to this file.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(help_heading = "Report", long, global = true, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
 
     /// No progress bar and no summary (errors are still printed).
-    #[arg(long, short, global = true)]
+    #[arg(help_heading = "Report", long, short, global = true)]
     pub quiet: bool,
 }
 
@@ -249,16 +373,16 @@ pub enum Command {
 pub struct RunArgs {
     /// Traces to generate, e.g. 500 or 10k (default: the scenario's repeat_count, else 100;
     /// unbounded with --duration, --end, --backfill or --follow). Sharded runs split it.
-    #[arg(long, short = 'n', value_parser = parse_count)]
+    #[arg(long, short = 'n', value_parser = parse_count, allow_hyphen_values = true)]
     pub count: Option<u64>,
 
     /// Traces per second (`200`, `10k`, `600/m`), or spans per second with the unit
     /// (`50k spans/s`, `50k/s spans`). The mean rate; all shards together.
-    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    #[arg(long, value_name = "RATE", value_parser = parse_rate, allow_hyphen_values = true)]
     pub rate: Option<Rate>,
 
     /// Time between trace starts: `10ms`, `1s`, or milliseconds (0 = all at once).
-    #[arg(long, conflicts_with = "rate", value_name = "DURATION", value_parser = parse_interval_ms)]
+    #[arg(long, conflicts_with = "rate", value_name = "DURATION", value_parser = parse_interval_ms, allow_hyphen_values = true)]
     pub interval: Option<f64>,
 
     /// Generate for this long of simulated time from the start (`30s`, `10m`, `2h`).

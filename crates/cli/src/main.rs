@@ -1,6 +1,46 @@
 //! telemetry-simulator: the command-line tool. Parses arguments, resolves them into a run
 //! plan (scenarios, engine, schedule, sinks), runs it and reports.
 
+/// `eprintln!` that never panics: with stderr closed (`2>&1 | true`) an error must stay
+/// an error (exit 1), not become a crash.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
+/// `eprint!` that never panics.
+macro_rules! say_raw {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($t)*);
+    }};
+}
+
+/// `println!` that never panics: a closed stdout (`| head`) ends the listing quietly.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
+/// Returns a usage error (exit 2): the command line or the environment asks for something
+/// that cannot be.
+macro_rules! usage {
+    ($($t:tt)*) => {
+        return Err(anyhow::Error::new(crate::Usage(format!($($t)*))))
+    };
+}
+
+/// A usage error as a value, for `map_err`.
+macro_rules! usage_error {
+    ($($t:tt)*) => {
+        anyhow::Error::new(crate::Usage(format!($($t)*)))
+    };
+}
+
 mod args;
 mod live;
 mod pipeline;
@@ -9,7 +49,7 @@ mod summary;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow};
 use clap::Parser;
 use tsim_engine::{Engine, EngineConfig, Schedule};
 use tsim_scenario::semconv::{Schema, Severity};
@@ -24,6 +64,21 @@ use tsim_sinks::{Format, Signal, Sink};
 
 use crate::args::{Cli, Command, Global, RunArgs};
 
+/// A usage error: a flag, a combination of flags or an environment variable that cannot be
+/// (exit status 2, as for the argument parser's own errors).
+#[derive(Debug)]
+struct Usage(String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+/// Exit status of a usage error.
+const EXIT_USAGE: u8 = 2;
 /// Exit status when the run finished but some data was dropped.
 const EXIT_DROPPED: u8 = 3;
 /// Exit status after Ctrl-C.
@@ -46,17 +101,22 @@ fn main() -> ExitCode {
     match real_main(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            say!("error: {e:#}");
+            ExitCode::from(if e.downcast_ref::<Usage>().is_some() { EXIT_USAGE } else { 1 })
         }
     }
 }
 
 fn load_catalog(g: &Global) -> Result<Catalog> {
-    let cat = Catalog::load(&g.scenarios_dir, &g.attr_prefix).map_err(|d| anyhow!("invalid scenarios:\n{d}"))?;
+    let cat = Catalog::load(&g.scenarios_dir, &g.attr_prefix).map_err(|d| {
+        anyhow!(
+            "invalid scenarios:\n{d}\nhelp: fix the file, or move it out of the --scenarios-dir folder \
+             (`telemetry-simulator validate DIR` lists every problem)"
+        )
+    })?;
     if !g.quiet {
         for w in &cat.warnings {
-            eprintln!("warning: {w}");
+            say!("warning: {w}");
         }
     }
     Ok(cat)
@@ -72,6 +132,8 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
         Command::List => {
             let cat = load_catalog(&g)?;
             let w = cat.listed().map(|s| s.name.len()).max().unwrap_or(4).max(4);
+            let tags = |s: &Scenario| format!("[{}]", s.tags.join(", "));
+            let tw = cat.listed().map(|s| tags(s).chars().count()).max().unwrap_or(2);
             // Grouped by system, in order of first appearance.
             let mut systems: Vec<&str> = Vec::new();
             for s in cat.listed() {
@@ -81,14 +143,15 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             }
             for (i, system) in systems.iter().enumerate() {
                 if i > 0 {
-                    println!();
+                    out!();
                 }
-                println!("{system}");
+                out!("{system}");
                 for s in cat.listed().filter(|s| s.system == *system) {
+                    // Columns line up; the description is whole (on one line).
                     let desc = s.description.split_whitespace().collect::<Vec<_>>().join(" ");
-                    let desc: String =
-                        if desc.chars().count() > 60 { desc.chars().take(59).chain(['…']).collect() } else { desc };
-                    println!("  {:<w$}  [{}]  {desc}", s.name, s.tags.join(", "));
+                    let t = tags(s);
+                    let pad = tw - t.chars().count();
+                    out!("  {:<w$}  {t}{:pad$}  {desc}", s.name, "");
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -98,10 +161,17 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             let cat = load_catalog(&g)?;
             let Some(s) = cat.find(&name) else {
                 let names: Vec<&str> = cat.scenarios.iter().map(|s| s.name.as_str()).collect();
-                let hint = tsim_scenario::did_you_mean(&name, names.iter().copied())
-                    .map(|n| format!(" (did you mean `{n}`?)"))
-                    .unwrap_or_default();
-                bail!("no scenario named `{name}`{hint}; `telemetry-simulator list` shows them");
+                let looks_like_a_file = name.contains('/') || name.ends_with(".yaml") || name.ends_with(".yml");
+                let hint = if looks_like_a_file {
+                    " (--name takes a scenario's `name:`; to run a file, pass its folder with \
+                     --scenarios-dir DIR and the `name:` written in it)"
+                        .to_string()
+                } else {
+                    tsim_scenario::did_you_mean(&name, names.iter().copied())
+                        .map(|n| format!(" (did you mean `{n}`?)"))
+                        .unwrap_or_default()
+                };
+                usage!("no scenario named `{name}`{hint}; `telemetry-simulator list` shows them");
             };
             let list = with_schema(vec![s.clone()], schema.as_ref(), g.quiet);
             execute(&g, &run, list, s.repeat_count, s.interval_ms)
@@ -120,10 +190,7 @@ fn with_schema(mut list: Vec<Scenario>, schema: Option<&Schema>, quiet: bool) ->
         for s in &mut list {
             let n = schema.fill_required(s);
             if n > 0 && !quiet {
-                eprintln!(
-                    "note: {n} required attribute(s) of {} added to `{}` from their examples",
-                    schema.file, s.name
-                );
+                say!("note: {n} required attribute(s) of {} added to `{}` from their examples", schema.file, s.name);
             }
         }
     }
@@ -148,30 +215,31 @@ fn validate(paths: &[PathBuf], g: &Global, schema: Option<&Schema>) -> Result<Ex
     for p in paths {
         let scan = tsim_scenario::scan(p);
         for w in &scan.warnings {
-            eprintln!("warning: {w}");
+            say!("warning: {w}");
         }
         for e in &scan.errors {
             failed = true;
-            eprintln!("{e}");
+            say!("{e}");
         }
         if scan.files.is_empty() && scan.errors.is_empty() {
             failed = true;
-            eprintln!("{}: no scenario files (*.yaml, *.yml) here", p.display());
+            say!("{}: no scenario files (*.yaml, *.yml) here", p.display());
         }
         for f in &scan.files {
             match tsim_scenario::load_file(f, &g.attr_prefix) {
-                Ok(s) => match scenarios.iter().find(|o| o.name == s.name) {
+                Ok(None) => say!("warning: {}", tsim_scenario::not_scenario_warning(f)),
+                Ok(Some(s)) => match scenarios.iter().find(|o| o.name == s.name) {
                     Some(o) => {
                         failed = true;
-                        println!("invalid {}: scenario name `{}` is also used by {}", s.source, s.name, o.source);
+                        out!("invalid {}: scenario name `{}` is also used by {}", s.source, s.name, o.source);
                     }
                     None => scenarios.push(s),
                 },
                 Err(mut d) => {
                     failed = true;
                     d.0.sort_by_key(|d| (d.line, d.col));
-                    eprintln!("{d}");
-                    println!("invalid {}: {} error(s)", f.display(), d.0.len());
+                    say!("{d}");
+                    out!("invalid {}: {} error(s)", f.display(), d.0.len());
                 }
             }
         }
@@ -187,18 +255,18 @@ fn validate(paths: &[PathBuf], g: &Global, schema: Option<&Schema>) -> Result<Ex
                         "error"
                     }
                 };
-                eprintln!("{kind}: {}", f.diagnostic);
+                say!("{kind}: {}", f.diagnostic);
             }
         }
         match Engine::new(&[&s], &EngineConfig::default()) {
-            Ok(_) if errors == 0 => println!("ok      {} ({})", s.source, s.name),
+            Ok(_) if errors == 0 => out!("ok      {} ({})", s.source, s.name),
             Ok(_) => {
                 failed = true;
-                println!("invalid {} ({}): {errors} error(s) against the schema", s.source, s.name);
+                out!("invalid {} ({}): {errors} error(s) against the schema", s.source, s.name);
             }
             Err(e) => {
                 failed = true;
-                println!("invalid {}: {e}", s.source);
+                out!("invalid {}: {e}", s.source);
             }
         }
     }
@@ -223,15 +291,15 @@ fn tenants(g: &Global) -> Result<Vec<(String, f64)>> {
     let weights: Vec<f64> = match g.tenant_weights.as_deref().filter(|s| !s.trim().is_empty()) {
         Some(w) => w
             .split(',')
-            .map(|x| x.trim().parse::<f64>().map_err(|_| anyhow!("tenant weight `{x}` is not a number")))
+            .map(|x| x.trim().parse::<f64>().map_err(|_| usage_error!("tenant weight `{x}` is not a number")))
             .collect::<Result<_>>()?,
         None => vec![1.0; ids.len()],
     };
     if weights.len() != ids.len() {
-        bail!("{} tenant ids but {} tenant weights", ids.len(), weights.len());
+        usage!("{} tenant ids but {} tenant weights", ids.len(), weights.len());
     }
     if weights.iter().any(|w| !(w.is_finite() && *w >= 0.0)) || weights.iter().sum::<f64>() <= 0.0 {
-        bail!("tenant weights must be numbers >= 0 with a positive sum");
+        usage!("tenant weights must be numbers >= 0 with a positive sum");
     }
     Ok(ids.into_iter().zip(weights).collect())
 }
@@ -243,11 +311,11 @@ const LAST_NS: u64 = i64::MAX as u64;
 fn parse_time(flag: &str, s: &str) -> Result<u64> {
     let range = "between 1970-01-01T00:00:00Z and 2262-04-11T23:47:16Z (OTLP timestamps are 64-bit nanoseconds)";
     let Ok(ts) = s.parse::<jiff::Timestamp>() else {
-        bail!("{flag} `{s}` is not an RFC 3339 time such as 2026-11-14T00:00:00Z; it must be {range}");
+        usage!("{flag} `{s}` is not an RFC 3339 time such as 2026-11-14T00:00:00Z; it must be {range}");
     };
     match u64::try_from(ts.as_nanosecond()) {
         Ok(ns) if ns <= LAST_NS => Ok(ns),
-        _ => bail!("{flag} `{s}` is out of range: it must be {range}"),
+        _ => usage!("{flag} `{s}` is out of range: it must be {range}"),
     }
 }
 
@@ -255,11 +323,11 @@ fn parse_time(flag: &str, s: &str) -> Result<u64> {
 fn window(g: &Global, run: &RunArgs, now: u64) -> Result<(u64, Option<u64>)> {
     if let Some(ms) = run.backfill {
         if g.start_time.is_some() {
-            bail!("--backfill sets the start (now − the duration); leave out --start-time");
+            usage!("--backfill sets the start (now − the duration); leave out --start-time");
         }
         let ns = ms.saturating_mul(1_000_000);
         if ns == 0 || ns >= now {
-            bail!("--backfill needs a duration above 0 and after 1970");
+            usage!("--backfill needs a duration above 0 and after 1970");
         }
         return Ok((now - ns, Some(now)));
     }
@@ -273,12 +341,12 @@ fn window(g: &Global, run: &RunArgs, now: u64) -> Result<(u64, Option<u64>)> {
         (None, None) => None,
     };
     if end.is_some_and(|e| e > LAST_NS) {
-        bail!("the end of the run is past 2262-04-11T23:47:16Z, the last time OTLP timestamps can hold");
+        usage!("the end of the run is past 2262-04-11T23:47:16Z, the last time OTLP timestamps can hold");
     }
     if let Some(e) = end
         && e <= start
     {
-        bail!("the end ({}) must be after the start ({})", rfc3339(e), rfc3339(start));
+        usage!("the end ({}) must be after the start ({})", rfc3339(e), rfc3339(start));
     }
     Ok((start, end))
 }
@@ -290,9 +358,9 @@ fn shard(run: &RunArgs) -> Result<(u64, u64)> {
     }
     match (env("JOB_COMPLETION_INDEX"), env("JOB_COMPLETION_COUNT")) {
         (Some(i), Some(n)) => args::parse_shard(&format!("{i}/{n}"))
-            .map_err(|e| anyhow!("JOB_COMPLETION_INDEX / JOB_COMPLETION_COUNT: {e}")),
+            .map_err(|e| usage_error!("JOB_COMPLETION_INDEX / JOB_COMPLETION_COUNT: {e}")),
         (Some(_), None) => {
-            bail!(
+            usage!(
                 "JOB_COMPLETION_INDEX is set: set JOB_COMPLETION_COUNT to the job's completions (or pass --shard I/N)"
             )
         }
@@ -320,16 +388,24 @@ fn signals(g: &Global) -> Result<Vec<Signal>> {
             "traces" => Signal::Traces,
             "logs" => Signal::Logs,
             "metrics" => Signal::Metrics,
-            other => bail!("--signals: unknown signal `{other}` (traces, logs, metrics)"),
+            other => usage!("--signals: unknown signal `{other}` (traces, logs, metrics)"),
         };
         if !out.contains(&sig) {
             out.push(sig);
         }
     }
     if out.is_empty() {
-        bail!("--signals needs at least one of traces, logs, metrics");
+        usage!("--signals needs at least one of traces, logs, metrics");
     }
     Ok(out)
+}
+
+/// A time as RFC 3339 with all its digits (nanoseconds when it has them), so that what the
+/// summary prints replays exactly.
+fn rfc3339_exact(ns: u64) -> String {
+    let mut s = String::new();
+    tsim_model::time::push_rfc3339(&mut s, ns, if ns.is_multiple_of(1000) { 6 } else { 9 });
+    s
 }
 
 fn rfc3339(ns: u64) -> String {
@@ -347,7 +423,7 @@ fn execute(
 ) -> Result<ExitCode> {
     let (shard_index, shards) = shard(run)?;
     if shards > 1 && g.seed.is_none() {
-        bail!("a sharded run needs --seed, the same on every shard (and --start-time for identical data)");
+        usage!("a sharded run needs --seed, the same on every shard (and --start-time for identical data)");
     }
     let seed =
         g.seed.unwrap_or_else(|| tsim_engine::rng::splitmix64(pipeline::now_ns() ^ u64::from(std::process::id())));
@@ -361,7 +437,7 @@ fn execute(
         resource_attributes: env("OTEL_RESOURCE_ATTRIBUTES")
             .map(|s| tsim_sinks::otlp::config::parse_headers(&s))
             .transpose()
-            .map_err(|e| anyhow!("OTEL_RESOURCE_ATTRIBUTES: {e}"))?
+            .map_err(|e| usage_error!("OTEL_RESOURCE_ATTRIBUTES: {e}"))?
             .unwrap_or_default(),
         openinference: g.openinference,
         no_records: !signals.contains(&Signal::Logs),
@@ -388,7 +464,7 @@ fn execute(
         None => Some(repeat_count.unwrap_or(DEFAULT_COUNT)),
     };
     if !rate.is_finite() && count.is_none() {
-        bail!("a run bounded by time (--duration, --end, --backfill, --follow) needs --rate or an --interval above 0");
+        usage!("a run bounded by time (--duration, --end, --backfill, --follow) needs --rate or an --interval above 0");
     }
     let expected_all = match (count, end_ns) {
         (Some(c), Some(e)) => Some(c.min(schedule.expected_before(e))),
@@ -407,20 +483,20 @@ fn execute(
 
     for (flag, url) in [("--remote-write", &g.remote_write), ("--influx-url", &g.influx_url), ("--es-url", &g.es_url)] {
         if let Some(u) = url {
-            tsim_sinks::check_url(flag, u).map_err(|e| anyhow!(e))?;
+            tsim_sinks::check_url(flag, u).map_err(|e| usage_error!("{e}"))?;
         }
     }
     if g.app_log_max_size == Some(0) {
-        bail!("--app-log-max-size must be above 0 (leave it out for no rotation)");
+        usage!("--app-log-max-size must be above 0 (leave it out for no rotation)");
     }
     if g.retry_max_elapsed > 86_400_000 {
-        bail!("--retry-max-elapsed must be at most 1d");
+        usage!("--retry-max-elapsed must be at most 1d");
     }
     if g.shutdown_timeout > 3_600_000 {
-        bail!("--shutdown-timeout must be at most 1h");
+        usage!("--shutdown-timeout must be at most 1h");
     }
     if rate.is_finite() && start > now + 1_000_000_000 && !g.quiet {
-        eprintln!(
+        say!(
             "note: the start ({}) is {} s from now; the first trace waits until then",
             rfc3339(start),
             (start - now) / 1_000_000_000
@@ -435,7 +511,7 @@ fn execute(
     };
     let mut otlp = Vec::new();
     for &sig in &signals {
-        if let Some(c) = OtlpConfig::resolve(&flags, sig, &env).map_err(|e| anyhow!(e))? {
+        if let Some(c) = OtlpConfig::resolve(&flags, sig, &env).map_err(|e| usage_error!("{e}"))? {
             otlp.push((sig, c));
         }
     }
@@ -455,7 +531,7 @@ fn execute(
         let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
         for (sig, c) in &otlp {
             if *sig == signals[0] && c.protocol != Protocol::Grpc && c.url.contains(":4317") && !g.quiet {
-                eprintln!(
+                say!(
                     "hint: port 4317 is usually OTLP/gRPC; this run uses {} (add --protocol grpc)",
                     c.protocol.as_str()
                 );
@@ -478,10 +554,20 @@ fn execute(
                     FileSink::create(&dir, &name, sig, Format::OtlpJson).await.map_err(|e| anyhow!(e))?,
                 ));
             }
+            // A folder never mixes runs: an earlier run's file of a signal this one leaves out goes.
+            for sig in [Signal::Traces, Signal::Logs, Signal::Metrics].into_iter().filter(|s| !signals.contains(s)) {
+                let stale = dir.join(format!("{}.jsonl", sig.as_str()));
+                if stale.is_file() {
+                    std::fs::remove_file(&stale).with_context(|| format!("removing {}", stale.display()))?;
+                    if !g.quiet {
+                        say!("note: removed {} of an earlier run (this one has no {})", stale.display(), sig.as_str());
+                    }
+                }
+            }
         }
         if let Some(path) = &g.app_log {
             if !signals.contains(&Signal::Logs) {
-                return Err(anyhow!("--app-log needs logs among --signals"));
+                usage!("--app-log needs logs among --signals");
             }
             let rotation = g
                 .app_log_max_size
@@ -492,7 +578,7 @@ fn execute(
         }
         for (i, l) in loggers.iter().enumerate() {
             if !signals.contains(&Signal::Logs) {
-                return Err(anyhow!("--logging-config needs logs among --signals"));
+                usage!("--logging-config needs logs among --signals");
             }
             let rotation =
                 l.max_bytes.map(|max_bytes| tsim_sinks::applog::Rotation { max_bytes, max_files: l.max_files });
@@ -506,7 +592,7 @@ fn execute(
         }
         if let Some(path) = &g.decision_log {
             if !signals.contains(&Signal::Logs) {
-                return Err(anyhow!("--decision-log needs logs among --signals"));
+                usage!("--decision-log needs logs among --signals");
             }
             sinks.push(Box::new(
                 tsim_sinks::applog::AppLogSink::open(path, Format::DecisionJson, None).await.map_err(|e| anyhow!(e))?,
@@ -514,7 +600,7 @@ fn execute(
         }
         if let Some(path) = &g.artifact_log {
             if !signals.contains(&Signal::Logs) {
-                return Err(anyhow!("--artifact-log needs logs among --signals"));
+                usage!("--artifact-log needs logs among --signals");
             }
             sinks.push(Box::new(
                 tsim_sinks::applog::AppLogSink::open(path, Format::ArtifactJson, None).await.map_err(|e| anyhow!(e))?,
@@ -525,7 +611,7 @@ fn execute(
                 None => tsim_sinks::prometheus::Linger::No,
                 Some("forever") => tsim_sinks::prometheus::Linger::UntilInterrupted,
                 Some(d) => tsim_sinks::prometheus::Linger::For(std::time::Duration::from_millis(
-                    args::parse_duration_ms(d).map_err(|e| anyhow!("--linger: {e}"))?,
+                    args::parse_duration_ms(d).map_err(|e| usage_error!("--linger: {e}"))?,
                 )),
             };
             let own = live.clone();
@@ -537,11 +623,11 @@ fn execute(
             .await
             .map_err(|e| anyhow!(e))?;
             if !g.quiet {
-                eprintln!("serving metrics at http://{}/metrics", sink.addr());
+                say!("serving metrics at http://{}/metrics", sink.addr());
             }
             sinks.push(Box::new(sink));
         } else if g.linger.is_some() {
-            return Err(anyhow!("--linger goes with --prometheus-listen"));
+            usage!("--linger goes with --prometheus-listen");
         }
         let http_headers = || -> Result<Vec<(String, String)>> {
             Ok(g.headers
@@ -554,7 +640,7 @@ fn execute(
         let timeout = std::time::Duration::from_millis(g.timeout.unwrap_or(10_000));
         if let Some(url) = &g.remote_write {
             if !signals.contains(&Signal::Metrics) {
-                return Err(anyhow!("--remote-write needs metrics among --signals"));
+                usage!("--remote-write needs metrics among --signals");
             }
             sinks.push(Box::new(
                 tsim_sinks::remote_write::RemoteWriteSink::new(url, &http_headers()?, timeout, policy)
@@ -563,7 +649,7 @@ fn execute(
         }
         if let Some(url) = &g.influx_url {
             if !signals.contains(&Signal::Metrics) {
-                return Err(anyhow!("--influx-url needs metrics among --signals"));
+                usage!("--influx-url needs metrics among --signals");
             }
             sinks.push(Box::new(
                 tsim_sinks::influx::InfluxSink::new(url, &http_headers()?, timeout, policy).map_err(|e| anyhow!(e))?,
@@ -571,7 +657,7 @@ fn execute(
         }
         if let Some(url) = &g.es_url {
             if !signals.contains(&Signal::Logs) {
-                return Err(anyhow!("--es-url needs logs among --signals"));
+                usage!("--es-url needs logs among --signals");
             }
             let auth = match (&g.es_api_key, &g.es_user) {
                 (Some(k), _) => Some(tsim_sinks::elasticsearch::EsAuth::ApiKey(k.clone())),
@@ -612,6 +698,7 @@ fn execute(
             in_flight: g.max_in_flight as usize,
             shutdown_timeout: std::time::Duration::from_millis(g.shutdown_timeout),
             progress: !g.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            notes: !g.quiet,
             tenant_key,
             metrics_interval_ns: g.metrics_interval.saturating_mul(1_000_000),
             es_indexes: (g.es_index.clone(), g.es_decision_index.clone()),
@@ -622,11 +709,17 @@ fn execute(
     })?;
     rt.shutdown_timeout(std::time::Duration::from_secs(1));
 
+    // The flags that make the same run again: a backfill's window is written out (its
+    // start and end were `now`), and so is a window that came from --duration.
+    let mut replay = format!("--seed {seed} --start-time {}", rfc3339_exact(start));
+    if let (Some(e), true) = (end, run.backfill.is_some()) {
+        replay.push_str(&format!(" --end {}", rfc3339_exact(e)));
+    }
     if !g.quiet {
-        eprint!("{}", summary::render(&report, seed, &rfc3339(start)));
+        say_raw!("{}", summary::render(&report, seed, &rfc3339_exact(start), &replay));
     }
     if let Some(path) = &g.summary_json {
-        let json = summary::to_json(&report, seed, &rfc3339(start));
+        let json = summary::to_json(&report, seed, &rfc3339_exact(start), &replay);
         std::fs::write(path, format!("{json:#}\n")).with_context(|| format!("writing {}", path.display()))?;
     }
     let dropped = report.sinks.iter().any(|k| k.counts_for_exit && !k.dropped.is_empty());

@@ -56,6 +56,8 @@ pub struct Plan {
     pub metrics: bool,
     /// Draw a progress bar (on a terminal, after a second).
     pub progress: bool,
+    /// Print notes on stderr as the run goes (not with --quiet).
+    pub notes: bool,
     /// Resource attribute holding the tenant (for text views).
     pub tenant_key: String,
     /// Simulated time between metric exports (cumulative; a final export closes the run).
@@ -377,6 +379,9 @@ fn generate(
             }
             if caught_up {
                 rate_from = Some((Instant::now(), generated));
+                if plan.notes {
+                    say!("note: caught up with the present after {generated} traces; paced from here on");
+                }
             }
         }
         if let Some(m) = metrics.as_mut() {
@@ -434,36 +439,40 @@ fn generate(
 pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>, live: Arc<Live>) -> Report {
     let started = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
-    // Ctrl-C: generation stops; deliveries get the grace, then what is left is dropped as
-    // `shutdown` (a second Ctrl-C ends the grace at once, a third exits without a summary).
+    // Ctrl-C (or SIGTERM): generation stops; deliveries get the grace, then what is left is
+    // dropped as `shutdown` (a second signal ends the grace at once, a third exits without a
+    // summary). The handlers are installed here, before anything runs, and stay installed,
+    // so that no signal falls between two waits.
     let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
-    {
-        let stop = stop.clone();
-        let grace = plan.shutdown_timeout;
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
+    match Interrupts::install() {
+        Ok(mut signals) => {
+            let stop = stop.clone();
+            let grace = plan.shutdown_timeout;
+            tokio::spawn(async move {
+                signals.next().await;
                 stop.store(true, Ordering::Relaxed);
-                eprintln!(
+                say!(
                     "\ninterrupted: generation stopped; pending deliveries have {:.1} s (--shutdown-timeout), \
                      Ctrl-C again to drop them now",
                     grace.as_secs_f64()
                 );
                 tokio::select! {
                     _ = tokio::time::sleep(grace) => {}
-                    _ = tokio::signal::ctrl_c() => {}
+                    _ = signals.next() => {}
                 }
                 let _ = shutdown_tx.send(true);
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    std::process::exit(130);
-                }
-            }
-        });
+                signals.next().await;
+                std::process::exit(130);
+            });
+        }
+        Err(e) => say!("warning: cannot handle Ctrl-C ({e}); it will end the run without a summary"),
     }
 
     // One encoder per format; each sink gets a bounded queue and a task.
     let mut outputs: Vec<Output> = Vec::new();
     let mut metric_outputs: Vec<(Format, Targets)> = Vec::new();
     let mut tasks = Vec::new();
+    let mut idle = Vec::new();
     for sink in sinks {
         let (tx, rx) = mpsc::channel(plan.queue_size.max(1));
         let stats = Arc::new(SinkStats::default());
@@ -475,8 +484,9 @@ pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>, live: Arc<Live>) -> Repo
         });
         let (signal, format, fixed) = (sink.signal(), sink.format(), sink.fixed_batches());
         if signal == Signal::Metrics && !plan.metrics {
-            // Serves only the self-telemetry: no simulated metrics in this run.
-            drop(tx);
+            // Serves only the self-telemetry: no simulated metrics in this run. Its queue
+            // stays open (and so the endpoint up) until generation ends.
+            idle.push(tx);
             tasks.push(tokio::spawn(run_sink(sink, rx, stats, 1, shutdown.clone())));
             continue;
         }
@@ -536,6 +546,7 @@ pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>, live: Arc<Live>) -> Repo
             when_full: plan.when_full,
         });
         tokio::task::spawn_blocking(move || {
+            let _idle = idle;
             let mut outputs = outputs;
             let began = Instant::now();
             let r = generate(&plan, &mut outputs, &mut metrics, &stop, &live.counters);
@@ -630,4 +641,36 @@ fn rate_line(live: &Live) -> String {
         s.push_str(&format!(", {late} late"));
     }
     s
+}
+
+/// SIGINT (Ctrl-C) and SIGTERM (what `kill` and Kubernetes send), installed once.
+struct Interrupts {
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl Interrupts {
+    #[cfg(unix)]
+    fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self { int: signal(SignalKind::interrupt())?, term: signal(SignalKind::terminate())? })
+    }
+
+    #[cfg(not(unix))]
+    fn install() -> std::io::Result<Self> {
+        Ok(Self {})
+    }
+
+    /// The next interrupt (one received since the last call counts).
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use crate::pipeline::Report;
 
 /// Renders the summary for a person.
-pub fn render(r: &Report, seed: u64, start: &str) -> String {
+pub fn render(r: &Report, seed: u64, start: &str, replay: &str) -> String {
     let mut s = String::new();
     // Throughput over the generation alone (not the sinks' drain or --linger).
     let secs = r.generation.as_secs_f64();
@@ -22,7 +22,7 @@ pub fn render(r: &Report, seed: u64, start: &str) -> String {
         r.spans as f64 / secs.max(1e-9),
         if r.interrupted { " — interrupted" } else { "" }
     );
-    let _ = writeln!(s, "seed {seed}, start {start} (replay: --seed {seed} --start-time {start})");
+    let _ = writeln!(s, "seed {seed}, start {start} (replay: {replay})");
     if let Some((i, n)) = r.shard {
         let _ = writeln!(s, "shard {i}/{n}: traces whose index is {i} modulo {n}");
     }
@@ -89,10 +89,11 @@ pub fn render(r: &Report, seed: u64, start: &str) -> String {
 }
 
 /// The summary as JSON (`--summary-json`).
-pub fn to_json(r: &Report, seed: u64, start: &str) -> serde_json::Value {
+pub fn to_json(r: &Report, seed: u64, start: &str, replay: &str) -> serde_json::Value {
     serde_json::json!({
         "seed": seed,
         "start_time": start,
+        "replay": replay,
         "traces": r.traces,
         "spans": r.spans,
         "error_spans": r.error_spans,

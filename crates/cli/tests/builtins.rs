@@ -1,5 +1,5 @@
-//! The built-in scenarios of the seed systems: every one validates and runs; the TaskPilot
-//! demos reproduce the seed's numbers, read from the emitted telemetry (decoded by the
+//! The built-in scenarios of the modelled systems: every one validates and runs; the TaskPilot
+//! demos reproduce the TaskPilot guide's numbers, read from the emitted telemetry (decoded by the
 //! OpenTelemetry Python classes, scraped by a real Prometheus); semantic-convention schemas
 //! (v1 and v2) check scenarios and fill in required attributes.
 
@@ -7,7 +7,6 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::Value;
@@ -90,7 +89,7 @@ fn seed_systems_carry_their_names_resources_and_records() {
         dir.join(n)
     };
 
-    // TaskPilot: the seed's span names, attributes and resource.
+    // TaskPilot: the guide's span names, attributes and resource.
     let tp = spans(&go("taskpilot_workflow", ""));
     let names: HashSet<&str> = tp.iter().map(|s| s[3].as_str().unwrap()).collect();
     for n in ["taskpilot.workflow.run", "taskpilot.agent.PlannerAgent.run", "taskpilot.agent.ExecutorAgent.run"] {
@@ -176,13 +175,12 @@ fn taskpilot_demos_reproduce_the_seed_numbers() {
     let mut sims = Vec::new();
     for (d, port) in demos.iter().zip(&ports) {
         let args = format!(
-            "--prometheus-listen 127.0.0.1:{port} --linger 20s --output {d} --app-log {d}/taskpilot.log \
+            "--prometheus-listen 127.0.0.1:{port} --linger --output {d} --app-log {d}/taskpilot.log \
              --decision-log {d}/decision_logs.jsonl --summary-json {d}.json scenario --name {d} --interval 0 -q --seed 21"
         );
         sims.push(Command::new(bin()).current_dir(&dir).args(words(&args)).stderr(Stdio::null()).spawn().unwrap());
     }
-    // /metrics as a real Prometheus scrapes it while the runs linger, under the seed's names.
-    let t = Duration::from_secs(30);
+    // /metrics as a real Prometheus scrapes it while the runs linger, under the guide's names.
     for (q, want) in [
         ("llm_cost_model_gpt_4o", 5.0),
         ("llm_cost_model_gpt_4o_mini", 1.0),
@@ -196,27 +194,24 @@ fn taskpilot_demos_reproduce_the_seed_numbers() {
         ("agent_PlannerAgent_errors", 25.0),
         (r#"errors_total{error_code="TOOL_TIMEOUT"}"#, 20.0),
     ] {
-        assert_eq!(prom.wait_for(q, want, t), Some(want), "{q}");
+        assert_eq!(prom.wait_for(q, want), Some(want), "{q}");
     }
     for (q, want) in [("agent_PlannerAgent_latency_ms_p95", 500.0), ("agent_ExecutorAgent_latency_ms_p95", 5000.0)] {
-        let start = Instant::now();
         let mut got = None;
-        while start.elapsed() < t && got.is_none() {
+        wait_until(&format!("{q} to be scraped"), || {
             got = prom.query(q);
-            std::thread::sleep(Duration::from_millis(300));
-        }
-        let v = got.unwrap_or_else(|| panic!("{q} not scraped"));
+            got.is_some()
+        });
+        let v = got.unwrap();
         assert!((v - want).abs() / want < 0.05, "{q} = {v}, want ≈ {want}");
     }
-    // The runs end after lingering, their files complete.
-    for mut s in sims {
-        let _ = s.wait();
+    // The runs linger until Ctrl-C, then end with their files complete.
+    for s in sims {
+        interrupt(&s);
+        let out = wait_output(s);
+        assert_eq!(out.status.code(), Some(0), "a finished run stopped while lingering");
     }
-    let start = Instant::now();
-    while demos.iter().any(|d| !dir.join(format!("{d}.json")).exists()) {
-        assert!(start.elapsed() < Duration::from_secs(60), "demo runs did not finish");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    assert!(demos.iter().all(|d| dir.join(format!("{d}.json")).exists()));
 
     // The files, decoded by the OpenTelemetry Python classes.
     let cost = spans(&dir.join("cost_optimization"));

@@ -210,8 +210,8 @@ fn what_validate_accepts_runs_and_what_would_fail_is_refused_where_it_is_written
     r.assert_all_delivered();
 }
 
-/// Runs the binary with a bound that only catches a hang.
-fn run_bounded(args: &[&str], cwd: &Path, bound: Duration) -> (i32, String, String) {
+/// Runs the binary; a run past [`PATIENCE`] is a hang.
+fn run_bounded(args: &[&str], cwd: &Path) -> (i32, String, String) {
     let mut child = Command::new(bin())
         .current_dir(cwd)
         .args(args)
@@ -229,7 +229,7 @@ fn run_bounded(args: &[&str], cwd: &Path, bound: Duration) -> (i32, String, Stri
             child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
             return (status.code().unwrap_or(-1), out, err);
         }
-        if start.elapsed() > bound {
+        if start.elapsed() > PATIENCE {
             let _ = child.kill();
             panic!("`{}` hung", args.join(" "));
         }
@@ -244,20 +244,16 @@ fn fifos_and_symlink_loops_in_a_scenarios_folder_do_not_hang() {
     let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
     std::os::unix::fs::symlink(&dir, dir.join("loop")).unwrap();
-    let bound = Duration::from_secs(120);
-    let (code, out, err) = run_bounded(&["validate", dir.to_str().unwrap()], &dir, bound);
+    let (code, out, err) = run_bounded(&["validate", dir.to_str().unwrap()], &dir);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("good.yaml (good)"), "{out}");
-    assert!(err.contains("pipe.yaml:1:1: skipped: not a regular file"), "{err}");
+    assert!(err.contains("pipe.yaml: skipped: not a regular file"), "{err}");
     assert_eq!(err.matches("was read already").count(), 1, "the loop is reported once: {err}");
-    let (code, _, err) = run_bounded(
-        &["--scenarios-dir", dir.to_str().unwrap(), "scenario", "--name", "good", "--count", "2"],
-        &dir,
-        bound,
-    );
+    let (code, _, err) =
+        run_bounded(&["--scenarios-dir", dir.to_str().unwrap(), "scenario", "--name", "good", "--count", "2"], &dir);
     assert_eq!(code, 0, "{err}");
     // Named directly, a FIFO is an error, not a wait.
-    let (code, _, err) = run_bounded(&["validate", fifo.to_str().unwrap()], &dir, bound);
+    let (code, _, err) = run_bounded(&["validate", fifo.to_str().unwrap()], &dir);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("is not a regular file or a folder"), "{err}");
 }
@@ -265,7 +261,6 @@ fn fifos_and_symlink_loops_in_a_scenarios_folder_do_not_hang() {
 #[test]
 fn bad_endpoints_are_refused_before_the_run() {
     let dir = tempdir("endpoints");
-    let bound = Duration::from_secs(120);
     for (args, env, want) in [
         (vec!["--endpoint", "ftp://127.0.0.1:21"], None, "--endpoint `ftp://127.0.0.1:21` has scheme `ftp`"),
         (vec!["--endpoint", "::not a url::"], None, "--endpoint `http://::not a url::` has no host"),
@@ -278,11 +273,9 @@ fn bad_endpoints_are_refused_before_the_run() {
         if let Some((k, v)) = env {
             cmd.env(k, v);
         }
-        let start = Instant::now();
         let out = cmd.output().unwrap();
-        assert!(start.elapsed() < bound);
         let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(2), "a usage error: {args:?}: {err}");
         assert!(err.contains(want), "{args:?}: {err}");
     }
 }
@@ -309,11 +302,11 @@ fn absurd_numbers_are_usage_errors_with_the_range() {
     assert_eq!(r.code(), 2, "{}", r.stderr());
     for t in ["9999-12-31T00:00:00Z", "5000-01-01T00:00:00Z", "1969-12-31T23:59:59Z"] {
         let r = run(&["--start-time", t, "scenario", "--name", "tool_retry", "--count", "1"]);
-        assert_eq!(r.code(), 1, "{}", r.stderr());
+        assert_eq!(r.code(), 2, "{}", r.stderr());
         assert!(r.stderr().contains("between 1970-01-01T00:00:00Z and 2262-04-11T23:47:16Z"), "{}", r.stderr());
     }
     let r = run(&["--tenants", "a,b", "--tenant-weights=-1,1", "scenario", "--name", "tool_retry", "--count", "1"]);
-    assert_eq!(r.code(), 1, "{}", r.stderr());
+    assert_eq!(r.code(), 2, "{}", r.stderr());
     assert!(r.stderr().contains("tenant weights must be numbers >= 0"), "{}", r.stderr());
     let r = run(&["--start-time", "yesterday", "scenario", "--name", "tool_retry", "--count", "1"]);
     assert!(r.stderr().contains("`yesterday` is not an RFC 3339 time"), "{}", r.stderr());
@@ -346,11 +339,7 @@ impl SilentPeer {
     }
 
     fn wait_for_a_connection(&self) {
-        let start = Instant::now();
-        while self.accepted.load(std::sync::atomic::Ordering::SeqCst) == 0 {
-            assert!(start.elapsed() < Duration::from_secs(120), "no connection came");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_until("a connection", || self.accepted.load(std::sync::atomic::Ordering::SeqCst) > 0);
     }
 }
 
@@ -408,21 +397,6 @@ fn spawn_against(
     (child, rx)
 }
 
-fn interrupt(pid: u32) {
-    assert!(Command::new("sh").args(["-c", &format!("kill -INT {pid}")]).status().unwrap().success());
-}
-
-fn wait_exit(child: &mut std::process::Child) -> i32 {
-    let start = Instant::now();
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s.code().unwrap_or(-1);
-        }
-        assert!(start.elapsed() < Duration::from_secs(120), "did not exit after Ctrl-C");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn read_summary(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).expect("summary written")).unwrap()
 }
@@ -441,10 +415,10 @@ fn ctrl_c_against_a_peer_that_never_answers_ends_after_the_grace_with_a_summary(
     let dir = tempdir("grace");
     let summary = dir.join("s.json");
     let url = format!("http://127.0.0.1:{}", peer.port);
-    let (mut child, _lines) = spawn_against(&url, &["--shutdown-timeout", "1s"], &summary);
+    let (child, _lines) = spawn_against(&url, &["--shutdown-timeout", "1s"], &summary);
     peer.wait_for_a_connection();
-    interrupt(child.id());
-    assert_eq!(wait_exit(&mut child), 130);
+    interrupt(&child);
+    assert_eq!(wait_output(child).status.code(), Some(130));
     assert_shutdown_balanced(&read_summary(&summary));
 }
 
@@ -454,20 +428,13 @@ fn a_second_ctrl_c_ends_the_grace_and_still_writes_the_summary() {
     let dir = tempdir("grace2");
     let summary = dir.join("s.json");
     let url = format!("http://127.0.0.1:{}", peer.port);
-    let (mut child, lines) = spawn_against(&url, &["--shutdown-timeout", "1h"], &summary);
+    let (child, lines) = spawn_against(&url, &["--shutdown-timeout", "1h"], &summary);
     peer.wait_for_a_connection();
-    interrupt(child.id());
+    interrupt(&child);
     // The second only once the first was taken (the message says so).
-    let start = Instant::now();
-    loop {
-        let l = lines.recv_timeout(Duration::from_secs(120)).expect("the interrupt message");
-        if l.contains("interrupted: generation stopped") {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(120));
-    }
-    interrupt(child.id());
-    assert_eq!(wait_exit(&mut child), 130);
+    while !lines.recv_timeout(PATIENCE).expect("the interrupt message").contains("interrupted: generation stopped") {}
+    interrupt(&child);
+    assert_eq!(wait_output(child).status.code(), Some(130));
     assert_shutdown_balanced(&read_summary(&summary));
 }
 

@@ -101,7 +101,7 @@ service:
     }
     assert_eq!(lines.values().sum::<u32>() as u64, written, "lines on disk = records written");
 
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + PATIENCE;
     let received = loop {
         let rep = rx.report();
         let logs = rep["logs"].as_array().unwrap().clone();

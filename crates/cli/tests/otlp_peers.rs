@@ -146,6 +146,9 @@ fn receiver_down_at_start_then_up_gets_everything() {
         let port = if protocol == "grpc" { gp } else { hp };
         let dir = tempdir("late");
         let summary = dir.join("s.json");
+        // Until the receiver starts, the port refuses: a listener that closes every
+        // connection at once, so that the test knows the simulator has tried (and failed).
+        let refusing = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
         let mut child = std::process::Command::new(bin())
             .args(["--endpoint", &format!("http://127.0.0.1:{port}"), "--protocol", protocol])
             .args(["scenario", "--name", "successful_agent_turn", "--count", "20", "--interval", "0", "-q"])
@@ -153,7 +156,8 @@ fn receiver_down_at_start_then_up_gets_everything() {
             .arg(&summary)
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(1500));
+        drop(refusing.accept().unwrap());
+        drop(refusing);
         let rx = Receiver::start_on(gp, hp, "ok");
         let status = child.wait().unwrap();
         assert!(status.success(), "{protocol}");

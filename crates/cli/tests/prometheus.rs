@@ -4,7 +4,6 @@
 mod common;
 
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use common::*;
 
@@ -15,28 +14,35 @@ fn prometheus_scrapes_the_derived_metrics_and_promtool_accepts_them() {
     let dir = tempdir("scrape");
     let summary = dir.join("s.json");
     let mut sim = Command::new(bin())
-        .args(["--prometheus-listen", &format!("127.0.0.1:{port}"), "--linger", "30s", "--output"])
+        .args(["--prometheus-listen", &format!("127.0.0.1:{port}"), "--linger", "--output"])
         .arg(dir.join("out"))
         .args(["run", "--count", "400", "--interval", "0", "-q", "--summary-json"])
         .arg(&summary)
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // The run itself takes well under a second; the endpoint then lingers.
-    let start = std::time::Instant::now();
-    while !summary.exists() && std::fs::metadata(dir.join("out/metrics.jsonl")).map(|m| m.len()).unwrap_or(0) == 0 {
-        assert!(start.elapsed() < Duration::from_secs(30));
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    std::thread::sleep(Duration::from_millis(300));
+    // The endpoint lingers after the run: wait until its own counters say that all 400
+    // traces were generated and the one export (all traces start at once) was delivered.
+    wait_port(port);
+    let done = |body: &str| {
+        let value = |prefix: &str| {
+            body.lines().find(|l| l.starts_with(prefix)).and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        };
+        let sink = "{sink=\"prometheus";
+        value("telemetry_simulator_traces_generated_total ") == Some(400.0)
+            && value(&format!("telemetry_simulator_sink_generated_total{sink}")).is_some_and(|g| g > 0.0)
+            && value(&format!("telemetry_simulator_sink_generated_total{sink}"))
+                == value(&format!("telemetry_simulator_sink_delivered_total{sink}"))
+    };
+    wait_until("the run's export on /metrics", || done(&http_get(port, "/metrics").1));
     let (status, exposition) = http_get(port, "/metrics");
     assert_eq!(status, 200);
     promtool_check(&exposition);
 
     // The spans of the run, counted from its own file.
     let spans = decode_json_file(&dir.join("out/traces.jsonl"))["spans"].as_f64().unwrap();
-    assert_eq!(prom.wait_for("sum(calls_total)", spans, Duration::from_secs(30)), Some(spans));
-    assert_eq!(prom.wait_for("sum(duration_seconds_count)", spans, Duration::from_secs(10)), Some(spans));
+    assert_eq!(prom.wait_for("sum(calls_total)", spans), Some(spans));
+    assert_eq!(prom.wait_for("sum(duration_seconds_count)", spans), Some(spans));
     let ops = prom.query("sum(gen_ai_client_operation_duration_seconds_count)").unwrap();
     assert!(ops > 0.0);
     assert_eq!(prom.query("sum(gen_ai_client_token_usage_count)"), Some(2.0 * ops));
@@ -65,16 +71,7 @@ fn remote_write_into_prometheus_reads_back_the_samples() {
     let spans = r.summary["spans"].as_f64().unwrap();
     // The final export is stamped at the end of the last span, a moment after now: look ahead.
     let later = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64() + 120.0;
-    let start = std::time::Instant::now();
-    let mut got = None;
-    while start.elapsed() < Duration::from_secs(20) {
-        got = prom.query_at("sum(calls_total)", Some(later));
-        if got == Some(spans) {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
-    assert_eq!(got, Some(spans));
+    assert_eq!(prom.wait_for_at("sum(calls_total)", spans, Some(later)), Some(spans));
     assert_eq!(prom.query_at("sum(duration_seconds_count)", Some(later)), Some(spans));
     // Several samples per series, in time order (Prometheus rejects out-of-order ones).
     let n = prom.query_at("max(count_over_time(calls_total[5m]))", Some(later)).unwrap();
@@ -150,24 +147,17 @@ fn declared_metrics_keep_their_names_and_promtool_accepts_them() {
             "--prometheus-listen",
             &format!("127.0.0.1:{port}"),
             "--linger",
-            "20s",
         ])
         .args(["scenario", "--name", "wf", "--count", "40", "-q"])
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let start = std::time::Instant::now();
-    let exposition = loop {
-        if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            drop(s);
-            let (_, body) = http_get(port, "/metrics");
-            if body.contains("workflow_runs") {
-                break body;
-            }
-        }
-        assert!(start.elapsed() < Duration::from_secs(20), "no exposition");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    wait_port(port);
+    let mut exposition = String::new();
+    wait_until("the exposition", || {
+        exposition = http_get(port, "/metrics").1;
+        exposition.contains("workflow_runs")
+    });
     let _ = sim.kill();
     let _ = sim.wait();
     assert!(exposition.contains("\nworkflow_runs{service_name=\"telemetry-simulator\"} 40\n"), "{exposition}");

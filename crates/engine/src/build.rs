@@ -221,7 +221,7 @@ impl<'e> Builder<'e, '_> {
         }
     }
 
-    /// One log record per policy decision, with the seed's decision-log fields as attributes
+    /// One log record per policy decision, with the TaskPilot guide's decision-log fields as attributes
     /// (`log_type: policy_decision`), whatever `emit_logs` says: decisions are records.
     fn decision_records(&mut self) {
         for k in 0..self.decisions.len() {
@@ -300,7 +300,7 @@ impl<'e> Builder<'e, '_> {
         self.out.push_text(self.scratch)
     }
 
-    /// One artifact-diff record per span whose node declares an `artifact:` (seed 003's
+    /// One artifact-diff record per span whose node declares an `artifact:` (the paper-writing workflow's spec
     /// `artifact_diffs.jsonl`), as a log record with `log_type: artifact_diff`.
     fn artifact_records(&mut self) {
         for si in 0..self.out.spans.len() {

@@ -1,4 +1,4 @@
-//! Application log lines, as the seed's TaskPilot writes them for Filebeat: one JSON object
+//! Application log lines, as the TaskPilot guide's TaskPilot writes them for Filebeat: one JSON object
 //! per line with `timestamp` (ISO 8601, milliseconds, `Z`), `level`, `name`, `message`, and the
 //! correlation fields a log pipeline joins on (`request_id`, `trace_id`, `span_id`,
 //! `agent_name`, `tool_name`, `task_id`, `latency_ms`, `error_code`, `error_type`,
@@ -44,7 +44,7 @@ impl AppLogEncoder {
     }
 }
 
-/// Python `logging` level names, which the seed's files use.
+/// Python `logging` level names, which the TaskPilot guide's files use.
 pub(crate) fn level(severity: u8) -> &'static str {
     match severity {
         0..=8 => "DEBUG",

@@ -1,5 +1,5 @@
-//! The artifact-diff log of seed 003 (`artifact_diffs.jsonl`): one JSON object per artifact
-//! a span wrote, in the seed's `artifactDiff` shape — `id`, `timestamp`, `runId`, `agentId`,
+//! The artifact-diff log of the paper-writing workflow's spec (`artifact_diffs.jsonl`): one JSON object per artifact
+//! a span wrote, in the paper-writing spec's `artifactDiff` shape — `id`, `timestamp`, `runId`, `agentId`,
 //! `artifact` {path, type}, `changes` {hashes, versions}, `diff` {summary, line counts,
 //! changed sections}, `review` {status, reviewer, time, comments} — plus `traceId` / `spanId`.
 //! Artifact diffs are the log records whose `log_type` is `artifact_diff`.

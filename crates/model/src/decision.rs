@@ -1,4 +1,4 @@
-//! The decision log of seed 000 (`decision_logs.jsonl`): one JSON object per policy decision
+//! The decision log of the TaskPilot guide (`decision_logs.jsonl`): one JSON object per policy decision
 //! with `decision_id`, `timestamp`, `decision_type`, `result`, and when known `tool_name`,
 //! `agent_id`, `policy_name`, `reason`, `context` (an object), plus `trace_id` / `span_id`
 //! for correlation. Decisions are the log records whose `log_type` is `policy_decision`.

@@ -1,9 +1,9 @@
-//! Lines of one logger of a logging configuration (seed 003): the records of that logger
+//! Lines of one logger of a logging configuration (paper-writing spec): the records of that logger
 //! (a record of logger `vendor.mcp.client` belongs to loggers `vendor`, `mcp` and `client`;
 //! the `error` logger also takes every record at ERROR or above) at or above
 //! its level, each a JSON object of exactly the configured fields.
 //!
-//! Field names are the seed's camelCase (`runId`, `agentId`, `errorType`, …). Besides the
+//! Field names are the paper-writing spec's camelCase (`runId`, `agentId`, `errorType`, …). Besides the
 //! built-ins (`timestamp`, `level`, `message`, `logger`, `source`, `traceId`, `spanId`,
 //! `duration` in seconds, `status` success/failure, `errorType`), a field is looked up on
 //! the record, then its span and the span's ancestors, as written, in snake case and dotted

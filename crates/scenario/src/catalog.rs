@@ -28,11 +28,25 @@ pub const HIDDEN: &[&str] = &["example_scenario"];
 
 /// Parses one scenario from YAML text. `file` names the source in diagnostics.
 pub fn parse_scenario(src: &str, file: &str, prefix: &str) -> Result<Scenario, Diagnostics> {
+    parse_file_text(src, file, prefix, false).map(|s| s.expect("not skipped"))
+}
+
+/// Whether a parsed YAML file is clearly something else (a semantic-convention schema, a
+/// logging configuration, a compose file): a mapping with neither `name:` nor `root:`.
+fn not_a_scenario(node: &yaml::Node) -> bool {
+    matches!(node.value, yaml::Value::Map(_)) && node.get("name").is_none() && node.get("root").is_none()
+}
+
+/// [`parse_scenario`]; with `skip_others`, `Ok(None)` for a file that is clearly not a scenario.
+fn parse_file_text(src: &str, file: &str, prefix: &str, skip_others: bool) -> Result<Option<Scenario>, Diagnostics> {
     let mut rep = Reporter::new(file, src);
-    let scenario = yaml::parse(src, &mut rep)
-        .and_then(|node| Reader { rep: &mut rep, prefix, trace_keys: Vec::new() }.scenario(&node, file));
+    let node = yaml::parse(src, &mut rep);
+    if skip_others && node.as_ref().is_some_and(not_a_scenario) {
+        return Ok(None);
+    }
+    let scenario = node.and_then(|node| Reader { rep: &mut rep, prefix, trace_keys: Vec::new() }.scenario(&node, file));
     match scenario {
-        Some(s) if rep.diags.is_empty() => Ok(s),
+        Some(s) if rep.diags.is_empty() => Ok(Some(s)),
         _ => {
             if rep.diags.is_empty() {
                 rep.error(1, 1, "scenario could not be read", None);
@@ -113,7 +127,9 @@ fn scan_into(path: &Path, named: bool, scan: &mut Scan, seen: &mut std::collecti
 }
 
 /// Reads and parses one scenario file (a regular file under [`yaml::MAX_FILE_BYTES`], UTF-8).
-pub fn load_file(path: &Path, prefix: &str) -> Result<Scenario, Diagnostics> {
+/// `Ok(None)`: the file is clearly not a scenario (a YAML mapping with neither `name:` nor
+/// `root:`, such as a semantic-convention schema), to be skipped with a warning.
+pub fn load_file(path: &Path, prefix: &str) -> Result<Option<Scenario>, Diagnostics> {
     use std::io::Read;
     let name = path.display().to_string();
     let one = |m: String| Diagnostics(vec![file_error(&name, m)]);
@@ -125,7 +141,7 @@ pub fn load_file(path: &Path, prefix: &str) -> Result<Scenario, Diagnostics> {
         return Err(one(format!("file is over the limit of {} bytes", yaml::MAX_FILE_BYTES)));
     }
     let src = String::from_utf8(bytes).map_err(|_| one("file is not UTF-8 text".into()))?;
-    parse_scenario(&src, &name, prefix)
+    parse_file_text(&src, &name, prefix, true)
 }
 
 /// Reads every scenario file under `path` (see [`scan`]), returning all scenarios or every
@@ -142,7 +158,8 @@ pub fn load_path_warn(path: &Path, prefix: &str, warnings: &mut Vec<Diagnostic>)
     let mut out: Vec<Scenario> = Vec::new();
     for f in scan.files {
         match load_file(&f, prefix) {
-            Ok(s) => match out.iter().find(|o| o.name == s.name) {
+            Ok(None) => warnings.push(not_scenario_warning(&f)),
+            Ok(Some(s)) => match out.iter().find(|o| o.name == s.name) {
                 Some(o) => diags
                     .push(file_error(&s.source, format!("scenario name `{}` is also used by {}", s.name, o.source))),
                 None => out.push(s),
@@ -153,8 +170,13 @@ pub fn load_path_warn(path: &Path, prefix: &str, warnings: &mut Vec<Diagnostic>)
     if diags.is_empty() { Ok(out) } else { Err(Diagnostics(diags)) }
 }
 
+/// The warning for a file skipped as not a scenario.
+pub fn not_scenario_warning(path: &Path) -> Diagnostic {
+    file_error(&path.display().to_string(), "skipped: not a scenario (it has neither `name:` nor `root:`)".into())
+}
+
 fn file_error(file: &str, message: String) -> Diagnostic {
-    Diagnostic { file: file.to_string(), line: 1, col: 1, message, help: None, source_line: None }
+    Diagnostic { file: file.to_string(), line: 0, col: 0, message, help: None, source_line: None }
 }
 
 /// All scenarios available to a run.

@@ -7,7 +7,7 @@ use std::fmt;
 pub struct Diagnostic {
     /// File the problem is in (a path, or `builtin:<name>` for built-in scenarios).
     pub file: String,
-    /// 1-based line.
+    /// 1-based line; 0 for a problem of the whole file (missing, unreadable, skipped).
     pub line: u32,
     /// 1-based column.
     pub col: u32,
@@ -21,7 +21,12 @@ pub struct Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file, self.line, self.col, self.message)?;
+        // Line 0: about the file as a whole (missing, unreadable, skipped), no position.
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.message)?;
+        } else {
+            write!(f, "{}:{}:{}: {}", self.file, self.line, self.col, self.message)?;
+        }
         if let Some(src) = &self.source_line {
             let gutter = self.line.to_string();
             write!(f, "\n {gutter} | {src}")?;
@@ -69,7 +74,7 @@ pub(crate) fn read_source(path: &std::path::Path) -> Result<(String, String), Di
         Err(e) => Err(format!("cannot read: {e}")),
     };
     read.map(|src| (name.clone(), src)).map_err(|message| {
-        Diagnostics(vec![Diagnostic { file: name, line: 1, col: 1, message, help: None, source_line: None }])
+        Diagnostics(vec![Diagnostic { file: name, line: 0, col: 0, message, help: None, source_line: None }])
     })
 }
 

@@ -256,7 +256,7 @@ fn parse_shape(
     })
 }
 
-/// The seed's basic latency form: `{mean_ms, variance}` where variance is the relative
+/// The Python telemetry-simulator 1.x's basic latency form: `{mean_ms, variance}` where variance is the relative
 /// spread (0.3 = ±30 %), sampled uniformly in `mean × (1 ± variance)`, never below 0.
 fn parse_mean_variance(rep: &mut Reporter<'_>, node: &Node, what: &str) -> Option<NumDist> {
     let f = rep.fields(node, what, &["mean_ms", "mean", "variance", "min", "max"])?;

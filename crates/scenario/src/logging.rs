@@ -1,4 +1,4 @@
-//! Seed 003's logging configuration: several loggers, each with its own file, level and
+//! the paper-writing workflow's spec's logging configuration: several loggers, each with its own file, level and
 //! included fields, size rotation and retention by age (`loggingConfig:` YAML).
 
 use std::path::{Path, PathBuf};

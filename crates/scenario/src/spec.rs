@@ -88,7 +88,7 @@ pub struct SpanSpec {
     pub line: u32,
 }
 
-/// An artifact a span produced (seed 003's artifact diff tracking).
+/// An artifact a span produced (the paper-writing workflow's spec artifact diff tracking).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ArtifactSpec {
     /// Artifact type (`section_draft`, `outline`, …).
@@ -227,7 +227,7 @@ pub struct LogSpec {
     pub attributes: Vec<(String, AttrSpec)>,
 }
 
-/// A policy decision made by a span (seed 000's decision log).
+/// A policy decision made by a span (the TaskPilot guide's decision log).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecisionSpec {
     /// `tool_call`, `opa`, `guardrails` or `human_review`.
@@ -359,7 +359,7 @@ pub enum Stat {
     Last,
 }
 
-/// A metric declared by a scenario (seed 003's analytics schema, bound to spans).
+/// A metric declared by a scenario (the paper-writing workflow's spec analytics schema, bound to spans).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricSpec {
     /// Metric name (used as written: `agent_runs_total` stays `agent_runs_total`).

@@ -188,10 +188,28 @@ pub(crate) fn parse(src: &str, rep: &mut Reporter<'_>) -> Option<Node> {
         Ok(n) => Some(n),
         Err(e) => {
             let (line, col) = e.location().map(|l| (l.line() as u32, l.column() as u32)).unwrap_or((1, 1));
-            let msg = e.without_snippet().to_string();
+            let msg = plain_message(&e.without_snippet().to_string());
             rep.error(line, col, format!("invalid YAML: {msg}"), None);
             None
         }
+    }
+}
+
+/// The parser's message without what the diagnostic already says (the position) or what
+/// speaks to a programmer of the library (which option would allow it).
+fn plain_message(msg: &str) -> String {
+    let mut m = msg.trim();
+    if let Some(i) = m.find(", set DuplicateKeyPolicy") {
+        m = &m[..i];
+    }
+    if let Some(i) = m.rfind(" at line ")
+        && m[i + 9..].split(", column ").all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    {
+        m = &m[..i];
+    }
+    match m.strip_prefix("duplicate mapping key: ") {
+        Some(k) => format!("duplicate key `{k}` (each key may appear once in a mapping)"),
+        None => m.to_string(),
     }
 }
 
@@ -235,7 +253,8 @@ mod tests {
     #[test]
     fn duplicate_keys_are_rejected() {
         let e = parse_err("name: x\nname: y\n");
-        assert!(e.contains("t.yaml:2:"), "{e}");
+        assert!(e.starts_with("t.yaml:2:1: invalid YAML: duplicate key `name` (each key may appear once"), "{e}");
+        assert!(!e.contains("DuplicateKeyPolicy") && !e.contains("at line"), "{e}");
     }
 
     #[test]

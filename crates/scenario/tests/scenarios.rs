@@ -1,4 +1,4 @@
-//! Loading scenarios: built-ins, the seed's file format, located errors, prefix rewriting.
+//! Loading scenarios: built-ins, the Python telemetry-simulator 1.x's file format, located errors, prefix rewriting.
 
 use tsim_scenario::{AttrSpec, Catalog, CountSpec, Dist, Literal, NumType, TemplatePart, parse_scenario};
 
@@ -22,7 +22,7 @@ fn builtins_load_and_example_is_hidden() {
     assert_eq!(r.backoff_base_ms, 150.0);
 }
 
-/// The seed's scenario file, exactly as written for the Python tool.
+/// The Python telemetry-simulator 1.x's scenario file, exactly as written for the Python tool.
 const SEED_FILE: &str = r#"
 name: my_scenario
 description: Description of what this scenario tests

@@ -11,6 +11,32 @@ use std::time::{Duration, Instant};
 
 pub const START: &str = "2026-11-21T10:00:00Z";
 
+/// How long a test waits for an event (a port, a line, a count) before it calls it a hang.
+/// Tests wait for the event, never for a time: this bound only catches a hang, so it is
+/// generous enough for a slow, shared machine.
+pub const PATIENCE: Duration = Duration::from_secs(300);
+
+/// Polls `ready` until it holds; fails as a hang (naming `what`) after [`PATIENCE`].
+pub fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ready() {
+        assert!(start.elapsed() < PATIENCE, "{what}: still waiting after {PATIENCE:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Sends SIGINT (Ctrl-C) to a child, with the shell's builtin `kill`: no procps needed.
+pub fn interrupt(child: &Child) {
+    let ok = Command::new("sh").args(["-c", &format!("kill -INT {}", child.id())]).status().unwrap().success();
+    assert!(ok, "kill -INT {}", child.id());
+}
+
+/// Waits for a child to exit (bounded by [`PATIENCE`]), returning its output.
+pub fn wait_output(mut child: Child) -> Output {
+    wait_until("the process to exit", || child.try_wait().unwrap().is_some());
+    child.wait_with_output().unwrap()
+}
+
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_telemetry-simulator")
 }
@@ -55,12 +81,8 @@ impl Drop for Peer {
     }
 }
 
-pub fn wait_port(port: u16, timeout: Duration) {
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < timeout, "port {port} did not open within {timeout:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+pub fn wait_port(port: u16) {
+    wait_until(&format!("port {port} to open"), || TcpStream::connect(("127.0.0.1", port)).is_ok());
 }
 
 /// The Python OTLP receiver (tests/peers/otlp_receiver.py).
@@ -187,8 +209,8 @@ impl Rotel {
             .spawn()
             .expect("start rotel-agent");
         let r = Rotel { peer: Peer { child }, grpc_port, http_port, dir };
-        wait_port(grpc_port, Duration::from_secs(20));
-        wait_port(http_port, Duration::from_secs(20));
+        wait_port(grpc_port);
+        wait_port(http_port);
         r
     }
 }
@@ -344,7 +366,7 @@ pub fn assert_metrics_match(last: &serde_json::Value, spans: &[[String; 4]]) {
 /// GET `path` from 127.0.0.1:`port` (HTTP/1.0); returns (status, body).
 pub fn http_get(port: u16, path: &str) -> (u16, String) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_read_timeout(Some(PATIENCE)).unwrap();
     write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
     let mut buf = Vec::new();
     let _ = s.read_to_end(&mut buf);
@@ -394,11 +416,7 @@ impl Prometheus {
             .spawn()
             .expect("prometheus is needed: apt-get install prometheus");
         let p = Prometheus { peer: Peer { child }, port };
-        let start = Instant::now();
-        while http_get_ok(port, "/-/ready").is_none() {
-            assert!(start.elapsed() < Duration::from_secs(60), "prometheus did not become ready");
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        wait_until("prometheus to be ready", || http_get_ok(port, "/-/ready").is_some());
         p
     }
 
@@ -419,12 +437,17 @@ impl Prometheus {
         r["value"][1].as_str()?.parse().ok()
     }
 
-    /// Polls `q` until it equals `want` or `timeout` passes; returns the last value.
-    pub fn wait_for(&self, q: &str, want: f64, timeout: Duration) -> Option<f64> {
+    /// Polls `q` until it equals `want` (or [`PATIENCE`] passes); returns the last value.
+    pub fn wait_for(&self, q: &str, want: f64) -> Option<f64> {
+        self.wait_for_at(q, want, None)
+    }
+
+    /// [`Prometheus::wait_for`], evaluated at Unix time `at` when given.
+    pub fn wait_for_at(&self, q: &str, want: f64, at: Option<f64>) -> Option<f64> {
         let start = Instant::now();
         loop {
-            let v = self.query(q);
-            if v == Some(want) || start.elapsed() > timeout {
+            let v = self.query_at(q, at);
+            if v == Some(want) || start.elapsed() > PATIENCE {
                 return v;
             }
             std::thread::sleep(Duration::from_millis(300));
@@ -475,7 +498,7 @@ pub fn promtool_check(exposition: &str) {
         .expect("promtool");
     promtool.stdin.take().unwrap().write_all(exposition.as_bytes()).unwrap();
     let out = promtool.wait_with_output().unwrap();
-    // The seed-000 demos require names promtool's style lint dislikes (camelCase agent and tool
+    // The TaskPilot demos require names promtool's style lint dislikes (camelCase agent and tool
     // names, `_ms`); those two naming lints are accepted for exactly those names.
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     let objections: Vec<&str> = text
@@ -491,7 +514,7 @@ pub fn promtool_check(exposition: &str) {
     assert!(objections.is_empty(), "promtool (exit {:?}): {}", out.status.code(), objections.join("\n"));
 }
 
-/// Metric names the seed's demos show verbatim.
+/// Metric names the TaskPilot guide's demos show verbatim.
 pub const SEED_METRIC_NAMES: &[&str] = &[
     "agent_PlannerAgent_latency_ms_p95",
     "agent_ExecutorAgent_latency_ms_p95",

@@ -104,7 +104,9 @@ impl Sink for PrometheusSink {
                 Linger::UntilInterrupted => Some(Duration::MAX),
             };
             if let Some(d) = wait {
-                eprintln!("serving http://{}/metrics after the run (Ctrl-C to stop)", self.addr);
+                use std::io::Write as _;
+                let _ =
+                    writeln!(std::io::stderr(), "serving http://{}/metrics after the run (Ctrl-C to stop)", self.addr);
                 tokio::select! {
                     _ = tokio::time::sleep(d.min(Duration::from_secs(100 * 365 * 86_400))) => {}
                     _ = tokio::signal::ctrl_c() => {}

@@ -44,7 +44,9 @@ impl Sink for StdoutSink {
                 return Delivery::dropped(batch.items, "stdout closed");
             }
             let mut out = std::io::stdout().lock();
-            match out.write_all(&batch.payload).and_then(|_| out.flush()) {
+            // Every line ends with its newline, the batch's last one too.
+            let newline: &[u8] = if batch.payload.ends_with(b"\n") { b"" } else { b"\n" };
+            match out.write_all(&batch.payload).and_then(|_| out.write_all(newline)).and_then(|_| out.flush()) {
                 Ok(()) => Delivery::ok(batch.items),
                 Err(e) => {
                     self.closed = true;
