@@ -20,14 +20,18 @@ fi
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 
+# The `ci` profile (Cargo.toml): the dev build with line tables only and no incremental
+# state; clippy and the tests' build share their build-script outputs.
+PROFILE="${PROFILE:-ci}"
+
 echo "==> cargo clippy --all-targets -- -D warnings"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked --profile "$PROFILE" -- -D warnings
 
 echo "==> cargo test --workspace (every test binary, all failures reported)"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 status=0
-cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log" || status=$?
+cargo test --workspace --locked --no-fail-fast --profile "$PROFILE" 2>&1 | tee "$log" || status=$?
 # The totals over every test binary, as the last line.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
      END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$log"

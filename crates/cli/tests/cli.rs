@@ -224,11 +224,25 @@ fn seeded_run_matches_the_snapshot() {
     assert_eq!(r.code(), 0, "{}", r.stderr());
     let got = std::fs::read_to_string(dir.join("out/traces.jsonl")).unwrap();
     let want = include_str!("snapshots/tool_retry_seed7.jsonl");
-    assert!(
-        got == want,
-        "output changed; if intended: telemetry-simulator --seed 7 --start-time {START} --output DIR \
-         scenario --name tool_retry --count 3 --interval 0 and copy DIR/traces.jsonl to crates/cli/tests/snapshots/"
+    let how = format!(
+        "if intended: telemetry-simulator --seed 7 --start-time {START} --output DIR scenario --name tool_retry \
+         --count 3 --interval 0 and copy DIR/traces.jsonl to crates/cli/tests/snapshots/tool_retry_seed7.jsonl"
     );
+    // The first difference, by line and then by JSON field, so that a failure shows what changed.
+    for (i, (g, w)) in got.lines().zip(want.lines()).enumerate() {
+        if g != w {
+            let at = g.bytes().zip(w.bytes()).take_while(|(a, b)| a == b).count();
+            let from = at.saturating_sub(60);
+            assert_eq!(
+                &g[from..(at + 60).min(g.len())],
+                &w[from..(at + 60).min(w.len())],
+                "line {} at byte {at}; {how}",
+                i + 1
+            );
+        }
+    }
+    assert_eq!(got.lines().count(), want.lines().count(), "line count; {how}");
+    assert_eq!(got, want, "{how}");
 }
 
 #[test]
