@@ -87,6 +87,10 @@ const EXIT_INTERRUPTED: u8 = 130;
 const DEFAULT_INTERVAL_MS: f64 = 10.0;
 /// Default trace count when neither --count nor repeat_count says.
 const DEFAULT_COUNT: u64 = 100;
+/// A bounded run to files of at least this many traces gets a note on its size.
+const LARGE_FILE_RUN: u64 = 1_000_000;
+/// OTLP/JSON bytes per trace of a mixed run, traces, logs and metrics together (measured).
+const BYTES_PER_TRACE: f64 = 12_000.0;
 /// Default output folder.
 const DEFAULT_OUTPUT: &str = "telemetry-out";
 
@@ -548,6 +552,15 @@ fn execute(
         }
         if (otlp.is_empty() && !g.discard) || g.output.is_some() {
             let dir = g.output.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_OUTPUT));
+            // A big bounded run to files: say how big before it fills the disk.
+            if let Some(n) = expected.filter(|n| *n >= LARGE_FILE_RUN && !g.quiet) {
+                let gb = n as f64 * BYTES_PER_TRACE * signals.len() as f64 / 3.0 / 1e9;
+                say!(
+                    "note: {n} traces to files in {}: roughly {gb:.0} GB (about 12 KB of OTLP/JSON per trace \
+                     with all three signals); Ctrl-C stops the run with its summary",
+                    dir.display()
+                );
+            }
             for &sig in &signals {
                 let name = format!("{}.jsonl", sig.as_str());
                 sinks.push(Box::new(
