@@ -525,11 +525,11 @@ pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>, live: Arc<Live>) -> Repo
         let start_ns = plan.schedule.start_ns;
         let mut agg = MetricsAgg::new();
         for sc in plan.engine.scenarios() {
-            for (model, input, output) in sc.pricing() {
+            for p in sc.pricing() {
                 agg.set_price(tsim_model::metrics::Price {
-                    model: model.clone(),
-                    input_per_million: *input,
-                    output_per_million: *output,
+                    model: p.model.clone(),
+                    input_per_million: p.input_per_million,
+                    output_per_million: p.output_per_million,
                 });
             }
         }

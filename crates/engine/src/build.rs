@@ -45,7 +45,7 @@ pub(crate) struct Builder<'e, 'o> {
     pub kids: &'o mut Vec<Kid>,
     pub scratch: &'o mut String,
     pub weights: &'o mut Vec<f64>,
-    pub span_nodes: &'o mut Vec<(u32, bool, bool)>,
+    pub span_nodes: &'o mut Vec<SpanNode>,
     pub decisions: &'o mut Vec<(u32, u32)>,
     /// Range of the trace attributes in `out.attrs` (sampled once, copied to every span).
     pub trace_attrs: (u32, u32),
@@ -59,15 +59,39 @@ pub(crate) struct Builder<'e, 'o> {
     pub cut: bool,
 }
 
+/// Where a span of the current trace came from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SpanNode {
+    /// Index of its node.
+    pub node: u32,
+    /// An attempt span of a retried node.
+    pub attempt: bool,
+    /// It failed because a child failed (the exception bubbled up to it).
+    pub failed_by_child: bool,
+}
+
+/// How a span ended, for [`Builder::finish`].
+#[derive(Debug, Clone, Copy)]
+struct Ending {
+    failed: bool,
+    dur: u64,
+    copy_index: u64,
+    /// The attempt number of an attempt span of a retried node.
+    attempt: Option<u32>,
+    /// Failed because its policy decision denied it.
+    denied: bool,
+    /// The span index of the failed child whose error it took.
+    from_child: Option<u32>,
+}
+
 /// Reusable scratch space for [`Builder`], kept between traces.
 #[derive(Debug, Default)]
 pub struct Scratch {
     pub(crate) kids: Vec<Kid>,
     pub(crate) text: String,
     pub(crate) weights: Vec<f64>,
-    /// For each span of the current trace: (node index, is an attempt span, failed because
-    /// a child failed).
-    pub(crate) span_nodes: Vec<(u32, bool, bool)>,
+    /// For each span of the current trace, the node it came from.
+    pub(crate) span_nodes: Vec<SpanNode>,
     /// Spans that made a policy decision: (span index, result index).
     pub(crate) decisions: Vec<(u32, u32)>,
 }
@@ -88,7 +112,7 @@ impl<'e> Builder<'e, '_> {
     }
 
     /// Pushes a span with times, attributes and status still to be filled in.
-    fn open_span(&mut self, name: &'e str, parent_id: [u8; 8], n: &CNode, node: (u32, bool, bool)) -> (usize, [u8; 8]) {
+    fn open_span(&mut self, name: &'e str, parent_id: [u8; 8], n: &CNode, node: SpanNode) -> (usize, [u8; 8]) {
         let span_id = self.span_id();
         self.span_nodes.push(node);
         self.out.spans.push(Span {
@@ -149,7 +173,7 @@ impl<'e> Builder<'e, '_> {
     /// exception. Sorted by time (stable), as a log file would have them.
     fn logs(&mut self) {
         for i in 0..self.out.spans.len() {
-            let (ni, attempt, inherited) = self.span_nodes[i];
+            let SpanNode { node: ni, attempt, failed_by_child: inherited } = self.span_nodes[i];
             let n = &self.nodes[ni as usize];
             let span = self.out.spans[i];
             let failed = span.status == StatusCode::Error;
@@ -228,7 +252,7 @@ impl<'e> Builder<'e, '_> {
             let (si, r) = self.decisions[k];
             let (si, r) = (si as usize, r as usize);
             let span = self.out.spans[si];
-            let Some(d) = &self.nodes[self.span_nodes[si].0 as usize].decision else { continue };
+            let Some(d) = &self.nodes[self.span_nodes[si].node as usize].decision else { continue };
             let result: &'e str = &d.results[r].0;
             let a0 = self.out.attrs.len() as u32;
             let push = |b: &mut Self, key: &'static str, v: AnyValue<'e>| b.out.attrs.push(KeyValue { key, value: v });
@@ -304,7 +328,7 @@ impl<'e> Builder<'e, '_> {
     /// `artifact_diffs.jsonl`), as a log record with `log_type: artifact_diff`.
     fn artifact_records(&mut self) {
         for si in 0..self.out.spans.len() {
-            let (ni, attempt, _) = self.span_nodes[si];
+            let SpanNode { node: ni, attempt, .. } = self.span_nodes[si];
             let Some(a) = &self.nodes[ni as usize].artifact else { continue };
             if attempt || !chance(&mut self.rng, a.probability) {
                 continue;
@@ -503,7 +527,8 @@ impl<'e> Builder<'e, '_> {
     fn node(&mut self, ni: u32, parent_id: [u8; 8], forced: bool, copy_index: u64) -> (Sub, u64, bool) {
         let n = &self.nodes[ni as usize];
         let ev_start = self.out.events.len() as u32;
-        let (span_idx, span_id) = self.open_span(&n.name, parent_id, n, (ni, false, false));
+        let node = SpanNode { node: ni, attempt: false, failed_by_child: false };
+        let (span_idx, span_id) = self.open_span(&n.name, parent_id, n, node);
         // A policy decision is taken before the work; a deny can fail the span.
         let mut denied = false;
         if let Some(d) = &n.decision {
@@ -545,7 +570,7 @@ impl<'e> Builder<'e, '_> {
             }
             (dur, failed || from_child.is_some())
         };
-        self.finish(span_idx, n, failed, dur, copy_index, None, denied, from_child);
+        self.finish(span_idx, n, Ending { failed, dur, copy_index, attempt: None, denied, from_child });
         (
             Sub {
                 spans: (span_idx as u32, self.out.spans.len() as u32),
@@ -557,7 +582,6 @@ impl<'e> Builder<'e, '_> {
     }
 
     /// One attempt span of a retried node, holding the node's children.
-    #[allow(clippy::too_many_arguments)]
     fn attempt(
         &mut self,
         ni: u32,
@@ -568,9 +592,10 @@ impl<'e> Builder<'e, '_> {
         copy_index: u64,
     ) -> (Sub, u64) {
         let ev_start = self.out.events.len() as u32;
-        let (span_idx, span_id) = self.open_span(&n.attempt_name, parent_id, n, (ni, true, false));
+        let node = SpanNode { node: ni, attempt: true, failed_by_child: false };
+        let (span_idx, span_id) = self.open_span(&n.attempt_name, parent_id, n, node);
         let (dur, _) = self.body(n, span_id, failed, n.latency.as_ref());
-        self.finish(span_idx, n, failed, dur, copy_index, Some(k), false, None);
+        self.finish(span_idx, n, Ending { failed, dur, copy_index, attempt: Some(k), denied: false, from_child: None });
         (
             Sub {
                 spans: (span_idx as u32, self.out.spans.len() as u32),
@@ -682,18 +707,8 @@ impl<'e> Builder<'e, '_> {
     /// Attributes, error marks, events, status and end time of a finished span. `attempt`
     /// is set for attempt spans of a retried node (which carry retry attributes instead of
     /// the node's own attributes and events).
-    #[allow(clippy::too_many_arguments)]
-    fn finish(
-        &mut self,
-        span_idx: usize,
-        n: &'e CNode,
-        failed: bool,
-        dur: u64,
-        copy_index: u64,
-        attempt: Option<u32>,
-        denied: bool,
-        from_child: Option<u32>,
-    ) {
+    fn finish(&mut self, span_idx: usize, n: &'e CNode, end: Ending) {
+        let Ending { failed, dur, copy_index, attempt, denied, from_child } = end;
         let error_type: Option<Text<'e>> = match (failed, denied, from_child) {
             (true, true, _) => n.decision.as_ref().map(|d| Text::Static(&d.deny_error)),
             (true, false, Some(c)) => Some(self.out.spans[c as usize].status_message),
@@ -701,7 +716,7 @@ impl<'e> Builder<'e, '_> {
             _ => None,
         };
         if from_child.is_some() {
-            self.span_nodes[span_idx].2 = true;
+            self.span_nodes[span_idx].failed_by_child = true;
         }
         self.cur_dur = dur;
         self.cur_error = error_type;

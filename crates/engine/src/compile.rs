@@ -20,7 +20,7 @@ pub struct CompiledScenario {
     pub(crate) emit_metrics: bool,
     /// Most spans one trace may have (`max_spans_per_trace`).
     pub(crate) max_spans: usize,
-    pub(crate) pricing: Vec<(String, f64, f64)>,
+    pub(crate) pricing: Vec<tsim_scenario::ModelPrice>,
     pub(crate) metrics: Vec<tsim_scenario::MetricSpec>,
     pub(crate) variants: Vec<Variant>,
     pub(crate) variant_cum: Vec<f64>,
@@ -605,7 +605,7 @@ impl CompiledScenario {
     }
 
     /// Token prices declared by the scenario: (model, USD per million input, output tokens).
-    pub fn pricing(&self) -> &[(String, f64, f64)] {
+    pub fn pricing(&self) -> &[tsim_scenario::ModelPrice] {
         &self.pricing
     }
 

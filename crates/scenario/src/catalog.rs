@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::diag::{Diagnostic, Diagnostics, Reporter};
-use crate::spec::{Reader, Scenario};
+use crate::read::Reader;
+use crate::spec::Scenario;
 use crate::yaml;
 
 /// Built-in scenarios: (file name, YAML text).

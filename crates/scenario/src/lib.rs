@@ -10,6 +10,7 @@ mod convert;
 mod diag;
 mod dist;
 mod logging;
+mod read;
 pub mod semconv;
 mod spec;
 pub mod units;
@@ -23,8 +24,8 @@ pub use dist::{DISTRIBUTIONS, Dist, NumDist};
 pub use logging::{LoggerSpec, LoggingConfig, load_logging_config, parse_logging_config};
 pub use spec::{
     ArtifactSpec, AttrSpec, Binding, CountSpec, DECISION_RESULTS, DECISION_TYPES, DecisionSpec, ErrorSpec, EventSpec,
-    LEVELS, LOG_BUILTINS, Literal, LogOn, LogSpec, MetricKind, MetricSpec, MetricValue, Mode, NumType, OverrideSpec,
-    PROCESS_KINDS, Process, REVIEW_STATUSES, RetrySpec, Scenario, SpanKind, SpanSpec, Stat, TEMPLATE_BUILTINS,
-    TemplatePart, VariantSpec, normalize_prefix, parse_template,
+    LEVELS, LOG_BUILTINS, Literal, LogOn, LogSpec, MetricKind, MetricSpec, MetricValue, Mode, ModelPrice, NumType,
+    OverrideSpec, PROCESS_KINDS, Process, REVIEW_STATUSES, RetrySpec, Scenario, SpanKind, SpanSpec, Stat,
+    TEMPLATE_BUILTINS, TemplatePart, VariantSpec, normalize_prefix, parse_template,
 };
 pub use yaml::{MAX_ALIASES, MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES};
