@@ -42,6 +42,7 @@ macro_rules! usage_error {
 }
 
 mod args;
+mod human;
 mod live;
 mod pipeline;
 mod summary;

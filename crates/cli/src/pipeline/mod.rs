@@ -1,0 +1,233 @@
+//! A run: the engine on its own thread, encoders per payload format, a bounded queue per
+//! sink, sink tasks on the async runtime, progress, Ctrl-C, and the final accounting.
+
+mod export;
+mod generate;
+mod plan;
+mod report;
+mod signals;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::sync::mpsc;
+use tsim_engine::declared::DeclaredMetrics;
+use tsim_model::metrics::MetricsAgg;
+use tsim_sinks::{Format, Signal, Sink, SinkStats, run_sink};
+
+use crate::live::{Live, LiveSink};
+use export::MetricsExport;
+use generate::{Output, Targets, encoder, generate};
+pub use plan::{FILE_BATCH, LATE_NS, Plan, WhenFull, now_ns};
+pub use report::{Report, SinkReport};
+use signals::Interrupts;
+
+/// Runs `plan` to completion (or Ctrl-C) and reports.
+pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>, live: Arc<Live>) -> Report {
+    let started = Instant::now();
+    let stop = Arc::new(AtomicBool::new(false));
+    // Ctrl-C (or SIGTERM): generation stops; deliveries get the grace, then what is left is
+    // dropped as `shutdown` (a second signal ends the grace at once, a third exits without a
+    // summary). The handlers are installed here, before anything runs, and stay installed,
+    // so that no signal falls between two waits.
+    let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
+    match Interrupts::install() {
+        Ok(mut signals) => {
+            let stop = stop.clone();
+            let grace = plan.shutdown_timeout;
+            tokio::spawn(async move {
+                signals.next().await;
+                stop.store(true, Ordering::Relaxed);
+                say!(
+                    "\ninterrupted: generation stopped; pending deliveries have {:.1} s (--shutdown-timeout), \
+                     Ctrl-C again to drop them now",
+                    grace.as_secs_f64()
+                );
+                tokio::select! {
+                    _ = tokio::time::sleep(grace) => {}
+                    _ = signals.next() => {}
+                }
+                let _ = shutdown_tx.send(true);
+                signals.next().await;
+                std::process::exit(130);
+            });
+        }
+        Err(e) => say!("warning: cannot handle Ctrl-C ({e}); it will end the run without a summary"),
+    }
+
+    // One encoder per format; each sink gets a bounded queue and a task.
+    let mut outputs: Vec<Output> = Vec::new();
+    let mut metric_outputs: Vec<(Format, Targets)> = Vec::new();
+    let mut tasks = Vec::new();
+    let mut idle = Vec::new();
+    for sink in sinks {
+        let (tx, rx) = mpsc::channel(plan.queue_size.max(1));
+        let stats = Arc::new(SinkStats::default());
+        live.sinks.lock().unwrap_or_else(|e| e.into_inner()).push(LiveSink {
+            name: sink.name(),
+            signal: sink.signal(),
+            counts_for_exit: sink.counts_for_exit(),
+            stats: stats.clone(),
+        });
+        let (signal, format, fixed) = (sink.signal(), sink.format(), sink.fixed_batches());
+        if signal == Signal::Metrics && !plan.metrics {
+            // Serves only the self-telemetry: no simulated metrics in this run. Its queue
+            // stays open (and so the endpoint up) until generation ends.
+            idle.push(tx);
+            tasks.push(tokio::spawn(run_sink(sink, rx, stats, 1, shutdown.clone())));
+            continue;
+        }
+        if signal == Signal::Metrics {
+            match metric_outputs.iter_mut().find(|(f, _)| *f == format) {
+                Some((_, t)) => t.push((tx, stats.clone())),
+                None => metric_outputs.push((format, vec![(tx, stats.clone())])),
+            }
+            tasks.push(tokio::spawn(run_sink(sink, rx, stats, plan.in_flight, shutdown.clone())));
+            continue;
+        }
+        match outputs.iter_mut().find(|o| o.format == format && o.signal == signal && o.fixed == fixed) {
+            Some(o) => o.targets.push((tx, stats.clone())),
+            None => {
+                let (max_spans, max_ns) = if fixed { FILE_BATCH } else { (plan.batch_size, plan.batch_timeout_ns) };
+                outputs.push(Output {
+                    signal,
+                    format,
+                    encoder: encoder(signal, format, &plan),
+                    targets: vec![(tx, stats.clone())],
+                    fixed,
+                    max_spans,
+                    max_ns,
+                    batch_start: None,
+                })
+            }
+        }
+        tasks.push(tokio::spawn(run_sink(sink, rx, stats, plan.in_flight, shutdown.clone())));
+    }
+
+    let expected = plan.expected;
+    let show_progress = plan.progress;
+    let plan = Arc::new(plan);
+    let generation = {
+        let (plan, stop, live) = (plan.clone(), stop.clone(), live.clone());
+        let start_ns = plan.schedule.start_ns;
+        let mut agg = MetricsAgg::new();
+        for sc in plan.engine.scenarios() {
+            for p in sc.pricing() {
+                agg.set_price(tsim_model::metrics::Price {
+                    model: p.model.clone(),
+                    input_per_million: p.input_per_million,
+                    output_per_million: p.output_per_million,
+                });
+            }
+        }
+        let declared = DeclaredMetrics::new(&plan.engine, &mut agg, start_ns);
+        let mut metrics = (!metric_outputs.is_empty()).then(|| MetricsExport {
+            agg,
+            declared,
+            start_ns,
+            next_ns: start_ns + plan.metrics_interval_ns,
+            recorded_until: start_ns,
+            last_export: start_ns,
+            interval_ns: plan.metrics_interval_ns,
+            outputs: metric_outputs,
+            when_full: plan.when_full,
+        });
+        tokio::task::spawn_blocking(move || {
+            let _idle = idle;
+            let mut outputs = outputs;
+            let began = Instant::now();
+            let r = generate(&plan, &mut outputs, &mut metrics, &stop, &live.counters);
+            drop(metrics);
+            (r, began.elapsed())
+            // `outputs` (and with it every sender) is dropped here: the sinks drain and close.
+        })
+    };
+
+    let bar = ProgressBar::with_draw_target(expected, ProgressDrawTarget::hidden());
+    let template = if expected.is_some() {
+        "{bar:30} {pos}/{len} traces  {msg}  [{elapsed_precise}, eta {eta}]"
+    } else {
+        "{spinner} {pos} traces  {msg}  [{elapsed_precise}]"
+    };
+    bar.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()));
+    let counters = &live.counters;
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let mut generation = generation;
+    let ((per_scenario, interrupted), generation_time) = loop {
+        tokio::select! {
+            r = &mut generation => break r.unwrap_or_else(|_| ((Vec::new(), true), started.elapsed())),
+            _ = tick.tick() => {
+                if show_progress && bar.is_hidden() && started.elapsed() > Duration::from_secs(1) {
+                    bar.set_draw_target(ProgressDrawTarget::stderr());
+                }
+                bar.set_position(counters.traces.load(Ordering::Relaxed));
+                bar.set_message(rate_line(&live));
+            }
+        }
+    };
+    let mut close_errors = Vec::new();
+    for t in tasks {
+        match t.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => close_errors.push(e),
+            Err(e) => close_errors.push(format!("sink task failed: {e}")),
+        }
+    }
+    bar.finish_and_clear();
+
+    let names: Vec<String> = plan.engine.scenarios().iter().map(|s| s.name().to_string()).collect();
+    Report {
+        traces: counters.traces.load(Ordering::Relaxed),
+        spans: counters.spans.load(Ordering::Relaxed),
+        error_spans: counters.errors.load(Ordering::Relaxed),
+        logs: counters.logs.load(Ordering::Relaxed),
+        per_scenario: names.into_iter().zip(per_scenario).filter(|(_, n)| *n > 0).collect(),
+        sinks: live
+            .sinks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|k| SinkReport {
+                name: k.name.clone(),
+                signal: k.signal,
+                generated: k.stats.generated.load(Ordering::Relaxed),
+                delivered: k.stats.delivered.load(Ordering::Relaxed),
+                dropped: k.stats.dropped(),
+                requests: k.stats.requests.load(Ordering::Relaxed),
+                retries: k.stats.retries.load(Ordering::Relaxed),
+                bytes: k.stats.bytes.load(Ordering::Relaxed),
+                counts_for_exit: k.counts_for_exit,
+            })
+            .collect(),
+        elapsed: started.elapsed(),
+        generation: generation_time,
+        cut: counters.cut.load(Ordering::Relaxed),
+        interrupted,
+        close_errors,
+        late: counters.late.load(Ordering::Relaxed),
+        max_lag: Duration::from_nanos(counters.max_lag_ns.load(Ordering::Relaxed)),
+        achieved_rate: live.achieved_rate(),
+        // A target only when some of the run was paced (not a backfill or a past start alone).
+        target_rate: live.target_rate.filter(|_| counters.paced.load(Ordering::Relaxed)),
+        spans_per_trace: live.spans_per_trace(),
+        shard: (live.shard.1 > 1).then_some(live.shard),
+    }
+}
+
+/// The progress message: spans so far, achieved against target rate, late traces.
+fn rate_line(live: &Live) -> String {
+    let c = &live.counters;
+    let k = live.spans_per_trace();
+    let mut s =
+        format!("{} spans, {}/s", c.spans.load(Ordering::Relaxed), crate::human::human(live.achieved_rate() * k));
+    if let Some(t) = live.target_rate {
+        s.push_str(&format!(" (target {}/s)", crate::human::human(t * k)));
+    }
+    let late = c.late.load(Ordering::Relaxed);
+    if late > 0 {
+        s.push_str(&format!(", {late} late"));
+    }
+    s
+}
