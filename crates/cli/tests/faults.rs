@@ -446,3 +446,22 @@ fn a_past_start_shows_no_achieved_rate() {
     assert_eq!(r.summary["rate"]["target_traces_per_second"], serde_json::Value::Null);
     assert!(r.summary["generation_seconds"].as_f64().unwrap() <= r.summary["elapsed_seconds"].as_f64().unwrap());
 }
+
+#[test]
+fn a_start_in_the_future_says_the_run_will_wait() {
+    let start = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1)).to_string();
+    let mut child = Command::new(bin())
+        .args(["--discard", "--start-time", &start, "scenario", "--name", "tool_retry", "--count", "1", "--rate", "1"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(err).lines();
+    let note = lines.next().expect("a note").unwrap();
+    assert!(
+        note.starts_with("note: the start (") && note.contains("s from now; the first trace waits until then"),
+        "{note}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
