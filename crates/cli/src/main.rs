@@ -96,12 +96,6 @@ const BYTES_PER_TRACE: f64 = 12_000.0;
 const DEFAULT_OUTPUT: &str = "telemetry-out";
 
 fn main() -> ExitCode {
-    // Past a file-size limit (`ulimit -f`) a write then fails with EFBIG, counted as a drop
-    // like a full disk, instead of the signal killing the run before its summary.
-    // SAFETY: setting a signal to SIG_IGN before any thread starts.
-    unsafe {
-        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-    }
     let cli = Cli::parse();
     match real_main(cli) {
         Ok(code) => code,

@@ -1,6 +1,8 @@
 //! Load generation: shards, determinism across batching and threads, backfill windows and
 //! traffic curves, pacing, Ctrl-C, full queues, and the self-telemetry a fleet is watched by.
 
+#![allow(clippy::unwrap_used)] // a test fails loudly where its assumption breaks
+
 mod common;
 
 use std::collections::{BTreeMap, HashSet};

@@ -1,6 +1,8 @@
 //! Metrics as InfluxDB line protocol into VictoriaMetrics (Debian package), queried back
 //! through its Prometheus-compatible API.
 
+#![allow(clippy::unwrap_used)] // a test fails loudly where its assumption breaks
+
 mod common;
 
 use std::process::{Command, Stdio};

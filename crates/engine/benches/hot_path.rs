@@ -2,6 +2,8 @@
 //! application log, decision log, metrics), plus the arrival schedule. Throughput is in
 //! spans for trace stages, in samples / points / arrivals for the others.
 
+#![allow(clippy::unwrap_used)] // a benchmark fails loudly where its setup breaks
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tsim_engine::{Arrivals, Engine, EngineConfig, Sampler, Schedule, Scratch, Traffic};
 use tsim_model::applog::AppLogEncoder;

@@ -4,6 +4,8 @@
 //! `cargo run --release -p tsim-engine --example encode_ceiling [SECONDS]` prints one JSON
 //! line with spans per second on one core.
 
+#![allow(clippy::unwrap_used)] // a benchmark fails loudly where its setup breaks
+
 use std::time::{Duration, Instant};
 
 use tsim_engine::{Engine, EngineConfig, Scratch};

@@ -1,6 +1,8 @@
 //! Properties of generated traces: determinism, nesting, retries, and the statistics the
 //! scenario asked for.
 
+#![allow(clippy::unwrap_used)] // a test fails loudly where its assumption breaks
+
 use std::collections::{HashMap, HashSet};
 
 use proptest::prelude::*;

@@ -3,6 +3,8 @@
 //! lists and maps) never panic the reader, and whatever it accepts generates and encodes
 //! traces without a panic and within the span budget.
 
+#![allow(clippy::unwrap_used)] // a test fails loudly where its assumption breaks
+
 use proptest::prelude::*;
 use tsim_engine::{Engine, EngineConfig, Scratch};
 use tsim_model::applog::AppLogEncoder;

@@ -1,6 +1,8 @@
 //! Derived metrics against the oracle: the OTLP protobuf decodes with `opentelemetry-proto`,
 //! re-encodes with prost to the same bytes, and says what the spans say.
 
+#![allow(clippy::unwrap_used)] // a test fails loudly where its assumption breaks
+
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value;

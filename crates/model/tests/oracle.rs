@@ -2,6 +2,8 @@
 //! by prost must give the same bytes, for arbitrary traces; and the OTLP/JSON encoder against
 //! a pinned snapshot.
 
+#![allow(clippy::unwrap_used)] // a test fails loudly where its assumption breaks
+
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1 as common;
 use opentelemetry_proto::tonic::resource::v1 as resource;

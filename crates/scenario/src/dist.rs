@@ -32,6 +32,7 @@ impl NumDist {
 
 /// The supported distribution shapes.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(missing_docs)] // each variant's doc names its fields
 pub enum Dist {
     /// Always `value`.
     Constant(f64),

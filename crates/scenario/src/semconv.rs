@@ -18,6 +18,7 @@ use crate::yaml::{self, Node, Value};
 
 /// The type an attribute has in the schema.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(missing_docs)] // each variant's doc names its fields
 pub enum AttrType {
     /// `string`.
     Str,

@@ -147,6 +147,7 @@ pub enum Mode {
 
 /// How many copies of a node a trace has.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(missing_docs)] // each variant's doc names its fields
 pub enum CountSpec {
     /// Exactly n.
     Fixed(u64),
@@ -339,6 +340,7 @@ pub enum MetricValue {
 
 /// How a gauge moves, in simulated time.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(missing_docs)] // each variant's doc names its fields
 pub enum Process {
     /// Always this value.
     Constant(f64),
@@ -464,6 +466,7 @@ pub enum NumType {
 
 /// How an attribute value is produced.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(missing_docs)] // each variant's doc names its fields
 pub enum AttrSpec {
     /// Always this value.
     Literal(Literal),

@@ -1,5 +1,7 @@
 //! Loading scenarios: built-ins, the Python telemetry-simulator 1.x's file format, located errors, prefix rewriting.
 
+#![allow(clippy::unwrap_used)] // a test fails loudly where its assumption breaks
+
 use tsim_scenario::{AttrSpec, Catalog, CountSpec, Dist, Literal, NumType, TemplatePart, parse_scenario};
 
 #[test]

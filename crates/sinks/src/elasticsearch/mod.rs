@@ -14,6 +14,7 @@ use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink};
 
 /// Credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)] // each variant's doc names its fields
 pub enum EsAuth {
     /// `Authorization: Basic …`.
     Basic { user: String, password: String },

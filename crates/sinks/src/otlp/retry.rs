@@ -10,6 +10,7 @@ use crate::Delivery;
 
 /// How one request ended.
 #[derive(Debug)]
+#[allow(missing_docs)] // each variant's doc names its fields
 pub enum Outcome {
     /// The peer answered; the delivery accounts for every item.
     Done(Delivery),
