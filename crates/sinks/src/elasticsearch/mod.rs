@@ -45,44 +45,18 @@ pub struct EsSink {
     policy: RetryPolicy,
 }
 
-fn base64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in data.chunks(3) {
-        let n =
-            (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 impl EsSink {
     /// A client for `cfg`.
     pub fn new(cfg: EsConfig, policy: RetryPolicy) -> Result<Self, String> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client =
-            reqwest::Client::builder().timeout(cfg.timeout).build().map_err(|e| format!("HTTP client: {e}"))?;
+        let client = crate::http::client(cfg.timeout)?;
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
-        match &cfg.auth {
-            Some(EsAuth::Basic { user, password }) => {
-                let v = format!("Basic {}", base64(format!("{user}:{password}").as_bytes()));
-                headers
-                    .insert(AUTHORIZATION, HeaderValue::from_str(&v).map_err(|_| "invalid credentials".to_string())?);
-            }
-            Some(EsAuth::ApiKey(k)) => {
-                headers.insert(
-                    AUTHORIZATION,
-                    HeaderValue::from_str(&format!("ApiKey {k}")).map_err(|_| "invalid API key".to_string())?,
-                );
-            }
-            None => {}
+        // Basic credentials are added per request by the client (`basic_auth`).
+        if let Some(EsAuth::ApiKey(k)) = &cfg.auth {
+            headers.insert(
+                AUTHORIZATION,
+                HeaderValue::from_str(&format!("ApiKey {k}")).map_err(|_| "invalid API key".to_string())?,
+            );
         }
         Ok(Self { cfg, client, headers, policy })
     }
@@ -103,7 +77,10 @@ impl EsSink {
                 body.push(b'\n');
             }
             d.requests += 1;
-            let req = self.client.post(&url).headers(self.headers.clone()).body(Bytes::from(body));
+            let mut req = self.client.post(&url).headers(self.headers.clone()).body(Bytes::from(body));
+            if let Some(EsAuth::Basic { user, password }) = &self.cfg.auth {
+                req = req.basic_auth(user, Some(password));
+            }
             let (retry, after, reason): (Vec<usize>, _, String) = match crate::http::post(req).await {
                 Err(e) => {
                     unanswered |= e.timed_out;
@@ -238,14 +215,3 @@ impl Sink for EsSink {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base64_matches_rfc4648() {
-        assert_eq!(base64(b"elastic:changeme"), "ZWxhc3RpYzpjaGFuZ2VtZQ==");
-        assert_eq!(base64(b"ab"), "YWI=");
-        assert_eq!(base64(b"abc"), "YWJj");
-    }
-}
