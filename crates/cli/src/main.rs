@@ -442,7 +442,7 @@ fn execute(
         no_records: !signals.contains(&Signal::Logs),
     };
     let refs: Vec<&Scenario> = scenarios.iter().collect();
-    let mut engine = Engine::new(&refs, &cfg).map_err(|e| anyhow!(e))?;
+    let mut engine = Engine::new(&refs, &cfg)?;
     // A rate in spans is converted with the mean span count, sampled only then.
     let per_trace = run.rate.filter(|r| r.spans).map(|_| spans_per_trace(&engine, pipeline::now_ns()));
     // `now` is read once the engine is ready, so that a run starting now is on time.

@@ -1,5 +1,6 @@
 //! Scenario → flat tables the builder walks: names resolved, samplers built, templates bound.
 
+use crate::error::CompileError;
 use tsim_model::SpanKind;
 use tsim_scenario::{AttrSpec, CountSpec, Literal, LogOn, Mode, NumType, Scenario, SpanSpec, TemplatePart};
 
@@ -246,17 +247,22 @@ fn builtin(name: &str) -> Option<Builtin> {
     })
 }
 
+/// A distribution error at `ctx` (the scenario and span) for `what`.
+fn dist_err(ctx: &str, what: String, reason: crate::error::SamplerError) -> CompileError {
+    CompileError::Distribution { at: ctx.to_string(), what, reason }
+}
+
 /// The value of a `{var.NAME}` reference: `None` when `r` is no variable reference, an error
 /// when the variant gives the variable no value.
-fn var<'v>(r: &str, vars: &'v [(String, Literal)], ctx: &str) -> Result<Option<&'v Literal>, String> {
+fn var<'v>(r: &str, vars: &'v [(String, Literal)], ctx: &str) -> Result<Option<&'v Literal>, CompileError> {
     let Some(name) = r.strip_prefix("var.") else { return Ok(None) };
     match vars.iter().find(|(k, _)| k == name) {
         Some((_, v)) => Ok(Some(v)),
-        None => Err(format!("{ctx}: template refers to `{{{r}}}`, but no `vars: {{{name}: …}}` gives it a value")),
+        None => Err(CompileError::UnsetVar { at: ctx.to_string(), reference: r.to_string(), var: name.to_string() }),
     }
 }
 
-fn log_parts(parts: &[TemplatePart], vars: &[(String, Literal)], ctx: &str) -> Result<Vec<LPart>, String> {
+fn log_parts(parts: &[TemplatePart], vars: &[(String, Literal)], ctx: &str) -> Result<Vec<LPart>, CompileError> {
     parts
         .iter()
         .map(|p| {
@@ -279,7 +285,7 @@ fn log_parts(parts: &[TemplatePart], vars: &[(String, Literal)], ctx: &str) -> R
 }
 
 /// A name or path template: `{var.*}` resolved now, built-ins and span attributes later.
-fn template_parts(parts: &[TemplatePart], vars: &[(String, Literal)], ctx: &str) -> Result<Vec<NPart>, String> {
+fn template_parts(parts: &[TemplatePart], vars: &[(String, Literal)], ctx: &str) -> Result<Vec<NPart>, CompileError> {
     let mut out: Vec<NPart> = Vec::new();
     for p in parts {
         let part = match p {
@@ -324,13 +330,13 @@ pub(crate) fn attrs(
     ctx: &str,
     vars: &[(String, Literal)],
     trace: &[String],
-) -> Result<Vec<CAttr>, String> {
+) -> Result<Vec<CAttr>, CompileError> {
     let mut out: Vec<CAttr> = Vec::with_capacity(list.len());
     for (key, spec) in list {
         let value = match spec {
             AttrSpec::Literal(l) => Gen::Lit(lit(l)),
             AttrSpec::Number { dist, as_type } => Gen::Num {
-                sampler: Sampler::new(dist, None).map_err(|e| format!("{ctx}: attribute `{key}`: {e}"))?,
+                sampler: Sampler::new(dist, None).map_err(|e| dist_err(ctx, format!("attribute `{key}`"), e))?,
                 as_type: *as_type,
             },
             AttrSpec::Categorical(values) => Gen::Cat {
@@ -359,12 +365,13 @@ pub(crate) fn attrs(
                                 if let Some(i) = trace.iter().position(|k| k == r) {
                                     return Ok(Part::Trace(i));
                                 }
-                                builtin(r)
-                                    .map(Part::Builtin)
-                                    .ok_or_else(|| format!("{ctx}: template refers to unknown `{r}`"))
+                                builtin(r).map(Part::Builtin).ok_or_else(|| CompileError::UnknownReference {
+                                    at: ctx.to_string(),
+                                    reference: r.to_string(),
+                                })
                             }
                         })
-                        .collect::<Result<_, String>>()?,
+                        .collect::<Result<_, CompileError>>()?,
                 ),
             },
         };
@@ -380,11 +387,11 @@ fn node(
     scenario: &str,
     vars: &[(String, Literal)],
     trace: &[String],
-) -> Result<u32, String> {
+) -> Result<u32, CompileError> {
     let ctx = format!("scenario `{scenario}`, span `{}` (line {})", spec.span_type, spec.line);
     let idx = nodes.len() as u32;
     let latency = match &spec.latency {
-        Some(d) => Some(Sampler::new(d, Some(0.0)).map_err(|e| format!("{ctx}: latency: {e}"))?),
+        Some(d) => Some(Sampler::new(d, Some(0.0)).map_err(|e| dist_err(&ctx, "latency".into(), e))?),
         None => None,
     };
     let count = match &spec.count {
@@ -392,7 +399,7 @@ fn node(
         CountSpec::Uniform { min, max } => CCount::Uniform { min: *min, span: max - min + 1 },
         CountSpec::Poisson { lambda, min, max } => CCount::Poisson {
             sampler: Sampler::new(&tsim_scenario::NumDist::new(tsim_scenario::Dist::Poisson { lambda: *lambda }), None)
-                .map_err(|e| format!("{ctx}: count: {e}"))?,
+                .map_err(|e| dist_err(&ctx, "count".into(), e))?,
             min: *min,
             max: *max,
         },
@@ -429,9 +436,10 @@ fn node(
         Some(a) => Some(CArtifact {
             artifact_type: a.artifact_type.as_str().into(),
             path: template_parts(&a.path, vars, &ctx)?,
-            added: Sampler::new(&a.added_lines, Some(0.0)).map_err(|e| format!("{ctx}: artifact added_lines: {e}"))?,
+            added: Sampler::new(&a.added_lines, Some(0.0))
+                .map_err(|e| dist_err(&ctx, "artifact added_lines".into(), e))?,
             removed: Sampler::new(&a.removed_lines, Some(0.0))
-                .map_err(|e| format!("{ctx}: artifact removed_lines: {e}"))?,
+                .map_err(|e| dist_err(&ctx, "artifact removed_lines".into(), e))?,
             sections: a.changed_sections.iter().map(|s| s.as_str().into()).collect(),
             review: a.review.iter().map(|(r, _)| r.as_str().into()).collect(),
             review_cum: cumulative(a.review.iter().map(|(_, w)| *w)),
@@ -476,7 +484,7 @@ fn node(
                     attrs: attrs(&e.attributes, &ctx, vars, trace)?,
                 })
             })
-            .collect::<Result<_, String>>()?,
+            .collect::<Result<_, CompileError>>()?,
         children: Vec::new(),
         parallel: spec.mode == Mode::Parallel,
         probability: spec.probability,
@@ -496,7 +504,7 @@ fn node(
                     attrs: attrs(&l.attributes, &ctx, vars, trace)?,
                 })
             })
-            .collect::<Result<_, String>>()?,
+            .collect::<Result<_, CompileError>>()?,
         decision: spec.decision.as_ref().map(|d| CDecision {
             decision_type: d.decision_type.as_str().into(),
             results: d
@@ -532,7 +540,7 @@ fn node(
 
 impl CompiledScenario {
     /// Compiles a scenario. Fails only on parameters the scenario crate could not check.
-    pub fn new(s: &Scenario) -> Result<Self, String> {
+    pub fn new(s: &Scenario) -> Result<Self, CompileError> {
         // With variants every trace uses one of their tables: the plain tree is not needed.
         let mut nodes = Vec::new();
         let trace_ctx = format!("scenario `{}`, trace_attributes", s.name);
@@ -555,7 +563,8 @@ impl CompiledScenario {
                 sigma: 0.5,
             }),
             Some(0.0),
-        )?;
+        )
+        .map_err(|e| dist_err(&s.name, "the default leaf latency".into(), e))?;
         Ok(Self {
             name: s.name.as_str().into(),
             nodes,

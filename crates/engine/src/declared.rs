@@ -113,12 +113,12 @@ fn def_of(spec: &MetricSpec) -> MetricDef {
 
 /// Checks that the scenarios' declared metrics can live together and with the derived
 /// ones (no two kinds under one name, no two names under one Prometheus name).
-pub fn check_names<'a>(specs: impl IntoIterator<Item = (&'a str, &'a MetricSpec)>) -> Result<(), String> {
+pub fn check_names<'a>(specs: impl IntoIterator<Item = (&'a str, &'a MetricSpec)>) -> Result<(), crate::CompileError> {
     let mut agg = MetricsAgg::new();
     for (scenario, spec) in specs {
         let def = def_of(spec);
         if let Some(why) = agg.clash(&def) {
-            return Err(format!("scenario `{scenario}`: {why}"));
+            return Err(crate::CompileError::Metrics { scenario: scenario.to_string(), reason: why });
         }
         agg.define(def);
     }

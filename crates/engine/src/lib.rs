@@ -6,7 +6,9 @@
 mod build;
 mod compile;
 pub mod declared;
+mod error;
 pub mod rng;
+pub use error::{CompileError, SamplerError};
 mod sample;
 mod schedule;
 
@@ -98,19 +100,19 @@ fn set(attrs: &mut Vec<(String, OwnedValue)>, key: &str, v: OwnedValue) {
 
 impl Engine {
     /// Compiles `scenarios` (at least one; weights must not all be zero when several).
-    pub fn new(scenarios: &[&Scenario], cfg: &EngineConfig) -> Result<Self, String> {
+    pub fn new(scenarios: &[&Scenario], cfg: &EngineConfig) -> Result<Self, CompileError> {
         if scenarios.is_empty() {
-            return Err("no scenarios to run".into());
+            return Err(CompileError::NoScenarios);
         }
         let weights: Vec<f64> = scenarios.iter().map(|s| s.weight).collect();
         if scenarios.len() > 1 && weights.iter().sum::<f64>() <= 0.0 {
-            return Err("every scenario has weight 0".into());
+            return Err(CompileError::NoWeight);
         }
         let tenant_total: f64 = cfg.tenants.iter().map(|(_, w)| *w).sum();
         if !cfg.tenants.is_empty()
             && (tenant_total <= 0.0 || cfg.tenants.iter().any(|(_, w)| *w < 0.0 || !w.is_finite()))
         {
-            return Err("tenant weights must be >= 0 with a positive total".into());
+            return Err(CompileError::TenantWeights);
         }
         let compiled = scenarios.iter().map(|s| CompiledScenario::new(s)).collect::<Result<Vec<_>, _>>()?;
         declared::check_names(scenarios.iter().flat_map(|s| s.metrics.iter().map(|m| (s.name.as_str(), m))))?;

@@ -4,7 +4,13 @@ use rand::Rng;
 use rand_distr::{Distribution, Exp, Geometric, LogNormal, Normal, Pareto, Poisson};
 use tsim_scenario::{Dist, NumDist};
 
+use crate::error::SamplerError;
 use crate::rng::{cumulative, pick, unit};
+
+/// The distribution library's reason, kept as text (each shape has its own error type).
+fn shape_err(e: impl std::fmt::Display) -> SamplerError {
+    SamplerError::Shape(e.to_string())
+}
 
 /// A ready-to-sample distribution with clamping bounds.
 #[derive(Debug, Clone)]
@@ -29,16 +35,16 @@ enum Shape {
 
 impl Sampler {
     /// Compiles `d`; `floor` is an extra lower bound (0 for latencies).
-    pub fn new(d: &NumDist, floor: Option<f64>) -> Result<Sampler, String> {
+    pub fn new(d: &NumDist, floor: Option<f64>) -> Result<Sampler, SamplerError> {
         let shape = match &d.dist {
             Dist::Constant(v) => Shape::Const(*v),
             Dist::Uniform { low, high } => Shape::Uniform { low: *low, width: high - low },
-            Dist::Normal { mean, stddev } => Shape::Normal(Normal::new(*mean, *stddev).map_err(|e| e.to_string())?),
-            Dist::LogNormal { mu, sigma } => Shape::LogNormal(LogNormal::new(*mu, *sigma).map_err(|e| e.to_string())?),
-            Dist::Exponential { mean } => Shape::Exp(Exp::new(1.0 / mean).map_err(|e| e.to_string())?),
-            Dist::Pareto { scale, shape } => Shape::Pareto(Pareto::new(*scale, *shape).map_err(|e| e.to_string())?),
-            Dist::Poisson { lambda } => Shape::Poisson(Poisson::new(*lambda).map_err(|e| e.to_string())?),
-            Dist::Geometric { p } => Shape::Geometric(Geometric::new(*p).map_err(|e| e.to_string())?),
+            Dist::Normal { mean, stddev } => Shape::Normal(Normal::new(*mean, *stddev).map_err(shape_err)?),
+            Dist::LogNormal { mu, sigma } => Shape::LogNormal(LogNormal::new(*mu, *sigma).map_err(shape_err)?),
+            Dist::Exponential { mean } => Shape::Exp(Exp::new(1.0 / mean).map_err(shape_err)?),
+            Dist::Pareto { scale, shape } => Shape::Pareto(Pareto::new(*scale, *shape).map_err(shape_err)?),
+            Dist::Poisson { lambda } => Shape::Poisson(Poisson::new(*lambda).map_err(shape_err)?),
+            Dist::Geometric { p } => Shape::Geometric(Geometric::new(*p).map_err(shape_err)?),
             Dist::Mixture(parts) => Shape::Mixture {
                 cum: cumulative(parts.iter().map(|(w, _)| *w)),
                 parts: parts.iter().map(|(_, d)| Sampler::new(d, floor)).collect::<Result<_, _>>()?,
@@ -51,7 +57,7 @@ impl Sampler {
         let max = d.max.unwrap_or(f64::INFINITY);
         // `clamp` needs min <= max and neither NaN (the scenario reader checks this too).
         if min.is_nan() || max.is_nan() || min > max {
-            return Err(format!("min ({min}) is greater than max ({max})"));
+            return Err(SamplerError::Bounds { min, max });
         }
         Ok(Sampler { shape, min, max })
     }
