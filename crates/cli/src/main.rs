@@ -101,7 +101,9 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             say!("error: {e:#}");
-            ExitCode::from(if e.downcast_ref::<Usage>().is_some() { EXIT_USAGE } else { 1 })
+            // A setting a sink cannot use (a bad URL, header, protocol) is a usage error too.
+            let usage = e.downcast_ref::<Usage>().is_some() || e.downcast_ref::<tsim_sinks::ConfigError>().is_some();
+            ExitCode::from(if usage { EXIT_USAGE } else { 1 })
         }
     }
 }
@@ -482,7 +484,7 @@ fn execute(
 
     for (flag, url) in [("--remote-write", &g.remote_write), ("--influx-url", &g.influx_url), ("--es-url", &g.es_url)] {
         if let Some(u) = url {
-            tsim_sinks::check_url(flag, u).map_err(|e| usage_error!("{e}"))?;
+            tsim_sinks::check_url(flag, u)?;
         }
     }
     if g.app_log_max_size == Some(0) {
@@ -510,7 +512,7 @@ fn execute(
     };
     let mut otlp = Vec::new();
     for &sig in &signals {
-        if let Some(c) = OtlpConfig::resolve(&flags, sig, &env).map_err(|e| usage_error!("{e}"))? {
+        if let Some(c) = OtlpConfig::resolve(&flags, sig, &env)? {
             otlp.push((sig, c));
         }
     }
@@ -536,8 +538,8 @@ fn execute(
                 );
             }
             sinks.push(match c.protocol {
-                Protocol::Grpc => Box::new(GrpcSink::new(c.clone(), *sig, policy).map_err(|e| anyhow!(e))?),
-                _ => Box::new(HttpSink::new(c.clone(), *sig, policy).map_err(|e| anyhow!(e))?),
+                Protocol::Grpc => Box::new(GrpcSink::new(c.clone(), *sig, policy)?),
+                _ => Box::new(HttpSink::new(c.clone(), *sig, policy)?),
             });
         }
         if g.discard {
@@ -558,9 +560,7 @@ fn execute(
             }
             for &sig in &signals {
                 let name = format!("{}.jsonl", sig.as_str());
-                sinks.push(Box::new(
-                    FileSink::create(&dir, &name, sig, Format::OtlpJson).await.map_err(|e| anyhow!(e))?,
-                ));
+                sinks.push(Box::new(FileSink::create(&dir, &name, sig, Format::OtlpJson).await?));
             }
             // A folder never mixes runs: an earlier run's file of a signal this one leaves out goes.
             for sig in [Signal::Traces, Signal::Logs, Signal::Metrics].into_iter().filter(|s| !signals.contains(s)) {
@@ -580,9 +580,7 @@ fn execute(
             let rotation = g
                 .app_log_max_size
                 .map(|max_bytes| tsim_sinks::applog::Rotation { max_bytes, max_files: g.app_log_max_files as u32 });
-            sinks.push(Box::new(
-                tsim_sinks::applog::AppLogSink::open(path, Format::AppJson, rotation).await.map_err(|e| anyhow!(e))?,
-            ));
+            sinks.push(Box::new(tsim_sinks::applog::AppLogSink::open(path, Format::AppJson, rotation).await?));
         }
         for (i, l) in loggers.iter().enumerate() {
             if !signals.contains(&Signal::Logs) {
@@ -602,17 +600,13 @@ fn execute(
             if !signals.contains(&Signal::Logs) {
                 usage!("--decision-log needs logs among --signals");
             }
-            sinks.push(Box::new(
-                tsim_sinks::applog::AppLogSink::open(path, Format::DecisionJson, None).await.map_err(|e| anyhow!(e))?,
-            ));
+            sinks.push(Box::new(tsim_sinks::applog::AppLogSink::open(path, Format::DecisionJson, None).await?));
         }
         if let Some(path) = &g.artifact_log {
             if !signals.contains(&Signal::Logs) {
                 usage!("--artifact-log needs logs among --signals");
             }
-            sinks.push(Box::new(
-                tsim_sinks::applog::AppLogSink::open(path, Format::ArtifactJson, None).await.map_err(|e| anyhow!(e))?,
-            ));
+            sinks.push(Box::new(tsim_sinks::applog::AppLogSink::open(path, Format::ArtifactJson, None).await?));
         }
         if let Some(addr) = &g.prometheus_listen {
             let linger = match g.linger.as_deref() {
@@ -628,8 +622,7 @@ fn execute(
                 linger,
                 std::sync::Arc::new(move |out: &mut String| own.render(out)),
             )
-            .await
-            .map_err(|e| anyhow!(e))?;
+            .await?;
             if !g.quiet {
                 say!("serving metrics at http://{}/metrics", sink.addr());
             }
@@ -641,8 +634,7 @@ fn execute(
             Ok(g.headers
                 .iter()
                 .map(|h| tsim_sinks::otlp::config::parse_headers(h))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| anyhow!(e))?
+                .collect::<Result<Vec<_>, _>>()?
                 .concat())
         };
         let timeout = std::time::Duration::from_millis(g.timeout.unwrap_or(10_000));
@@ -650,18 +642,18 @@ fn execute(
             if !signals.contains(&Signal::Metrics) {
                 usage!("--remote-write needs metrics among --signals");
             }
-            sinks.push(Box::new(
-                tsim_sinks::remote_write::RemoteWriteSink::new(url, &http_headers()?, timeout, policy)
-                    .map_err(|e| anyhow!(e))?,
-            ));
+            sinks.push(Box::new(tsim_sinks::remote_write::RemoteWriteSink::new(
+                url,
+                &http_headers()?,
+                timeout,
+                policy,
+            )?));
         }
         if let Some(url) = &g.influx_url {
             if !signals.contains(&Signal::Metrics) {
                 usage!("--influx-url needs metrics among --signals");
             }
-            sinks.push(Box::new(
-                tsim_sinks::influx::InfluxSink::new(url, &http_headers()?, timeout, policy).map_err(|e| anyhow!(e))?,
-            ));
+            sinks.push(Box::new(tsim_sinks::influx::InfluxSink::new(url, &http_headers()?, timeout, policy)?));
         }
         if let Some(url) = &g.es_url {
             if !signals.contains(&Signal::Logs) {
@@ -682,7 +674,7 @@ fn execute(
                 max_bytes: 5 << 20,
                 timeout,
             };
-            sinks.push(Box::new(tsim_sinks::elasticsearch::EsSink::new(cfg, policy).map_err(|e| anyhow!(e))?));
+            sinks.push(Box::new(tsim_sinks::elasticsearch::EsSink::new(cfg, policy)?));
         }
         if run.show_spans && signals.contains(&Signal::Traces) {
             sinks.push(Box::new(StdoutSink::new(Format::TextLine)));

@@ -10,27 +10,35 @@ use crate::Delivery;
 use crate::otlp::RetryPolicy;
 use crate::otlp::response::retry_after;
 use crate::otlp::retry::Outcome;
+use crate::{ConfigError, SinkBuildError};
 
 /// An HTTP client with rustls (ring) and the simulator's user agent.
-pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, String> {
+pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, SinkBuildError> {
     // reqwest is built without a bundled crypto provider; use ring.
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .timeout(timeout)
         .user_agent(concat!("telemetry-simulator/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| format!("HTTP client: {e}"))
+        .map_err(|e| SinkBuildError::Client(format!("HTTP client: {e}")))
 }
 
 /// Fixed headers plus user-given `key=value` ones (which may replace them).
-pub(crate) fn headers(fixed: &[(HeaderName, &'static str)], extra: &[(String, String)]) -> Result<HeaderMap, String> {
+pub(crate) fn headers(
+    fixed: &[(HeaderName, &'static str)],
+    extra: &[(String, String)],
+) -> Result<HeaderMap, ConfigError> {
     let mut h = HeaderMap::new();
     for (k, v) in fixed {
         h.insert(k.clone(), HeaderValue::from_static(v));
     }
     for (k, v) in extra {
-        let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| format!("`{k}` is not a valid header name"))?;
-        h.insert(name, HeaderValue::from_str(v).map_err(|_| format!("header `{k}` has an invalid value"))?);
+        let name = HeaderName::from_bytes(k.as_bytes())
+            .map_err(|_| ConfigError::Header(format!("`{k}`: not a valid name")))?;
+        h.insert(
+            name,
+            HeaderValue::from_str(v).map_err(|_| ConfigError::Header(format!("`{k}` has an invalid value")))?,
+        );
     }
     Ok(h)
 }
@@ -129,7 +137,7 @@ impl Endpoint {
         extra: &[(String, String)],
         timeout: Duration,
         policy: RetryPolicy,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, SinkBuildError> {
         Ok(Self { url: url.to_string(), client: client(timeout)?, headers: headers(fixed, extra)?, policy })
     }
 
@@ -160,8 +168,10 @@ impl Endpoint {
 
 /// Checks that `url` is an `http://` or `https://` URL with a host, before any request:
 /// the error names `source` (the flag or variable it came from) and says what is wrong.
-pub fn check_url(source: &str, url: &str) -> Result<(), String> {
-    let bad = |why: &str| Err(format!("{source} `{url}` {why} (e.g. http://127.0.0.1:4318)"));
+pub fn check_url(source: &str, url: &str) -> Result<(), ConfigError> {
+    let bad = |why: &str| {
+        Err(ConfigError::Url { source_name: source.to_string(), url: url.to_string(), why: why.to_string() })
+    };
     if url.split_once("://").is_some_and(|(_, rest)| rest.is_empty() || rest.starts_with(['/', ':'])) {
         return bad("has no host");
     }
@@ -189,7 +199,7 @@ mod url_tests {
         assert!(check_url("--endpoint", "http://127.0.0.1:4318/v1/traces").is_ok());
         assert!(check_url("--endpoint", "https://collector.example:443").is_ok());
         for bad in ["ftp://x:21", "::not a url::", "http://", "http://:4318", "localhost:4318x"] {
-            let e = check_url("--endpoint", bad).unwrap_err();
+            let e = check_url("--endpoint", bad).unwrap_err().to_string();
             assert!(e.starts_with("--endpoint `"), "{e}");
         }
     }

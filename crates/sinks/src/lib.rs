@@ -9,6 +9,7 @@
 pub mod applog;
 pub mod discard;
 pub mod elasticsearch;
+mod error;
 pub mod file;
 mod http;
 pub mod influx;
@@ -27,6 +28,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
+pub use error::{ConfigError, SinkBuildError, SinkError};
 pub use http::check_url;
 
 /// A boxed future, for object-safe async methods.
@@ -194,7 +196,7 @@ pub trait Sink: Send {
     /// one value (forks run side by side).
     fn send(&mut self, batch: Batch) -> BoxFuture<'_, Delivery>;
     /// Flushes and closes.
-    fn close(&mut self) -> BoxFuture<'_, Result<(), String>> {
+    fn close(&mut self) -> BoxFuture<'_, Result<(), SinkError>> {
         Box::pin(async { Ok(()) })
     }
 }
@@ -263,7 +265,7 @@ pub async fn run_sink(
     stats: std::sync::Arc<SinkStats>,
     in_flight: usize,
     shutdown: Shutdown,
-) -> Result<(), String> {
+) -> Result<(), SinkError> {
     let mut copies = vec![sink];
     while copies.len() < in_flight {
         match copies[0].fork() {
@@ -278,7 +280,7 @@ pub async fn run_sink(
     }
     let mut result = Ok(());
     while let Some(r) = workers.join_next().await {
-        let r = r.unwrap_or_else(|e| Err(format!("sink task failed: {e}")));
+        let r = r.unwrap_or_else(|e| Err(SinkError::Task(e.to_string())));
         if result.is_ok() {
             result = r;
         }
@@ -292,7 +294,7 @@ async fn drain(
     rx: std::sync::Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<Batch>>>,
     stats: std::sync::Arc<SinkStats>,
     mut shutdown: Shutdown,
-) -> Result<(), String> {
+) -> Result<(), SinkError> {
     loop {
         let Some(batch) = rx.lock().await.recv().await else { break };
         let items = batch.items;

@@ -10,6 +10,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use crate::{SinkBuildError, SinkError};
+
 /// A file of complete lines.
 pub(crate) struct LineFile {
     path: PathBuf,
@@ -19,9 +21,9 @@ pub(crate) struct LineFile {
 
 impl LineFile {
     /// Creates (truncates) `path`, or with `append` opens it at its end; creates its folder.
-    pub(crate) fn open(path: &Path, append: bool) -> Result<Self, String> {
+    pub(crate) fn open(path: &Path, append: bool) -> Result<Self, SinkBuildError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(|error| SinkBuildError::Open { path: dir.to_path_buf(), error })?;
         }
         let mut o = OpenOptions::new();
         if append {
@@ -29,8 +31,9 @@ impl LineFile {
         } else {
             o.create(true).write(true).truncate(true);
         }
-        let file = o.open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-        let len = file.metadata().map_err(|e| format!("cannot read {}: {e}", path.display()))?.len();
+        let open_err = |error| SinkBuildError::Open { path: path.to_path_buf(), error };
+        let file = o.open(path).map_err(open_err)?;
+        let len = file.metadata().map_err(open_err)?.len();
         Ok(Self { path: path.to_path_buf(), file, len })
     }
 
@@ -60,8 +63,8 @@ impl LineFile {
     }
 
     /// Flushes the file's data to the disk.
-    pub(crate) fn sync(&mut self) -> Result<(), String> {
-        self.file.sync_all().map_err(|e| format!("{}: {e}", self.path.display()))
+    pub(crate) fn sync(&mut self) -> Result<(), SinkError> {
+        self.file.sync_all().map_err(|error| SinkError::Close { path: self.path.clone(), error })
     }
 }
 

@@ -171,7 +171,7 @@ pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>, live: Arc<Live>) -> Repo
     for t in tasks {
         match t.await {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => close_errors.push(e),
+            Ok(Err(e)) => close_errors.push(e.to_string()),
             Err(e) => close_errors.push(format!("sink task failed: {e}")),
         }
     }

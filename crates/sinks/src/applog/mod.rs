@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::linefile::{LineFile, off_thread};
-use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink};
+use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink, SinkBuildError, SinkError};
 
 /// Size rotation settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,11 +39,11 @@ struct RotatingLog {
 impl AppLogSink {
     /// Opens `path` for appending (creating it and its folder); `format` is
     /// [`Format::AppJson`] (application log) or [`Format::DecisionJson`] (decision log).
-    pub async fn open(path: &Path, format: Format, rotation: Option<Rotation>) -> Result<Self, String> {
+    pub async fn open(path: &Path, format: Format, rotation: Option<Rotation>) -> Result<Self, SinkBuildError> {
         let p = path.to_path_buf();
         let file = tokio::task::spawn_blocking(move || LineFile::open(&p, true))
             .await
-            .map_err(|e| format!("cannot open {}: {e}", path.display()))??;
+            .map_err(|e| SinkBuildError::Open { path: path.to_path_buf(), error: std::io::Error::other(e) })??;
         let log = RotatingLog { path: path.to_path_buf(), file: Some(file), rotation, retention: None };
         Ok(Self { format, path: path.to_path_buf(), log: Some(log) })
     }
@@ -196,7 +196,7 @@ impl Sink for AppLogSink {
         })
     }
 
-    fn close(&mut self) -> BoxFuture<'_, Result<(), String>> {
+    fn close(&mut self) -> BoxFuture<'_, Result<(), SinkError>> {
         Box::pin(async move {
             off_thread(&mut self.log, |l| l.file.as_mut().map_or(Ok(()), LineFile::sync)).await.unwrap_or(Ok(()))
         })

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 
 use crate::otlp::RetryPolicy;
-use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink};
+use crate::{Batch, BoxFuture, ConfigError, Delivery, Format, Signal, Sink, SinkBuildError};
 
 /// Credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +47,7 @@ pub struct EsSink {
 
 impl EsSink {
     /// A client for `cfg`.
-    pub fn new(cfg: EsConfig, policy: RetryPolicy) -> Result<Self, String> {
+    pub fn new(cfg: EsConfig, policy: RetryPolicy) -> Result<Self, SinkBuildError> {
         let client = crate::http::client(cfg.timeout)?;
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
@@ -55,7 +55,8 @@ impl EsSink {
         if let Some(EsAuth::ApiKey(k)) = &cfg.auth {
             headers.insert(
                 AUTHORIZATION,
-                HeaderValue::from_str(&format!("ApiKey {k}")).map_err(|_| "invalid API key".to_string())?,
+                HeaderValue::from_str(&format!("ApiKey {k}"))
+                    .map_err(|_| ConfigError::Header("`authorization`: the API key has an invalid value".into()))?,
             );
         }
         Ok(Self { cfg, client, headers, policy })

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::linefile::{LineFile, off_thread};
-use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink};
+use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink, SinkBuildError, SinkError};
 
 /// Writes each batch as one line.
 pub struct FileSink {
@@ -18,12 +18,12 @@ pub struct FileSink {
 
 impl FileSink {
     /// Creates (truncates) `dir/name`, creating `dir` if needed.
-    pub async fn create(dir: &Path, name: &str, signal: Signal, format: Format) -> Result<Self, String> {
+    pub async fn create(dir: &Path, name: &str, signal: Signal, format: Format) -> Result<Self, SinkBuildError> {
         let path = dir.join(name);
         let p = path.clone();
         let file = tokio::task::spawn_blocking(move || LineFile::open(&p, false))
             .await
-            .map_err(|e| format!("cannot create {}: {e}", path.display()))??;
+            .map_err(|e| SinkBuildError::Open { path: path.clone(), error: std::io::Error::other(e) })??;
         Ok(Self { path, file: Some(file), format, signal })
     }
 
@@ -66,7 +66,7 @@ impl Sink for FileSink {
         })
     }
 
-    fn close(&mut self) -> BoxFuture<'_, Result<(), String>> {
+    fn close(&mut self) -> BoxFuture<'_, Result<(), SinkError>> {
         Box::pin(async move { off_thread(&mut self.file, LineFile::sync).await.unwrap_or(Ok(())) })
     }
 }

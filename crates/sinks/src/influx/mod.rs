@@ -6,7 +6,7 @@ use http::header::CONTENT_TYPE;
 
 use crate::http::{Endpoint, server_error_or_throttled};
 use crate::otlp::RetryPolicy;
-use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink};
+use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink, SinkBuildError};
 
 /// Writes metrics as InfluxDB line protocol.
 pub struct InfluxSink {
@@ -21,7 +21,7 @@ impl InfluxSink {
         extra: &[(String, String)],
         timeout: std::time::Duration,
         policy: RetryPolicy,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, SinkBuildError> {
         let endpoint = Endpoint::new(url, &[(CONTENT_TYPE, "text/plain; charset=utf-8")], extra, timeout, policy)?;
         Ok(Self { endpoint })
     }

@@ -8,6 +8,8 @@
 
 use std::time::Duration;
 
+use crate::ConfigError;
+
 /// OTLP transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
@@ -21,12 +23,12 @@ pub enum Protocol {
 
 impl Protocol {
     /// Parses `grpc`, `http/protobuf`, `http/json`.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, ConfigError> {
         match s.trim().to_ascii_lowercase().as_str() {
             "grpc" => Ok(Protocol::Grpc),
             "http/protobuf" | "http" | "http/proto" => Ok(Protocol::HttpProtobuf),
             "http/json" | "json" => Ok(Protocol::HttpJson),
-            other => Err(format!("unknown OTLP protocol `{other}` (grpc, http/protobuf or http/json)")),
+            other => Err(ConfigError::Protocol(other.to_string())),
         }
     }
 
@@ -51,11 +53,11 @@ pub enum Compression {
 
 impl Compression {
     /// Parses `gzip` or `none`.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, ConfigError> {
         match s.trim().to_ascii_lowercase().as_str() {
             "gzip" => Ok(Compression::Gzip),
             "none" | "" => Ok(Compression::None),
-            other => Err(format!("unknown compression `{other}` (gzip or none)")),
+            other => Err(ConfigError::Compression(other.to_string())),
         }
     }
 }
@@ -107,11 +109,11 @@ fn append_signal_path(base: &str, path: &str) -> String {
 }
 
 /// Parses `k=v,k2=v2` (values percent-decoded), as in `OTEL_EXPORTER_OTLP_HEADERS`.
-pub fn parse_headers(s: &str) -> Result<Vec<(String, String)>, String> {
+pub fn parse_headers(s: &str) -> Result<Vec<(String, String)>, ConfigError> {
     s.split(',')
         .filter(|p| !p.trim().is_empty())
         .map(|p| {
-            let (k, v) = p.split_once('=').ok_or_else(|| format!("header `{p}` is not key=value"))?;
+            let (k, v) = p.split_once('=').ok_or_else(|| ConfigError::Header(format!("`{p}` is not key=value")))?;
             Ok((percent_decode(k.trim()), percent_decode(v.trim())))
         })
         .collect()
@@ -143,7 +145,7 @@ impl OtlpConfig {
         flags: &OtlpFlags,
         signal: crate::Signal,
         env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Option<Self>, String> {
+    ) -> Result<Option<Self>, ConfigError> {
         let get = |k: &str| env(k).filter(|v| !v.trim().is_empty());
         let sig = signal.as_str().to_ascii_uppercase();
         let specific = |what: &str| get(&format!("OTEL_EXPORTER_OTLP_{sig}_{what}"));
@@ -212,16 +214,15 @@ impl OtlpConfig {
         let timeout = match flags.timeout_ms {
             Some(ms) => Duration::from_millis(ms),
             None => match specific("TIMEOUT").or_else(|| get("OTEL_EXPORTER_OTLP_TIMEOUT")) {
-                Some(v) => Duration::from_millis(
-                    v.trim()
-                        .parse::<u64>()
-                        .map_err(|_| format!("OTEL_EXPORTER_OTLP_TIMEOUT `{v}` is not milliseconds"))?,
-                ),
+                Some(v) => Duration::from_millis(v.trim().parse::<u64>().map_err(|_| ConfigError::Timeout {
+                    name: "OTEL_EXPORTER_OTLP_TIMEOUT".into(),
+                    value: v.clone(),
+                })?),
                 None => DEFAULT_TIMEOUT,
             },
         };
         if timeout.is_zero() {
-            return Err("the OTLP timeout must be above 0".into());
+            return Err(ConfigError::Timeout { name: "the OTLP timeout".into(), value: "0".into() });
         }
         Ok(Some(OtlpConfig { url, protocol, headers, compression, timeout }))
     }

@@ -16,7 +16,7 @@ use tonic::{Code, Status};
 use crate::otlp::response::{grpc_retry_delay, partial_success_proto};
 use crate::otlp::retry::Outcome;
 use crate::otlp::{Compression, OtlpConfig, RetryPolicy};
-use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink};
+use crate::{Batch, BoxFuture, ConfigError, Delivery, Format, Signal, Sink, SinkBuildError};
 
 /// A codec that passes bytes through: the payload is already protobuf.
 #[derive(Debug, Clone, Copy, Default)]
@@ -72,9 +72,9 @@ pub struct GrpcSink {
 
 impl GrpcSink {
     /// Prepares a lazily connecting channel to `cfg.url`.
-    pub fn new(cfg: OtlpConfig, signal: Signal, policy: RetryPolicy) -> Result<Self, String> {
+    pub fn new(cfg: OtlpConfig, signal: Signal, policy: RetryPolicy) -> Result<Self, SinkBuildError> {
         let mut ep = Endpoint::from_shared(cfg.url.clone())
-            .map_err(|e| format!("invalid gRPC endpoint `{}`: {e}", cfg.url))?
+            .map_err(|e| SinkBuildError::Client(format!("invalid gRPC endpoint `{}`: {e}", cfg.url)))?
             .connect_timeout(cfg.timeout)
             .tcp_nodelay(true)
             .initial_stream_window_size(Some(WINDOW))
@@ -82,15 +82,15 @@ impl GrpcSink {
         if cfg.url.starts_with("https://") {
             ep = ep
                 .tls_config(ClientTlsConfig::new().with_webpki_roots())
-                .map_err(|e| format!("TLS setup for `{}`: {e}", cfg.url))?;
+                .map_err(|e| SinkBuildError::Client(format!("TLS setup for `{}`: {e}", cfg.url)))?;
         }
         let grpc = connect(&ep, cfg.compression);
         let mut metadata = MetadataMap::new();
         for (k, v) in &cfg.headers {
             let key = MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes())
-                .map_err(|_| format!("`{k}` is not a valid gRPC metadata key"))?;
-            let value =
-                MetadataValue::try_from(v.as_str()).map_err(|_| format!("header `{k}` has an invalid value"))?;
+                .map_err(|_| ConfigError::Header(format!("`{k}`: not a valid gRPC metadata key")))?;
+            let value = MetadataValue::try_from(v.as_str())
+                .map_err(|_| ConfigError::Header(format!("`{k}` has an invalid value")))?;
             metadata.insert(key, value);
         }
         Ok(Self { cfg, signal, endpoint: ep, grpc, metadata, policy })

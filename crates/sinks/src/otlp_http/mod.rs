@@ -15,7 +15,7 @@ use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use crate::http::{Endpoint, otlp_retryable};
 use crate::otlp::response::{partial_success_json, partial_success_proto};
 use crate::otlp::{Compression, OtlpConfig, Protocol, RetryPolicy};
-use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink};
+use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink, SinkBuildError};
 
 /// Exports traces over OTLP/HTTP.
 #[derive(Clone)]
@@ -27,7 +27,7 @@ pub struct HttpSink {
 
 impl HttpSink {
     /// A client for `cfg` (protocol http/protobuf or http/json).
-    pub fn new(cfg: OtlpConfig, signal: Signal, policy: RetryPolicy) -> Result<Self, String> {
+    pub fn new(cfg: OtlpConfig, signal: Signal, policy: RetryPolicy) -> Result<Self, SinkBuildError> {
         let ct = if cfg.protocol == Protocol::HttpJson { "application/json" } else { "application/x-protobuf" };
         let mut fixed = vec![(CONTENT_TYPE, ct)];
         if cfg.compression == Compression::Gzip {

@@ -10,7 +10,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::routing::get;
 use bytes::Bytes;
 
-use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink};
+use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink, SinkBuildError, SinkError};
 
 /// Content type of the text exposition format 0.0.4.
 pub const CONTENT_TYPE_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -40,11 +40,17 @@ pub struct PrometheusSink {
 impl PrometheusSink {
     /// Binds `addr` and starts serving: the latest exposition sent (empty until the first
     /// export), followed by what `live` writes at each scrape (the simulator's own counters).
-    pub async fn bind(addr: &str, linger: Linger, live: LiveFn) -> Result<Self, String> {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|e| format!("--prometheus-listen {addr}: cannot listen: {e}"))?;
-        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    pub async fn bind(addr: &str, linger: Linger, live: LiveFn) -> Result<Self, SinkBuildError> {
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|error| SinkBuildError::Listen {
+            what: "--prometheus-listen",
+            addr: addr.to_string(),
+            error,
+        })?;
+        let addr = listener.local_addr().map_err(|error| SinkBuildError::Listen {
+            what: "--prometheus-listen",
+            addr: addr.to_string(),
+            error,
+        })?;
         let latest = Arc::new(RwLock::new(Bytes::new()));
         let state = latest.clone();
         let app = Router::new().route(
@@ -96,7 +102,7 @@ impl Sink for PrometheusSink {
         })
     }
 
-    fn close(&mut self) -> BoxFuture<'_, Result<(), String>> {
+    fn close(&mut self) -> BoxFuture<'_, Result<(), SinkError>> {
         Box::pin(async move {
             let wait = match self.linger {
                 Linger::No => None,

@@ -7,7 +7,7 @@ use http::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderName};
 
 use crate::http::{Endpoint, server_error};
 use crate::otlp::RetryPolicy;
-use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink};
+use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink, SinkBuildError};
 
 /// Sends metrics to a remote-write receiver.
 pub struct RemoteWriteSink {
@@ -21,7 +21,7 @@ impl RemoteWriteSink {
         extra: &[(String, String)],
         timeout: std::time::Duration,
         policy: RetryPolicy,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, SinkBuildError> {
         let fixed = [
             (CONTENT_TYPE, "application/x-protobuf"),
             (CONTENT_ENCODING, "snappy"),
