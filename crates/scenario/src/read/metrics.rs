@@ -136,13 +136,7 @@ impl Reader<'_, '_> {
         {
             for (k, v) in entries {
                 let Some(label) = self.rep.string(k, "label") else { continue };
-                if !labels.contains(&label) {
-                    self.rep.error(
-                        k.line,
-                        k.col,
-                        format!("`{label}` is not among this metric's labels"),
-                        Some(format!("labels: {}", labels.join(", "))),
-                    );
+                if !self.known_label(k, &label, &labels) {
                     continue;
                 }
                 let t = match &v.value {
@@ -246,13 +240,7 @@ impl Reader<'_, '_> {
             let mut set = Vec::new();
             for (k, v) in entries {
                 let label = self.rep.string(k, "label")?;
-                if !labels.contains(&label) {
-                    self.rep.error(
-                        k.line,
-                        k.col,
-                        format!("`{label}` is not among this metric's labels"),
-                        Some(format!("labels: {}", labels.join(", "))),
-                    );
+                if !self.known_label(k, &label, labels) {
                     return None;
                 }
                 let value = match &v.value {
@@ -264,6 +252,20 @@ impl Reader<'_, '_> {
             out.push(set);
         }
         Some(out)
+    }
+
+    /// Whether `label` is one of the metric's `labels`; an error at `k` when not.
+    fn known_label(&mut self, k: &Node, label: &str, labels: &[String]) -> bool {
+        let known = labels.iter().any(|l| l == label);
+        if !known {
+            self.rep.error(
+                k.line,
+                k.col,
+                format!("`{label}` is not among this metric's labels"),
+                Some(format!("labels: {}", labels.join(", "))),
+            );
+        }
+        known
     }
 
     pub(crate) fn binding(&mut self, node: &Node) -> Option<Binding> {

@@ -119,15 +119,7 @@ impl Reader<'_, '_> {
                     }
                 };
                 let (min, max) = (min.unwrap_or(0), max.unwrap_or(u64::from(u16::MAX)));
-                if min > max {
-                    self.rep.error(
-                        node.line,
-                        node.col,
-                        format!("count: min ({min}) is greater than max ({max})"),
-                        None,
-                    );
-                    return None;
-                }
+                self.count_bounds(node, min, max)?;
                 Some(CountSpec::Poisson { lambda, min, max })
             }
             _ => {
@@ -140,18 +132,19 @@ impl Reader<'_, '_> {
                     );
                     return None;
                 };
-                if min > max {
-                    self.rep.error(
-                        node.line,
-                        node.col,
-                        format!("count: min ({min}) is greater than max ({max})"),
-                        None,
-                    );
-                    return None;
-                }
+                self.count_bounds(node, min, max)?;
                 Some(CountSpec::Uniform { min, max })
             }
         }
+    }
+
+    /// `Some(())` when `min <= max`; else an error at the count.
+    fn count_bounds(&mut self, node: &Node, min: u64, max: u64) -> Option<()> {
+        if min > max {
+            self.rep.error(node.line, node.col, format!("count: min ({min}) is greater than max ({max})"), None);
+            return None;
+        }
+        Some(())
     }
 
     pub(crate) fn error_spec(&mut self, node: &Node) -> ErrorSpec {
