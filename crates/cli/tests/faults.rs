@@ -405,28 +405,30 @@ fn assert_shutdown_balanced(s: &serde_json::Value) {
     assert!(k["dropped"]["shutdown (outcome unknown)"].as_u64().unwrap() > 0, "{k}");
 }
 
-#[test]
-fn ctrl_c_against_a_peer_that_never_answers_ends_after_the_grace_with_a_summary() {
+/// A paced run against a peer that never answers, interrupted once it has connected:
+/// (the peer, the summary's path, the child, its stderr lines).
+fn interrupted_against_a_silent_peer(
+    grace: &str,
+) -> (SilentPeer, std::path::PathBuf, std::process::Child, std::sync::mpsc::Receiver<String>) {
     let peer = SilentPeer::start();
-    let dir = tempdir("grace");
-    let summary = dir.join("s.json");
+    let summary = tempdir("grace").join("s.json");
     let url = format!("http://127.0.0.1:{}", peer.port);
-    let (child, _lines) = spawn_against(&url, &["--shutdown-timeout", "1s"], &summary);
+    let (child, lines) = spawn_against(&url, &["--shutdown-timeout", grace], &summary);
     peer.wait_for_a_connection();
     interrupt(&child);
+    (peer, summary, child, lines)
+}
+
+#[test]
+fn ctrl_c_against_a_peer_that_never_answers_ends_after_the_grace_with_a_summary() {
+    let (_peer, summary, child, _lines) = interrupted_against_a_silent_peer("1s");
     assert_eq!(wait_output(child).status.code(), Some(130));
     assert_shutdown_balanced(&read_summary(&summary));
 }
 
 #[test]
 fn a_second_ctrl_c_ends_the_grace_and_still_writes_the_summary() {
-    let peer = SilentPeer::start();
-    let dir = tempdir("grace2");
-    let summary = dir.join("s.json");
-    let url = format!("http://127.0.0.1:{}", peer.port);
-    let (child, lines) = spawn_against(&url, &["--shutdown-timeout", "1h"], &summary);
-    peer.wait_for_a_connection();
-    interrupt(&child);
+    let (_peer, summary, child, lines) = interrupted_against_a_silent_peer("1h");
     // The second only once the first was taken (the message says so).
     while !lines.recv_timeout(PATIENCE).expect("the interrupt message").contains("interrupted: generation stopped") {}
     interrupt(&child);
