@@ -43,9 +43,14 @@ macro_rules! usage_error {
 
 mod args;
 mod human;
+mod list;
 mod live;
 mod pipeline;
+mod resolve;
 mod summary;
+mod validate;
+
+use resolve::{env, rfc3339, rfc3339_exact, shard, signals, tenants, window};
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -53,7 +58,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, anyhow};
 use clap::Parser;
 use tsim_engine::{Engine, EngineConfig, Schedule};
-use tsim_scenario::semconv::{Schema, Severity};
+use tsim_scenario::semconv::Schema;
 use tsim_scenario::{Catalog, Scenario};
 use tsim_sinks::file::FileSink;
 use tsim_sinks::otlp::config::OtlpFlags;
@@ -130,34 +135,8 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
         None => None,
     };
     match cli.command {
-        Command::List => {
-            let cat = load_catalog(&g)?;
-            let w = cat.listed().map(|s| s.name.len()).max().unwrap_or(4).max(4);
-            let tags = |s: &Scenario| format!("[{}]", s.tags.join(", "));
-            let tw = cat.listed().map(|s| tags(s).chars().count()).max().unwrap_or(2);
-            // Grouped by system, in order of first appearance.
-            let mut systems: Vec<&str> = Vec::new();
-            for s in cat.listed() {
-                if !systems.contains(&s.system.as_str()) {
-                    systems.push(&s.system);
-                }
-            }
-            for (i, system) in systems.iter().enumerate() {
-                if i > 0 {
-                    out!();
-                }
-                out!("{system}");
-                for s in cat.listed().filter(|s| s.system == *system) {
-                    // Columns line up; the description is whole (on one line).
-                    let desc = s.description.split_whitespace().collect::<Vec<_>>().join(" ");
-                    let t = tags(s);
-                    let pad = tw - t.chars().count();
-                    out!("  {:<w$}  {t}{:pad$}  {desc}", s.name, "");
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Validate { paths } => validate(&paths, &g, schema.as_ref()),
+        Command::List => list::list(&load_catalog(&g)?),
+        Command::Validate { paths } => validate::validate(&paths, &g, schema.as_ref()),
         Command::Scenario { name, run } => {
             let cat = load_catalog(&g)?;
             let Some(s) = cat.find(&name) else {
@@ -198,177 +177,6 @@ fn with_schema(mut list: Vec<Scenario>, schema: Option<&Schema>, quiet: bool) ->
     list
 }
 
-/// The source text of a scenario (a file, or a built-in).
-fn source_of(s: &Scenario) -> String {
-    match s.source.strip_prefix("builtin:") {
-        Some(name) => tsim_scenario::BUILTINS.iter().find(|(n, _)| *n == name).map(|(_, t)| t.to_string()),
-        None => std::fs::read_to_string(&s.source).ok(),
-    }
-    .unwrap_or_default()
-}
-
-fn validate(paths: &[PathBuf], g: &Global, schema: Option<&Schema>) -> Result<ExitCode> {
-    let mut failed = false;
-    let mut scenarios: Vec<Scenario> = Vec::new();
-    if paths.is_empty() {
-        scenarios = load_catalog(g)?.scenarios;
-    }
-    for p in paths {
-        let scan = tsim_scenario::scan(p);
-        for w in &scan.warnings {
-            say!("warning: {w}");
-        }
-        for e in &scan.errors {
-            failed = true;
-            say!("{e}");
-        }
-        if scan.files.is_empty() && scan.errors.is_empty() {
-            failed = true;
-            say!("{}: no scenario files (*.yaml, *.yml) here", p.display());
-        }
-        for f in &scan.files {
-            match tsim_scenario::load_file(f, &g.attr_prefix) {
-                Ok(None) => say!("warning: {}", tsim_scenario::not_scenario_warning(f)),
-                Ok(Some(s)) => match scenarios.iter().find(|o| o.name == s.name) {
-                    Some(o) => {
-                        failed = true;
-                        out!("invalid {}: scenario name `{}` is also used by {}", s.source, s.name, o.source);
-                    }
-                    None => scenarios.push(s),
-                },
-                Err(mut d) => {
-                    failed = true;
-                    d.0.sort_by_key(|d| (d.line, d.col));
-                    say!("{d}");
-                    out!("invalid {}: {} error(s)", f.display(), d.0.len());
-                }
-            }
-        }
-    }
-    for s in scenarios {
-        let mut errors = 0;
-        if let Some(schema) = schema {
-            for f in schema.check(&s, &source_of(&s)) {
-                let kind = match f.severity {
-                    Severity::Warning => "warning",
-                    Severity::Error => {
-                        errors += 1;
-                        "error"
-                    }
-                };
-                say!("{kind}: {}", f.diagnostic);
-            }
-        }
-        match Engine::new(&[&s], &EngineConfig::default()) {
-            Ok(_) if errors == 0 => out!("ok      {} ({})", s.source, s.name),
-            Ok(_) => {
-                failed = true;
-                out!("invalid {} ({}): {errors} error(s) against the schema", s.source, s.name);
-            }
-            Err(e) => {
-                failed = true;
-                out!("invalid {}: {e}", s.source);
-            }
-        }
-    }
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
-}
-
-fn env(k: &str) -> Option<String> {
-    std::env::var(k).ok()
-}
-
-fn tenants(g: &Global) -> Result<Vec<(String, f64)>> {
-    let ids: Vec<String> = match g
-        .tenants
-        .as_deref()
-        .filter(|s| !s.trim().is_empty())
-        .map(str::to_string)
-        .or_else(|| env("TENANT_UUID"))
-    {
-        Some(s) => s.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect(),
-        None => return Ok(Vec::new()),
-    };
-    let weights: Vec<f64> = match g.tenant_weights.as_deref().filter(|s| !s.trim().is_empty()) {
-        Some(w) => w
-            .split(',')
-            .map(|x| x.trim().parse::<f64>().map_err(|_| usage_error!("tenant weight `{x}` is not a number")))
-            .collect::<Result<_>>()?,
-        None => vec![1.0; ids.len()],
-    };
-    if weights.len() != ids.len() {
-        usage!("{} tenant ids but {} tenant weights", ids.len(), weights.len());
-    }
-    if weights.iter().any(|w| !(w.is_finite() && *w >= 0.0)) || weights.iter().sum::<f64>() <= 0.0 {
-        usage!("tenant weights must be numbers >= 0 with a positive sum");
-    }
-    Ok(ids.into_iter().zip(weights).collect())
-}
-
-/// The latest time a run may use: OTLP timestamps are nanoseconds since 1970, and most
-/// collectors and backends read them as signed 64-bit numbers (which end in April 2262).
-const LAST_NS: u64 = i64::MAX as u64;
-
-fn parse_time(flag: &str, s: &str) -> Result<u64> {
-    let range = "between 1970-01-01T00:00:00Z and 2262-04-11T23:47:16Z (OTLP timestamps are 64-bit nanoseconds)";
-    let Ok(ts) = s.parse::<jiff::Timestamp>() else {
-        usage!("{flag} `{s}` is not an RFC 3339 time such as 2026-11-14T00:00:00Z; it must be {range}");
-    };
-    match u64::try_from(ts.as_nanosecond()) {
-        Ok(ns) if ns <= LAST_NS => Ok(ns),
-        _ => usage!("{flag} `{s}` is out of range: it must be {range}"),
-    }
-}
-
-/// The simulated window: start, and the end if any (--end, --duration, --backfill).
-fn window(g: &Global, run: &RunArgs, now: u64) -> Result<(u64, Option<u64>)> {
-    if let Some(ms) = run.backfill {
-        if g.start_time.is_some() {
-            usage!("--backfill sets the start (now − the duration); leave out --start-time");
-        }
-        let ns = ms.saturating_mul(1_000_000);
-        if ns == 0 || ns >= now {
-            usage!("--backfill needs a duration above 0 and after 1970");
-        }
-        return Ok((now - ns, Some(now)));
-    }
-    let start = match &g.start_time {
-        Some(s) => parse_time("--start-time", s)?,
-        None => now,
-    };
-    let end = match (&run.end, run.duration) {
-        (Some(e), _) => Some(parse_time("--end", e)?),
-        (None, Some(ms)) => Some(start.saturating_add(ms.saturating_mul(1_000_000))),
-        (None, None) => None,
-    };
-    if end.is_some_and(|e| e > LAST_NS) {
-        usage!("the end of the run is past 2262-04-11T23:47:16Z, the last time OTLP timestamps can hold");
-    }
-    if let Some(e) = end
-        && e <= start
-    {
-        usage!("the end ({}) must be after the start ({})", rfc3339(e), rfc3339(start));
-    }
-    Ok((start, end))
-}
-
-/// The shard: --shard, else a Kubernetes Indexed Job's JOB_COMPLETION_INDEX / JOB_COMPLETION_COUNT.
-fn shard(run: &RunArgs) -> Result<(u64, u64)> {
-    if let Some(s) = run.shard {
-        return Ok(s);
-    }
-    match (env("JOB_COMPLETION_INDEX"), env("JOB_COMPLETION_COUNT")) {
-        (Some(i), Some(n)) => args::parse_shard(&format!("{i}/{n}"))
-            .map_err(|e| usage_error!("JOB_COMPLETION_INDEX / JOB_COMPLETION_COUNT: {e}")),
-        (Some(_), None) => {
-            usage!(
-                "JOB_COMPLETION_INDEX is set: set JOB_COMPLETION_COUNT to the job's completions (or pass --shard I/N)"
-            )
-        }
-        _ => Ok((0, 1)),
-    }
-}
-
 /// Mean spans per trace over the first traces of the run (the same on every shard).
 fn spans_per_trace(engine: &Engine, start: u64) -> f64 {
     const SAMPLE: u64 = 4096;
@@ -380,39 +188,6 @@ fn spans_per_trace(engine: &Engine, start: u64) -> f64 {
         spans += buf.spans.len() as u64;
     }
     spans as f64 / SAMPLE as f64
-}
-
-fn signals(g: &Global) -> Result<Vec<Signal>> {
-    let mut out = Vec::new();
-    for s in g.signals.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let sig = match s.to_ascii_lowercase().as_str() {
-            "traces" => Signal::Traces,
-            "logs" => Signal::Logs,
-            "metrics" => Signal::Metrics,
-            other => usage!("--signals: unknown signal `{other}` (traces, logs, metrics)"),
-        };
-        if !out.contains(&sig) {
-            out.push(sig);
-        }
-    }
-    if out.is_empty() {
-        usage!("--signals needs at least one of traces, logs, metrics");
-    }
-    Ok(out)
-}
-
-/// A time as RFC 3339 with all its digits (nanoseconds when it has them), so that what the
-/// summary prints replays exactly.
-fn rfc3339_exact(ns: u64) -> String {
-    let mut s = String::new();
-    tsim_model::time::push_rfc3339(&mut s, ns, if ns.is_multiple_of(1000) { 6 } else { 9 });
-    s
-}
-
-fn rfc3339(ns: u64) -> String {
-    let mut s = String::new();
-    tsim_model::time::push_rfc3339(&mut s, ns, 6);
-    s
 }
 
 fn execute(
