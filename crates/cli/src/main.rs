@@ -45,6 +45,7 @@ mod args;
 mod human;
 mod list;
 mod live;
+mod outputs;
 mod pipeline;
 mod resolve;
 mod summary;
@@ -52,7 +53,7 @@ mod validate;
 
 use resolve::{env, rfc3339, rfc3339_exact, shard, signals, tenants, window};
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow};
@@ -60,13 +61,9 @@ use clap::Parser;
 use tsim_engine::{Engine, EngineConfig, Schedule};
 use tsim_scenario::semconv::Schema;
 use tsim_scenario::{Catalog, Scenario};
-use tsim_sinks::file::FileSink;
+use tsim_sinks::Signal;
 use tsim_sinks::otlp::config::OtlpFlags;
-use tsim_sinks::otlp::{OtlpConfig, Protocol, RetryPolicy};
-use tsim_sinks::otlp_grpc::GrpcSink;
-use tsim_sinks::otlp_http::HttpSink;
-use tsim_sinks::stdout::StdoutSink;
-use tsim_sinks::{Format, Signal, Sink};
+use tsim_sinks::otlp::{OtlpConfig, RetryPolicy};
 
 use crate::args::{Cli, Command, Global, RunArgs};
 
@@ -93,12 +90,6 @@ const EXIT_INTERRUPTED: u8 = 130;
 const DEFAULT_INTERVAL_MS: f64 = 10.0;
 /// Default trace count when neither --count nor repeat_count says.
 const DEFAULT_COUNT: u64 = 100;
-/// A bounded run to files of at least this many traces gets a note on its size.
-const LARGE_FILE_RUN: u64 = 1_000_000;
-/// OTLP/JSON bytes per trace of a mixed run, traces, logs and metrics together (measured).
-const BYTES_PER_TRACE: f64 = 12_000.0;
-/// Default output folder.
-const DEFAULT_OUTPUT: &str = "telemetry-out";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -304,159 +295,17 @@ fn execute(
     };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(g.threads as usize).enable_all().build()?;
     let report = rt.block_on(async {
-        let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
-        for (sig, c) in &otlp {
-            if *sig == signals[0] && c.protocol != Protocol::Grpc && c.url.contains(":4317") && !g.quiet {
-                say!(
-                    "hint: port 4317 is usually OTLP/gRPC; this run uses {} (add --protocol grpc)",
-                    c.protocol.as_str()
-                );
-            }
-            sinks.push(match c.protocol {
-                Protocol::Grpc => Box::new(GrpcSink::new(c.clone(), *sig, policy)?),
-                _ => Box::new(HttpSink::new(c.clone(), *sig, policy)?),
-            });
-        }
-        if g.discard {
-            for &sig in &signals {
-                sinks.push(Box::new(tsim_sinks::discard::DiscardSink::new(sig)));
-            }
-        }
-        if (otlp.is_empty() && !g.discard) || g.output.is_some() {
-            let dir = g.output.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_OUTPUT));
-            // A big bounded run to files: say how big before it fills the disk.
-            if let Some(n) = expected.filter(|n| *n >= LARGE_FILE_RUN && !g.quiet) {
-                let gb = n as f64 * BYTES_PER_TRACE * signals.len() as f64 / 3.0 / 1e9;
-                say!(
-                    "note: {n} traces to files in {}: roughly {gb:.0} GB (about 12 KB of OTLP/JSON per trace \
-                     with all three signals); Ctrl-C stops the run with its summary",
-                    dir.display()
-                );
-            }
-            for &sig in &signals {
-                let name = format!("{}.jsonl", sig.as_str());
-                sinks.push(Box::new(FileSink::create(&dir, &name, sig, Format::OtlpJson).await?));
-            }
-            // A folder never mixes runs: an earlier run's file of a signal this one leaves out goes.
-            for sig in [Signal::Traces, Signal::Logs, Signal::Metrics].into_iter().filter(|s| !signals.contains(s)) {
-                let stale = dir.join(format!("{}.jsonl", sig.as_str()));
-                if stale.is_file() {
-                    std::fs::remove_file(&stale).with_context(|| format!("removing {}", stale.display()))?;
-                    if !g.quiet {
-                        say!("note: removed {} of an earlier run (this one has no {})", stale.display(), sig.as_str());
-                    }
-                }
-            }
-        }
-        if let Some(path) = &g.app_log {
-            if !signals.contains(&Signal::Logs) {
-                usage!("--app-log needs logs among --signals");
-            }
-            let rotation = g
-                .app_log_max_size
-                .map(|max_bytes| tsim_sinks::applog::Rotation { max_bytes, max_files: g.app_log_max_files as u32 });
-            sinks.push(Box::new(tsim_sinks::applog::AppLogSink::open(path, Format::AppJson, rotation).await?));
-        }
-        for (i, l) in loggers.iter().enumerate() {
-            if !signals.contains(&Signal::Logs) {
-                usage!("--logging-config needs logs among --signals");
-            }
-            let rotation =
-                l.max_bytes.map(|max_bytes| tsim_sinks::applog::Rotation { max_bytes, max_files: l.max_files });
-            let mut sink = tsim_sinks::applog::AppLogSink::open(&l.path, Format::Logger(i as u16), rotation)
-                .await
-                .map_err(|e| anyhow!("logger `{}`: {e}", l.name))?;
-            if let Some(days) = l.retention_days {
-                sink = sink.with_retention(std::time::Duration::from_secs_f64(days * 86_400.0)).await;
-            }
-            sinks.push(Box::new(sink));
-        }
-        if let Some(path) = &g.decision_log {
-            if !signals.contains(&Signal::Logs) {
-                usage!("--decision-log needs logs among --signals");
-            }
-            sinks.push(Box::new(tsim_sinks::applog::AppLogSink::open(path, Format::DecisionJson, None).await?));
-        }
-        if let Some(path) = &g.artifact_log {
-            if !signals.contains(&Signal::Logs) {
-                usage!("--artifact-log needs logs among --signals");
-            }
-            sinks.push(Box::new(tsim_sinks::applog::AppLogSink::open(path, Format::ArtifactJson, None).await?));
-        }
-        if let Some(addr) = &g.prometheus_listen {
-            let linger = match g.linger.as_deref() {
-                None => tsim_sinks::prometheus::Linger::No,
-                Some("forever") => tsim_sinks::prometheus::Linger::UntilInterrupted,
-                Some(d) => tsim_sinks::prometheus::Linger::For(std::time::Duration::from_millis(
-                    args::parse_duration_ms(d).map_err(|e| usage_error!("--linger: {e}"))?,
-                )),
-            };
-            let own = live.clone();
-            let sink = tsim_sinks::prometheus::PrometheusSink::bind(
-                addr,
-                linger,
-                std::sync::Arc::new(move |out: &mut String| own.render(out)),
-            )
-            .await?;
-            if !g.quiet {
-                say!("serving metrics at http://{}/metrics", sink.addr());
-            }
-            sinks.push(Box::new(sink));
-        } else if g.linger.is_some() {
-            usage!("--linger goes with --prometheus-listen");
-        }
-        let http_headers = || -> Result<Vec<(String, String)>> {
-            Ok(g.headers
-                .iter()
-                .map(|h| tsim_sinks::otlp::config::parse_headers(h))
-                .collect::<Result<Vec<_>, _>>()?
-                .concat())
+        let ctx = outputs::Ctx {
+            g,
+            run,
+            signals: &signals,
+            otlp: &otlp,
+            policy,
+            live: live.clone(),
+            loggers: &loggers,
+            expected,
         };
-        let timeout = std::time::Duration::from_millis(g.timeout.unwrap_or(10_000));
-        if let Some(url) = &g.remote_write {
-            if !signals.contains(&Signal::Metrics) {
-                usage!("--remote-write needs metrics among --signals");
-            }
-            sinks.push(Box::new(tsim_sinks::remote_write::RemoteWriteSink::new(
-                url,
-                &http_headers()?,
-                timeout,
-                policy,
-            )?));
-        }
-        if let Some(url) = &g.influx_url {
-            if !signals.contains(&Signal::Metrics) {
-                usage!("--influx-url needs metrics among --signals");
-            }
-            sinks.push(Box::new(tsim_sinks::influx::InfluxSink::new(url, &http_headers()?, timeout, policy)?));
-        }
-        if let Some(url) = &g.es_url {
-            if !signals.contains(&Signal::Logs) {
-                usage!("--es-url needs logs among --signals");
-            }
-            let auth = match (&g.es_api_key, &g.es_user) {
-                (Some(k), _) => Some(tsim_sinks::elasticsearch::EsAuth::ApiKey(k.clone())),
-                (None, Some(u)) => Some(tsim_sinks::elasticsearch::EsAuth::Basic {
-                    user: u.clone(),
-                    password: g.es_password.clone().unwrap_or_default(),
-                }),
-                (None, None) => None,
-            };
-            let cfg = tsim_sinks::elasticsearch::EsConfig {
-                url: url.clone(),
-                auth,
-                max_docs: g.es_bulk_max_docs as usize,
-                max_bytes: 5 << 20,
-                timeout,
-            };
-            sinks.push(Box::new(tsim_sinks::elasticsearch::EsSink::new(cfg, policy)?));
-        }
-        if run.show_spans && signals.contains(&Signal::Traces) {
-            sinks.push(Box::new(StdoutSink::new(Format::TextLine)));
-        }
-        if run.show_full_spans && signals.contains(&Signal::Traces) {
-            sinks.push(Box::new(StdoutSink::new(Format::TextFull)));
-        }
+        let sinks = outputs::build_all(&ctx).await?;
         let plan = pipeline::Plan {
             engine,
             count,

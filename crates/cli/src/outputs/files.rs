@@ -1,0 +1,52 @@
+//! `--output DIR` (the default without an endpoint): `traces.jsonl`, `logs.jsonl`,
+//! `metrics.jsonl`, one OTLP/JSON request per line.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use tsim_sinks::file::FileSink;
+use tsim_sinks::{BoxFuture, Format, Signal, Sink};
+
+use super::Ctx;
+
+/// Default output folder.
+const DEFAULT_OUTPUT: &str = "telemetry-out";
+/// A bounded run to files of at least this many traces gets a note on its size.
+const LARGE_FILE_RUN: u64 = 1_000_000;
+/// OTLP/JSON bytes per trace of a mixed run, traces, logs and metrics together (measured).
+const BYTES_PER_TRACE: f64 = 12_000.0;
+
+pub(super) fn build<'a>(c: &'a Ctx<'a>) -> BoxFuture<'a, Result<Vec<Box<dyn Sink>>>> {
+    Box::pin(async move {
+        let g = c.g;
+        let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+        if !((c.otlp.is_empty() && !g.discard) || g.output.is_some()) {
+            return Ok(sinks);
+        }
+        let dir = g.output.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_OUTPUT));
+        // A big bounded run to files: say how big before it fills the disk.
+        if let Some(n) = c.expected.filter(|n| *n >= LARGE_FILE_RUN && !g.quiet) {
+            let gb = n as f64 * BYTES_PER_TRACE * c.signals.len() as f64 / 3.0 / 1e9;
+            say!(
+                "note: {n} traces to files in {}: roughly {gb:.0} GB (about 12 KB of OTLP/JSON per trace \
+                 with all three signals); Ctrl-C stops the run with its summary",
+                dir.display()
+            );
+        }
+        for &sig in c.signals {
+            let name = format!("{}.jsonl", sig.as_str());
+            sinks.push(Box::new(FileSink::create(&dir, &name, sig, Format::OtlpJson).await?));
+        }
+        // A folder never mixes runs: an earlier run's file of a signal this one leaves out goes.
+        for sig in [Signal::Traces, Signal::Logs, Signal::Metrics].into_iter().filter(|s| !c.signals.contains(s)) {
+            let stale = dir.join(format!("{}.jsonl", sig.as_str()));
+            if stale.is_file() {
+                std::fs::remove_file(&stale).with_context(|| format!("removing {}", stale.display()))?;
+                if !g.quiet {
+                    say!("note: removed {} of an earlier run (this one has no {})", stale.display(), sig.as_str());
+                }
+            }
+        }
+        Ok(sinks)
+    })
+}
