@@ -48,12 +48,12 @@ pub struct Global {
     pub timeout: Option<u64>,
 
     /// Give up on a batch after retrying this long (e.g. 30s, 2m; 0 = no retries; at most 1d).
-    #[arg(help_heading = "Delivery (OTLP, batching, retries)", long, global = true, value_name = "DURATION", default_value = "60s", value_parser = parse_duration_ms)]
+    #[arg(help_heading = "Delivery (OTLP, batching, retries)", long, global = true, value_name = "DURATION", default_value = "60s", value_parser = duration_at_most::<86_400_000>)]
     pub retry_max_elapsed: u64,
 
     /// After Ctrl-C, how long deliveries still queued or in flight may take (e.g. 5s, 0);
     /// what is left then is dropped as `shutdown`. A second Ctrl-C ends the wait at once.
-    #[arg(help_heading = "Delivery (OTLP, batching, retries)", long, global = true, value_name = "DURATION", default_value = "5s", value_parser = parse_duration_ms)]
+    #[arg(help_heading = "Delivery (OTLP, batching, retries)", long, global = true, value_name = "DURATION", default_value = "5s", value_parser = duration_at_most::<3_600_000>)]
     pub shutdown_timeout: u64,
 
     /// `service.name` of the generated telemetry (default: the scenario's, else telemetry-simulator).
@@ -565,6 +565,15 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         Some(_) => Err(format!("`{s}` is out of range")),
         None => Err(format!("`{s}` is not a size (examples: 10MB, 512KiB; units B, KB, MB, GB, KiB, MiB, GiB)")),
     }
+}
+
+/// [`parse_duration_ms`], at most `MAX_MS` milliseconds.
+pub fn duration_at_most<const MAX_MS: u64>(s: &str) -> Result<u64, String> {
+    let ms = parse_duration_ms(s)?;
+    if ms > MAX_MS {
+        return Err(format!("`{s}` is over the limit of {} s", MAX_MS / 1000));
+    }
+    Ok(ms)
 }
 
 /// Parses `500ms`, `30s`, `2m`, `1h`, `1d`, or plain seconds, into milliseconds.

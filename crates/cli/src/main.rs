@@ -256,12 +256,6 @@ fn execute(
     if g.app_log_max_size == Some(0) {
         usage!("--app-log-max-size must be above 0 (leave it out for no rotation)");
     }
-    if g.retry_max_elapsed > 86_400_000 {
-        usage!("--retry-max-elapsed must be at most 1d");
-    }
-    if g.shutdown_timeout > 3_600_000 {
-        usage!("--shutdown-timeout must be at most 1h");
-    }
     if rate.is_finite() && start > now + 1_000_000_000 && !g.quiet {
         say!(
             "note: the start ({}) is {} s from now; the first trace waits until then",

@@ -11,7 +11,6 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use common::*;
 
@@ -209,7 +208,7 @@ fn what_validate_accepts_runs_and_what_would_fail_is_refused_where_it_is_written
 
 /// Runs the binary; a run past [`PATIENCE`] is a hang.
 fn run_bounded(args: &[&str], cwd: &Path) -> (i32, String, String) {
-    let mut child = Command::new(bin())
+    let child = Command::new(bin())
         .current_dir(cwd)
         .args(args)
         .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
@@ -217,21 +216,9 @@ fn run_bounded(args: &[&str], cwd: &Path) -> (i32, String, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut out = String::new();
-            let mut err = String::new();
-            child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-            child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-            return (status.code().unwrap_or(-1), out, err);
-        }
-        if start.elapsed() > PATIENCE {
-            let _ = child.kill();
-            panic!("`{}` hung", args.join(" "));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let out = wait_output(child);
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
 }
 
 #[test]
@@ -285,6 +272,8 @@ fn absurd_numbers_are_usage_errors_with_the_range() {
         ("--max-in-flight", "0", "1 to 256"),
         ("--es-bulk-max-docs", "0", "1 to 100000"),
         ("--timeout", "0", "1 to 3600000"),
+        ("--shutdown-timeout", "2h", "over the limit of 3600 s"),
+        ("--retry-max-elapsed", "2d", "over the limit of 86400 s"),
     ] {
         let r = run(&[flag, value, "scenario", "--name", "tool_retry", "--count", "1"]);
         assert_eq!(r.code(), 2, "{flag} {value}: {}", r.stderr());

@@ -37,6 +37,14 @@ impl LineFile {
         Ok(Self { path: path.to_path_buf(), file, len })
     }
 
+    /// [`LineFile::open`] off the async threads.
+    pub(crate) async fn open_off_thread(path: &Path, append: bool) -> Result<Self, SinkBuildError> {
+        let p = path.to_path_buf();
+        tokio::task::spawn_blocking(move || LineFile::open(&p, append))
+            .await
+            .map_err(|e| SinkBuildError::Open { path: path.to_path_buf(), error: std::io::Error::other(e) })?
+    }
+
     /// Bytes of complete lines in the file.
     pub(crate) fn len(&self) -> u64 {
         self.len
@@ -67,6 +75,10 @@ impl LineFile {
         self.file.sync_all().map_err(|error| SinkError::Close { path: self.path.clone(), error })
     }
 }
+
+/// The drop reason once a file was lost (its blocking task died, or a rotation could not
+/// reopen it).
+pub(crate) const FILE_LOST: &str = "file closed after a failed write";
 
 /// Runs the blocking `f` on the value in `slot`, off the async threads: the value moves to a
 /// blocking thread and back. `None` when the slot is empty or the blocking task died (the

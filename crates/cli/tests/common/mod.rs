@@ -32,10 +32,21 @@ pub fn interrupt(child: &Child) {
     assert!(ok, "kill -INT {}", child.id());
 }
 
-/// Waits for a child to exit (bounded by [`PATIENCE`]), returning its output.
-pub fn wait_output(mut child: Child) -> Output {
-    wait_until("the process to exit", || child.try_wait().unwrap().is_some());
-    child.wait_with_output().unwrap()
+/// Waits for a child to exit, reading its piped output meanwhile (so that a full pipe never
+/// stalls it); past [`PATIENCE`] it is a hang.
+pub fn wait_output(child: Child) -> Output {
+    let id = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(PATIENCE) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill").arg(id.to_string()).status();
+            panic!("process {id} still running after {PATIENCE:?}");
+        }
+    }
 }
 
 pub fn bin() -> &'static str {

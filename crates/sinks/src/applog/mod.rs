@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::linefile::{LineFile, off_thread};
+use crate::linefile::{FILE_LOST, LineFile, off_thread};
 use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink, SinkBuildError, SinkError};
 
 /// Size rotation settings.
@@ -40,10 +40,7 @@ impl AppLogSink {
     /// Opens `path` for appending (creating it and its folder); `format` is
     /// [`Format::AppJson`] (application log) or [`Format::DecisionJson`] (decision log).
     pub async fn open(path: &Path, format: Format, rotation: Option<Rotation>) -> Result<Self, SinkBuildError> {
-        let p = path.to_path_buf();
-        let file = tokio::task::spawn_blocking(move || LineFile::open(&p, true))
-            .await
-            .map_err(|e| SinkBuildError::Open { path: path.to_path_buf(), error: std::io::Error::other(e) })??;
+        let file = LineFile::open_off_thread(path, true).await?;
         let log = RotatingLog { path: path.to_path_buf(), file: Some(file), rotation, retention: None };
         Ok(Self { format, path: path.to_path_buf(), log: Some(log) })
     }
@@ -184,9 +181,8 @@ impl Sink for AppLogSink {
             // One line per item: what was written of the batch is delivered, the rest dropped.
             let items = batch.items;
             let payload = batch.payload;
-            let (written, reason) = off_thread(&mut self.log, move |l| l.write(&payload))
-                .await
-                .unwrap_or((0, Some("file closed after a failed write".into())));
+            let (written, reason) =
+                off_thread(&mut self.log, move |l| l.write(&payload)).await.unwrap_or((0, Some(FILE_LOST.into())));
             let written = written.min(items);
             let mut d = Delivery::ok(written);
             if let Some(reason) = reason.filter(|_| written < items) {

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::linefile::{LineFile, off_thread};
+use crate::linefile::{FILE_LOST, LineFile, off_thread};
 use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink, SinkBuildError, SinkError};
 
 /// Writes each batch as one line.
@@ -20,10 +20,7 @@ impl FileSink {
     /// Creates (truncates) `dir/name`, creating `dir` if needed.
     pub async fn create(dir: &Path, name: &str, signal: Signal, format: Format) -> Result<Self, SinkBuildError> {
         let path = dir.join(name);
-        let p = path.clone();
-        let file = tokio::task::spawn_blocking(move || LineFile::open(&p, false))
-            .await
-            .map_err(|e| SinkBuildError::Open { path: path.clone(), error: std::io::Error::other(e) })??;
+        let file = LineFile::open_off_thread(&path, false).await?;
         Ok(Self { path, file: Some(file), format, signal })
     }
 
@@ -61,7 +58,7 @@ impl Sink for FileSink {
             match off_thread(&mut self.file, move |f| f.append(&[&payload, b"\n"])).await {
                 Some(Ok(())) => Delivery::ok(items),
                 Some(Err(reason)) => Delivery::dropped(items, reason),
-                None => Delivery::dropped(items, "file closed after a failed write"),
+                None => Delivery::dropped(items, FILE_LOST),
             }
         })
     }
