@@ -146,13 +146,9 @@ pub fn load_file(path: &Path, prefix: &str) -> Result<Option<Scenario>, Diagnost
 }
 
 /// Reads every scenario file under `path` (see [`scan`]), returning all scenarios or every
-/// problem found; two scenarios with one name are an error. Skipped entries are ignored.
-pub fn load_path(path: &Path, prefix: &str) -> Result<Vec<Scenario>, Diagnostics> {
-    load_path_warn(path, prefix, &mut Vec::new())
-}
-
-/// [`load_path`], adding the entries skipped to `warnings`.
-pub fn load_path_warn(path: &Path, prefix: &str, warnings: &mut Vec<Diagnostic>) -> Result<Vec<Scenario>, Diagnostics> {
+/// problem found; two scenarios with one name are an error. Entries skipped (not regular files,
+/// folders seen twice, YAML that is no scenario) are added to `warnings`.
+pub fn load_path(path: &Path, prefix: &str, warnings: &mut Vec<Diagnostic>) -> Result<Vec<Scenario>, Diagnostics> {
     let scan = scan(path);
     warnings.extend(scan.warnings);
     let mut diags = scan.errors;
@@ -201,7 +197,7 @@ impl Catalog {
         let mut warnings = Vec::new();
         let builtin_count = scenarios.len();
         for dir in dirs {
-            match load_path_warn(dir, prefix, &mut warnings) {
+            match load_path(dir, prefix, &mut warnings) {
                 Ok(list) => {
                     for s in list {
                         if let Some(i) = scenarios.iter().position(|o| o.name == s.name) {

@@ -16,9 +16,7 @@ mod spec;
 pub mod units;
 mod yaml;
 
-pub use catalog::{
-    BUILTINS, Catalog, HIDDEN, Scan, load_file, load_path, load_path_warn, not_scenario_warning, parse_scenario, scan,
-};
+pub use catalog::{BUILTINS, Catalog, HIDDEN, Scan, load_file, load_path, not_scenario_warning, parse_scenario, scan};
 pub use diag::{Diagnostic, Diagnostics, did_you_mean};
 pub use dist::{DISTRIBUTIONS, Dist, NumDist};
 pub use logging::{LoggerSpec, LoggingConfig, load_logging_config, parse_logging_config};
