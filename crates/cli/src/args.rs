@@ -200,139 +200,9 @@ pub struct Global {
     #[arg(help_heading = "Metrics", long, global = true, default_value = "10s", value_name = "DURATION", value_parser = parse_duration_ms)]
     pub metrics_interval: u64,
 
-    /// Append application log lines (JSON, the TaskPilot guide's `logs/taskpilot.log` format) to this file.
-    #[arg(
-        help_heading = "Files",
-        long,
-        global = true,
-        hide_env_values = true,
-        env = "TELEMETRY_SIMULATOR_APP_LOG",
-        value_name = "FILE"
-    )]
-    pub app_log: Option<PathBuf>,
-
-    /// Leave policy decisions out of --app-log (they stay in --decision-log and OTLP logs).
-    #[arg(help_heading = "Files", long, global = true)]
-    pub no_app_log_decisions: bool,
-
-    /// Rotate --app-log before it would exceed this size (e.g. 10MB, 512KiB).
-    #[arg(help_heading = "Files", long, global = true, value_name = "SIZE", value_parser = parse_size)]
-    pub app_log_max_size: Option<u64>,
-
-    /// Rotated --app-log files kept (FILE.1 … FILE.N; 0 to 1000).
-    #[arg(help_heading = "Files", long, global = true, default_value_t = 10, value_name = "N", value_parser = ranged::<0, 1000>)]
-    pub app_log_max_files: u64,
-
-    /// Write log records by a logging configuration (the paper-writing workflow's spec `loggingConfig:` YAML):
-    /// one file per logger with its level, fields, rotation and retention.
-    #[arg(
-        help_heading = "Files",
-        long,
-        global = true,
-        hide_env_values = true,
-        env = "TELEMETRY_SIMULATOR_LOGGING_CONFIG",
-        value_name = "FILE"
-    )]
-    pub logging_config: Option<PathBuf>,
-
-    /// Append policy decisions (the TaskPilot guide's `decision_logs.jsonl` format) to this file.
-    #[arg(
-        help_heading = "Files",
-        long,
-        global = true,
-        hide_env_values = true,
-        env = "TELEMETRY_SIMULATOR_DECISION_LOG",
-        value_name = "FILE"
-    )]
-    pub decision_log: Option<PathBuf>,
-
-    /// Append artifact diffs (the paper-writing workflow's spec `artifact_diffs.jsonl` records) to this file.
-    #[arg(
-        help_heading = "Files",
-        long,
-        global = true,
-        hide_env_values = true,
-        env = "TELEMETRY_SIMULATOR_ARTIFACT_LOG",
-        value_name = "FILE"
-    )]
-    pub artifact_log: Option<PathBuf>,
-
-    /// Serve the metrics for Prometheus at http://ADDR/metrics (e.g. 127.0.0.1:8000).
-    #[arg(help_heading = "Metrics", long, global = true, value_name = "ADDR")]
-    pub prometheus_listen: Option<String>,
-
-    /// Keep serving /metrics after the run: `--linger` until Ctrl-C, `--linger=30s` for a time.
-    #[arg(help_heading = "Metrics", long, global = true, num_args = 0..=1,
-        require_equals = true, default_missing_value = "forever", value_name = "DURATION")]
-    pub linger: Option<String>,
-
-    /// Send the metrics by Prometheus remote write to this URL (e.g. http://127.0.0.1:9090/api/v1/write).
-    #[arg(help_heading = "Metrics", long, global = true, value_name = "URL")]
-    pub remote_write: Option<String>,
-
-    /// Write the metrics as InfluxDB line protocol to this URL (e.g. http://127.0.0.1:8428/api/v2/write).
-    #[arg(help_heading = "Metrics", long, global = true, value_name = "URL")]
-    pub influx_url: Option<String>,
-
-    /// Index application log records and decisions into Elasticsearch/OpenSearch at this URL (`_bulk`).
-    #[arg(help_heading = "Elasticsearch", long, global = true, value_name = "URL")]
-    pub es_url: Option<String>,
-
-    /// Index for log records (`%Y %m %d %H` from the event time).
-    #[arg(
-        help_heading = "Elasticsearch",
-        long,
-        global = true,
-        default_value = "taskpilot-logs-%Y.%m.%d",
-        value_name = "TEMPLATE"
-    )]
-    pub es_index: String,
-
-    /// Index for policy decisions.
-    #[arg(
-        help_heading = "Elasticsearch",
-        long,
-        global = true,
-        default_value = "decision-logs-%Y.%m.%d",
-        value_name = "TEMPLATE"
-    )]
-    pub es_decision_index: String,
-
-    /// Basic-auth user for --es-url (with --es-password / ES_PASSWORD).
-    #[arg(help_heading = "Elasticsearch", long, global = true, value_name = "USER")]
-    pub es_user: Option<String>,
-
-    /// Basic-auth password for --es-url.
-    #[arg(
-        help_heading = "Elasticsearch",
-        long,
-        global = true,
-        hide_env_values = true,
-        env = "ES_PASSWORD",
-        value_name = "PASSWORD",
-        hide_env_values = true
-    )]
-    pub es_password: Option<String>,
-
-    /// API key for --es-url (`Authorization: ApiKey …`).
-    #[arg(
-        help_heading = "Elasticsearch",
-        long,
-        global = true,
-        hide_env_values = true,
-        env = "ES_API_KEY",
-        value_name = "KEY",
-        hide_env_values = true
-    )]
-    pub es_api_key: Option<String>,
-
-    /// Most documents per `_bulk` request (1 to 100000).
-    #[arg(help_heading = "Elasticsearch", long, global = true, default_value_t = 500, value_name = "N", value_parser = ranged::<1, 100_000>)]
-    pub es_bulk_max_docs: u64,
-
-    /// Encode OTLP protobuf and throw it away (no files, no network): measures the generator.
-    #[arg(help_heading = "Delivery (OTLP, batching, retries)", long, global = true)]
-    pub discard: bool,
+    /// Every output's own flags (`--app-log`, `--prometheus-listen`, `--es-url`, …).
+    #[command(flatten)]
+    pub outputs: crate::outputs::Flags,
 
     /// Also write the run summary as JSON to this file.
     #[arg(help_heading = "Report", long, global = true, value_name = "FILE")]
@@ -421,14 +291,6 @@ pub struct RunArgs {
     /// JOB_COMPLETION_COUNT (a Kubernetes Indexed Job). Needs --seed.
     #[arg(long, value_name = "I/N", value_parser = parse_shard)]
     pub shard: Option<(u64, u64)>,
-
-    /// Print one line per trace (id, scenario, tenant, span names).
-    #[arg(long)]
-    pub show_spans: bool,
-
-    /// Print every span with timing, status, attributes and events.
-    #[arg(long, conflicts_with = "show_spans")]
-    pub show_full_spans: bool,
 }
 
 /// A `--rate`: a number per second, of traces or of spans.

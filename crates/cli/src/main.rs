@@ -53,7 +53,6 @@ mod validate;
 
 use resolve::{env, rfc3339, rfc3339_exact, shard, signals, tenants, window};
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow};
@@ -248,14 +247,6 @@ fn execute(
     let live =
         std::sync::Arc::new(live::Live { target_rate, shard: (shard_index, shards), seed, ..live::Live::default() });
 
-    for (flag, url) in [("--remote-write", &g.remote_write), ("--influx-url", &g.influx_url), ("--es-url", &g.es_url)] {
-        if let Some(u) = url {
-            tsim_sinks::check_url(flag, u)?;
-        }
-    }
-    if g.app_log_max_size == Some(0) {
-        usage!("--app-log-max-size must be above 0 (leave it out for no rotation)");
-    }
     if rate.is_finite() && start > now + 1_000_000_000 && !g.quiet {
         say!(
             "note: the start ({}) is {} s from now; the first trace waits until then",
@@ -279,26 +270,9 @@ fn execute(
     let policy =
         RetryPolicy { max_elapsed: std::time::Duration::from_millis(g.retry_max_elapsed), ..RetryPolicy::default() };
 
-    let loggers = match &g.logging_config {
-        Some(p) => {
-            tsim_scenario::load_logging_config(p, Path::new("."))
-                .map_err(|d| anyhow!("--logging-config:\n{d}"))?
-                .loggers
-        }
-        None => Vec::new(),
-    };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(g.threads as usize).enable_all().build()?;
     let report = rt.block_on(async {
-        let ctx = outputs::Ctx {
-            g,
-            run,
-            signals: &signals,
-            otlp: &otlp,
-            policy,
-            live: live.clone(),
-            loggers: &loggers,
-            expected,
-        };
+        let ctx = outputs::Ctx { g, signals: &signals, otlp: &otlp, policy, live: live.clone(), expected };
         let sinks = outputs::build_all(&ctx).await?;
         let plan = pipeline::Plan {
             engine,
@@ -319,11 +293,8 @@ fn execute(
             notes: !g.quiet,
             tenant_key,
             metrics_interval_ns: g.metrics_interval.saturating_mul(1_000_000),
-            es_indexes: (g.es_index.clone(), g.es_decision_index.clone()),
-            loggers,
-            app_log_decisions: !g.no_app_log_decisions,
         };
-        Ok::<_, anyhow::Error>(pipeline::run(plan, sinks, live.clone()).await)
+        pipeline::run(plan, sinks, live.clone()).await
     })?;
     rt.shutdown_timeout(std::time::Duration::from_secs(1));
 

@@ -1,5 +1,6 @@
-//! What the HTTP-based sinks share: the client, headers, one POST, and the reading of an
-//! answer as done, retryable (with the peer's `Retry-After`) or permanent.
+//! What the HTTP-based sinks share (here and in outputs that own their sink): the client,
+//! headers, one POST, and the reading of an answer as done, retryable (with the peer's
+//! `Retry-After`) or permanent.
 
 use std::time::Duration;
 
@@ -105,24 +106,25 @@ impl Answer {
 }
 
 /// Retry on 5xx and 429 (line protocol).
-pub(crate) fn server_error_or_throttled(status: u16) -> bool {
+pub fn server_error_or_throttled(status: u16) -> bool {
     status >= 500 || status == 429
 }
 
 /// Retry on 5xx only: remote write 1.0 never retries a 4xx.
-pub(crate) fn server_error(status: u16) -> bool {
+pub fn server_error(status: u16) -> bool {
     status >= 500
 }
 
 /// Retry on what the OTLP specification lists: 429, 502, 503, 504.
-pub(crate) fn otlp_retryable(status: u16) -> bool {
+pub fn otlp_retryable(status: u16) -> bool {
     matches!(status, 429 | 502 | 503 | 504)
 }
 
 /// A URL to POST batches to, with its client, headers and retry policy. Clones share the
 /// client's connection pool.
 #[derive(Clone)]
-pub(crate) struct Endpoint {
+pub struct Endpoint {
+    /// Where batches go.
     pub url: String,
     client: reqwest::Client,
     headers: HeaderMap,

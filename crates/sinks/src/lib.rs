@@ -11,8 +11,7 @@ pub mod discard;
 pub mod elasticsearch;
 mod error;
 pub mod file;
-mod http;
-pub mod influx;
+pub mod http;
 mod linefile;
 pub mod otlp;
 pub mod otlp_grpc;
@@ -55,12 +54,12 @@ pub enum Format {
     PrometheusText,
     /// Prometheus remote-write `WriteRequest` (protobuf; the sink compresses it).
     RemoteWrite,
-    /// InfluxDB line protocol.
-    InfluxLine,
     /// Elasticsearch `_bulk` NDJSON (action and document lines).
     EsBulk,
     /// Lines of the n-th logger of a logging configuration.
     Logger(u16),
+    /// Bytes made by an encoder the output owns (never shared with another sink).
+    Own,
 }
 
 /// The signal a sink carries.

@@ -3,11 +3,16 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Context;
 use tsim_sinks::file::FileSink;
-use tsim_sinks::{BoxFuture, Format, Signal, Sink};
+use tsim_sinks::{Format, Signal};
 
-use super::Ctx;
+use super::{Built, Ctx, Wired, none};
+
+/// No flags of its own: `--output` is global (the line files write into it too).
+#[derive(Debug, Clone, clap::Args)]
+#[group(skip)]
+pub struct Flags {}
 
 /// Default output folder.
 const DEFAULT_OUTPUT: &str = "telemetry-out";
@@ -16,13 +21,13 @@ const LARGE_FILE_RUN: u64 = 1_000_000;
 /// OTLP/JSON bytes per trace of a mixed run, traces, logs and metrics together (measured).
 const BYTES_PER_TRACE: f64 = 12_000.0;
 
-pub(super) fn build<'a>(c: &'a Ctx<'a>) -> BoxFuture<'a, Result<Vec<Box<dyn Sink>>>> {
-    Box::pin(async move {
-        let g = c.g;
-        let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
-        if !((c.otlp.is_empty() && !g.discard) || g.output.is_some()) {
-            return Ok(sinks);
-        }
+pub(super) fn build<'a>(c: &'a Ctx<'a>, _: &'a Flags) -> Built<'a> {
+    let g = c.g;
+    if !((c.otlp.is_empty() && !g.outputs.discard.discard) || g.output.is_some()) {
+        return none();
+    }
+    Ok(Box::pin(async move {
+        let mut sinks = Vec::new();
         let dir = g.output.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_OUTPUT));
         // A big bounded run to files: say how big before it fills the disk.
         if let Some(n) = c.expected.filter(|n| *n >= LARGE_FILE_RUN && !g.quiet) {
@@ -35,7 +40,7 @@ pub(super) fn build<'a>(c: &'a Ctx<'a>) -> BoxFuture<'a, Result<Vec<Box<dyn Sink
         }
         for &sig in c.signals {
             let name = format!("{}.jsonl", sig.as_str());
-            sinks.push(Box::new(FileSink::create(&dir, &name, sig, Format::OtlpJson).await?));
+            sinks.push(Wired::shared(FileSink::create(&dir, &name, sig, Format::OtlpJson).await?));
         }
         // A folder never mixes runs: an earlier run's file of a signal this one leaves out goes.
         for sig in [Signal::Traces, Signal::Logs, Signal::Metrics].into_iter().filter(|s| !c.signals.contains(s)) {
@@ -48,5 +53,5 @@ pub(super) fn build<'a>(c: &'a Ctx<'a>) -> BoxFuture<'a, Result<Vec<Box<dyn Sink
             }
         }
         Ok(sinks)
-    })
+    }))
 }

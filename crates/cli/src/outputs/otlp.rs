@@ -1,17 +1,21 @@
 //! OTLP export (gRPC, HTTP/protobuf, HTTP/JSON) per signal, as `--endpoint` and the
-//! `OTEL_EXPORTER_OTLP_*` variables resolve.
+//! `OTEL_EXPORTER_OTLP_*` variables resolve (the flags are the delivery options every
+//! network output shares, so this output has none of its own).
 
-use anyhow::Result;
 use tsim_sinks::otlp::Protocol;
 use tsim_sinks::otlp_grpc::GrpcSink;
 use tsim_sinks::otlp_http::HttpSink;
-use tsim_sinks::{BoxFuture, Sink};
 
-use super::Ctx;
+use super::{Built, Ctx, Wired};
 
-pub(super) fn build<'a>(c: &'a Ctx<'a>) -> BoxFuture<'a, Result<Vec<Box<dyn Sink>>>> {
-    Box::pin(async move {
-        let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+/// No flags of its own: `--endpoint`, `--protocol`, … are global.
+#[derive(Debug, Clone, clap::Args)]
+#[group(skip)]
+pub struct Flags {}
+
+pub(super) fn build<'a>(c: &'a Ctx<'a>, _: &'a Flags) -> Built<'a> {
+    Ok(Box::pin(async move {
+        let mut sinks = Vec::new();
         for (sig, cfg) in c.otlp {
             if *sig == c.signals[0] && cfg.protocol != Protocol::Grpc && cfg.url.contains(":4317") && !c.g.quiet {
                 say!(
@@ -20,10 +24,10 @@ pub(super) fn build<'a>(c: &'a Ctx<'a>) -> BoxFuture<'a, Result<Vec<Box<dyn Sink
                 );
             }
             sinks.push(match cfg.protocol {
-                Protocol::Grpc => Box::new(GrpcSink::new(cfg.clone(), *sig, c.policy)?),
-                _ => Box::new(HttpSink::new(cfg.clone(), *sig, c.policy)?),
+                Protocol::Grpc => Wired::shared(GrpcSink::new(cfg.clone(), *sig, c.policy)?),
+                _ => Wired::shared(HttpSink::new(cfg.clone(), *sig, c.policy)?),
             });
         }
         Ok(sinks)
-    })
+    }))
 }

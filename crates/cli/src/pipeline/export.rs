@@ -2,11 +2,27 @@
 
 use bytes::Bytes;
 use tsim_engine::declared::DeclaredMetrics;
-use tsim_model::metrics::MetricsAgg;
+use tsim_model::metrics::{MetricsAgg, MetricsEncoder};
 use tsim_sinks::{Batch, Format};
 
 use super::generate::{Targets, send};
 use super::plan::WhenFull;
+
+/// How the metrics of one group of sinks are encoded.
+pub(super) enum MetricsEncoding {
+    /// A built-in metrics format, shared by every sink of it.
+    Shared(Format),
+    /// The output's own encoder.
+    Own(Box<dyn MetricsEncoder + Send>),
+}
+
+impl MetricsEncoding {
+    /// The shared encoding of `format`, if it is a metrics format.
+    pub(super) fn shared(format: Format) -> Option<Self> {
+        matches!(format, Format::OtlpProto | Format::OtlpJson | Format::PrometheusText | Format::RemoteWrite)
+            .then_some(Self::Shared(format))
+    }
+}
 
 /// Cumulative metrics, exported at simulated-time boundaries.
 pub(super) struct MetricsExport {
@@ -19,7 +35,7 @@ pub(super) struct MetricsExport {
     pub(super) recorded_until: u64,
     /// Time of the latest export.
     pub(super) last_export: u64,
-    pub(super) outputs: Vec<(Format, Targets)>,
+    pub(super) outputs: Vec<(MetricsEncoding, Targets)>,
     pub(super) when_full: WhenFull,
 }
 
@@ -30,36 +46,28 @@ impl MetricsExport {
         if points == 0 {
             return;
         }
-        for (format, targets) in &self.outputs {
-            let items = match format {
-                Format::OtlpProto => {
-                    self.agg.encode_proto(resources, self.start_ns, time_ns, out);
+        let (start_ns, agg) = (self.start_ns, &self.agg);
+        for (encoding, targets) in &mut self.outputs {
+            let items = match encoding {
+                MetricsEncoding::Own(encoder) => encoder.encode(agg, resources, start_ns, time_ns, out),
+                MetricsEncoding::Shared(Format::OtlpProto) => {
+                    agg.encode_proto(resources, start_ns, time_ns, out);
                     points
                 }
-                Format::OtlpJson => {
-                    self.agg.encode_json(resources, self.start_ns, time_ns, out);
+                MetricsEncoding::Shared(Format::OtlpJson) => {
+                    agg.encode_json(resources, start_ns, time_ns, out);
                     points
                 }
-                Format::PrometheusText => {
-                    self.agg.encode_prometheus(resources, out);
+                MetricsEncoding::Shared(Format::PrometheusText) => {
+                    agg.encode_prometheus(resources, out);
                     points
                 }
-                // Remote write and line protocol count samples: histograms flatten into
-                // buckets, sum and count.
-                Format::RemoteWrite => {
-                    self.agg.encode_remote_write(resources, (time_ns / 1_000_000) as i64, out) as u64
+                // Remote write counts samples: histograms flatten into buckets, sum and count.
+                MetricsEncoding::Shared(Format::RemoteWrite) => {
+                    agg.encode_remote_write(resources, (time_ns / 1_000_000) as i64, out) as u64
                 }
-                Format::InfluxLine => self.agg.encode_influx(resources, time_ns, out) as u64,
-                // Not metric formats: such sinks are never registered for metrics.
-                Format::TextLine
-                | Format::TextFull
-                | Format::AppJson
-                | Format::DecisionJson
-                | Format::ArtifactJson
-                | Format::EsBulk
-                | Format::Logger(_) => {
-                    continue;
-                }
+                // Not a metrics format: `MetricsEncoding::of` never makes one.
+                MetricsEncoding::Shared(_) => continue,
             };
             let payload = Bytes::from(std::mem::take(out));
             send(targets, Batch { payload, items }, self.when_full);

@@ -8,15 +8,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 use tsim_engine::Scratch;
-use tsim_model::applog::AppLogEncoder;
-use tsim_model::artifact::ArtifactEncoder;
-use tsim_model::decision::DecisionEncoder;
-use tsim_model::esbulk::EsBulkEncoder;
 use tsim_model::otlp_json::JsonTraceEncoder;
 use tsim_model::otlp_proto::ProtoTraceEncoder;
-use tsim_model::structlog::LoggerEncoder;
 use tsim_model::text::{Detail, TextTraceEncoder};
-use tsim_model::{Items, Lines, TraceBuf, TraceEncoder};
+use tsim_model::{Items, TraceBuf, TraceEncoder};
 use tsim_sinks::{Batch, Format, Signal, SinkStats};
 
 use super::export::MetricsExport;
@@ -27,6 +22,8 @@ use crate::live::Counters;
 pub(super) struct Output {
     pub(super) signal: Signal,
     pub(super) format: Format,
+    /// The encoder is the format's shared one (other sinks of the format may join).
+    pub(super) shared: bool,
     pub(super) encoder: Box<dyn TraceEncoder + Send>,
     pub(super) targets: Targets,
     /// Batches of [`FILE_BATCH`] whatever the flags (file sinks).
@@ -39,30 +36,20 @@ pub(super) struct Output {
     pub(super) batch_start: Option<u64>,
 }
 
-pub(super) fn encoder(signal: Signal, format: Format, plan: &Plan) -> Box<dyn TraceEncoder + Send> {
+/// The encoder of a format several outputs share (`None`: the format's output brings its own).
+pub(super) fn shared_encoder(signal: Signal, format: Format, plan: &Plan) -> Option<Box<dyn TraceEncoder + Send>> {
     let tenant_key = plan.tenant_key.as_str();
     let items = match signal {
         Signal::Traces | Signal::Metrics => Items::Spans,
         Signal::Logs => Items::Logs,
     };
-    match format {
+    Some(match format {
         Format::OtlpProto => Box::new(ProtoTraceEncoder::for_items(items)),
         Format::OtlpJson => Box::new(JsonTraceEncoder::for_items(items)),
         Format::TextLine => Box::new(TextTraceEncoder::new(Detail::Line, tenant_key)),
         Format::TextFull => Box::new(TextTraceEncoder::new(Detail::Full, tenant_key)),
-        Format::AppJson if plan.app_log_decisions => Box::new(Lines::new(AppLogEncoder::new())),
-        Format::AppJson => Box::new(Lines::new(AppLogEncoder::new().without_decisions())),
-        Format::DecisionJson => Box::new(Lines::new(DecisionEncoder::new())),
-        Format::ArtifactJson => Box::new(Lines::new(ArtifactEncoder::new())),
-        Format::EsBulk => Box::new(Lines::new(EsBulkEncoder::new(&plan.es_indexes.0, &plan.es_indexes.1))),
-        Format::Logger(i) => {
-            let l = &plan.loggers[i as usize];
-            Box::new(Lines::new(LoggerEncoder::new(&l.name, l.min_severity, &l.fields)))
-        }
-        Format::PrometheusText | Format::RemoteWrite | Format::InfluxLine => {
-            unreachable!("metrics formats are encoded by the metrics export")
-        }
-    }
+        _ => return None,
+    })
 }
 
 /// The queues (and counters) of the sinks fed by one encoder.

@@ -15,17 +15,30 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
 use tsim_engine::declared::DeclaredMetrics;
 use tsim_model::metrics::MetricsAgg;
-use tsim_sinks::{Format, Signal, Sink, SinkStats, run_sink};
+use tsim_sinks::{Signal, SinkStats, run_sink};
 
 use crate::live::{Live, LiveSink};
-use export::MetricsExport;
-use generate::{Output, Targets, encoder, generate};
+use crate::outputs::{Encoder, Wired};
+use export::{MetricsEncoding, MetricsExport};
+use generate::{Output, Targets, generate, shared_encoder};
 pub use plan::{FILE_BATCH, LATE_NS, Plan, WhenFull, now_ns};
 pub use report::{Report, SinkReport};
 use signals::Interrupts;
 
-/// Runs `plan` to completion (or Ctrl-C) and reports.
-pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>, live: Arc<Live>) -> Report {
+/// Runs `plan` to completion (or Ctrl-C) and reports. Fails before anything runs when a
+/// sink has no encoder (an output that neither shares a format nor brings its own).
+pub async fn run(plan: Plan, sinks: Vec<Wired>, live: Arc<Live>) -> anyhow::Result<Report> {
+    for w in &sinks {
+        let has_encoder = match (&w.encoder, w.sink.signal()) {
+            (Encoder::Shared, Signal::Metrics) => MetricsEncoding::shared(w.sink.format()).is_some(),
+            (Encoder::Shared, signal) => shared_encoder(signal, w.sink.format(), &plan).is_some(),
+            (Encoder::Traces(_), signal) => signal != Signal::Metrics,
+            (Encoder::Metrics(_), signal) => signal == Signal::Metrics,
+        };
+        if !has_encoder {
+            anyhow::bail!("output `{}` has no encoder for its {:?} format", w.sink.name(), w.sink.format());
+        }
+    }
     let started = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
     // Ctrl-C (or SIGTERM): generation stops; deliveries get the grace, then what is left is
@@ -59,10 +72,10 @@ pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>, live: Arc<Live>) -> Repo
 
     // One encoder per format; each sink gets a bounded queue and a task.
     let mut outputs: Vec<Output> = Vec::new();
-    let mut metric_outputs: Vec<(Format, Targets)> = Vec::new();
+    let mut metric_outputs: Vec<(MetricsEncoding, Targets)> = Vec::new();
     let mut tasks = Vec::new();
     let mut idle = Vec::new();
-    for sink in sinks {
+    for Wired { sink, encoder } in sinks {
         let (tx, rx) = mpsc::channel(plan.queue_size.max(1));
         let stats = Arc::new(SinkStats::default());
         live.sinks.lock().unwrap_or_else(|e| e.into_inner()).push(LiveSink {
@@ -79,28 +92,45 @@ pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>, live: Arc<Live>) -> Repo
             tasks.push(tokio::spawn(run_sink(sink, rx, stats, 1, shutdown.clone())));
             continue;
         }
+        let target = (tx, stats.clone());
         if signal == Signal::Metrics {
-            match metric_outputs.iter_mut().find(|(f, _)| *f == format) {
-                Some((_, t)) => t.push((tx, stats.clone())),
-                None => metric_outputs.push((format, vec![(tx, stats.clone())])),
+            match encoder {
+                Encoder::Metrics(own) => metric_outputs.push((MetricsEncoding::Own(own), vec![target])),
+                _ => match metric_outputs
+                    .iter_mut()
+                    .find(|(e, _)| matches!(e, MetricsEncoding::Shared(f) if *f == format))
+                {
+                    Some((_, t)) => t.push(target),
+                    None => metric_outputs.extend(MetricsEncoding::shared(format).map(|e| (e, vec![target]))),
+                },
             }
             tasks.push(tokio::spawn(run_sink(sink, rx, stats, plan.in_flight, shutdown.clone())));
             continue;
         }
-        match outputs.iter_mut().find(|o| o.format == format && o.signal == signal && o.fixed == fixed) {
-            Some(o) => o.targets.push((tx, stats.clone())),
-            None => {
-                let (max_spans, max_ns) = if fixed { FILE_BATCH } else { (plan.batch_size, plan.batch_timeout_ns) };
-                outputs.push(Output {
-                    signal,
-                    format,
-                    encoder: encoder(signal, format, &plan),
-                    targets: vec![(tx, stats.clone())],
-                    fixed,
-                    max_spans,
-                    max_ns,
-                    batch_start: None,
-                })
+        let (max_spans, max_ns) = if fixed { FILE_BATCH } else { (plan.batch_size, plan.batch_timeout_ns) };
+        let own = match encoder {
+            Encoder::Traces(own) => Some(own),
+            _ => None,
+        };
+        let shared =
+            outputs.iter_mut().find(|o| o.shared && o.format == format && o.signal == signal && o.fixed == fixed);
+        match (own, shared) {
+            (None, Some(o)) => o.targets.push(target),
+            (own, _) => {
+                let shared = own.is_none();
+                if let Some(encoder) = own.or_else(|| shared_encoder(signal, format, &plan)) {
+                    outputs.push(Output {
+                        signal,
+                        format,
+                        shared,
+                        encoder,
+                        targets: vec![target],
+                        fixed,
+                        max_spans,
+                        max_ns,
+                        batch_start: None,
+                    });
+                }
             }
         }
         tasks.push(tokio::spawn(run_sink(sink, rx, stats, plan.in_flight, shutdown.clone())));
@@ -178,7 +208,7 @@ pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>, live: Arc<Live>) -> Repo
     bar.finish_and_clear();
 
     let names: Vec<String> = plan.engine.scenarios().iter().map(|s| s.name().to_string()).collect();
-    Report {
+    Ok(Report {
         traces: counters.traces.load(Ordering::Relaxed),
         spans: counters.spans.load(Ordering::Relaxed),
         error_spans: counters.errors.load(Ordering::Relaxed),
@@ -213,7 +243,7 @@ pub async fn run(plan: Plan, sinks: Vec<Box<dyn Sink>>, live: Arc<Live>) -> Repo
         target_rate: live.target_rate.filter(|_| counters.paced.load(Ordering::Relaxed)),
         spans_per_trace: live.spans_per_trace(),
         shard: (live.shard.1 > 1).then_some(live.shard),
-    }
+    })
 }
 
 /// The progress message: spans so far, achieved against target rate, late traces.

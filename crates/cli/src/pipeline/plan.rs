@@ -42,12 +42,6 @@ pub struct Plan {
     pub tenant_key: String,
     /// Simulated time between metric exports (cumulative; a final export closes the run).
     pub metrics_interval_ns: u64,
-    /// Elasticsearch index templates: (logs, decisions).
-    pub es_indexes: (String, String),
-    /// Whether the application log also gets policy decisions.
-    pub app_log_decisions: bool,
-    /// Loggers of a logging configuration (`Format::Logger(i)` is the i-th).
-    pub loggers: Vec<tsim_scenario::LoggerSpec>,
 }
 
 /// What generation does when a sink's queue is full.

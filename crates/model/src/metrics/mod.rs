@@ -4,15 +4,14 @@
 //! (`gen_ai.client.operation.duration`, `gen_ai.client.token.usage`, with the buckets the
 //! semantic conventions advise). Histogram points carry the latest exemplar (trace and span
 //! that produced a value). The aggregation is here; each encoding has a file of its own:
-//! [`otlp`] (protobuf and OTLP/JSON), [`prometheus`] (text exposition), [`remote_write`],
-//! [`influx`] (line protocol).
+//! [`otlp`] (protobuf and OTLP/JSON), [`prometheus`] (text exposition), [`remote_write`].
+//! An output with an encoding of its own implements [`MetricsEncoder`].
 
 use std::collections::HashMap;
 
 use crate::proto::*;
 use crate::trace::{AnyValue, OwnedValue, Resources, SpanKind, StatusCode, TraceBuf};
 
-mod influx;
 mod otlp;
 mod prometheus;
 mod remote_write;
@@ -229,6 +228,21 @@ fn status_name(s: StatusCode) -> &'static str {
         StatusCode::Ok => "STATUS_CODE_OK",
         StatusCode::Error => "STATUS_CODE_ERROR",
     }
+}
+
+/// Encodes the cumulative metrics of a run as of one time: the trait an output implements
+/// when it has an encoding of its own (the built-in encodings are methods of [`MetricsAgg`]).
+pub trait MetricsEncoder {
+    /// Writes `agg` as of `time_ns` (cumulative since `start_ns`) into `out` (cleared first);
+    /// returns how many items (data points, samples, lines) the payload holds.
+    fn encode(
+        &mut self,
+        agg: &MetricsAgg,
+        resources: &Resources,
+        start_ns: u64,
+        time_ns: u64,
+        out: &mut Vec<u8>,
+    ) -> u64;
 }
 
 impl MetricsAgg {

@@ -1,22 +1,21 @@
-//! InfluxDB line-protocol sink: metrics POSTed as text to `/api/v2/write` (InfluxDB 2,
+//! The line-protocol sink: metrics POSTed as text to `/api/v2/write` (InfluxDB 2,
 //! VictoriaMetrics and other stores that accept the protocol). 5xx and 429 are retried
 //! (with `Retry-After`), other 4xx drop the batch after one attempt.
 
 use http::header::CONTENT_TYPE;
-
-use crate::http::{Endpoint, server_error_or_throttled};
-use crate::otlp::RetryPolicy;
-use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink, SinkBuildError};
+use tsim_sinks::http::{Endpoint, server_error_or_throttled};
+use tsim_sinks::otlp::RetryPolicy;
+use tsim_sinks::{Batch, BoxFuture, Delivery, Format, Signal, Sink, SinkBuildError};
 
 /// Writes metrics as InfluxDB line protocol.
-pub struct InfluxSink {
+pub(super) struct InfluxSink {
     endpoint: Endpoint,
 }
 
 impl InfluxSink {
     /// A client for `url` (e.g. `http://127.0.0.1:8428/api/v2/write`; InfluxDB 2 also wants
     /// `?org=…&bucket=…` and an `Authorization: Token …` header).
-    pub fn new(
+    pub(super) fn new(
         url: &str,
         extra: &[(String, String)],
         timeout: std::time::Duration,
@@ -33,7 +32,7 @@ impl Sink for InfluxSink {
     }
 
     fn format(&self) -> Format {
-        Format::InfluxLine
+        Format::Own
     }
 
     fn signal(&self) -> Signal {
