@@ -107,7 +107,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smaller runs (a smoke test of the harness)")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--bin", type=Path, help="measure this build instead of target/release (e.g. an older commit's, for a before/after)")
     a = ap.parse_args()
+    global BIN
+    if a.bin:
+        BIN = a.bin.resolve()
 
     traces = 200_000 if a.quick else 1_000_000
     py_traces = 5_000 if a.quick else 20_000

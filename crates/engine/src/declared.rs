@@ -8,6 +8,7 @@
 
 use rand::Rng;
 use tsim_model::metrics::{MetricDef, MetricsAgg, Shape};
+use tsim_model::num::{f64_of, f64_of_i64, f64_of_len, usize_of, usize_sat};
 use tsim_model::{AnyValue, StatusCode, TraceBuf};
 use tsim_scenario::{Binding, MetricKind, MetricSpec, MetricValue, Process, Stat, TemplatePart};
 
@@ -63,13 +64,13 @@ fn statistic(stat: Stat, values: &mut [f64], last: f64) -> f64 {
     match stat {
         Stat::Max => values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
         Stat::Min => values.iter().copied().fold(f64::INFINITY, f64::min),
-        Stat::Mean => values.iter().sum::<f64>() / values.len() as f64,
+        Stat::Mean => values.iter().sum::<f64>() / f64_of_len(values.len()),
         Stat::Last => last,
         Stat::Quantile(q) => {
             values.sort_by(f64::total_cmp);
-            let pos = q * (values.len() - 1) as f64;
-            let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-            values[lo] + (values[hi] - values[lo]) * (pos - lo as f64)
+            let pos = q * f64_of_len(values.len() - 1);
+            let (lo, hi) = (usize_sat(pos.floor()), usize_sat(pos.ceil()));
+            values[lo] + (values[hi] - values[lo]) * (pos - f64_of_len(lo))
         }
     }
 }
@@ -139,7 +140,7 @@ fn lookup(t: &TraceBuf<'_>, i: usize, keys: &[&str]) -> Option<String> {
 /// A numeric attribute of span `i`.
 fn number(t: &TraceBuf<'_>, i: usize, key: &str) -> Option<f64> {
     match t.attrs_of(t.spans[i].attrs).iter().find(|kv| kv.key == key).map(|kv| kv.value) {
-        Some(AnyValue::Int(v)) => Some(v as f64),
+        Some(AnyValue::Int(v)) => Some(f64_of_i64(v)),
         Some(AnyValue::Double(v)) => Some(v),
         _ => None,
     }
@@ -279,8 +280,8 @@ impl DeclaredMetrics {
                 let span = &t.spans[i];
                 let value = match &d.spec.value {
                     MetricValue::Constant(v) => *v,
-                    MetricValue::DurationSeconds => (span.end_ns - span.start_ns) as f64 / 1e9,
-                    MetricValue::DurationMs => (span.end_ns - span.start_ns) as f64 / 1e6,
+                    MetricValue::DurationSeconds => f64_of(span.end_ns - span.start_ns) / 1e9,
+                    MetricValue::DurationMs => f64_of(span.end_ns - span.start_ns) / 1e6,
                     MetricValue::Attribute(k) => match number(t, i, k) {
                         Some(v) => v,
                         None => continue,
@@ -337,8 +338,8 @@ impl DeclaredMetrics {
                         // Algorithm R, seeded by the trace and span.
                         let mut rng = trace_rng(self.seed ^ s.seen, u64::from_be_bytes(span.span_id));
                         let j = rng.next_u64() % s.seen;
-                        if (j as usize) < STAT_RESERVOIR {
-                            s.values[j as usize] = value;
+                        if usize_of(j) < STAT_RESERVOIR {
+                            s.values[usize_of(j)] = value;
                         }
                     }
                     s.last = value;
@@ -365,12 +366,12 @@ impl DeclaredMetrics {
                     g.walk
                 }
                 Process::Sine { min, max, period_s } => {
-                    let t = time_ns.saturating_sub(self.start_ns) as f64 / 1e9;
+                    let t = f64_of(time_ns.saturating_sub(self.start_ns)) / 1e9;
                     min + (max - min) * (0.5 + 0.5 * (std::f64::consts::TAU * t / period_s).sin())
                 }
                 Process::InFlight { .. } => {
                     g.in_flight.retain(|(_, end)| *end > time_ns);
-                    g.in_flight.iter().filter(|(start, _)| *start <= time_ns).count() as f64
+                    f64_of_len(g.in_flight.iter().filter(|(start, _)| *start <= time_ns).count())
                 }
                 Process::Up { availability } => {
                     let mut rng = trace_rng(self.seed ^ g.salt, k);

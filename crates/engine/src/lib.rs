@@ -3,6 +3,16 @@
 //! Pure: no clock reads, no I/O. Trace `i` is a function of the run seed, `i`, its start
 //! time and the scenarios, so runs replay byte for byte and any worker can build any trace.
 
+// Numeric conversions that can lose value are visible: each one is fixed or carries its reason.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
+    clippy::cast_precision_loss
+)]
+
+use tsim_model::num::{f64_of, idx, usize_of};
+
 mod build;
 mod compile;
 pub mod declared;
@@ -167,10 +177,10 @@ impl Engine {
             return;
         }
         let counts = self.scenarios[0].variant_counts(count);
-        let mut slots: Vec<(f64, u16)> = Vec::with_capacity(count as usize);
+        let mut slots: Vec<(f64, u16)> = Vec::with_capacity(usize_of(count));
         for (v, c) in counts.iter().enumerate() {
             for k in 0..*c {
-                slots.push(((k as f64 + 0.5) * count as f64 / *c as f64, v as u16));
+                slots.push(((f64_of(k) + 0.5) * f64_of(count) / f64_of(*c), u16::try_from(v).unwrap_or(u16::MAX)));
             }
         }
         slots.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
@@ -179,7 +189,7 @@ impl Engine {
 
     /// The variant trace `index` uses (for reports and tests).
     pub fn variant_of(&self, index: u64) -> Option<usize> {
-        self.quota.get(index as usize).map(|v| *v as usize)
+        self.quota.get(usize_of(index)).map(|v| *v as usize)
     }
 
     /// The run seed.
@@ -189,7 +199,7 @@ impl Engine {
 
     /// The resource id of `scenario` with `tenant` (the first tenant when `None`).
     pub fn resource_id(&self, scenario: usize, tenant: Option<usize>) -> u32 {
-        (scenario * self.tenants.len().max(1) + tenant.unwrap_or(0)) as u32
+        idx(scenario * self.tenants.len().max(1) + tenant.unwrap_or(0))
     }
 
     /// The resources traces refer to.
@@ -217,7 +227,7 @@ impl Engine {
         let nodes: &[compile::CNode] = if sc.variants.is_empty() {
             &sc.nodes
         } else {
-            let v = match self.quota.get(index as usize) {
+            let v = match self.quota.get(usize_of(index)) {
                 Some(v) if self.scenarios.len() == 1 => *v as usize,
                 _ => pick(&mut rng, &sc.variant_cum),
             };

@@ -5,6 +5,7 @@
 
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
+use tsim_model::num::f64_of;
 
 /// The generator type used for every trace.
 pub type TraceRng = Xoshiro256PlusPlus;
@@ -27,7 +28,7 @@ pub fn trace_rng(seed: u64, index: u64) -> TraceRng {
 /// A uniform double in `[0, 1)` with 53 random bits.
 #[inline]
 pub fn unit<R: Rng + ?Sized>(rng: &mut R) -> f64 {
-    (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    f64_of(rng.next_u64() >> 11) * (1.0 / f64_of(1u64 << 53))
 }
 
 /// True with probability `p`.

@@ -2,6 +2,7 @@
 
 use rand::Rng;
 use rand_distr::{Distribution, Exp, Geometric, LogNormal, Normal, Pareto, Poisson};
+use tsim_model::num::f64_of;
 use tsim_scenario::{Dist, NumDist};
 
 use crate::error::SamplerError;
@@ -73,7 +74,7 @@ impl Sampler {
             Shape::Exp(d) => d.sample(rng),
             Shape::Pareto(d) => d.sample(rng),
             Shape::Poisson(d) => d.sample(rng),
-            Shape::Geometric(d) => (d.sample(rng) + 1) as f64,
+            Shape::Geometric(d) => f64_of(d.sample(rng) + 1),
             Shape::Mixture { cum, parts } => parts[pick(rng, cum)].sample(rng),
         };
         v.clamp(self.min, self.max)

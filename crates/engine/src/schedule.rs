@@ -11,6 +11,7 @@
 use crate::rng::{splitmix64, unit};
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
+use tsim_model::num::{f64_of, f64_of_len, u64_sat, usize_sat};
 
 /// How trace starts are spaced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -59,18 +60,18 @@ impl Curve {
             Traffic::Diurnal => (DAY_S, 0),
             Traffic::Weekly => (7.0 * DAY_S, MONDAY_OFFSET_NS),
         };
-        let steps = (period_s / STEP_S) as usize;
+        let steps = usize_sat(period_s / STEP_S);
         let mut level: Vec<f64> = (0..steps)
             .map(|k| {
-                let t = (k as f64 + 0.5) * STEP_S;
+                let t = (f64_of_len(k) + 0.5) * STEP_S;
                 let hour = (t % DAY_S) / 3600.0;
                 let daily = 1.0 + 0.6 * (std::f64::consts::TAU * (hour - 14.0) / 24.0).cos();
-                let weekday = (t / DAY_S) as usize; // 0 = Monday for the weekly curve
+                let weekday = usize_sat(t / DAY_S); // 0 = Monday for the weekly curve
                 let week = if traffic == Traffic::Weekly && weekday >= 5 { 0.75 } else { 1.1 };
                 if traffic == Traffic::Weekly { daily * week } else { daily }
             })
             .collect();
-        let mean = level.iter().sum::<f64>() / steps as f64;
+        let mean = level.iter().sum::<f64>() / f64_of_len(steps);
         level.iter_mut().for_each(|l| *l /= mean);
         let mut cum = Vec::with_capacity(steps + 1);
         let mut acc = 0.0;
@@ -81,7 +82,7 @@ impl Curve {
         }
         // A whole period is exactly its length of traffic time (no rounding residue).
         cum[steps] = period_s;
-        let period_ns = (period_s * 1e9) as u64;
+        let period_ns = u64_sat(period_s * 1e9);
         let base_ns = if start_ns >= phase_ns {
             start_ns - (start_ns - phase_ns) % period_ns
         } else {
@@ -98,15 +99,15 @@ impl Curve {
     /// Relative rate at `x` seconds after `base_ns`.
     fn level_at(&self, x: f64) -> f64 {
         let r = x.rem_euclid(self.period_s);
-        self.level[((r / STEP_S) as usize).min(self.level.len() - 1)]
+        self.level[usize_sat(r / STEP_S).min(self.level.len() - 1)]
     }
 
     /// Cumulative intensity from `base_ns` to `x` seconds after it.
     fn lambda(&self, x: f64) -> f64 {
         let periods = (x / self.period_s).floor();
         let r = x - periods * self.period_s;
-        let b = ((r / STEP_S) as usize).min(self.level.len() - 1);
-        periods * self.total() + self.cum[b] + (r - b as f64 * STEP_S) * self.level[b]
+        let b = usize_sat(r / STEP_S).min(self.level.len() - 1);
+        periods * self.total() + self.cum[b] + (r - f64_of_len(b) * STEP_S) * self.level[b]
     }
 
     /// The inverse of [`Curve::lambda`].
@@ -115,7 +116,7 @@ impl Curve {
         let rem = u - periods * self.total();
         // The last step whose cumulative start is at or before `rem`.
         let b = self.cum[1..].partition_point(|c| *c <= rem).min(self.level.len() - 1);
-        periods * self.period_s + b as f64 * STEP_S + (rem - self.cum[b]) / self.level[b]
+        periods * self.period_s + f64_of_len(b) * STEP_S + (rem - self.cum[b]) / self.level[b]
     }
 }
 
@@ -150,16 +151,16 @@ impl Schedule {
 
     fn offset_s(&self, t_ns: u64) -> f64 {
         let base = self.curve.as_ref().map_or(self.start_ns, |c| c.base_ns);
-        (t_ns as i128 - base as i128) as f64 / 1e9
+        if t_ns >= base { f64_of(t_ns - base) / 1e9 } else { -f64_of(base - t_ns) / 1e9 }
     }
 
     /// Wall time (Unix ns) at traffic time `u` seconds after the start.
     fn at_traffic(&self, u: f64, u0: f64) -> u64 {
         match &self.curve {
-            None => self.start_ns + (u * 1e9).round() as u64,
+            None => self.start_ns + u64_sat((u * 1e9).round()),
             Some(c) => {
                 let x = c.inverse(u0 + u);
-                (c.base_ns as f64 + (x * 1e9).round()).max(self.start_ns as f64) as u64
+                u64_sat((f64_of(c.base_ns) + (x * 1e9).round()).max(f64_of(self.start_ns)))
             }
         }
     }
@@ -167,7 +168,7 @@ impl Schedule {
     /// Traffic time (seconds at the mean rate) between the start and `t_ns`.
     pub fn traffic_between(&self, t_ns: u64) -> f64 {
         match &self.curve {
-            None => t_ns.saturating_sub(self.start_ns) as f64 / 1e9,
+            None => f64_of(t_ns.saturating_sub(self.start_ns)) / 1e9,
             Some(c) => c.lambda(self.offset_s(t_ns)) - c.lambda(self.offset_s(self.start_ns)),
         }
     }
@@ -178,7 +179,7 @@ impl Schedule {
             return u64::MAX;
         }
         let n = (self.traffic_between(end_ns) * self.rate - 1e-9).ceil();
-        if n >= 1e18 { u64::MAX } else { n.max(0.0) as u64 }
+        if n >= 1e18 { u64::MAX } else { u64_sat(n.max(0.0)) }
     }
 
     /// Relative rate (mean 1) at `t_ns`: the curve's shape.
@@ -210,8 +211,8 @@ impl Clock<'_> {
         }
         let at = match (s.arrivals, &s.curve) {
             // Exactly `start + i × spacing`, as integers allow: no accumulated error.
-            (Arrivals::Constant, None) => s.start_ns + (i as f64 * (1e9 / s.rate)).round() as u64,
-            (Arrivals::Constant, Some(_)) => s.at_traffic(i as f64 / s.rate, self.u0),
+            (Arrivals::Constant, None) => s.start_ns + u64_sat((f64_of(i) * (1e9 / s.rate)).round()),
+            (Arrivals::Constant, Some(_)) => s.at_traffic(f64_of(i) / s.rate, self.u0),
             (Arrivals::Poisson, _) => {
                 let at = s.at_traffic(self.u, self.u0);
                 let gap = -(1.0 - unit(&mut self.rng)).ln() / s.rate;

@@ -7,6 +7,7 @@
 //! Correlation fields come from the record's attributes, then its span, then the span's
 //! ancestors; `request_id` defaults to the trace id written as a UUID.
 
+use crate::num::f64_of;
 use std::io::Write;
 
 use crate::RenderLines;
@@ -126,7 +127,7 @@ pub(crate) fn write_app_line(
         field(o, t, "task_id", find(attrs, TASK).or_else(|| t.find_up(span_idx, TASK, true)));
         if l.time_ns == span.end_ns {
             o.extend_from_slice(b",\"latency_ms\":");
-            write_f64(o, ((span.end_ns - span.start_ns) as f64 / 1e3).round() / 1e3);
+            write_f64(o, (f64_of(span.end_ns - span.start_ns) / 1e3).round() / 1e3);
         }
         // An error code belongs to the failure of the span itself, never to an ancestor's.
         field(o, t, "error_code", find(attrs, ERROR_CODE).or_else(|| find(t.attrs_of(span.attrs), ERROR_CODE)));

@@ -107,7 +107,7 @@ fn write_line(o: &mut Vec<u8>, ts: &mut String, text: &mut String, t: &TraceBuf<
     match value("artifact.reviewed_at_ns") {
         Some(AnyValue::Int(at)) => {
             ts.clear();
-            push_rfc3339(ts, at as u64, 3);
+            push_rfc3339(ts, at.cast_unsigned(), 3);
             let _ = write!(o, ",\"reviewedBy\":\"user\",\"reviewedAt\":\"{ts}\"");
         }
         _ => o.extend_from_slice(b",\"reviewedBy\":null,\"reviewedAt\":null"),

@@ -14,7 +14,7 @@ use crate::trace::{Resources, TraceBuf};
 
 /// Expands `%Y`, `%m`, `%d`, `%H` and `%%` of an index template at `ns` (UTC).
 pub fn index_name(template: &str, ns: u64) -> String {
-    let secs = (ns / 1_000_000_000) as i64;
+    let secs = (ns / 1_000_000_000).cast_signed();
     let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
     let h = secs.rem_euclid(86_400) / 3600;
     let mut out = String::with_capacity(template.len() + 8);

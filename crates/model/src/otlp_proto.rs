@@ -219,7 +219,7 @@ fn any_size(t: &TraceBuf<'_>, v: &AnyValue<'_>) -> usize {
     match v {
         AnyValue::Str(s) => len_field_size(1, t.str(s).len()),
         AnyValue::Bool(_) => 2,
-        AnyValue::Int(i) => 1 + varint_len(*i as u64),
+        AnyValue::Int(i) => 1 + varint_len((*i).cast_unsigned()),
         AnyValue::Double(_) => 9,
     }
 }
@@ -250,7 +250,7 @@ fn put_any(b: &mut Vec<u8>, t: &TraceBuf<'_>, v: &AnyValue<'_>) {
         }
         AnyValue::Int(i) => {
             put_tag(b, 3, VARINT);
-            put_varint(b, i as u64);
+            put_varint(b, i.cast_unsigned());
         }
         AnyValue::Double(d) => put_fixed64(b, 4, d.to_bits()),
     }
@@ -266,7 +266,7 @@ pub(crate) fn put_owned_kv(b: &mut Vec<u8>, field: u32, key: &str, v: &OwnedValu
         }
         OwnedValue::Int(i) => {
             put_tag(&mut any, 3, VARINT);
-            put_varint(&mut any, *i as u64);
+            put_varint(&mut any, (*i).cast_unsigned());
         }
         OwnedValue::Double(d) => put_fixed64(&mut any, 4, d.to_bits()),
     }

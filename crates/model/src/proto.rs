@@ -8,10 +8,10 @@ pub const FIXED32: u32 = 5;
 #[inline]
 pub fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
-        buf.push((v as u8) | 0x80);
+        buf.push(v.to_le_bytes()[0] | 0x80);
         v >>= 7;
     }
-    buf.push(v as u8);
+    buf.push(v.to_le_bytes()[0]);
 }
 
 #[inline]
@@ -61,7 +61,7 @@ pub fn put_len_field_with(buf: &mut Vec<u8>, field: u32, body: impl FnOnce(&mut 
     }
     let mut v = len as u64;
     for i in 0..n {
-        buf[at + i] = if i + 1 < n { (v as u8) | 0x80 } else { v as u8 };
+        buf[at + i] = if i + 1 < n { v.to_le_bytes()[0] | 0x80 } else { v.to_le_bytes()[0] };
         v >>= 7;
     }
 }

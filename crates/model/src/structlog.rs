@@ -12,6 +12,7 @@
 use crate::RenderLines;
 use crate::applog::{level, write_value};
 use crate::hex::push_hex;
+use crate::num::f64_of;
 use crate::otlp_json::{write_f64, write_str};
 use crate::time::push_rfc3339;
 use crate::trace::{AnyValue, LogRecord, Resources, StatusCode, TraceBuf};
@@ -111,7 +112,7 @@ impl LoggerEncoder {
                     true
                 }
                 "duration" => {
-                    write_f64(o, (span.end_ns - span.start_ns) as f64 / 1e9);
+                    write_f64(o, f64_of(span.end_ns - span.start_ns) / 1e9);
                     true
                 }
                 "status" => {

@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use crate::TraceEncoder;
 use crate::hex::push_hex_str;
+use crate::num::f64_of;
 use crate::time::push_rfc3339;
 use crate::trace::{AnyValue, KeyValue, Resources, StatusCode, TraceBuf};
 
@@ -39,7 +40,7 @@ impl TraceEncoder for TextTraceEncoder {
         let o = &mut self.out;
         let tenant = resources.list[resource as usize].get_str(&self.tenant_key).unwrap_or("-");
         let root = t.spans.first();
-        let dur_ms = root.map(|r| (r.end_ns - r.start_ns) as f64 / 1e6).unwrap_or(0.0);
+        let dur_ms = root.map(|r| f64_of(r.end_ns - r.start_ns) / 1e6).unwrap_or(0.0);
         o.push_str("trace ");
         push_hex_str(o, &t.trace_id);
         let _ = write!(
@@ -84,8 +85,8 @@ impl TraceEncoder for TextTraceEncoder {
                     let _ = write!(
                         o,
                         " +{:.3}ms {:.3}ms",
-                        (s.start_ns - t0) as f64 / 1e6,
-                        (s.end_ns - s.start_ns) as f64 / 1e6
+                        f64_of(s.start_ns - t0) / 1e6,
+                        f64_of(s.end_ns - s.start_ns) / 1e6
                     );
                     match s.status {
                         StatusCode::Error => {
@@ -102,7 +103,7 @@ impl TraceEncoder for TextTraceEncoder {
                     }
                     for e in t.events_of(s.events) {
                         let _ =
-                            write!(o, "{pad}    event {} at +{:.3}ms", t.str(&e.name), (e.time_ns - t0) as f64 / 1e6);
+                            write!(o, "{pad}    event {} at +{:.3}ms", t.str(&e.name), f64_of(e.time_ns - t0) / 1e6);
                         for kv in t.attrs_of(e.attrs) {
                             let _ = write!(o, " {}=", kv.key);
                             write_value(o, t, kv);

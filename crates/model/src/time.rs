@@ -11,14 +11,15 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let y = yoe + era * 400;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    // Day 1..=31 and month 1..=12 by construction.
+    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
+    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 /// Appends `ns` (Unix nanoseconds) as RFC 3339 UTC with `digits` fractional digits (0..=9).
 pub fn push_rfc3339(out: &mut String, ns: u64, digits: u32) {
-    let secs = (ns / 1_000_000_000) as i64;
+    let secs = (ns / 1_000_000_000).cast_signed();
     let frac = ns % 1_000_000_000;
     let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
     let sod = secs.rem_euclid(86_400);

@@ -1,5 +1,7 @@
 //! The in-memory shape of generated traces: an arena per trace, reused between traces.
 
+use crate::num::idx;
+
 /// Text that is either borrowed from the compiled scenario or generated into the trace arena.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Text<'s> {
@@ -183,20 +185,20 @@ impl<'s> TraceBuf<'s> {
 
     /// Stores generated text and returns a handle to it.
     pub fn push_text(&mut self, s: &str) -> Text<'s> {
-        let start = self.text.len() as u32;
+        let start = idx(self.text.len());
         self.text.push_str(s);
-        Text::Arena(start, s.len() as u32)
+        Text::Arena(start, idx(s.len()))
     }
 
     /// Marks the start of text written directly into [`TraceBuf::text`]; finish with
     /// [`TraceBuf::text_since`].
     pub fn text_mark(&self) -> u32 {
-        self.text.len() as u32
+        idx(self.text.len())
     }
 
     /// The text written since `mark`.
     pub fn text_since(&self, mark: u32) -> Text<'s> {
-        Text::Arena(mark, self.text.len() as u32 - mark)
+        Text::Arena(mark, idx(self.text.len()) - mark)
     }
 
     /// Attributes in `range`.

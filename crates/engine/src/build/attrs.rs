@@ -2,6 +2,7 @@
 //! (literals, samples, templates, built-ins).
 
 use std::fmt::Write;
+use tsim_model::num::{f64_of, i64_sat, idx, u64_sat};
 
 use rand::Rng;
 use tsim_model::{AnyValue, Event, KeyValue, StatusCode, Text};
@@ -139,7 +140,7 @@ impl<'e> Builder<'e, '_> {
         }
         self.cur_dur = dur;
         self.cur_error = error_type;
-        let a0 = self.out.attrs.len() as u32;
+        let a0 = idx(self.out.attrs.len());
         let span_id = self.out.spans[span_idx].span_id;
         let parent_id = self.out.spans[span_idx].parent_span_id;
         match attempt {
@@ -186,21 +187,21 @@ impl<'e> Builder<'e, '_> {
         if self.openinference && attempt.is_none() {
             self.push_openinference(a0 as usize, span_idx == 0);
         }
-        self.out.spans[span_idx].attrs = (a0, self.out.attrs.len() as u32);
+        self.out.spans[span_idx].attrs = (a0, idx(self.out.attrs.len()));
         if let (Some(parts), None) = (&n.name_parts, attempt) {
             let name = self.render_name(parts, span_idx, copy_index);
             self.out.spans[span_idx].name = name;
         }
-        let ev0 = self.out.events.len() as u32;
+        let ev0 = idx(self.out.events.len());
         if let Some((d, r)) = decision {
-            let e0 = self.out.attrs.len() as u32;
+            let e0 = idx(self.out.attrs.len());
             self.push_str_attr("policy.decision.type", &d.decision_type);
             self.push_str_attr("policy.decision.result", &d.results[r].0);
             self.push_str_attr("policy.decision.reason", &d.results[r].1);
             self.out.events.push(Event {
                 name: Text::Static("policy.decision"),
                 time_ns: 0,
-                attrs: (e0, self.out.attrs.len() as u32),
+                attrs: (e0, idx(self.out.attrs.len())),
             });
         }
         if attempt.is_none() {
@@ -209,20 +210,20 @@ impl<'e> Builder<'e, '_> {
                     continue;
                 }
                 let at = e.at.unwrap_or_else(|| unit(&mut self.rng));
-                let ea0 = self.out.attrs.len() as u32;
+                let ea0 = idx(self.out.attrs.len());
                 for a in &e.attrs {
                     let v = self.value(&a.value, ea0 as usize, span_id, parent_id, copy_index, attempt);
                     self.out.attrs.push(KeyValue { key: &a.key, value: v });
                 }
                 self.out.events.push(Event {
                     name: Text::Static(&e.name),
-                    time_ns: (dur as f64 * at) as u64,
-                    attrs: (ea0, self.out.attrs.len() as u32),
+                    time_ns: u64_sat(f64_of(dur) * at),
+                    attrs: (ea0, idx(self.out.attrs.len())),
                 });
             }
         }
         if let Some(ty) = error_type {
-            let e0 = self.out.attrs.len() as u32;
+            let e0 = idx(self.out.attrs.len());
             // A failure taken over from a child carries the child's exception.
             let child_exception = from_child.and_then(|c| {
                 let cs = self.out.spans[c as usize];
@@ -259,14 +260,14 @@ impl<'e> Builder<'e, '_> {
             self.out.events.push(Event {
                 name: Text::Static("exception"),
                 time_ns: dur,
-                attrs: (e0, self.out.attrs.len() as u32),
+                attrs: (e0, idx(self.out.attrs.len())),
             });
             let s = &mut self.out.spans[span_idx];
             s.status = StatusCode::Error;
             s.status_message = ty;
         }
         let s = &mut self.out.spans[span_idx];
-        s.events = (ev0, self.out.events.len() as u32);
+        s.events = (ev0, idx(self.out.events.len()));
         s.end_ns = dur;
     }
 
@@ -304,7 +305,7 @@ impl<'e> Builder<'e, '_> {
             Gen::Num { sampler, as_type } => {
                 let x = sampler.sample(&mut self.rng);
                 match as_type {
-                    NumType::Int => AnyValue::Int(x.round() as i64),
+                    NumType::Int => AnyValue::Int(i64_sat(x.round())),
                     NumType::Double => AnyValue::Double(x),
                     NumType::Str => {
                         let mark = self.out.text_mark();
@@ -319,7 +320,9 @@ impl<'e> Builder<'e, '_> {
             }
             Gen::Cat { values, cum } => Self::lit(&values[pick(&mut self.rng, cum)]),
             Gen::Uuid => AnyValue::Str(self.uuid()),
-            Gen::Seq { start, step } => AnyValue::Int(start.wrapping_add(step.wrapping_mul(self.trace_index as i64))),
+            Gen::Seq { start, step } => {
+                AnyValue::Int(start.wrapping_add(step.wrapping_mul(self.trace_index.cast_signed())))
+            }
             Gen::Template(parts) => {
                 self.scratch.clear();
                 for p in parts {

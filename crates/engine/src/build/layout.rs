@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::rng::unit;
+use tsim_model::num::{f64_of, u64_sat};
 
 impl<'e> Builder<'e, '_> {
     pub(super) fn layout_sequential(&mut self, base: usize, sampled: Option<u64>) -> u64 {
@@ -25,7 +26,7 @@ impl<'e> Builder<'e, '_> {
         let mut used = 0;
         for i in 0..count {
             if extra > 0 {
-                let gap = ((extra as f64 * self.weights[i] / wsum) as u64).min(extra - used);
+                let gap = u64_sat(f64_of(extra) * self.weights[i] / wsum).min(extra - used);
                 used += gap;
                 cursor += gap;
             }
@@ -44,7 +45,7 @@ impl<'e> Builder<'e, '_> {
         let spread = (longest / 20).min(1_000_000);
         let mut block = 0;
         for i in 0..count {
-            let j = (unit(&mut self.rng) * spread as f64) as u64;
+            let j = u64_sat(unit(&mut self.rng) * f64_of(spread));
             let k = &mut self.kids[base + i];
             block = block.max(j + k.dur);
             // The child's duration is no longer needed: keep its start offset there.
@@ -53,7 +54,7 @@ impl<'e> Builder<'e, '_> {
         let edge = EDGE_MIN_NS.max(block / 200);
         let needed = block + 2 * edge;
         let total = sampled.filter(|s| *s >= needed).unwrap_or(needed);
-        let lead = edge + ((total - needed) as f64 * unit(&mut self.rng)) as u64;
+        let lead = edge + u64_sat(f64_of(total - needed) * unit(&mut self.rng));
         for i in 0..count {
             let k = self.kids[base + i];
             self.shift(k.sub, lead + k.dur);

@@ -10,6 +10,7 @@ mod attrs;
 mod layout;
 mod records;
 
+use tsim_model::num::{f64_of, idx, u64_sat};
 use tsim_model::{AnyValue, KeyValue, Span, StatusCode, Text, TraceBuf};
 
 use crate::compile::{CAttr, CCount, CNode, CompiledScenario};
@@ -98,7 +99,7 @@ pub struct Scratch {
 }
 
 fn ms_to_ns(ms: f64) -> u64 {
-    if ms <= 0.0 { 0 } else { (ms * 1e6).min(1e18) as u64 }
+    if ms <= 0.0 { 0 } else { u64_sat((ms * 1e6).min(1e18)) }
 }
 
 impl<'e> Builder<'e, '_> {
@@ -156,13 +157,13 @@ impl<'e> Builder<'e, '_> {
     pub fn run(&mut self, start_ns: u64, records: bool) {
         self.span_nodes.clear();
         self.decisions.clear();
-        let t0 = self.out.attrs.len() as u32;
+        let t0 = idx(self.out.attrs.len());
         let trace_attrs: &'e [CAttr] = &self.nodes[0].trace_attrs;
         for a in trace_attrs {
             let v = self.value(&a.value, t0 as usize, [0; 8], [0; 8], 0, None);
             self.out.attrs.push(KeyValue { key: &a.key, value: v });
         }
-        self.trace_attrs = (t0, self.out.attrs.len() as u32);
+        self.trace_attrs = (t0, idx(self.out.attrs.len()));
         let (sub, _, _) = self.node(0, [0; 8], false, 0);
         self.shift(sub, start_ns);
         if !records {
@@ -179,22 +180,22 @@ impl<'e> Builder<'e, '_> {
     pub(super) fn count(&mut self, c: &CCount) -> u64 {
         match c {
             CCount::Fixed(n) => *n,
-            CCount::Uniform { min, span } => min + (unit(&mut self.rng) * *span as f64) as u64,
-            CCount::Poisson { sampler, min, max } => (sampler.sample(&mut self.rng) as u64).clamp(*min, *max),
+            CCount::Uniform { min, span } => min + u64_sat(unit(&mut self.rng) * f64_of(*span)),
+            CCount::Poisson { sampler, min, max } => u64_sat(sampler.sample(&mut self.rng)).clamp(*min, *max),
         }
     }
 
     /// One copy of node `ni`. Returns its subtree, duration and whether it failed.
     pub(super) fn node(&mut self, ni: u32, parent_id: [u8; 8], forced: bool, copy_index: u64) -> (Sub, u64, bool) {
         let n = &self.nodes[ni as usize];
-        let ev_start = self.out.events.len() as u32;
+        let ev_start = idx(self.out.events.len());
         let node = SpanNode { node: ni, attempt: false, failed_by_child: false };
         let (span_idx, span_id) = self.open_span(&n.name, parent_id, n, node);
         // A policy decision is taken before the work; a deny can fail the span.
         let mut denied = false;
         if let Some(d) = &n.decision {
             let r = pick(&mut self.rng, &d.cum);
-            self.decisions.push((span_idx as u32, r as u32));
+            self.decisions.push((idx(span_idx), idx(r)));
             denied = d.deny_fails_span && &*d.results[r].0 == "deny";
         }
         let forced = forced || denied;
@@ -217,7 +218,7 @@ impl<'e> Builder<'e, '_> {
                     break;
                 }
                 if k < r.max_attempts {
-                    let base = r.backoff_base_ms * r.backoff_multiplier.powi(k as i32 - 1);
+                    let base = r.backoff_base_ms * r.backoff_multiplier.powi(k.cast_signed() - 1);
                     let jitter = 1.0 + r.backoff_jitter * (2.0 * unit(&mut self.rng) - 1.0);
                     cursor += ms_to_ns(base * jitter);
                 }
@@ -233,10 +234,7 @@ impl<'e> Builder<'e, '_> {
         };
         self.finish(span_idx, n, Ending { failed, dur, copy_index, attempt: None, denied, from_child });
         (
-            Sub {
-                spans: (span_idx as u32, self.out.spans.len() as u32),
-                events: (ev_start, self.out.events.len() as u32),
-            },
+            Sub { spans: (idx(span_idx), idx(self.out.spans.len())), events: (ev_start, idx(self.out.events.len())) },
             dur,
             failed,
         )
@@ -252,18 +250,12 @@ impl<'e> Builder<'e, '_> {
         failed: bool,
         copy_index: u64,
     ) -> (Sub, u64) {
-        let ev_start = self.out.events.len() as u32;
+        let ev_start = idx(self.out.events.len());
         let node = SpanNode { node: ni, attempt: true, failed_by_child: false };
         let (span_idx, span_id) = self.open_span(&n.attempt_name, parent_id, n, node);
         let (dur, _) = self.body(n, span_id, failed, n.latency.as_ref());
         self.finish(span_idx, n, Ending { failed, dur, copy_index, attempt: Some(k), denied: false, from_child: None });
-        (
-            Sub {
-                spans: (span_idx as u32, self.out.spans.len() as u32),
-                events: (ev_start, self.out.events.len() as u32),
-            },
-            dur,
-        )
+        (Sub { spans: (idx(span_idx), idx(self.out.spans.len())), events: (ev_start, idx(self.out.events.len())) }, dur)
     }
 
     /// Children first, then this span's own duration; places the children. Returns the

@@ -2,6 +2,7 @@
 //! artifact diffs.
 
 use std::fmt::Write;
+use tsim_model::num::{i64_sat, idx, usize_of};
 
 use rand::Rng;
 use tsim_model::{AnyValue, KeyValue, LogRecord, StatusCode, Text};
@@ -34,7 +35,7 @@ impl<'e> Builder<'e, '_> {
                     let body = self.render_log(&l.message, i);
                     self.cur_dur = span.end_ns - span.start_ns;
                     self.cur_error = failed.then_some(span.status_message);
-                    let a0 = self.out.attrs.len() as u32;
+                    let a0 = idx(self.out.attrs.len());
                     for a in &l.attrs {
                         let v = self.value(&a.value, a0 as usize, span.span_id, span.parent_span_id, 0, None);
                         self.out.attrs.push(KeyValue { key: &a.key, value: v });
@@ -45,8 +46,8 @@ impl<'e> Builder<'e, '_> {
                         severity: l.severity,
                         severity_text: l.severity_text,
                         body,
-                        attrs: (a0, self.out.attrs.len() as u32),
-                        span: i as u32,
+                        attrs: (a0, idx(self.out.attrs.len())),
+                        span: idx(i),
                         logger: Text::Static(l.logger.as_deref().unwrap_or("")),
                     });
                 }
@@ -66,13 +67,13 @@ impl<'e> Builder<'e, '_> {
                     let attrs = if self.trace_attrs.0 == self.trace_attrs.1 {
                         ev.attrs
                     } else {
-                        let a0 = self.out.attrs.len() as u32;
+                        let a0 = idx(self.out.attrs.len());
                         for k in ev.attrs.0..ev.attrs.1 {
                             let kv = self.out.attrs[k as usize];
                             self.out.attrs.push(kv);
                         }
                         self.push_trace_attrs();
-                        (a0, self.out.attrs.len() as u32)
+                        (a0, idx(self.out.attrs.len()))
                     };
                     self.out.logs.push(LogRecord {
                         time_ns: ev.time_ns,
@@ -80,7 +81,7 @@ impl<'e> Builder<'e, '_> {
                         severity_text: "ERROR",
                         body,
                         attrs,
-                        span: i as u32,
+                        span: idx(i),
                         logger: Text::Static(""),
                     });
                 }
@@ -97,7 +98,7 @@ impl<'e> Builder<'e, '_> {
             let span = self.out.spans[si];
             let Some(d) = &self.nodes[self.span_nodes[si].node as usize].decision else { continue };
             let result: &'e str = &d.results[r].0;
-            let a0 = self.out.attrs.len() as u32;
+            let a0 = idx(self.out.attrs.len());
             let push = |b: &mut Self, key: &'static str, v: AnyValue<'e>| b.out.attrs.push(KeyValue { key, value: v });
             push(self, "log_type", AnyValue::Str(Text::Static("policy_decision")));
             let id = self.uuid();
@@ -134,8 +135,8 @@ impl<'e> Builder<'e, '_> {
                 severity: if result == "allow" { 9 } else { 13 },
                 severity_text: if result == "allow" { "INFO" } else { "WARN" },
                 body,
-                attrs: (a0, self.out.attrs.len() as u32),
-                span: si as u32,
+                attrs: (a0, idx(self.out.attrs.len())),
+                span: idx(si),
                 logger: Text::Static("agent_observable_policy.decision_logger"),
             });
         }
@@ -152,11 +153,11 @@ impl<'e> Builder<'e, '_> {
             }
             let span = self.out.spans[si];
             let path = self.render_name(&a.path, si, 0);
-            let added = a.added.sample(&mut self.rng).round() as i64;
-            let removed = a.removed.sample(&mut self.rng).round() as i64;
+            let added = i64_sat(a.added.sample(&mut self.rng).round());
+            let removed = i64_sat(a.removed.sample(&mut self.rng).round());
             let review: &'e str = &a.review[pick(&mut self.rng, &a.review_cum)];
-            let version = 1 + (self.rng.next_u64() % 4) as i64;
-            let a0 = self.out.attrs.len() as u32;
+            let version = 1 + (self.rng.next_u64() % 4).cast_signed();
+            let a0 = idx(self.out.attrs.len());
             let push = |b: &mut Self, key: &'static str, v: AnyValue<'e>| b.out.attrs.push(KeyValue { key, value: v });
             push(self, "log_type", AnyValue::Str(Text::Static("artifact_diff")));
             let id = self.uuid();
@@ -177,12 +178,12 @@ impl<'e> Builder<'e, '_> {
             push(self, "artifact.removed_lines", AnyValue::Int(removed));
             if !a.sections.is_empty() {
                 // One changed section, sometimes two (joined by ", ").
-                let first = (self.rng.next_u64() % a.sections.len() as u64) as usize;
+                let first = usize_of(self.rng.next_u64() % a.sections.len() as u64);
                 let mark = self.out.text_mark();
                 self.out.text.push_str(&a.sections[first]);
                 if a.sections.len() > 1 && chance(&mut self.rng, 0.4) {
                     let second =
-                        (first + 1 + (self.rng.next_u64() % (a.sections.len() as u64 - 1)) as usize) % a.sections.len();
+                        (first + 1 + usize_of(self.rng.next_u64() % (a.sections.len() as u64 - 1))) % a.sections.len();
                     self.out.text.push_str(", ");
                     self.out.text.push_str(&a.sections[second]);
                 }
@@ -193,7 +194,7 @@ impl<'e> Builder<'e, '_> {
             if review != "pending" {
                 // Reviewed 5 to 120 minutes after the artifact was written.
                 let after = ms_to_ns((5.0 + 115.0 * unit(&mut self.rng)) * 60_000.0);
-                push(self, "artifact.reviewed_at_ns", AnyValue::Int((span.end_ns + after) as i64));
+                push(self, "artifact.reviewed_at_ns", AnyValue::Int((span.end_ns + after).cast_signed()));
             }
             let agent = self.out.find_up(si, crate::AGENT_KEYS, false).copied();
             if let Some(v) = agent {
@@ -213,8 +214,8 @@ impl<'e> Builder<'e, '_> {
                 severity: 9,
                 severity_text: "INFO",
                 body,
-                attrs: (a0, self.out.attrs.len() as u32),
-                span: si as u32,
+                attrs: (a0, idx(self.out.attrs.len())),
+                span: idx(si),
                 logger: Text::Static("artifact"),
             });
         }

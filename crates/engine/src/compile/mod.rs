@@ -5,6 +5,7 @@ mod tables;
 mod values;
 
 pub(crate) use tables::*;
+use tsim_model::num::{f64_of, idx, u64_sat};
 use values::*;
 
 use crate::error::CompileError;
@@ -74,7 +75,7 @@ fn node(
     trace: &[String],
 ) -> Result<u32, CompileError> {
     let ctx = format!("scenario `{scenario}`, span `{}` (line {})", spec.span_type, spec.line);
-    let idx = nodes.len() as u32;
+    let idx = idx(nodes.len());
     let latency = match &spec.latency {
         Some(d) => Some(Sampler::new(d, Some(0.0)).map_err(|e| dist_err(&ctx, "latency".into(), e))?),
         None => None,
@@ -272,13 +273,13 @@ impl CompiledScenario {
     /// Traces per variant for a run of `count` traces: the declared counts scaled to `count`
     /// (largest remainder), or, without counts, the weights' shares likewise.
     pub fn variant_counts(&self, count: u64) -> Vec<u64> {
-        let shares: Vec<f64> = self.variants.iter().map(|v| v.count.map(|c| c as f64).unwrap_or(v.weight)).collect();
+        let shares: Vec<f64> = self.variants.iter().map(|v| v.count.map(f64_of).unwrap_or(v.weight)).collect();
         let total: f64 = shares.iter().sum();
         if shares.is_empty() || total <= 0.0 {
             return Vec::new();
         }
-        let exact: Vec<f64> = shares.iter().map(|s| s * count as f64 / total).collect();
-        let mut out: Vec<u64> = exact.iter().map(|e| e.floor() as u64).collect();
+        let exact: Vec<f64> = shares.iter().map(|s| s * f64_of(count) / total).collect();
+        let mut out: Vec<u64> = exact.iter().map(|e| u64_sat(e.floor())).collect();
         let mut left = count - out.iter().sum::<u64>();
         let mut order: Vec<usize> = (0..exact.len()).collect();
         order

@@ -7,6 +7,7 @@
 //! [`otlp`] (protobuf and OTLP/JSON), [`prometheus`] (text exposition), [`remote_write`].
 //! An output with an encoding of its own implements [`MetricsEncoder`].
 
+use crate::num::{f64_of, f64_of_i64};
 use std::collections::HashMap;
 
 use crate::proto::*;
@@ -288,15 +289,17 @@ impl MetricsAgg {
         None
     }
 
-    /// Adds a metric definition (or finds the one of that name); returns its index.
+    /// Adds a metric definition (or finds the one of that name); returns its index. Scenarios
+    /// declare at most 10,000 metrics of a kind, so the index fits (it saturates otherwise).
     pub fn define(&mut self, def: MetricDef) -> u16 {
-        match self.defs.iter().position(|d| d.name == def.name) {
-            Some(i) => i as u16,
+        let i = match self.defs.iter().position(|d| d.name == def.name) {
+            Some(i) => i,
             None => {
                 self.defs.push(def);
-                (self.defs.len() - 1) as u16
+                self.defs.len() - 1
             }
-        }
+        };
+        u16::try_from(i).unwrap_or(u16::MAX)
     }
 
     /// Records `value` for metric `metric` with `labels` (a counter adds it, a gauge sets
@@ -386,7 +389,7 @@ impl MetricsAgg {
                 ("status.code", status_name(span.status)),
             ];
             self.record(CALLS, resource, &labels, 1.0, None);
-            let secs = dur_ns as f64 / 1e9;
+            let secs = f64_of(dur_ns) / 1e9;
             self.record(DURATION, resource, &labels, secs, Some(ex(secs)));
 
             let attrs = t.attrs_of(span.attrs);
@@ -426,7 +429,7 @@ impl MetricsAgg {
             let mut cost = 0.0;
             for (key, ty) in [("gen_ai.usage.input_tokens", "input"), ("gen_ai.usage.output_tokens", "output")] {
                 let tokens = attrs.iter().find(|kv| kv.key == key).and_then(|kv| match kv.value {
-                    AnyValue::Int(i) => Some(i as f64),
+                    AnyValue::Int(i) => Some(f64_of_i64(i)),
                     AnyValue::Double(d) => Some(d),
                     _ => None,
                 });

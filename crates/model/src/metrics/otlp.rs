@@ -4,6 +4,7 @@ use std::io::Write;
 
 use super::*;
 use crate::hex::push_hex;
+use crate::num::i64_sat;
 use crate::otlp_json::{write_f64, write_str};
 
 impl MetricsAgg {
@@ -43,7 +44,7 @@ impl MetricsAgg {
                             put_fixed64(&mut p, 3, time_ns);
                             if def.integer {
                                 put_tag(&mut p, 6, FIXED64);
-                                p.extend_from_slice(&(s.sum.round() as i64).to_le_bytes());
+                                p.extend_from_slice(&i64_sat(s.sum.round()).to_le_bytes());
                             } else {
                                 put_fixed64(&mut p, 4, s.sum.to_bits());
                             }
@@ -164,7 +165,7 @@ impl MetricsAgg {
                     match &def.shape {
                         Shape::Counter | Shape::Gauge => {
                             if def.integer {
-                                let _ = write!(o, ",\"asInt\":\"{}\"}}", s.sum.round() as i64);
+                                let _ = write!(o, ",\"asInt\":\"{}\"}}", i64_sat(s.sum.round()));
                             } else {
                                 o.extend_from_slice(b",\"asDouble\":");
                                 write_f64(o, s.sum);

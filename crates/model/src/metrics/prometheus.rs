@@ -2,6 +2,7 @@
 //! series (`_total`, `_bucket{le}`, `_sum`, `_count`) that remote write and line protocol send.
 
 use super::*;
+use crate::num::f64_of;
 
 /// A Prometheus metric name for an OTLP name, unit and shape, as the collector's
 /// Prometheus exporter builds it: invalid characters become `_`, the unit is spelled out
@@ -180,11 +181,11 @@ impl MetricsAgg {
                     let mut cum = 0;
                     for (b, n) in bounds.iter().zip(&buckets) {
                         cum += n;
-                        out.push((with(&labels, format!("{name}_bucket"), Some(("le", b.to_string()))), cum as f64));
+                        out.push((with(&labels, format!("{name}_bucket"), Some(("le", b.to_string()))), f64_of(cum)));
                     }
-                    out.push((with(&labels, format!("{name}_bucket"), Some(("le", "+Inf".into()))), count as f64));
+                    out.push((with(&labels, format!("{name}_bucket"), Some(("le", "+Inf".into()))), f64_of(count)));
                     out.push((with(&labels, format!("{name}_sum"), None), sum));
-                    out.push((with(&labels, format!("{name}_count"), None), count as f64));
+                    out.push((with(&labels, format!("{name}_count"), None), f64_of(count)));
                 }
             }
         }

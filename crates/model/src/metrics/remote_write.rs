@@ -20,7 +20,7 @@ impl MetricsAgg {
             let mut sample = Vec::new();
             put_fixed64(&mut sample, 1, value.to_bits());
             put_tag(&mut sample, 2, VARINT);
-            put_varint(&mut sample, time_ms as u64);
+            put_varint(&mut sample, time_ms.cast_unsigned());
             put_len_field(&mut ts, 2, &sample);
             put_len_field(out, 1, &ts);
         }

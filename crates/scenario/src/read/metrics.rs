@@ -7,9 +7,16 @@ use crate::dist::{self, Use};
 use crate::spec::*;
 use crate::yaml::{Node, Value};
 
+/// Most variants, and most metrics of each kind, a scenario declares.
+const MAX_DECLARED: usize = 10_000;
+
 impl Reader<'_, '_> {
     pub(crate) fn variants(&mut self, node: &Node) -> Vec<VariantSpec> {
         let Some(list) = self.rep.list(node, "variants") else { return Vec::new() };
+        if list.len() > MAX_DECLARED {
+            self.rep.error(node.line, node.col, format!("{} variants; at most {MAX_DECLARED}", list.len()), None);
+            return Vec::new();
+        }
         let mut out: Vec<VariantSpec> = Vec::new();
         for v in list {
             let Some(f) = self.rep.fields(v, "variant", &["name", "count", "weight", "vars", "overrides"]) else {
@@ -77,6 +84,11 @@ impl Reader<'_, '_> {
                 self.rep.error(group.line, group.col, format!("{key} must be a mapping of name: definition"), None);
                 continue;
             };
+            if entries.len() > MAX_DECLARED {
+                let msg = format!("{} {key}; at most {MAX_DECLARED}", entries.len());
+                self.rep.error(group.line, group.col, msg, None);
+                continue;
+            }
             for (k, v) in entries {
                 let Some(name) = self.rep.string(k, "metric name") else { continue };
                 if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "_.:".contains(c)) {
