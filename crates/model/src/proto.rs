@@ -91,7 +91,7 @@ mod tests {
     #[test]
     fn in_place_fields_equal_copied_ones() {
         for len in [0usize, 1, 127, 128, 300, 16_383, 16_384, 70_000] {
-            let body: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let body: Vec<u8> = (0..len).map(|i| i.to_le_bytes()[0]).collect();
             let (mut a, mut b) = (vec![9u8], vec![9u8]);
             put_len_field(&mut a, 2, &body);
             put_len_field_with(&mut b, 2, |buf| buf.extend_from_slice(&body));
