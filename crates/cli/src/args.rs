@@ -67,11 +67,12 @@ pub struct Global {
     )]
     pub service_name: Option<String>,
 
-    /// Semantic-conventions YAML (OpenTelemetry model, v1 `groups:` or v2 `definition/2`):
+    /// Semantic-conventions YAML (OpenTelemetry model, v1 `groups:` or v2 `definition/2`; also SEMCONV):
     /// `validate` checks scenarios against it; runs fill in required attributes from it.
     #[arg(
         help_heading = "Data (scenarios, seed, time, tenants)",
         long,
+        visible_alias = "semconv",
         global = true,
         hide_env_values = true,
         env = "TELEMETRY_SIMULATOR_SCHEMA_PATH",
@@ -90,10 +91,12 @@ pub struct Global {
     )]
     pub openinference: bool,
 
-    /// Prefix that replaces `vendor.` in span types and attribute keys.
+    /// Prefix that replaces `vendor.` in span types and attribute keys (also from
+    /// TELEMETRY_SIMULATOR_VENDOR_NAME or VENDOR when TELEMETRY_SIMULATOR_ATTR_PREFIX is unset).
     #[arg(
         help_heading = "Data (scenarios, seed, time, tenants)",
         long,
+        visible_alias = "vendor",
         global = true,
         hide_env_values = true,
         env = "TELEMETRY_SIMULATOR_ATTR_PREFIX",
@@ -150,7 +153,19 @@ pub struct Global {
     )]
     pub tenants: Option<String>,
 
-    /// Weights of --tenants, comma-separated (default: equal).
+    /// One tenant id (the Python telemetry-simulator's flag): the same as `--tenants ID`.
+    #[arg(
+        help_heading = "Data (scenarios, seed, time, tenants)",
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "TELEMETRY_SIMULATOR_TENANT_ID",
+        value_name = "ID",
+        conflicts_with = "tenants"
+    )]
+    pub tenant_id: Option<String>,
+
+    /// Weights of --tenants, comma-separated (default: equal; also TENANT_WEIGHTS).
     #[arg(
         help_heading = "Data (scenarios, seed, time, tenants)",
         long,
@@ -204,6 +219,29 @@ pub struct Global {
     #[command(flatten)]
     pub outputs: crate::outputs::Flags,
 
+    /// Leave metrics out (the same as --signals without `metrics`).
+    #[arg(help_heading = "Data (scenarios, seed, time, tenants)", long, global = true)]
+    pub no_metrics: bool,
+
+    /// Leave logs out (the same as --signals without `logs`).
+    #[arg(help_heading = "Data (scenarios, seed, time, tenants)", long, global = true)]
+    pub no_logs: bool,
+
+    /// `schema_url` of every resource (traces, logs, metrics).
+    #[arg(
+        help_heading = "Data (scenarios, seed, time, tenants)",
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "TELEMETRY_SIMULATOR_RESOURCE_SCHEMA_URL",
+        value_name = "URL"
+    )]
+    pub resource_schema_url: Option<String>,
+
+    /// Treat warnings about scenario files (a key given twice) as errors.
+    #[arg(help_heading = "Data (scenarios, seed, time, tenants)", long, global = true)]
+    pub strict: bool,
+
     /// Also write the run summary as JSON to this file.
     #[arg(help_heading = "Report", long, global = true, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
@@ -222,6 +260,8 @@ pub enum Command {
     Validate {
         /// Files or folders (recursively, *.yaml / *.yml); none: the built-ins and --scenarios-dir.
         paths: Vec<PathBuf>,
+        #[command(flatten)]
+        show: crate::show::Show,
     },
     /// Run one scenario.
     Scenario {
@@ -235,6 +275,12 @@ pub enum Command {
     Run {
         #[command(flatten)]
         run: RunArgs,
+        /// Only the scenarios with at least one of these tags, comma-separated.
+        #[arg(long, value_name = "TAG[,TAG…]")]
+        tags: Option<String>,
+        /// Each scenario (of --tags) exactly once, in `list` order, instead of --count picks by weight.
+        #[arg(long, conflicts_with = "count")]
+        each_once: bool,
     },
 }
 

@@ -42,12 +42,14 @@ macro_rules! usage_error {
 }
 
 mod args;
+mod compat;
 mod human;
 mod list;
 mod live;
 mod outputs;
 mod pipeline;
 mod resolve;
+mod show;
 mod summary;
 mod validate;
 
@@ -56,7 +58,7 @@ use resolve::{env, rfc3339, rfc3339_exact, shard, signals, tenants, window};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow};
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use tsim_engine::{Engine, EngineConfig, Schedule};
 use tsim_scenario::semconv::Schema;
 use tsim_scenario::{Catalog, Scenario};
@@ -91,7 +93,12 @@ const DEFAULT_INTERVAL_MS: f64 = 10.0;
 const DEFAULT_COUNT: u64 = 100;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    compat::fill_from_env(&mut cli.global, &matches);
     match real_main(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -110,10 +117,14 @@ fn load_catalog(g: &Global) -> Result<Catalog> {
              (`telemetry-simulator validate DIR` lists every problem)"
         )
     })?;
-    if !g.quiet {
-        for w in &cat.warnings {
+    let in_files: Vec<&tsim_scenario::Diagnostic> = cat.scenarios.iter().flat_map(|s| &s.warnings).collect();
+    if !g.quiet || g.strict {
+        for w in cat.warnings.iter().chain(in_files.iter().copied()) {
             say!("warning: {w}");
         }
+    }
+    if g.strict && !in_files.is_empty() {
+        anyhow::bail!("--strict: {} warning(s) in scenario files are errors", in_files.len());
     }
     Ok(cat)
 }
@@ -126,7 +137,7 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
     };
     match cli.command {
         Command::List => list::list(&load_catalog(&g)?),
-        Command::Validate { paths } => validate::validate(&paths, &g, schema.as_ref()),
+        Command::Validate { paths, show } => validate::validate(&paths, &g, schema.as_ref(), &show),
         Command::Scenario { name, run } => {
             let cat = load_catalog(&g)?;
             let Some(s) = cat.find(&name) else {
@@ -144,12 +155,28 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
                 usage!("no scenario named `{name}`{hint}; `telemetry-simulator list` shows them");
             };
             let list = with_schema(vec![s.clone()], schema.as_ref(), g.quiet);
-            execute(&g, &run, list, s.repeat_count, s.interval_ms)
+            execute(&g, &run, list, s.repeat_count, s.interval_ms, false)
         }
-        Command::Run { run } => {
+        Command::Run { run, tags, each_once } => {
             let cat = load_catalog(&g)?;
-            let list = with_schema(cat.listed().cloned().collect(), schema.as_ref(), g.quiet);
-            execute(&g, &run, list, None, None)
+            let wanted: Vec<&str> = tags
+                .as_deref()
+                .map(|t| t.split(',').map(str::trim).filter(|t| !t.is_empty()).collect())
+                .unwrap_or_default();
+            let picked: Vec<Scenario> = cat
+                .listed()
+                .filter(|s| wanted.is_empty() || s.tags.iter().any(|t| wanted.contains(&t.as_str())))
+                .cloned()
+                .collect();
+            if picked.is_empty() {
+                usage!(
+                    "--tags {}: no scenario has any of these tags (`telemetry-simulator list` shows them)",
+                    wanted.join(",")
+                );
+            }
+            let list = with_schema(picked, schema.as_ref(), g.quiet);
+            let count = each_once.then_some(list.len() as u64);
+            execute(&g, &run, list, count, None, each_once)
         }
     }
 }
@@ -186,6 +213,7 @@ fn execute(
     scenarios: Vec<Scenario>,
     repeat_count: Option<u64>,
     scenario_interval: Option<f64>,
+    each_once: bool,
 ) -> Result<ExitCode> {
     let (shard_index, shards) = shard(run)?;
     if shards > 1 && g.seed.is_none() {
@@ -207,6 +235,8 @@ fn execute(
             .unwrap_or_default(),
         openinference: g.openinference,
         no_records: !signals.contains(&Signal::Logs),
+        round_robin: each_once,
+        schema_url: g.resource_schema_url.clone().filter(|s| !s.is_empty()),
     };
     let refs: Vec<&Scenario> = scenarios.iter().collect();
     let mut engine = Engine::new(&refs, &cfg)?;

@@ -120,8 +120,9 @@ pub fn signals(g: &Global) -> Result<Vec<Signal>> {
             out.push(sig);
         }
     }
+    out.retain(|s| !(g.no_metrics && *s == Signal::Metrics || g.no_logs && *s == Signal::Logs));
     if out.is_empty() {
-        usage!("--signals needs at least one of traces, logs, metrics");
+        usage!("--signals needs at least one of traces, logs, metrics (after --no-metrics / --no-logs)");
     }
     Ok(out)
 }

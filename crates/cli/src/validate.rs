@@ -22,7 +22,12 @@ fn source_of(s: &Scenario) -> String {
 }
 
 /// Checks `paths` (or, with none, the built-ins and --scenarios-dir); exit 1 on any error.
-pub fn validate(paths: &[PathBuf], g: &Global, schema: Option<&Schema>) -> Result<ExitCode> {
+pub fn validate(paths: &[PathBuf], g: &Global, schema: Option<&Schema>, show: &crate::show::Show) -> Result<ExitCode> {
+    if show.show_schema && schema.is_none() {
+        usage!(
+            "--show-schema needs a schema: --schema-path FILE (or --semconv, SEMCONV, TELEMETRY_SIMULATOR_SCHEMA_PATH)"
+        );
+    }
     let mut failed = false;
     let mut scenarios: Vec<Scenario> = Vec::new();
     if paths.is_empty() {
@@ -44,6 +49,13 @@ pub fn validate(paths: &[PathBuf], g: &Global, schema: Option<&Schema>) -> Resul
         for f in &scan.files {
             match tsim_scenario::load_file(f, &g.attr_prefix) {
                 Ok(None) => say!("warning: {}", tsim_scenario::not_scenario_warning(f)),
+                Ok(Some(s)) if g.strict && !s.warnings.is_empty() => {
+                    failed = true;
+                    for w in &s.warnings {
+                        say!("error (--strict): {w}");
+                    }
+                    out!("invalid {}: {} warning(s), errors with --strict", f.display(), s.warnings.len());
+                }
                 Ok(Some(s)) => match scenarios.iter().find(|o| o.name == s.name) {
                     Some(o) => {
                         failed = true;
@@ -60,7 +72,20 @@ pub fn validate(paths: &[PathBuf], g: &Global, schema: Option<&Schema>) -> Resul
             }
         }
     }
+    if let (true, Some(schema)) = (show.show_schema, schema) {
+        out!("{}", crate::show::schema(schema).trim_end());
+    }
+    let valid: Vec<&Scenario> = scenarios.iter().collect();
+    if show.show_spans {
+        out!("{}", crate::show::spans(&valid).trim_end());
+    }
+    if show.show_metrics {
+        out!("{}", crate::show::metrics(&valid).trim_end());
+    }
     for s in scenarios {
+        for w in &s.warnings {
+            say!("warning: {w}");
+        }
         let mut errors = 0;
         if let Some(schema) = schema {
             for f in schema.check(&s, &source_of(&s)) {

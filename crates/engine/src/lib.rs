@@ -56,6 +56,10 @@ pub struct EngineConfig {
     /// Build no log records (decisions, artifacts, logs): the run exports no logs. Spans
     /// are the same either way (records are drawn after them).
     pub no_records: bool,
+    /// Trace `i` uses scenario `i mod n` (each scenario in turn) instead of a draw by weight.
+    pub round_robin: bool,
+    /// `schema_url` of every resource.
+    pub schema_url: Option<String>,
 }
 
 /// Attribute keys naming a span's agent, in order of preference (the span, then ancestors).
@@ -84,6 +88,7 @@ pub struct Generated {
 pub struct Engine {
     scenarios: Vec<CompiledScenario>,
     scenario_cum: Vec<f64>,
+    round_robin: bool,
     tenants: Vec<Box<str>>,
     tenant_cum: Vec<f64>,
     seed: u64,
@@ -131,7 +136,8 @@ impl Engine {
         let compiled = scenarios.iter().map(|s| CompiledScenario::new(s)).collect::<Result<Vec<_>, _>>()?;
         declared::check_names(scenarios.iter().flat_map(|s| s.metrics.iter().map(|m| (s.name.as_str(), m))))?;
         let tenants: Vec<Box<str>> = cfg.tenants.iter().map(|(t, _)| t.as_str().into()).collect();
-        let mut resources = Resources::default();
+        let mut resources =
+            Resources { schema_url: cfg.schema_url.clone().unwrap_or_default(), ..Resources::default() };
         for s in scenarios {
             for t in 0..tenants.len().max(1) {
                 let mut attrs: Vec<(String, OwnedValue)> = vec![
@@ -158,6 +164,7 @@ impl Engine {
         Ok(Engine {
             scenarios: compiled,
             scenario_cum: cumulative(weights),
+            round_robin: cfg.round_robin,
             tenant_cum: cumulative(cfg.tenants.iter().map(|(_, w)| *w)),
             tenants,
             seed: cfg.seed,
@@ -225,7 +232,11 @@ impl Engine {
         scratch: &mut Scratch,
     ) -> Generated {
         let mut rng = trace_rng(self.seed, index);
-        let scenario = if self.scenarios.len() == 1 { 0 } else { pick(&mut rng, &self.scenario_cum) };
+        let scenario = match self.scenarios.len() {
+            1 => 0,
+            n if self.round_robin => usize_of(index % n as u64),
+            _ => pick(&mut rng, &self.scenario_cum),
+        };
         let tenant = (!self.tenants.is_empty()).then(|| pick(&mut rng, &self.tenant_cum));
         let sc = &self.scenarios[scenario];
         let nodes: &[compile::CNode] = if sc.variants.is_empty() {

@@ -94,7 +94,12 @@ impl TraceEncoder for JsonTraceEncoder {
             write_str(out, &resources.scope.version);
             out.extend_from_slice(items_key);
             out.extend_from_slice(spans);
-            out.extend_from_slice(b"]}]}");
+            out.extend_from_slice(b"]}]");
+            if !resources.schema_url.is_empty() {
+                out.extend_from_slice(b",\"schemaUrl\":");
+                write_str(out, &resources.schema_url);
+            }
+            out.push(b'}');
         }
         out.extend_from_slice(b"]}");
         self.batches.recycle(batches);

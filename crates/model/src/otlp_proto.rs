@@ -99,7 +99,9 @@ impl TraceEncoder for ProtoTraceEncoder {
         for (id, spans) in &batches {
             let res = self.resource_bytes(resources, *id);
             let scope_spans_len = len_field_size(1, scope.len()) + spans.len();
-            let resource_spans_len = len_field_size(1, res.len()) + len_field_size(2, scope_spans_len);
+            let url = resources.schema_url.as_bytes();
+            let url_len = if url.is_empty() { 0 } else { len_field_size(3, url.len()) };
+            let resource_spans_len = len_field_size(1, res.len()) + len_field_size(2, scope_spans_len) + url_len;
             put_tag(out, 1, LEN);
             put_varint(out, resource_spans_len as u64);
             put_len_field(out, 1, res);
@@ -107,6 +109,9 @@ impl TraceEncoder for ProtoTraceEncoder {
             put_varint(out, scope_spans_len as u64);
             put_len_field(out, 1, &scope);
             out.extend_from_slice(spans);
+            if !url.is_empty() {
+                put_len_field(out, 3, url);
+            }
         }
         self.batches.recycle(batches);
         self.spans = 0;

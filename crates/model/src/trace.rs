@@ -312,6 +312,8 @@ pub struct Resources {
     pub list: Vec<Resource>,
     /// Scope of all spans.
     pub scope: Scope,
+    /// `schema_url` of every resource (empty: none).
+    pub schema_url: String,
 }
 
 /// Encoded spans grouped by resource, in order of first appearance, with buffers kept for

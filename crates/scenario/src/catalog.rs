@@ -47,7 +47,10 @@ fn parse_file_text(src: &str, file: &str, prefix: &str, skip_others: bool) -> Re
     }
     let scenario = node.and_then(|node| Reader { rep: &mut rep, prefix, trace_keys: Vec::new() }.scenario(&node, file));
     match scenario {
-        Some(s) if rep.diags.is_empty() => Ok(Some(s)),
+        Some(mut s) if rep.diags.is_empty() => {
+            s.warnings = rep.warnings;
+            Ok(Some(s))
+        }
         _ => {
             if rep.diags.is_empty() {
                 rep.error(1, 1, "scenario could not be read", None);

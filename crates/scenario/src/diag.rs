@@ -83,23 +83,28 @@ pub(crate) struct Reporter<'a> {
     pub file: &'a str,
     pub src: &'a str,
     pub diags: Vec<Diagnostic>,
+    /// What is accepted but worth saying (a duplicate key); `--strict` makes these errors.
+    pub warnings: Vec<Diagnostic>,
 }
 
 impl<'a> Reporter<'a> {
     pub fn new(file: &'a str, src: &'a str) -> Self {
-        Self { file, src, diags: Vec::new() }
+        Self { file, src, diags: Vec::new(), warnings: Vec::new() }
+    }
+
+    fn located(&self, line: u32, col: u32, message: String, help: Option<String>) -> Diagnostic {
+        let source_line = self.src.lines().nth(line.saturating_sub(1) as usize).map(|l| l.trim_end().to_string());
+        Diagnostic { file: self.file.to_string(), line: line.max(1), col: col.max(1), message, help, source_line }
     }
 
     pub fn error(&mut self, line: u32, col: u32, message: impl Into<String>, help: Option<String>) {
-        let source_line = self.src.lines().nth(line.saturating_sub(1) as usize).map(|l| l.trim_end().to_string());
-        self.diags.push(Diagnostic {
-            file: self.file.to_string(),
-            line: line.max(1),
-            col: col.max(1),
-            message: message.into(),
-            help,
-            source_line,
-        });
+        let d = self.located(line, col, message.into(), help);
+        self.diags.push(d);
+    }
+
+    pub fn warn(&mut self, line: u32, col: u32, message: impl Into<String>) {
+        let d = self.located(line, col, message.into(), None);
+        self.warnings.push(d);
     }
 }
 

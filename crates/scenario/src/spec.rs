@@ -10,6 +10,9 @@ use crate::yaml::Node;
 pub struct Scenario {
     /// Unique name, used by `--name`.
     pub name: String,
+    /// What was accepted but is worth saying, located (a duplicate key); `--strict` refuses
+    /// a scenario with any.
+    pub warnings: Vec<crate::Diagnostic>,
     /// Free text.
     pub description: String,
     /// Labels shown by `list`.
@@ -175,7 +178,14 @@ pub struct ErrorSpec {
     pub attributes: Vec<(String, AttrSpec)>,
     /// Per error type: the exception type and message of the `exception` event.
     pub exceptions: Vec<(String, String, Option<String>)>,
+    /// The error types a `retry:` block retries; a failed attempt of another type ends the
+    /// retries (the span fails at once). `None`: [`DEFAULT_RETRYABLE`].
+    pub retryable_types: Option<Vec<String>>,
 }
+
+/// The error types retried when `retryable_types` is not given: those the Python
+/// telemetry-simulator 1.x retries by default, and `_OTHER` (an error of no declared type).
+pub const DEFAULT_RETRYABLE: &[&str] = &["timeout", "upstream_5xx", "rate_limit", "_OTHER"];
 
 /// Retry behaviour of a node.
 #[derive(Debug, Clone, PartialEq)]

@@ -179,19 +179,52 @@ pub(crate) fn parse(src: &str, rep: &mut Reporter<'_>) -> Option<Node> {
         },
         with_snippet: false,
         strict_booleans: true,
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::PassThrough,
     };
     let mut options = options;
     options.alias_limits.max_total_replayed_events = 100_000;
     options.alias_limits.max_replay_stack_depth = 16;
     options.alias_limits.max_alias_expansions_per_anchor = 1_000;
     match serde_saphyr::from_str_with_options::<Node>(src, options) {
-        Ok(n) => Some(n),
+        Ok(mut n) => {
+            last_key_wins(&mut n, rep);
+            Some(n)
+        }
         Err(e) => {
             let (line, col) = e.location().map(|l| (l.line() as u32, l.column() as u32)).unwrap_or((1, 1));
             let msg = plain_message(&e.without_snippet().to_string());
             rep.error(line, col, format!("invalid YAML: {msg}"), None);
             None
         }
+    }
+}
+
+/// A key given twice in one mapping: the later value is used, as PyYAML (and with it the
+/// Python telemetry-simulator 1.x) reads such files, with a warning at the earlier one.
+fn last_key_wins(node: &mut Node, rep: &mut Reporter<'_>) {
+    match &mut node.value {
+        Value::Seq(items) => items.iter_mut().for_each(|n| last_key_wins(n, rep)),
+        Value::Map(entries) => {
+            let mut i = 0;
+            while i < entries.len() {
+                let later = entries[i + 1..].iter().find(|(k, _)| k.value == entries[i].0.value).map(|(k, _)| k.line);
+                match later {
+                    Some(line) => {
+                        let (k, _) = entries.remove(i);
+                        let key = match &k.value {
+                            Value::Str(s) => s.clone(),
+                            other => format!("{other:?}"),
+                        };
+                        rep.warn(k.line, k.col, format!("duplicate key `{key}`: the one on line {line} is used"));
+                    }
+                    None => {
+                        last_key_wins(&mut entries[i].1, rep);
+                        i += 1;
+                    }
+                }
+            }
+        }
+        _ => {}
     }
 }
 

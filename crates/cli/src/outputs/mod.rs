@@ -52,6 +52,7 @@ outputs! {
     otlp,
     discard,
     files,
+    output_file,
     app_log,
     loggers,
     decision_log,

@@ -10,7 +10,7 @@ use super::{Built, Ctx, Wired};
 #[group(skip)]
 pub struct Flags {
     /// Print one line per trace (id, scenario, tenant, span names).
-    #[arg(help_heading = "Report", long, global = true)]
+    #[arg(help_heading = "Report", long, global = true, visible_alias = "show-all-attributes")]
     pub show_spans: bool,
 
     /// Print every span with timing, status, attributes and events.

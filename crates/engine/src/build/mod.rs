@@ -217,6 +217,14 @@ impl<'e> Builder<'e, '_> {
                     ok = true;
                     break;
                 }
+                // An error of a type that is not retried ends the retries: the node fails.
+                let not_retried = self.cur_error.is_some_and(|t| {
+                    let ty = self.out.str(&t);
+                    n.error_types.iter().zip(&r.retryable).any(|(t, ok)| !ok && **t == *ty)
+                });
+                if not_retried {
+                    break;
+                }
                 if k < r.max_attempts {
                     let base = r.backoff_base_ms * r.backoff_multiplier.powi(k.cast_signed() - 1);
                     let jitter = 1.0 + r.backoff_jitter * (2.0 * unit(&mut self.rng) - 1.0);

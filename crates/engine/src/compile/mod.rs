@@ -90,6 +90,18 @@ fn node(
             max: *max,
         },
     };
+    let (error_types, weights): (Vec<Box<str>>, Vec<f64>) = if spec.error.types.is_empty() {
+        (vec!["_OTHER".into()], vec![1.0])
+    } else {
+        spec.error.types.iter().map(|(t, w)| (t.as_str().into(), *w)).unzip()
+    };
+    let retryable = error_types
+        .iter()
+        .map(|t| match &spec.error.retryable_types {
+            Some(list) => list.iter().any(|r| **r == **t),
+            None => tsim_scenario::DEFAULT_RETRYABLE.contains(&&**t),
+        })
+        .collect();
     let retry = spec.retry.as_ref().filter(|r| r.enabled).map(|r| CRetry {
         max_attempts: r.max_attempts.max(1),
         force_initial_failure: r.force_initial_failure,
@@ -101,12 +113,8 @@ fn node(
         } else {
             r.success_rate_per_attempt.clone()
         },
+        retryable,
     });
-    let (error_types, weights): (Vec<Box<str>>, Vec<f64>) = if spec.error.types.is_empty() {
-        (vec!["_OTHER".into()], vec![1.0])
-    } else {
-        spec.error.types.iter().map(|(t, w)| (t.as_str().into(), *w)).unzip()
-    };
     let (name, name_parts): (Box<str>, _) = match spec.name.as_deref() {
         None => (spec.span_type.as_str().into(), None),
         Some(n) => {

@@ -123,6 +123,8 @@ pub(crate) struct CRetry {
     pub backoff_jitter: f64,
     /// Success chance per attempt (the last repeats).
     pub success: Vec<f64>,
+    /// Per error type of the node (as in `CNode::error_types`): a failed attempt of it is retried.
+    pub retryable: Vec<bool>,
 }
 
 #[derive(Debug)]

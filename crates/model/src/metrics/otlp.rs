@@ -105,6 +105,9 @@ impl MetricsAgg {
             let mut rm = Vec::new();
             put_len_field(&mut rm, 1, &res);
             put_len_field(&mut rm, 2, &sm);
+            if !resources.schema_url.is_empty() {
+                put_len_field(&mut rm, 3, resources.schema_url.as_bytes());
+            }
             put_len_field(out, 1, &rm);
         }
     }
@@ -216,7 +219,12 @@ impl MetricsAgg {
                 }
                 o.extend_from_slice(b"}}");
             }
-            o.extend_from_slice(b"]}]}");
+            o.extend_from_slice(b"]}]");
+            if !resources.schema_url.is_empty() {
+                o.extend_from_slice(b",\"schemaUrl\":");
+                write_str(o, &resources.schema_url);
+            }
+            o.push(b'}');
         }
         o.extend_from_slice(b"]}");
     }

@@ -21,6 +21,7 @@ const TOP_KEYS: &[&str] = &[
     "emit_metrics",
     "emit_logs",
     "root",
+    "spans",
     "weight",
     "resource",
     "pricing",
@@ -30,8 +31,13 @@ const TOP_KEYS: &[&str] = &[
     "max_spans_per_trace",
 ];
 
+/// Top-level keys of the Python telemetry-simulator 2.x workload format (not supported).
+const WORKLOAD_KEYS: &[&str] =
+    &["workload_weight", "latency_profiles", "endusers", "mcp_server", "control_plane", "data_plane"];
+
 const NODE_KEYS: &[&str] = &[
     "type",
+    "span_type",
     "name",
     "kind",
     "latency",
@@ -59,6 +65,20 @@ pub(crate) struct Reader<'r, 'a> {
 
 impl Reader<'_, '_> {
     pub fn scenario(&mut self, node: &Node, source: &str) -> Option<Scenario> {
+        if node.get("root").is_none()
+            && node.get("spans").is_none()
+            && let Some((k, _)) = node
+                .as_map()
+                .and_then(|m| m.iter().find(|(k, _)| k.as_str().is_some_and(|k| WORKLOAD_KEYS.contains(&k))))
+        {
+            let msg = format!(
+                "this is the Python telemetry-simulator 2.x workload format (`{}:`), which is not supported; \
+                 see README, \"Coming from the Python telemetry-simulator\"",
+                k.as_str().unwrap_or_default()
+            );
+            self.rep.error(k.line, k.col, msg, None);
+            return None;
+        }
         let f = self.rep.fields(node, "scenario", TOP_KEYS)?;
         let name = match f.get("name") {
             Some(n) => self.rep.string(n, "name"),
@@ -110,7 +130,12 @@ impl Reader<'_, '_> {
             None => Vec::new(),
         };
         self.trace_keys = trace_attributes.iter().map(|(k, _)| k.clone()).collect();
-        let root = match f.get("root") {
+        // `spans: [ … ]` (the Python tool's other spelling): its first entry is the root.
+        let spans_root = f.get("spans").map(|n| match &n.value {
+            Value::Seq(items) => items.first().unwrap_or(n),
+            _ => n,
+        });
+        let root = match f.get("root").or(spans_root) {
             Some(n) => self.span(n, true),
             None => {
                 self.rep.error(node.line, node.col, "scenario needs a `root` span", None);
@@ -137,6 +162,7 @@ impl Reader<'_, '_> {
             self.check_budget(root, max_spans);
         }
         Some(Scenario {
+            warnings: Vec::new(),
             name: name?,
             description,
             tags,

@@ -9,7 +9,7 @@ use crate::yaml::{Node, Value};
 impl Reader<'_, '_> {
     pub(crate) fn span(&mut self, node: &Node, is_root: bool) -> Option<SpanSpec> {
         let f = self.rep.fields(node, "span", NODE_KEYS)?;
-        let span_type = match f.get("type") {
+        let span_type = match f.get_any(&["type", "span_type"]) {
             Some(n) => self.rep.string(n, "type"),
             None => {
                 self.rep.error(node.line, node.col, "span needs a `type`", None);
@@ -148,15 +148,39 @@ impl Reader<'_, '_> {
     }
 
     pub(crate) fn error_spec(&mut self, node: &Node) -> ErrorSpec {
-        let Some(f) = self.rep.fields(node, "error", &["rate", "types", "propagation", "attributes", "exceptions"])
-        else {
+        // `error: 0.02`: the rate alone (the Python telemetry-simulator 1.x's shorthand).
+        if matches!(node.value, Value::Int(_) | Value::Float(_)) {
+            let rate = self.rep.probability(node, "error").unwrap_or(0.0);
+            return ErrorSpec { rate, ..ErrorSpec::default() };
+        }
+        let Some(f) = self.rep.fields(
+            node,
+            "error",
+            &[
+                "rate",
+                "base_rate",
+                "types",
+                "type_weights",
+                "retryable_types",
+                "propagation",
+                "attributes",
+                "exceptions",
+            ],
+        ) else {
             return ErrorSpec::default();
         };
-        let rate = f.get("rate").and_then(|n| self.rep.probability(n, "error.rate")).unwrap_or(0.0);
-        let types = match f.get("types") {
+        let rate = f.get_any(&["rate", "base_rate"]).and_then(|n| self.rep.probability(n, "error.rate")).unwrap_or(0.0);
+        let mut types = match f.get("types") {
             Some(n) => self.weighted_strings(n, "error.types"),
             None => Vec::new(),
         };
+        if let Some(w) = f.get("type_weights") {
+            self.type_weights(w, f.get("types"), &mut types);
+        }
+        let retryable_types = f.get("retryable_types").map(|n| match self.rep.list(n, "retryable_types") {
+            Some(l) => l.iter().filter_map(|t| self.rep.string(t, "error type")).collect(),
+            None => Vec::new(),
+        });
         let (mut from_parent, mut cascade, mut from_child) = (0.0, 0.0, 0.0);
         if let Some(p) = f.get("propagation")
             && let Some(pf) = self.rep.fields(p, "propagation", &["from_parent", "cascade_to_siblings", "from_child"])
@@ -189,7 +213,42 @@ impl Reader<'_, '_> {
                 }
             }
         }
-        ErrorSpec { rate, types, from_parent, cascade_to_siblings: cascade, from_child, attributes, exceptions }
+        ErrorSpec {
+            rate,
+            types,
+            from_parent,
+            cascade_to_siblings: cascade,
+            from_child,
+            attributes,
+            exceptions,
+            retryable_types,
+        }
+    }
+
+    /// `type_weights: [3, 1]`: the weights of `types` (a list), in its order.
+    fn type_weights(&mut self, node: &Node, types_node: Option<&Node>, types: &mut [(String, f64)]) {
+        let Some(list) = self.rep.list(node, "type_weights") else { return };
+        let Some(t) = types_node.filter(|t| matches!(t.value, Value::Seq(_))) else {
+            self.rep.error(node.line, node.col, "type_weights needs `types` as a list (in the same order)", None);
+            return;
+        };
+        if list.len() != types.len() {
+            let msg = format!("type_weights has {} weights for {} types (line {})", list.len(), types.len(), t.line);
+            self.rep.error(node.line, node.col, msg, None);
+            return;
+        }
+        let weights: Vec<f64> =
+            list.iter().filter_map(|w| self.rep.number_where(w, "weight", ">= 0", |v| v >= 0.0)).collect();
+        if weights.len() != types.len() {
+            return;
+        }
+        if weights.iter().sum::<f64>() <= 0.0 {
+            self.rep.error(node.line, node.col, "type_weights need a positive total", None);
+            return;
+        }
+        for ((_, w), v) in types.iter_mut().zip(weights) {
+            *w = v;
+        }
     }
 
     /// One of `allowed`, or a list / weighted mapping of them with a positive total weight.
