@@ -434,3 +434,36 @@ fn validate_shows_span_trees_and_metrics() {
     let r = run(&["validate", "--show-schema"]);
     assert_eq!(r.code(), 2, "no schema: a usage error");
 }
+
+#[test]
+fn basic_latency_spikes_are_read_as_its_loader_meant_them() {
+    let yaml = "name: s\nroot:\n  type: vendor.a2a.orchestrate\n  latency: {mean_ms: 100, variance: 0.1, spike_rate: 1.0, spike_multiplier: 2}\n";
+    let dir = scenario_dir("py-spike", yaml);
+    let args = [
+        "--scenarios-dir",
+        "s",
+        "--seed",
+        "1",
+        "--start-time",
+        START,
+        "--signals",
+        "traces",
+        "scenario",
+        "--name",
+        "s",
+        "-n",
+        "200",
+        "--interval",
+        "0",
+    ];
+    let r = run_in(&dir, &args, &[]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    for line in std::fs::read_to_string(dir.join("telemetry-out/traces.jsonl")).unwrap().lines() {
+        let req: serde_json::Value = serde_json::from_str(line).unwrap();
+        for s in req["resourceSpans"][0]["scopeSpans"][0]["spans"].as_array().unwrap() {
+            let ns = |k: &str| s[k].as_str().unwrap().parse::<u64>().unwrap();
+            let ms = (ns("endTimeUnixNano") - ns("startTimeUnixNano")) as f64 / 1e6;
+            assert!((150.0..=201.0).contains(&ms), "every latency is a spike in mean × [1.5, 2]: {ms}");
+        }
+    }
+}

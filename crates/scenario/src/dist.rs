@@ -258,9 +258,11 @@ fn parse_shape(
 }
 
 /// The Python telemetry-simulator 1.x's basic latency form: `{mean_ms, variance}` where variance is the relative
-/// spread (0.3 = ±30 %), sampled uniformly in `mean × (1 ± variance)`, never below 0.
+/// spread (0.3 = ±30 %), sampled uniformly in `mean × (1 ± variance)`, never below 0. Its loader's
+/// `spike_rate` (chance of a slow outlier) and `spike_multiplier` (default 3) add, with that
+/// chance, a latency uniform in `mean × [1.5, spike_multiplier]`.
 fn parse_mean_variance(rep: &mut Reporter<'_>, node: &Node, what: &str) -> Option<NumDist> {
-    let f = rep.fields(node, what, &["mean_ms", "mean", "variance", "min", "max"])?;
+    let f = rep.fields(node, what, &["mean_ms", "mean", "variance", "spike_rate", "spike_multiplier", "min", "max"])?;
     let Some(m) = f.get_any(&["mean_ms", "mean"]) else {
         rep.error(
             node.line,
@@ -281,6 +283,20 @@ fn parse_mean_variance(rep: &mut Reporter<'_>, node: &Node, what: &str) -> Optio
         Dist::Constant(mean)
     } else {
         Dist::Uniform { low: mean * (1.0 - variance), high: mean * (1.0 + variance) }
+    };
+    let spike_rate = match f.get("spike_rate") {
+        Some(v) => rep.number_where(v, "spike_rate", "in [0, 1]", |v| (0.0..=1.0).contains(&v))?,
+        None => 0.0,
+    };
+    let multiplier = match f.get("spike_multiplier") {
+        Some(v) => rep.number_where(v, "spike_multiplier", ">= 1.5", |v| v >= 1.5 && v.is_finite())?,
+        None => 3.0,
+    };
+    let dist = if spike_rate > 0.0 {
+        let spike = Dist::Uniform { low: mean * 1.5, high: mean * multiplier };
+        Dist::Mixture(vec![(1.0 - spike_rate, NumDist::new(dist)), (spike_rate, NumDist::new(spike))])
+    } else {
+        dist
     };
     Some(NumDist { dist, min: Some(min), max })
 }

@@ -284,10 +284,22 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_keys_are_rejected() {
-        let e = parse_err("name: x\nname: y\n");
-        assert!(e.starts_with("t.yaml:2:1: invalid YAML: duplicate key `name` (each key may appear once"), "{e}");
-        assert!(!e.contains("DuplicateKeyPolicy") && !e.contains("at line"), "{e}");
+    fn a_duplicate_key_keeps_the_last_value_with_a_warning_at_the_first() {
+        let src = "name: x\nroot:\n  a: 1\n  b: 2\n  a: 3\nname: y\n";
+        let mut r = Reporter::new("t.yaml", src);
+        let n = parse(src, &mut r).unwrap();
+        assert!(r.diags.is_empty(), "{:?}", r.diags);
+        assert_eq!(n.get("name").unwrap().value, Value::Str("y".into()));
+        let root = n.get("root").unwrap().as_map().unwrap();
+        assert_eq!(root.len(), 2);
+        assert_eq!(n.get("root").unwrap().get("a").unwrap().value, Value::Int(3));
+        let w: Vec<String> = r.warnings.iter().map(|d| d.to_string()).collect();
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(
+            w.iter().any(|d| d.starts_with("t.yaml:1:1: duplicate key `name`: the one on line 6 is used")),
+            "{w:?}"
+        );
+        assert!(w.iter().any(|d| d.starts_with("t.yaml:3:3: duplicate key `a`: the one on line 5 is used")), "{w:?}");
     }
 
     #[test]
