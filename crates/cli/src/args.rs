@@ -160,8 +160,7 @@ pub struct Global {
         global = true,
         hide_env_values = true,
         env = "TELEMETRY_SIMULATOR_TENANT_ID",
-        value_name = "ID",
-        conflicts_with = "tenants"
+        value_name = "ID"
     )]
     pub tenant_id: Option<String>,
 

@@ -10,8 +10,8 @@ use crate::resolve::env;
 
 /// Fills settings the command line left unset from the Python tool's variables:
 /// `TELEMETRY_SIMULATOR_VENDOR_NAME` / `VENDOR` (the attribute prefix), `SEMCONV` (the
-/// semantic-convention schema), `TELEMETRY_SIMULATOR_TENANT_ID` (one tenant) and
-/// `TENANT_WEIGHTS` (their weights). Our own names win over these.
+/// semantic-convention schema), `--tenant-id` / `TELEMETRY_SIMULATOR_TENANT_ID` (one tenant)
+/// and `TENANT_WEIGHTS` (their weights). Our own variables win over these; flags over both.
 pub fn fill_from_env(g: &mut Global, matches: &ArgMatches) {
     if matches.value_source("attr_prefix") == Some(ValueSource::DefaultValue)
         && let Some(v) = ["TELEMETRY_SIMULATOR_VENDOR_NAME", "VENDOR"].iter().find_map(|k| nonempty(k))
@@ -21,8 +21,12 @@ pub fn fill_from_env(g: &mut Global, matches: &ArgMatches) {
     if g.schema_path.is_none() {
         g.schema_path = nonempty("SEMCONV").map(Into::into);
     }
-    if g.tenants.is_none() {
-        g.tenants = g.tenant_id.clone().or_else(|| nonempty("TELEMETRY_SIMULATOR_TENANT_ID"));
+    // `--tenant-id` (clap also reads TELEMETRY_SIMULATOR_TENANT_ID into it): given on the
+    // command line it wins over TELEMETRY_TENANT_UUIDS (not over `--tenants`); from the
+    // variable it fills a gap.
+    let typed = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+    if g.tenant_id.is_some() && (g.tenants.is_none() || (typed("tenant_id") && !typed("tenants"))) {
+        g.tenants = g.tenant_id.clone();
     }
     if g.tenant_weights.is_none() {
         g.tenant_weights = nonempty("TENANT_WEIGHTS");

@@ -267,67 +267,21 @@ fn diagnostics_of_several_files_each_end_their_line() {
 #[test]
 fn the_python_tools_flags_do_what_they_did() {
     let dir = tempdir("py-flags");
-    let base = ["--seed", "2", "--start-time", START];
+    let go = |args: &str| run_in(&dir, &[&["--seed", "2", "--start-time", START][..], &words(args)].concat(), &[]);
+    let one = "scenario --name tool_retry -n 3 --interval 0";
     // --show-all-attributes: the one-line-per-trace view.
-    let r = run_in(
-        &dir,
-        &[
-            &base[..],
-            &[
-                "-q",
-                "--output",
-                "o0",
-                "--show-all-attributes",
-                "--signals",
-                "traces",
-                "scenario",
-                "--name",
-                "tool_retry",
-                "-n",
-                "3",
-                "--interval",
-                "0",
-            ],
-        ]
-        .concat(),
-        &[],
-    );
+    let r = go(&format!("-q --output o0 --show-all-attributes --signals traces {one}"));
     assert_eq!(r.code(), 0, "{}", r.stderr());
     assert_eq!(String::from_utf8_lossy(&r.out.stdout).lines().filter(|l| l.starts_with("trace ")).count(), 3);
     // --output-file: spans there, metrics and logs next to it; no default folder.
-    let r = run_in(
-        &dir,
-        &[&base[..], &["--output-file", "x/t.jsonl", "scenario", "--name", "tool_retry", "-n", "3", "--interval", "0"]]
-            .concat(),
-        &[],
-    );
+    let r = go(&format!("--output-file x/t.jsonl {one}"));
     assert_eq!(r.code(), 0, "{}", r.stderr());
     for f in ["x/t.jsonl", "x/t_metrics.jsonl", "x/t_logs.jsonl"] {
         assert!(dir.join(f).is_file(), "{f}");
     }
     assert!(!dir.join("telemetry-out").exists());
     // --no-metrics, --no-logs.
-    let r = run_in(
-        &dir,
-        &[
-            &base[..],
-            &[
-                "--output",
-                "o1",
-                "--no-metrics",
-                "--no-logs",
-                "scenario",
-                "--name",
-                "tool_retry",
-                "-n",
-                "3",
-                "--interval",
-                "0",
-            ],
-        ]
-        .concat(),
-        &[],
-    );
+    let r = go(&format!("--output o1 --no-metrics --no-logs {one}"));
     assert_eq!(r.code(), 0, "{}", r.stderr());
     assert!(
         dir.join("o1/traces.jsonl").is_file()
@@ -335,18 +289,14 @@ fn the_python_tools_flags_do_what_they_did() {
             && !dir.join("o1/metrics.jsonl").exists()
     );
     // run --tags, --each-once.
-    let r = run_in(
-        &dir,
-        &[&base[..], &["--output", "o2", "run", "--tags", "retry", "--each-once", "--interval", "0"]].concat(),
-        &[],
-    );
+    let r = go("--output o2 run --tags retry --each-once --interval 0");
     assert_eq!(r.code(), 0, "{}", r.stderr());
     let per = r.summary["scenarios"].as_object().unwrap();
     assert!(!per.is_empty() && per.values().all(|n| *n == 1), "{per:?}");
     assert!(per.contains_key("tool_retry") && !per.contains_key("write_paper"), "{per:?}");
-    let r = run_in(&dir, &[&base[..], &["run", "--tags", "no-such-tag"]].concat(), &[]);
+    let r = go("run --tags no-such-tag");
     assert_eq!(r.code(), 2, "{}", r.stderr());
-    let r = run_in(&dir, &[&base[..], &["--output", "o3", "run", "--each-once", "--interval", "0"]].concat(), &[]);
+    let r = go("--output o3 run --each-once --interval 0");
     let listed = r.summary["scenarios"].as_object().unwrap();
     assert!(listed.len() >= 10 && listed.values().all(|n| *n == 1), "{listed:?}");
 }
@@ -380,6 +330,10 @@ fn the_python_tools_environment_variables_are_read() {
     };
     assert_eq!(go("a", &[], &[("TELEMETRY_SIMULATOR_TENANT_ID", "t-env")]).0.as_deref(), Some("t-env"));
     assert_eq!(go("b", &["--tenant-id", "t-flag"], &[]).0.as_deref(), Some("t-flag"));
+    assert_eq!(
+        go("b2", &["--tenant-id", "t-flag"], &[("TELEMETRY_TENANT_UUIDS", "t-env")]).0.as_deref(),
+        Some("t-flag")
+    );
     assert_eq!(go("c", &[], &[("VENDOR", "acme"), ("TENANT_UUID", "x")]).1, "acme.tenant.id");
     assert_eq!(
         go("d", &[], &[("TELEMETRY_SIMULATOR_VENDOR_NAME", "zeta"), ("VENDOR", "acme"), ("TENANT_UUID", "x")]).1,

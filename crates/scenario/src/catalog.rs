@@ -48,6 +48,7 @@ fn parse_file_text(src: &str, file: &str, prefix: &str, skip_others: bool) -> Re
     let scenario = node.and_then(|node| Reader { rep: &mut rep, prefix, trace_keys: Vec::new() }.scenario(&node, file));
     match scenario {
         Some(mut s) if rep.diags.is_empty() => {
+            rep.warnings.sort_by_key(|d| (d.line, d.col));
             s.warnings = rep.warnings;
             Ok(Some(s))
         }

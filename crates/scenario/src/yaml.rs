@@ -201,28 +201,33 @@ pub(crate) fn parse(src: &str, rep: &mut Reporter<'_>) -> Option<Node> {
 
 /// A key given twice in one mapping: the later value is used, as PyYAML (and with it the
 /// Python telemetry-simulator 1.x) reads such files, with a warning at the earlier one.
+/// Linear in the mapping's size (a hashed pass from the end), so a huge mapping cannot stall it.
 fn last_key_wins(node: &mut Node, rep: &mut Reporter<'_>) {
     match &mut node.value {
         Value::Seq(items) => items.iter_mut().for_each(|n| last_key_wins(n, rep)),
         Value::Map(entries) => {
-            let mut i = 0;
-            while i < entries.len() {
-                let later = entries[i + 1..].iter().find(|(k, _)| k.value == entries[i].0.value).map(|(k, _)| k.line);
-                match later {
+            // From the end: the first time a key is seen is its last occurrence, the one used.
+            let mut used: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+            let mut keep = vec![true; entries.len()];
+            for (i, (k, _)) in entries.iter().enumerate().rev() {
+                let key = match &k.value {
+                    Value::Str(s) => s.clone(),
+                    other => format!("\u{0}{other:?}"),
+                };
+                match used.get(&key) {
                     Some(line) => {
-                        let (k, _) = entries.remove(i);
-                        let key = match &k.value {
-                            Value::Str(s) => s.clone(),
-                            other => format!("{other:?}"),
-                        };
-                        rep.warn(k.line, k.col, format!("duplicate key `{key}`: the one on line {line} is used"));
+                        keep[i] = false;
+                        let shown = key.trim_start_matches('\u{0}');
+                        rep.warn(k.line, k.col, format!("duplicate key `{shown}`: the one on line {line} is used"));
                     }
                     None => {
-                        last_key_wins(&mut entries[i].1, rep);
-                        i += 1;
+                        used.insert(key, k.line);
                     }
                 }
             }
+            let mut keep = keep.into_iter();
+            entries.retain(|_| keep.next().unwrap_or(true));
+            entries.iter_mut().for_each(|(_, v)| last_key_wins(v, rep));
         }
         _ => {}
     }

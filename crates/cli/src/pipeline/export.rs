@@ -66,7 +66,7 @@ impl MetricsExport {
                 MetricsEncoding::Shared(Format::RemoteWrite) => {
                     agg.encode_remote_write(resources, (time_ns / 1_000_000) as i64, out) as u64
                 }
-                // Not a metrics format: `MetricsEncoding::of` never makes one.
+                // Not a metrics format: `MetricsEncoding::shared` never makes one.
                 MetricsEncoding::Shared(_) => continue,
             };
             let payload = Bytes::from(std::mem::take(out));

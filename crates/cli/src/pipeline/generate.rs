@@ -15,7 +15,7 @@ use tsim_model::{Items, TraceBuf, TraceEncoder};
 use tsim_sinks::{Batch, Format, Signal, SinkStats};
 
 use super::export::MetricsExport;
-use super::plan::{LATE_NS, Plan, WhenFull, now_ns};
+use super::plan::{FILE_BATCH, LATE_NS, Plan, WhenFull, now_ns};
 use crate::live::Counters;
 
 /// One encoder and the sinks it feeds, with its batching.
@@ -34,6 +34,23 @@ pub(super) struct Output {
     pub(super) max_ns: u64,
     /// Start time of the first trace in the open batch.
     pub(super) batch_start: Option<u64>,
+}
+
+impl Output {
+    /// An output of `signal` in `format` with its first target; `shared` when other sinks of
+    /// the format may join its encoder.
+    pub(super) fn new(
+        signal: Signal,
+        format: Format,
+        fixed: bool,
+        encoder: Box<dyn TraceEncoder + Send>,
+        shared: bool,
+        target: (mpsc::Sender<Batch>, Arc<SinkStats>),
+        plan: &Plan,
+    ) -> Self {
+        let (max_spans, max_ns) = if fixed { FILE_BATCH } else { (plan.batch_size, plan.batch_timeout_ns) };
+        Self { signal, format, shared, encoder, targets: vec![target], fixed, max_spans, max_ns, batch_start: None }
+    }
 }
 
 /// The encoder of a format several outputs share (`None`: the format's output brings its own).

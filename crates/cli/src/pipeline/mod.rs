@@ -21,24 +21,13 @@ use crate::live::{Live, LiveSink};
 use crate::outputs::{Encoder, Wired};
 use export::{MetricsEncoding, MetricsExport};
 use generate::{Output, Targets, generate, shared_encoder};
-pub use plan::{FILE_BATCH, LATE_NS, Plan, WhenFull, now_ns};
+pub use plan::{LATE_NS, Plan, WhenFull, now_ns};
 pub use report::{Report, SinkReport};
 use signals::Interrupts;
 
-/// Runs `plan` to completion (or Ctrl-C) and reports. Fails before anything runs when a
-/// sink has no encoder (an output that neither shares a format nor brings its own).
+/// Runs `plan` to completion (or Ctrl-C) and reports. Fails before generating when a sink
+/// has no encoder (an output that neither shares a format nor brings its own).
 pub async fn run(plan: Plan, sinks: Vec<Wired>, live: Arc<Live>) -> anyhow::Result<Report> {
-    for w in &sinks {
-        let has_encoder = match (&w.encoder, w.sink.signal()) {
-            (Encoder::Shared, Signal::Metrics) => MetricsEncoding::shared(w.sink.format()).is_some(),
-            (Encoder::Shared, signal) => shared_encoder(signal, w.sink.format(), &plan).is_some(),
-            (Encoder::Traces(_), signal) => signal != Signal::Metrics,
-            (Encoder::Metrics(_), signal) => signal == Signal::Metrics,
-        };
-        if !has_encoder {
-            anyhow::bail!("output `{}` has no encoder for its {:?} format", w.sink.name(), w.sink.format());
-        }
-    }
     let started = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
     // Ctrl-C (or SIGTERM): generation stops; deliveries get the grace, then what is left is
@@ -93,45 +82,34 @@ pub async fn run(plan: Plan, sinks: Vec<Wired>, live: Arc<Live>) -> anyhow::Resu
             continue;
         }
         let target = (tx, stats.clone());
-        if signal == Signal::Metrics {
-            match encoder {
-                Encoder::Metrics(own) => metric_outputs.push((MetricsEncoding::Own(own), vec![target])),
-                _ => match metric_outputs
-                    .iter_mut()
-                    .find(|(e, _)| matches!(e, MetricsEncoding::Shared(f) if *f == format))
-                {
+        let no_encoder =
+            || anyhow::anyhow!("output `{}` has no encoder for its {} {format:?} format", sink.name(), signal.as_str());
+        match (signal, encoder) {
+            (Signal::Metrics, Encoder::Metrics(own)) => metric_outputs.push((MetricsEncoding::Own(own), vec![target])),
+            (Signal::Metrics, Encoder::Shared) => {
+                match metric_outputs.iter_mut().find(|(e, _)| matches!(e, MetricsEncoding::Shared(f) if *f == format)) {
                     Some((_, t)) => t.push(target),
-                    None => metric_outputs.extend(MetricsEncoding::shared(format).map(|e| (e, vec![target]))),
-                },
-            }
-            tasks.push(tokio::spawn(run_sink(sink, rx, stats, plan.in_flight, shutdown.clone())));
-            continue;
-        }
-        let (max_spans, max_ns) = if fixed { FILE_BATCH } else { (plan.batch_size, plan.batch_timeout_ns) };
-        let own = match encoder {
-            Encoder::Traces(own) => Some(own),
-            _ => None,
-        };
-        let shared =
-            outputs.iter_mut().find(|o| o.shared && o.format == format && o.signal == signal && o.fixed == fixed);
-        match (own, shared) {
-            (None, Some(o)) => o.targets.push(target),
-            (own, _) => {
-                let shared = own.is_none();
-                if let Some(encoder) = own.or_else(|| shared_encoder(signal, format, &plan)) {
-                    outputs.push(Output {
-                        signal,
-                        format,
-                        shared,
-                        encoder,
-                        targets: vec![target],
-                        fixed,
-                        max_spans,
-                        max_ns,
-                        batch_start: None,
-                    });
+                    None => {
+                        metric_outputs.push((MetricsEncoding::shared(format).ok_or_else(no_encoder)?, vec![target]))
+                    }
                 }
             }
+            (Signal::Traces | Signal::Logs, Encoder::Traces(own)) => {
+                outputs.push(Output::new(signal, format, fixed, own, false, target, &plan))
+            }
+            (Signal::Traces | Signal::Logs, Encoder::Shared) => {
+                match outputs
+                    .iter_mut()
+                    .find(|o| o.shared && o.format == format && o.signal == signal && o.fixed == fixed)
+                {
+                    Some(o) => o.targets.push(target),
+                    None => {
+                        let encoder = shared_encoder(signal, format, &plan).ok_or_else(no_encoder)?;
+                        outputs.push(Output::new(signal, format, fixed, encoder, true, target, &plan));
+                    }
+                }
+            }
+            _ => return Err(no_encoder()),
         }
         tasks.push(tokio::spawn(run_sink(sink, rx, stats, plan.in_flight, shutdown.clone())));
     }

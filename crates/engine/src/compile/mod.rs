@@ -95,13 +95,6 @@ fn node(
     } else {
         spec.error.types.iter().map(|(t, w)| (t.as_str().into(), *w)).unzip()
     };
-    let retryable = error_types
-        .iter()
-        .map(|t| match &spec.error.retryable_types {
-            Some(list) => list.iter().any(|r| **r == **t),
-            None => tsim_scenario::DEFAULT_RETRYABLE.contains(&&**t),
-        })
-        .collect();
     let retry = spec.retry.as_ref().filter(|r| r.enabled).map(|r| CRetry {
         max_attempts: r.max_attempts.max(1),
         force_initial_failure: r.force_initial_failure,
@@ -113,7 +106,13 @@ fn node(
         } else {
             r.success_rate_per_attempt.clone()
         },
-        retryable,
+        retryable: error_types
+            .iter()
+            .map(|t| match &spec.error.retryable_types {
+                Some(list) => list.iter().any(|r| **r == **t),
+                None => tsim_scenario::DEFAULT_RETRYABLE.contains(&&**t),
+            })
+            .collect(),
     });
     let (name, name_parts): (Box<str>, _) = match spec.name.as_deref() {
         None => (spec.span_type.as_str().into(), None),
