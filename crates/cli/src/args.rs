@@ -186,6 +186,17 @@ pub struct Global {
           value_parser = ranged::<0, 86_400_000>)]
     pub batch_timeout: u64,
 
+    /// When spans and records leave: `end` (a span when it ends, a record at its time, in
+    /// time order across traces, as a service's SDK exports) or `trace` (each trace whole,
+    /// at its start). Default: end; trace when every trace starts at once (--interval 0).
+    #[arg(help_heading = "Delivery (OTLP, batching, retries)", long, global = true, value_name = "end|trace", value_parser = parse_export_order)]
+    pub export_order: Option<crate::pipeline::ExportOrder>,
+
+    /// Most memory the traces in flight may hold while their spans wait for their end
+    /// (`512MiB`, `4GiB`); past it, the oldest are exported whole, counted in the summary.
+    #[arg(help_heading = "Delivery (OTLP, batching, retries)", long, global = true, default_value = "1GiB", value_name = "SIZE", value_parser = parse_size)]
+    pub reorder_budget: u64,
+
     /// Batches each sink may have queued before generation waits (1 to 65536).
     #[arg(help_heading = "Delivery (OTLP, batching, retries)", long, global = true, default_value_t = 64, value_name = "N", value_parser = ranged::<1, 65_536>)]
     pub queue_size: u64,
@@ -463,6 +474,15 @@ pub fn parse_count(s: &str) -> Result<u64, String> {
         return Err(format!("`{s}` is not a whole count"));
     }
     Ok(n as u64)
+}
+
+/// Parses `end` or `trace` (`--export-order`).
+pub fn parse_export_order(s: &str) -> Result<crate::pipeline::ExportOrder, String> {
+    match s {
+        "end" => Ok(crate::pipeline::ExportOrder::End),
+        "trace" => Ok(crate::pipeline::ExportOrder::Trace),
+        _ => Err(format!("`{s}`: the export order is `end` or `trace`")),
+    }
 }
 
 /// Parses `10MB`, `512KiB`, `1GB`, `4096` into bytes (KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024).

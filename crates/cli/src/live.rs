@@ -28,6 +28,10 @@ pub struct Counters {
     pub cut: AtomicU64,
     /// Some trace waited for its time (the run was paced, not only caught up).
     pub paced: AtomicBool,
+    /// Spans and records released before their time (a full reorder budget, an interrupt).
+    pub ahead: AtomicU64,
+    /// Traces exported whole before their end because the reorder budget was full.
+    pub evicted: AtomicU64,
 }
 
 /// Counters of the generator and of every sink, readable while the run goes on.

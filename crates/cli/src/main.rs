@@ -323,6 +323,13 @@ fn execute(
             notes: !g.quiet,
             tenant_key,
             metrics_interval_ns: g.metrics_interval.saturating_mul(1_000_000),
+            // All at once has no timeline to follow: whole traces, unless asked.
+            export_order: g.export_order.unwrap_or(if rate.is_finite() {
+                pipeline::ExportOrder::End
+            } else {
+                pipeline::ExportOrder::Trace
+            }),
+            reorder_budget: usize::try_from(g.reorder_budget).unwrap_or(usize::MAX),
         };
         pipeline::run(plan, sinks, live.clone()).await
     })?;

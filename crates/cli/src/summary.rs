@@ -55,6 +55,16 @@ pub fn render(r: &Report, seed: u64, start: &str, replay: &str) -> String {
             r.max_lag.as_secs_f64()
         );
     }
+    if r.evicted > 0 {
+        let _ = writeln!(
+            s,
+            "reorder budget: {} traces were exported whole before their end (the traces in flight              outgrew --reorder-budget; raise it, or lower the rate)",
+            r.evicted
+        );
+    }
+    if r.ahead > 0 {
+        let _ = writeln!(s, "ahead of time: {} spans and records were released before their time", r.ahead);
+    }
     let w = r.sinks.iter().map(|k| k.name.len()).max().unwrap_or(4).max(4);
     let _ = writeln!(
         s,
@@ -112,6 +122,7 @@ pub fn to_json(r: &Report, seed: u64, start: &str, replay: &str) -> serde_json::
             "achieved_spans_per_second": r.achieved_rate * r.spans_per_trace,
         },
         "late_traces": r.late,
+        "reorder": { "evicted_traces": r.evicted, "items_ahead_of_time": r.ahead },
         "max_lag_seconds": r.max_lag.as_secs_f64(),
         "scenarios": r.per_scenario.iter().map(|(n, c)| (n.clone(), serde_json::json!(c))).collect::<serde_json::Map<_, _>>(),
         "sinks": r.sinks.iter().map(|k| serde_json::json!({

@@ -257,8 +257,17 @@ impl DeclaredMetrics {
         me
     }
 
-    /// Feeds the spans of trace `t` (of scenario `scenario`, resource `resource`).
+    /// Feeds the spans of trace `t` (of scenario `scenario`, resource `resource`), all at once.
     pub fn observe(&mut self, agg: &mut MetricsAgg, scenario: usize, resource: u32, t: &TraceBuf<'_>) {
+        self.observe_starts(scenario, t);
+        for i in 0..t.spans.len() {
+            self.observe_span(agg, scenario, resource, t, i);
+        }
+    }
+
+    /// Feeds the span starts of a trace as it begins (the in-flight gauges count the spans
+    /// running at an export's time, so they learn of a span when it starts).
+    pub fn observe_starts(&mut self, scenario: usize, t: &TraceBuf<'_>) {
         for (si, g) in &mut self.gauges {
             if *si != scenario {
                 continue;
@@ -271,9 +280,13 @@ impl DeclaredMetrics {
                 }
             }
         }
+    }
+
+    /// Feeds span `i` of trace `t` (of scenario `scenario`, resource `resource`) when it ends.
+    pub fn observe_span(&mut self, agg: &mut MetricsAgg, scenario: usize, resource: u32, t: &TraceBuf<'_>, i: usize) {
         let Some(list) = self.per_scenario.get_mut(scenario) else { return };
         for d in list {
-            for i in 0..t.spans.len() {
+            {
                 if !matches(&d.spec.on, t, i) {
                     continue;
                 }

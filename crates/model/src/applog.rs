@@ -10,11 +10,11 @@
 use crate::num::f64_of;
 use std::io::Write;
 
-use crate::RenderLines;
 use crate::hex::push_hex;
 use crate::otlp_json::{write_f64, write_str};
 use crate::time::push_rfc3339;
 use crate::trace::{AnyValue, KeyValue, LogRecord, Resources, TraceBuf};
+use crate::{Pick, RenderLines};
 
 /// Attribute keys read for each correlation field, in order of preference.
 const REQUEST_ID: &[&str] = &["request_id", "request.id", "http.request.id"];
@@ -162,9 +162,16 @@ pub(crate) fn write_app_line(
 }
 
 impl RenderLines for AppLogEncoder {
-    fn render(&mut self, resources: &Resources, resource: u32, trace: &TraceBuf<'_>, out: &mut Vec<u8>) -> usize {
+    fn render(
+        &mut self,
+        resources: &Resources,
+        resource: u32,
+        trace: &TraceBuf<'_>,
+        pick: Pick,
+        out: &mut Vec<u8>,
+    ) -> usize {
         let mut n = 0;
-        for l in &trace.logs {
+        for l in &trace.logs[pick.range(trace.logs.len())] {
             if self.skip_decisions && crate::decision::is_decision(trace, l.attrs) {
                 continue;
             }

@@ -6,11 +6,11 @@
 
 use std::io::Write;
 
-use crate::RenderLines;
 use crate::hex::push_hex;
 use crate::otlp_json::write_str;
 use crate::time::push_rfc3339;
 use crate::trace::{AnyValue, LogRecord, Resources, TraceBuf};
+use crate::{Pick, RenderLines};
 
 /// Keys a run id is read from (the record's attributes, then its span and ancestors).
 const RUN_ID: &[&str] = &["run.id", "run_id", "runId", "paper.run.id"];
@@ -125,9 +125,16 @@ fn write_line(o: &mut Vec<u8>, ts: &mut String, text: &mut String, t: &TraceBuf<
 }
 
 impl RenderLines for ArtifactEncoder {
-    fn render(&mut self, _resources: &Resources, _resource: u32, t: &TraceBuf<'_>, out: &mut Vec<u8>) -> usize {
+    fn render(
+        &mut self,
+        _resources: &Resources,
+        _resource: u32,
+        t: &TraceBuf<'_>,
+        pick: Pick,
+        out: &mut Vec<u8>,
+    ) -> usize {
         let mut n = 0;
-        for l in &t.logs {
+        for l in &t.logs[pick.range(t.logs.len())] {
             if is_artifact(t, l.attrs) {
                 write_line(out, &mut self.ts, &mut self.text, t, l);
                 n += 1;

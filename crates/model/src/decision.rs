@@ -5,11 +5,11 @@
 
 use std::io::Write;
 
-use crate::RenderLines;
 use crate::hex::push_hex;
 use crate::otlp_json::write_str;
 use crate::time::push_rfc3339;
 use crate::trace::{AnyValue, Resources, TraceBuf};
+use crate::{Pick, RenderLines};
 
 /// Renders policy decisions as decision-log lines (wrap in [`crate::Lines`]).
 #[derive(Debug, Default)]
@@ -76,9 +76,16 @@ pub(crate) fn write_decision_line(
 }
 
 impl RenderLines for DecisionEncoder {
-    fn render(&mut self, _resources: &Resources, _resource: u32, t: &TraceBuf<'_>, out: &mut Vec<u8>) -> usize {
+    fn render(
+        &mut self,
+        _resources: &Resources,
+        _resource: u32,
+        t: &TraceBuf<'_>,
+        pick: Pick,
+        out: &mut Vec<u8>,
+    ) -> usize {
         let mut n = 0;
-        for l in &t.logs {
+        for l in &t.logs[pick.range(t.logs.len())] {
             if is_decision(t, l.attrs) {
                 write_decision_line(out, &mut self.ts, t, l, false);
                 n += 1;

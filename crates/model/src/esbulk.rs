@@ -5,12 +5,12 @@
 
 use std::io::Write;
 
-use crate::RenderLines;
 use crate::applog::write_app_line;
 use crate::decision::{is_decision, write_decision_line};
 use crate::hex::push_hex;
 use crate::time::civil_from_days;
 use crate::trace::{Resources, TraceBuf};
+use crate::{Pick, RenderLines};
 
 /// Expands `%Y`, `%m`, `%d`, `%H` and `%%` of an index template at `ns` (UTC).
 pub fn index_name(template: &str, ns: u64) -> String {
@@ -56,8 +56,11 @@ impl EsBulkEncoder {
 }
 
 impl RenderLines for EsBulkEncoder {
-    fn render(&mut self, resources: &Resources, resource: u32, t: &TraceBuf<'_>, o: &mut Vec<u8>) -> usize {
-        for (n, l) in t.logs.iter().enumerate() {
+    fn render(&mut self, resources: &Resources, resource: u32, t: &TraceBuf<'_>, pick: Pick, o: &mut Vec<u8>) -> usize {
+        let picked = pick.range(t.logs.len());
+        let items = picked.len();
+        for n in picked {
+            let l = &t.logs[n];
             let decision = is_decision(t, l.attrs);
             let template = if decision { &self.decisions_index } else { &self.logs_index };
             o.extend_from_slice(b"{\"create\":{\"_index\":");
@@ -73,7 +76,7 @@ impl RenderLines for EsBulkEncoder {
             }
             o.push(b'\n');
         }
-        t.logs.len()
+        items
     }
 }
 

@@ -40,10 +40,12 @@ pub use trace::{
 /// What an encoder takes from each trace buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Items {
-    /// The spans.
+    /// The spans, each on its own (exported when it ends).
     Spans,
-    /// The log records.
+    /// The log records, each on its own (written when it happens).
     Logs,
+    /// Whole traces (a view of the trace as one thing, shown once it is complete).
+    Traces,
 }
 
 impl Items {
@@ -52,24 +54,64 @@ impl Items {
         match self {
             Items::Spans => trace.spans.len(),
             Items::Logs => trace.logs.len(),
+            Items::Traces => 1,
         }
     }
 }
 
-/// Turns batches of traces (their spans or their log records) into one payload of bytes.
+/// Which of a trace's items (of the kind an encoder takes) to add.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pick {
+    /// All of them, in order.
+    All,
+    /// The one at this index of [`TraceBuf::spans`] or [`TraceBuf::logs`].
+    One(u32),
+}
+
+impl Pick {
+    /// The indices picked among `n` items.
+    #[inline]
+    pub fn range(self, n: usize) -> std::ops::Range<usize> {
+        match self {
+            Pick::All => 0..n,
+            Pick::One(i) => {
+                let i = (i as usize).min(n);
+                i..(i + 1).min(n)
+            }
+        }
+    }
+}
+
+/// Turns batches of spans or log records (whole traces, or items one at a time) into one
+/// payload of bytes.
 pub trait TraceEncoder {
-    /// Adds a trace whose resource is `resources[resource]`.
-    fn add(&mut self, resources: &Resources, resource: u32, trace: &TraceBuf<'_>);
+    /// What it takes from a trace.
+    fn items(&self) -> Items;
+    /// Adds the `pick`ed items of a trace whose resource is `resources[resource]`. An encoder
+    /// of [`Items::Traces`] takes the whole trace whatever the pick.
+    fn add_items(&mut self, resources: &Resources, resource: u32, trace: &TraceBuf<'_>, pick: Pick);
+    /// Adds every item of a trace.
+    fn add(&mut self, resources: &Resources, resource: u32, trace: &TraceBuf<'_>) {
+        self.add_items(resources, resource, trace, Pick::All);
+    }
     /// Items (spans or log records) added since the last [`TraceEncoder::finish`].
     fn spans(&self) -> usize;
     /// Writes the payload for everything added into `out` (cleared first) and starts a new batch.
     fn finish(&mut self, resources: &Resources, out: &mut Vec<u8>);
 }
 
-/// Renders the lines of one trace (application log, decision log, bulk documents, …).
+/// Renders log records of a trace as lines (application log, decision log, bulk documents, …).
 pub trait RenderLines {
-    /// Appends the lines of `trace` to `out`; returns how many items they hold.
-    fn render(&mut self, resources: &Resources, resource: u32, trace: &TraceBuf<'_>, out: &mut Vec<u8>) -> usize;
+    /// Appends the lines of the `pick`ed log records of `trace` to `out`; returns how many
+    /// items they hold.
+    fn render(
+        &mut self,
+        resources: &Resources,
+        resource: u32,
+        trace: &TraceBuf<'_>,
+        pick: Pick,
+        out: &mut Vec<u8>,
+    ) -> usize;
 }
 
 /// A [`TraceEncoder`] for line formats: batches what a [`RenderLines`] writes.
@@ -88,8 +130,12 @@ impl<R: RenderLines> Lines<R> {
 }
 
 impl<R: RenderLines> TraceEncoder for Lines<R> {
-    fn add(&mut self, resources: &Resources, resource: u32, trace: &TraceBuf<'_>) {
-        self.items += self.render.render(resources, resource, trace, &mut self.out);
+    fn items(&self) -> Items {
+        Items::Logs
+    }
+
+    fn add_items(&mut self, resources: &Resources, resource: u32, trace: &TraceBuf<'_>, pick: Pick) {
+        self.items += self.render.render(resources, resource, trace, pick, &mut self.out);
     }
 
     fn spans(&self) -> usize {

@@ -9,7 +9,7 @@ use std::io::Write;
 use crate::hex::push_hex;
 use crate::trace::LogRecord;
 use crate::trace::{AnyValue, KeyValue, OwnedValue, ResourceBatches, Resources, TraceBuf};
-use crate::{Items, TraceEncoder};
+use crate::{Items, Pick, TraceEncoder};
 
 /// Batches traces (or their log records) into one OTLP/JSON document.
 #[derive(Debug)]
@@ -38,16 +38,20 @@ impl JsonTraceEncoder {
 }
 
 impl TraceEncoder for JsonTraceEncoder {
-    fn add(&mut self, _resources: &Resources, resource: u32, trace: &TraceBuf<'_>) {
-        let n = self.items.count(trace);
-        if n == 0 {
+    fn items(&self) -> Items {
+        self.items
+    }
+
+    fn add_items(&mut self, _resources: &Resources, resource: u32, trace: &TraceBuf<'_>, pick: Pick) {
+        let picked = pick.range(self.items.count(trace));
+        if picked.is_empty() {
             return;
         }
-        self.spans += n;
+        self.spans += picked.len();
         let out = self.batches.buffer(resource);
         match self.items {
-            Items::Spans => {
-                for span in &trace.spans {
+            Items::Spans | Items::Traces => {
+                for span in &trace.spans[picked] {
                     if !out.is_empty() {
                         out.push(b',');
                     }
@@ -55,7 +59,7 @@ impl TraceEncoder for JsonTraceEncoder {
                 }
             }
             Items::Logs => {
-                for log in &trace.logs {
+                for log in &trace.logs[picked] {
                     if !out.is_empty() {
                         out.push(b',');
                     }
@@ -72,7 +76,9 @@ impl TraceEncoder for JsonTraceEncoder {
     fn finish(&mut self, resources: &Resources, out: &mut Vec<u8>) {
         out.clear();
         let (resource_key, scope_key, items_key): (&[u8], &[u8], &[u8]) = match self.items {
-            Items::Spans => (b"{\"resourceSpans\":[", b"]},\"scopeSpans\":[{\"scope\":{\"name\":", b"},\"spans\":["),
+            Items::Spans | Items::Traces => {
+                (b"{\"resourceSpans\":[", b"]},\"scopeSpans\":[{\"scope\":{\"name\":", b"},\"spans\":[")
+            }
             Items::Logs => (b"{\"resourceLogs\":[", b"]},\"scopeLogs\":[{\"scope\":{\"name\":", b"},\"logRecords\":["),
         };
         out.extend_from_slice(resource_key);

@@ -10,7 +10,7 @@
 use crate::proto::*;
 use crate::trace::LogRecord;
 use crate::trace::{AnyValue, KeyValue, OwnedValue, ResourceBatches, Resources, StatusCode, TraceBuf};
-use crate::{Items, TraceEncoder};
+use crate::{Items, Pick, TraceEncoder};
 
 /// Batches traces into an `ExportTraceServiceRequest` (or their logs into an
 /// `ExportLogsServiceRequest`).
@@ -59,21 +59,25 @@ impl ProtoTraceEncoder {
 }
 
 impl TraceEncoder for ProtoTraceEncoder {
-    fn add(&mut self, _resources: &Resources, resource: u32, trace: &TraceBuf<'_>) {
-        let n = self.items.count(trace);
-        if n == 0 {
+    fn items(&self) -> Items {
+        self.items
+    }
+
+    fn add_items(&mut self, _resources: &Resources, resource: u32, trace: &TraceBuf<'_>, pick: Pick) {
+        let picked = pick.range(self.items.count(trace));
+        if picked.is_empty() {
             return;
         }
-        self.spans += n;
+        self.spans += picked.len();
         let out = self.batches.buffer(resource);
         match self.items {
-            Items::Spans => {
-                for span in &trace.spans {
+            Items::Spans | Items::Traces => {
+                for span in &trace.spans[picked] {
                     put_len_field_with(out, 2, |b| encode_span(b, trace, span));
                 }
             }
             Items::Logs => {
-                for log in &trace.logs {
+                for log in &trace.logs[picked] {
                     put_len_field_with(out, 2, |b| encode_log(b, trace, log));
                 }
             }

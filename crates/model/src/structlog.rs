@@ -9,13 +9,13 @@
 //! the record, then its span and the span's ancestors, as written, in snake case and dotted
 //! (`runId` → `runId`, `run_id`, `run.id`, `….run.id`). Fields with no value are left out.
 
-use crate::RenderLines;
 use crate::applog::{level, write_value};
 use crate::hex::push_hex;
 use crate::num::f64_of;
 use crate::otlp_json::{write_f64, write_str};
 use crate::time::push_rfc3339;
 use crate::trace::{AnyValue, LogRecord, Resources, StatusCode, TraceBuf};
+use crate::{Pick, RenderLines};
 
 /// Renders the records of one configured logger (wrap in [`crate::Lines`]).
 #[derive(Debug)]
@@ -158,9 +158,16 @@ impl LoggerEncoder {
 }
 
 impl RenderLines for LoggerEncoder {
-    fn render(&mut self, _resources: &Resources, _resource: u32, t: &TraceBuf<'_>, out: &mut Vec<u8>) -> usize {
+    fn render(
+        &mut self,
+        _resources: &Resources,
+        _resource: u32,
+        t: &TraceBuf<'_>,
+        pick: Pick,
+        out: &mut Vec<u8>,
+    ) -> usize {
         let mut n = 0;
-        for l in &t.logs {
+        for l in &t.logs[pick.range(t.logs.len())] {
             if self.takes(t.str(&l.logger), l.severity) {
                 self.line(out, t, l);
                 n += 1;

@@ -3,11 +3,11 @@
 
 use std::fmt::Write;
 
-use crate::TraceEncoder;
 use crate::hex::push_hex_str;
 use crate::num::f64_of;
 use crate::time::push_rfc3339;
 use crate::trace::{AnyValue, KeyValue, Resources, StatusCode, TraceBuf};
+use crate::{Items, Pick, TraceEncoder};
 
 /// How much to show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +36,11 @@ impl TextTraceEncoder {
 }
 
 impl TraceEncoder for TextTraceEncoder {
-    fn add(&mut self, resources: &Resources, resource: u32, t: &TraceBuf<'_>) {
+    fn items(&self) -> Items {
+        Items::Traces
+    }
+
+    fn add_items(&mut self, resources: &Resources, resource: u32, t: &TraceBuf<'_>, _pick: Pick) {
         let o = &mut self.out;
         let tenant = resources.list[resource as usize].get_str(&self.tenant_key).unwrap_or("-");
         let root = t.spans.first();

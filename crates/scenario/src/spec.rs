@@ -419,6 +419,9 @@ pub const PROCESS_KINDS: &[&str] =
 /// Extra names a log message can reference.
 pub const LOG_BUILTINS: &[&str] = &["duration_ms", "span_name", "status", "error_type"];
 
+/// Names known only when a span ends (a log `on: start` cannot use them).
+pub const END_ONLY: &[&str] = &["duration_ms", "status", "success", "error_type", "error.type"];
+
 /// Severity levels accepted in `level:`: (name, number, text).
 pub const LEVELS: &[(&str, u8, &str)] = &[
     ("trace", 1, "TRACE"),

@@ -74,9 +74,9 @@ impl MetricsExport {
         }
     }
 
-    /// Exports every boundary passed before `at`.
-    /// Exports every boundary passed before `at`, on the interval grid. A trace is counted
-    /// whole when it starts, so a point may include spans still running at its time.
+    /// Exports every boundary at or before `at`, on the interval grid (`--export-order
+    /// trace`: a trace is counted whole when it starts, so a point may include spans still
+    /// running at its time).
     pub(super) fn advance(&mut self, resources: &tsim_model::Resources, at: u64, out: &mut Vec<u8>) {
         while self.interval_ns > 0 && at >= self.next_ns {
             let t = self.next_ns;
@@ -84,6 +84,34 @@ impl MetricsExport {
             self.last_export = t;
             self.next_ns += self.interval_ns;
         }
+    }
+
+    /// Exports every boundary strictly before `t` (span-end order: the point at a boundary
+    /// holds the spans that ended at or before it).
+    pub(super) fn advance_before(&mut self, resources: &tsim_model::Resources, t: u64, out: &mut Vec<u8>) {
+        while self.interval_ns > 0 && self.next_ns < t {
+            let b = self.next_ns;
+            self.export(resources, b, out);
+            self.last_export = b;
+            self.next_ns += self.interval_ns;
+        }
+    }
+
+    /// Counts span `i` of `trace` as it ends: the boundaries before its end are exported first.
+    pub(super) fn observe_span(
+        &mut self,
+        resources: &tsim_model::Resources,
+        resource: u32,
+        scenario: usize,
+        trace: &tsim_model::TraceBuf<'_>,
+        i: usize,
+        out: &mut Vec<u8>,
+    ) {
+        let end = trace.spans[i].end_ns;
+        self.advance_before(resources, end, out);
+        self.agg.add_span(resource, trace, i);
+        self.declared.observe_span(&mut self.agg, scenario, resource, trace, i);
+        self.recorded_until = self.recorded_until.max(end);
     }
 
     /// The final export: everything, as of the end of the last span.

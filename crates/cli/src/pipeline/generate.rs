@@ -1,5 +1,6 @@
-//! The generation loop: the engine's traces, in schedule order and paced, encoded per
-//! output format and handed to the sinks' queues in batches.
+//! The generation loop: the engine's traces in schedule order, paced; their spans and
+//! records released in time order through the reorder stage (or whole, `--export-order
+//! trace`), encoded per output format and handed to the sinks' queues in batches.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,11 +12,12 @@ use tsim_engine::Scratch;
 use tsim_model::otlp_json::JsonTraceEncoder;
 use tsim_model::otlp_proto::ProtoTraceEncoder;
 use tsim_model::text::{Detail, TextTraceEncoder};
-use tsim_model::{Items, TraceBuf, TraceEncoder};
+use tsim_model::{Items, Pick, Resources, TraceBuf, TraceEncoder};
 use tsim_sinks::{Batch, Format, Signal, SinkStats};
 
 use super::export::MetricsExport;
-use super::plan::{FILE_BATCH, LATE_NS, Plan, WhenFull, now_ns};
+use super::plan::{ExportOrder, FILE_BATCH, LATE_NS, Plan, WhenFull, now_ns};
+use super::stage::{self, Stage, Wants};
 use crate::live::Counters;
 
 /// One encoder and the sinks it feeds, with its batching.
@@ -32,8 +34,11 @@ pub(super) struct Output {
     pub(super) max_spans: usize,
     /// Longest simulated time per batch.
     pub(super) max_ns: u64,
-    /// Start time of the first trace in the open batch.
+    /// Time of the first item (trace start, `--export-order trace`) in the open batch.
     pub(super) batch_start: Option<u64>,
+    /// What its encoder takes.
+    pub(super) items: Items,
+    pub(super) when_full: WhenFull,
 }
 
 impl Output {
@@ -49,7 +54,63 @@ impl Output {
         plan: &Plan,
     ) -> Self {
         let (max_spans, max_ns) = if fixed { FILE_BATCH } else { (plan.batch_size, plan.batch_timeout_ns) };
-        Self { signal, format, shared, encoder, targets: vec![target], fixed, max_spans, max_ns, batch_start: None }
+        let items = encoder.items();
+        Self {
+            signal,
+            format,
+            shared,
+            encoder,
+            targets: vec![target],
+            fixed,
+            max_spans,
+            max_ns,
+            batch_start: None,
+            items,
+            when_full: plan.when_full,
+        }
+    }
+
+    /// Sends the open batch, if it holds anything.
+    pub(super) fn flush(&mut self, resources: &Resources, out: &mut Vec<u8>) {
+        self.batch_start = None;
+        let items = self.encoder.spans() as u64;
+        if items == 0 {
+            return;
+        }
+        self.encoder.finish(resources, out);
+        let payload = Bytes::from(std::mem::replace(out, Vec::with_capacity(out.capacity())));
+        send(&self.targets, Batch { payload, items }, self.when_full);
+    }
+
+    /// Adds one item at `time` (time order), as an SDK's batch processor does: the batch is
+    /// sent before an item that comes `max_ns` after its first one, and when it is full.
+    pub(super) fn add_item(
+        &mut self,
+        resources: &Resources,
+        resource: u32,
+        trace: &TraceBuf<'_>,
+        pick: Pick,
+        time: u64,
+        out: &mut Vec<u8>,
+    ) {
+        if self.batch_start.is_some_and(|first| time.saturating_sub(first) >= self.max_ns) {
+            self.flush(resources, out);
+        }
+        self.encoder.add_items(resources, resource, trace, pick);
+        if self.encoder.spans() > 0 {
+            self.batch_start.get_or_insert(time);
+            if self.encoder.spans() >= self.max_spans {
+                self.flush(resources, out);
+            }
+        }
+    }
+
+    /// Sends the open batch once everything up to `through` is out and its time is up (a
+    /// later item would have closed it the same way: the content does not depend on when).
+    pub(super) fn flush_due(&mut self, through: u64, resources: &Resources, out: &mut Vec<u8>) {
+        if self.batch_start.is_some_and(|first| through >= first.saturating_add(self.max_ns)) {
+            self.flush(resources, out);
+        }
     }
 }
 
@@ -98,6 +159,56 @@ fn store_rate(counters: &Counters, (since, before): (Instant, u64), generated: u
     counters.rate_bits.store(rate.to_bits(), Ordering::Relaxed);
 }
 
+/// Where released items go, borrowed anew at each use.
+macro_rules! targets {
+    ($resources:expr, $outputs:expr, $metrics:expr, $out:expr) => {
+        &mut stage::Targets { resources: $resources, outputs: &mut *$outputs, metrics: &mut *$metrics, out: &mut *$out }
+    };
+}
+
+/// Sleeps until the clock reaches `until` (or the stage is empty, with `until_empty`, or
+/// `stop`), releasing what comes due meanwhile. Returns the time it woke at last.
+fn wait(
+    until: u64,
+    until_empty: bool,
+    mut stage: Option<&mut Stage<'_>>,
+    t: &mut stage::Targets<'_, '_>,
+    stop: &AtomicBool,
+) -> u64 {
+    const MAX_SLEEP_NS: u64 = 50_000_000;
+    const MIN_SLEEP_NS: u64 = 200_000;
+    loop {
+        let now = now_ns();
+        if let Some(st) = stage.as_deref_mut() {
+            st.release(now.min(until), t);
+            if until_empty && st.waiting() == 0 {
+                return now;
+            }
+        }
+        if now >= until || stop.load(Ordering::Relaxed) {
+            return now;
+        }
+        let mut wake = until;
+        if let Some(st) = stage.as_deref() {
+            if let Some(due) = st.next_due_before(wake) {
+                wake = wake.min(due.saturating_add(1));
+            }
+            for o in t.outputs.iter() {
+                if let Some(first) = o.batch_start {
+                    wake = wake.min(first.saturating_add(o.max_ns));
+                }
+            }
+            if let Some(m) = t.metrics.as_ref()
+                && m.interval_ns > 0
+            {
+                wake = wake.min(m.next_ns.saturating_add(1));
+            }
+        }
+        let nap = if wake > now { (wake - now).min(MAX_SLEEP_NS) } else { MIN_SLEEP_NS };
+        std::thread::sleep(Duration::from_nanos(nap));
+    }
+}
+
 /// The generation loop (runs on its own thread). Returns traces per scenario and whether
 /// it was interrupted.
 pub(super) fn generate(
@@ -114,18 +225,10 @@ pub(super) fn generate(
     let mut scratch = Scratch::default();
     let mut out = Vec::new();
     let mut interrupted = false;
-    let when_full = plan.when_full;
-
-    let flush = |o: &mut Output, out: &mut Vec<u8>| {
-        o.batch_start = None;
-        let items = o.encoder.spans() as u64;
-        if items == 0 {
-            return;
-        }
-        o.encoder.finish(resources, out);
-        let payload = Bytes::from(std::mem::replace(out, Vec::with_capacity(out.capacity())));
-        send(&o.targets, Batch { payload, items }, when_full);
-    };
+    let wants = |items| outputs.iter().any(|o| o.items == items);
+    let wants = Wants { spans: wants(Items::Spans), logs: wants(Items::Logs), traces: wants(Items::Traces) };
+    let mut stage =
+        (plan.export_order == ExportOrder::End).then(|| Stage::new(plan.schedule.start_ns, plan.reorder_budget, wants));
 
     // This shard's traces, in order: every index of the schedule, keeping ours.
     let mut clock = plan.schedule.clock();
@@ -142,6 +245,8 @@ pub(super) fn generate(
     // Traces due before the run began (a backfill) go at CPU speed without reading the
     // clock. Paced traces start at their time; one that starts over LATE_NS after it is
     // late — except while a backfill catches up with the present (until the first wait).
+    // Their items leave as the clock reaches them once the run is paced; before, as soon
+    // as no earlier item can come.
     let pacing = plan.schedule.rate.is_finite();
     let wall_start = now_ns();
     let mut on_time = pacing && !plan.catch_up;
@@ -155,13 +260,9 @@ pub(super) fn generate(
             break;
         }
         if pacing && (on_time || at >= wall_start) {
-            let mut now = now_ns();
-            let caught_up = now < at && !on_time;
-            on_time |= now < at;
-            while now < at && !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_nanos((at - now).min(50_000_000)));
-                now = now_ns();
-            }
+            let caught_up = !on_time && now_ns() < at;
+            on_time |= caught_up;
+            let now = wait(at, false, stage.as_mut(), targets!(resources, outputs, metrics, &mut out), stop);
             if stop.load(Ordering::Relaxed) {
                 interrupted = true;
                 break;
@@ -181,40 +282,70 @@ pub(super) fn generate(
                 }
             }
         }
-        if let Some(m) = metrics.as_mut() {
-            m.advance(resources, at, &mut out);
-        }
-        let g = engine.generate(i, at, &mut buf, &mut scratch);
-        if let Some(m) = metrics.as_mut()
-            && engine.scenarios()[g.scenario].emit_metrics()
+        let (g, trace) = match stage.as_mut() {
+            Some(st) => {
+                // Everything before this trace's start is final: no later trace starts earlier.
+                st.release(at, targets!(resources, outputs, metrics, &mut out));
+                let (slot, b) = st.slot();
+                let g = engine.generate(i, at, b, &mut scratch);
+                (g, Some(slot))
+            }
+            None => {
+                if let Some(m) = metrics.as_mut() {
+                    m.advance(resources, at, &mut out);
+                }
+                (engine.generate(i, at, &mut buf, &mut scratch), None)
+            }
+        };
+        let emit_metrics = engine.scenarios()[g.scenario].emit_metrics();
         {
-            m.agg.add(g.resource, &buf);
-            m.declared.observe(&mut m.agg, g.scenario, g.resource, &buf);
-            // The root covers its trace.
-            m.recorded_until = m.recorded_until.max(buf.spans.first().map_or(at, |s| s.end_ns));
+            let b = match (&trace, stage.as_ref()) {
+                (Some(slot), Some(st)) => st.trace(*slot),
+                _ => &buf,
+            };
+            if let Some(m) = metrics.as_mut()
+                && emit_metrics
+            {
+                if trace.is_some() {
+                    m.declared.observe_starts(g.scenario, b);
+                } else {
+                    m.agg.add(g.resource, b);
+                    m.declared.observe(&mut m.agg, g.scenario, g.resource, b);
+                    // The root covers its trace.
+                    m.recorded_until = m.recorded_until.max(b.spans.first().map_or(at, |s| s.end_ns));
+                }
+            }
+            counters.spans.fetch_add(b.spans.len() as u64, Ordering::Relaxed);
+            counters.errors.fetch_add(b.error_spans() as u64, Ordering::Relaxed);
+            counters.logs.fetch_add(b.logs.len() as u64, Ordering::Relaxed);
         }
         per_scenario[g.scenario] += 1;
         if g.cut {
             counters.cut.fetch_add(1, Ordering::Relaxed);
         }
         counters.traces.fetch_add(1, Ordering::Relaxed);
-        counters.spans.fetch_add(buf.spans.len() as u64, Ordering::Relaxed);
-        counters.errors.fetch_add(buf.error_spans() as u64, Ordering::Relaxed);
-        counters.logs.fetch_add(buf.logs.len() as u64, Ordering::Relaxed);
         let from = *rate_from.get_or_insert_with(|| (Instant::now(), generated));
         generated += 1;
         if generated.is_multiple_of(256) || generated - from.1 == 2 {
             store_rate(counters, from, generated);
         }
         current = next_own();
-        // Batches close on size or on simulated time, never on the wall clock, so that the
-        // file output is the same whatever the machine's speed.
-        let next_at = current.map(|(_, t)| t);
-        for o in outputs.iter_mut() {
-            o.encoder.add(resources, g.resource, &buf);
-            let opened = *o.batch_start.get_or_insert(at);
-            if o.encoder.spans() >= o.max_spans || next_at.is_none_or(|t| t.saturating_sub(opened) >= o.max_ns) {
-                flush(o, &mut out);
+        match (trace, stage.as_mut()) {
+            (Some(slot), Some(st)) => {
+                st.admit(slot, g.resource, g.scenario, emit_metrics, targets!(resources, outputs, metrics, &mut out))
+            }
+            _ => {
+                // Batches close on size or on simulated time, never on the wall clock, so that the
+                // file output is the same whatever the machine's speed.
+                let next_at = current.map(|(_, t)| t);
+                for o in outputs.iter_mut() {
+                    o.encoder.add(resources, g.resource, &buf);
+                    let opened = *o.batch_start.get_or_insert(at);
+                    if o.encoder.spans() >= o.max_spans || next_at.is_none_or(|t| t.saturating_sub(opened) >= o.max_ns)
+                    {
+                        o.flush(resources, &mut out);
+                    }
+                }
             }
         }
     }
@@ -223,8 +354,29 @@ pub(super) fn generate(
     {
         store_rate(counters, from, generated);
     }
+    if let Some(st) = stage.as_mut() {
+        // A paced run sends the last spans as they end; a backfill, at once.
+        if on_time && !interrupted && st.waiting() > 0 {
+            let now = now_ns();
+            if plan.notes && st.latest > now + 2_000_000_000 {
+                say!(
+                    "note: the traces started last end in {} s; their spans are sent as they end \
+                     (Ctrl-C sends them now; --export-order trace sends whole traces at their start)",
+                    (st.latest - now) / 1_000_000_000
+                );
+            }
+            wait(u64::MAX, true, Some(&mut *st), targets!(resources, outputs, metrics, &mut out), stop);
+            interrupted |= stop.load(Ordering::Relaxed);
+        }
+        if on_time && interrupted {
+            counters.ahead.fetch_add(st.waiting() as u64, Ordering::Relaxed);
+        }
+        st.drain(targets!(resources, outputs, metrics, &mut out));
+        counters.evicted.fetch_add(st.forced.traces, Ordering::Relaxed);
+        counters.ahead.fetch_add(st.forced.items, Ordering::Relaxed);
+    }
     for o in outputs.iter_mut() {
-        flush(o, &mut out);
+        o.flush(resources, &mut out);
     }
     if let Some(m) = metrics.as_mut() {
         m.close(resources, &mut out);

@@ -4,8 +4,10 @@
 mod export;
 mod generate;
 mod plan;
+mod reorder;
 mod report;
 mod signals;
+mod stage;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,7 +23,7 @@ use crate::live::{Live, LiveSink};
 use crate::outputs::{Encoder, Wired};
 use export::{MetricsEncoding, MetricsExport};
 use generate::{Output, Targets, generate, shared_encoder};
-pub use plan::{LATE_NS, Plan, WhenFull, now_ns};
+pub use plan::{ExportOrder, LATE_NS, Plan, WhenFull, now_ns};
 pub use report::{Report, SinkReport};
 use signals::Interrupts;
 
@@ -215,6 +217,8 @@ pub async fn run(plan: Plan, sinks: Vec<Wired>, live: Arc<Live>) -> anyhow::Resu
         interrupted,
         close_errors,
         late: counters.late.load(Ordering::Relaxed),
+        ahead: counters.ahead.load(Ordering::Relaxed),
+        evicted: counters.evicted.load(Ordering::Relaxed),
         max_lag: Duration::from_nanos(counters.max_lag_ns.load(Ordering::Relaxed)),
         achieved_rate: live.achieved_rate(),
         // A target only when some of the run was paced (not a backfill or a past start alone).

@@ -42,6 +42,19 @@ pub struct Plan {
     pub tenant_key: String,
     /// Simulated time between metric exports (cumulative; a final export closes the run).
     pub metrics_interval_ns: u64,
+    /// When spans and records leave: at their end (time order) or whole traces at the start.
+    pub export_order: ExportOrder,
+    /// Most bytes the traces in flight may hold before the oldest are exported whole.
+    pub reorder_budget: usize,
+}
+
+/// When generated items leave for the outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportOrder {
+    /// A span when it ends, a record at its time, in time order (as a real service's SDK).
+    End,
+    /// A whole trace at its start, in start order.
+    Trace,
 }
 
 /// What generation does when a sink's queue is full.

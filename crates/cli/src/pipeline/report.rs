@@ -54,6 +54,10 @@ pub struct Report {
     pub close_errors: Vec<String>,
     /// Paced traces that started more than [`LATE_NS`] after their time.
     pub late: u64,
+    /// Spans and records released before their time (a full reorder budget, an interrupt).
+    pub ahead: u64,
+    /// Traces exported whole before their end because the reorder budget was full.
+    pub evicted: u64,
     /// Largest delay of a paced trace behind its time.
     pub max_lag: Duration,
     /// Traces per second over the generation (first to last trace).

@@ -380,7 +380,15 @@ impl MetricsAgg {
 
     /// Adds the spans of `t`, whose resource is `resource`.
     pub fn add(&mut self, resource: u32, t: &TraceBuf<'_>) {
-        for span in &t.spans {
+        for i in 0..t.spans.len() {
+            self.add_span(resource, t, i);
+        }
+    }
+
+    /// Adds span `i` of `t` (when it ends), whose resource is `resource`.
+    pub fn add_span(&mut self, resource: u32, t: &TraceBuf<'_>, i: usize) {
+        {
+            let span = &t.spans[i];
             let dur_ns = span.end_ns - span.start_ns;
             let ex = |value: f64| Exemplar { time_ns: span.end_ns, value, trace_id: t.trace_id, span_id: span.span_id };
             let labels = [
@@ -399,9 +407,9 @@ impl MetricsAgg {
                     _ => None,
                 })
             };
-            let Some(op) = text("gen_ai.operation.name") else { continue };
+            let Some(op) = text("gen_ai.operation.name") else { return };
             if !MODEL_OPERATIONS.contains(&op) {
-                continue;
+                return;
             }
             // operation, provider?, model?, then error.type or gen_ai.token.type
             let mut base = [("", ""); 4];

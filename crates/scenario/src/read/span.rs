@@ -480,10 +480,44 @@ impl Reader<'_, '_> {
             let Some(message) = self.template(m, &text, &known) else { continue };
             let logger = f.get("logger").and_then(|n| self.rep.string(n, "logger"));
             let probability = f.get("probability").and_then(|n| self.rep.probability(n, "probability")).unwrap_or(1.0);
-            let attributes = match f.get("attributes") {
-                Some(n) => self.attributes(n),
-                None => Vec::new(),
+            let (attributes, at) = match f.get("attributes") {
+                Some(n) => self.attributes_at(n),
+                None => (Vec::new(), Vec::new()),
             };
+            if on == LogOn::Start {
+                // Written when the span starts: its duration and outcome are not known yet.
+                let late = |parts: &[TemplatePart]| {
+                    parts.iter().find_map(|p| match p {
+                        TemplatePart::Ref(r) if END_ONLY.contains(&r.as_str()) => Some(r.clone()),
+                        _ => None,
+                    })
+                };
+                let mut found: Vec<(u32, u32, String, String)> = Vec::new();
+                if let Some(r) = late(&message) {
+                    found.push((m.line, m.col, "message".into(), r));
+                }
+                for ((k, a), (line, col)) in attributes.iter().zip(&at) {
+                    if let AttrSpec::Template(parts) = a
+                        && let Some(r) = late(parts)
+                    {
+                        found.push((*line, *col, format!("attribute `{k}`"), r));
+                    }
+                }
+                if !found.is_empty() {
+                    for (line, col, what, r) in found {
+                        self.rep.error(
+                            line,
+                            col,
+                            format!(
+                                "a log `on: start` is written when the span starts: its {what} cannot use \
+                                 `{{{r}}}`, known only at the end"
+                            ),
+                            Some("use `on: end` (or `on: error`) for the duration and outcome".into()),
+                        );
+                    }
+                    continue;
+                }
+            }
             out.push(LogSpec { on, severity, message, logger, probability, attributes });
         }
         out
