@@ -19,6 +19,7 @@ import gzip
 import json
 import sys
 import threading
+import time
 from concurrent import futures
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -98,7 +99,10 @@ def record(req, transport, content_type, encoding):
     if isinstance(req, logs_service_pb2.ExportLogsServiceRequest):
         record_logs(req, transport)
         return
+    received = time.time_ns()
     with lock:
+        state["span_requests"] = state.get("span_requests", 0) + 1
+        batch = state["span_requests"]
         for rs in req.resource_spans:
             res = {kv.key: json_format.MessageToDict(kv.value) for kv in rs.resource.attributes}
             for ss in rs.scope_spans:
@@ -114,6 +118,8 @@ def record(req, transport, content_type, encoding):
                             "status": s.status.code,
                             "transport": transport,
                             "service": res.get("service.name", {}).get("stringValue"),
+                            "received": received,
+                            "batch": batch,
                         }
                     )
 

@@ -28,10 +28,10 @@ pub struct Counters {
     pub cut: AtomicU64,
     /// Some trace waited for its time (the run was paced, not only caught up).
     pub paced: AtomicBool,
-    /// Spans and records released before their time (a full reorder budget, an interrupt).
-    pub ahead: AtomicU64,
-    /// Traces exported whole before their end because the reorder budget was full.
-    pub evicted: AtomicU64,
+    /// Spans and records released before their time because the reorder budget was full.
+    pub ahead_budget: AtomicU64,
+    /// Spans and records of started traces released at once by Ctrl-C, before their time.
+    pub ahead_interrupted: AtomicU64,
 }
 
 /// Counters of the generator and of every sink, readable while the run goes on.

@@ -55,15 +55,20 @@ pub fn render(r: &Report, seed: u64, start: &str, replay: &str) -> String {
             r.max_lag.as_secs_f64()
         );
     }
-    if r.evicted > 0 {
+    if r.ahead_budget > 0 {
         let _ = writeln!(
             s,
-            "reorder budget: {} traces were exported whole before their end (the traces in flight              outgrew --reorder-budget; raise it, or lower the rate)",
-            r.evicted
+            "reorder budget: {} spans and records (per output) left before their time: the traces in \
+             flight outgrew --reorder-budget (raise it, or lower the rate)",
+            r.ahead_budget
         );
     }
-    if r.ahead > 0 {
-        let _ = writeln!(s, "ahead of time: {} spans and records were released before their time", r.ahead);
+    if r.ahead_interrupted > 0 {
+        let _ = writeln!(
+            s,
+            "interrupted: {} spans and records (per output) of started traces were sent at once, before their time",
+            r.ahead_interrupted
+        );
     }
     let w = r.sinks.iter().map(|k| k.name.len()).max().unwrap_or(4).max(4);
     let _ = writeln!(
@@ -122,7 +127,7 @@ pub fn to_json(r: &Report, seed: u64, start: &str, replay: &str) -> serde_json::
             "achieved_spans_per_second": r.achieved_rate * r.spans_per_trace,
         },
         "late_traces": r.late,
-        "reorder": { "evicted_traces": r.evicted, "items_ahead_of_time": r.ahead },
+        "ahead_of_time": { "reorder_budget": r.ahead_budget, "interrupted": r.ahead_interrupted },
         "max_lag_seconds": r.max_lag.as_secs_f64(),
         "scenarios": r.per_scenario.iter().map(|(n, c)| (n.clone(), serde_json::json!(c))).collect::<serde_json::Map<_, _>>(),
         "sinks": r.sinks.iter().map(|k| serde_json::json!({

@@ -40,7 +40,17 @@ fn default_run_writes_otlp_json_that_python_decodes() {
     assert!(!exports.is_empty());
     assert_metrics_match(exports.last().unwrap(), &spans);
     // The Python telemetry-simulator 1.x table: root, planner, llm.call, tool + attempt, llm.call, response.compose.
-    let first: Vec<&str> = spans.iter().filter(|s| s[0] == spans[0][0]).map(|s| s[3].as_str()).collect();
+    // Spans leave as they end; the tree read from the root, children in the order they
+    // ended (siblings run one after another), is the table's order.
+    let trace: Vec<&[String; 4]> = spans.iter().filter(|s| s[0] == spans[0][0]).collect();
+    fn walk<'a>(trace: &[&'a [String; 4]], parent: &str, out: &mut Vec<&'a str>) {
+        for s in trace.iter().filter(|s| s[2] == parent) {
+            out.push(&s[3]);
+            walk(trace, &s[1], out);
+        }
+    }
+    let mut first = Vec::new();
+    walk(&trace, "", &mut first);
     assert_eq!(
         first,
         [

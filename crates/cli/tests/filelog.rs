@@ -77,10 +77,11 @@ service:
         .expect("start otelcol-contrib");
     let _collector = Peer { child: collector };
 
-    // Paced, so the collector reads while lines are appended; small files, so it rotates.
+    // Paced, so the collector reads while lines are appended as they happen; small files, so
+    // it rotates. The TaskPilot scenarios: traces of seconds (the run waits for the last).
     let args = format!(
         "--app-log {} --app-log-max-size 16KB --app-log-max-files 100 --signals logs --output {} \
-         run --count 240 --rate 150 -q",
+         run --tags taskpilot --count 240 --rate 150 -q",
         log.display(),
         dir.join("out").display()
     );

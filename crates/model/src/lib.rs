@@ -82,18 +82,26 @@ impl Pick {
     }
 }
 
-/// Turns batches of spans or log records (whole traces, or items one at a time) into one
-/// payload of bytes.
+/// Turns batches of spans or log records (whole traces, or items encoded one at a time and
+/// batched later) into one payload of bytes.
 pub trait TraceEncoder {
     /// What it takes from a trace.
     fn items(&self) -> Items;
-    /// Adds the `pick`ed items of a trace whose resource is `resources[resource]`. An encoder
-    /// of [`Items::Traces`] takes the whole trace whatever the pick.
-    fn add_items(&mut self, resources: &Resources, resource: u32, trace: &TraceBuf<'_>, pick: Pick);
-    /// Adds every item of a trace.
-    fn add(&mut self, resources: &Resources, resource: u32, trace: &TraceBuf<'_>) {
-        self.add_items(resources, resource, trace, Pick::All);
-    }
+    /// Adds every item of a trace whose resource is `resources[resource]`.
+    fn add(&mut self, resources: &Resources, resource: u32, trace: &TraceBuf<'_>);
+    /// Appends item `index` (of the kind it takes; a whole trace for [`Items::Traces`]) to
+    /// `out` as a piece that [`TraceEncoder::add_encoded`] puts into a batch later; returns
+    /// how many items the piece holds (0: this encoder leaves the item out).
+    fn encode_item(
+        &mut self,
+        resources: &Resources,
+        resource: u32,
+        trace: &TraceBuf<'_>,
+        index: u32,
+        out: &mut Vec<u8>,
+    ) -> usize;
+    /// Adds a piece [`TraceEncoder::encode_item`] wrote for `resource`, holding `items` items.
+    fn add_encoded(&mut self, resource: u32, piece: &[u8], items: usize);
     /// Items (spans or log records) added since the last [`TraceEncoder::finish`].
     fn spans(&self) -> usize;
     /// Writes the payload for everything added into `out` (cleared first) and starts a new batch.
@@ -134,8 +142,24 @@ impl<R: RenderLines> TraceEncoder for Lines<R> {
         Items::Logs
     }
 
-    fn add_items(&mut self, resources: &Resources, resource: u32, trace: &TraceBuf<'_>, pick: Pick) {
-        self.items += self.render.render(resources, resource, trace, pick, &mut self.out);
+    fn add(&mut self, resources: &Resources, resource: u32, trace: &TraceBuf<'_>) {
+        self.items += self.render.render(resources, resource, trace, Pick::All, &mut self.out);
+    }
+
+    fn encode_item(
+        &mut self,
+        resources: &Resources,
+        resource: u32,
+        trace: &TraceBuf<'_>,
+        index: u32,
+        out: &mut Vec<u8>,
+    ) -> usize {
+        self.render.render(resources, resource, trace, Pick::One(index), out)
+    }
+
+    fn add_encoded(&mut self, _resource: u32, piece: &[u8], items: usize) {
+        self.out.extend_from_slice(piece);
+        self.items += items;
     }
 
     fn spans(&self) -> usize {

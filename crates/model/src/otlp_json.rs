@@ -9,7 +9,7 @@ use std::io::Write;
 use crate::hex::push_hex;
 use crate::trace::LogRecord;
 use crate::trace::{AnyValue, KeyValue, OwnedValue, ResourceBatches, Resources, TraceBuf};
-use crate::{Items, Pick, TraceEncoder};
+use crate::{Items, TraceEncoder};
 
 /// Batches traces (or their log records) into one OTLP/JSON document.
 #[derive(Debug)]
@@ -42,16 +42,16 @@ impl TraceEncoder for JsonTraceEncoder {
         self.items
     }
 
-    fn add_items(&mut self, _resources: &Resources, resource: u32, trace: &TraceBuf<'_>, pick: Pick) {
-        let picked = pick.range(self.items.count(trace));
-        if picked.is_empty() {
+    fn add(&mut self, _resources: &Resources, resource: u32, trace: &TraceBuf<'_>) {
+        let n = self.items.count(trace);
+        if n == 0 {
             return;
         }
-        self.spans += picked.len();
+        self.spans += n;
         let out = self.batches.buffer(resource);
         match self.items {
             Items::Spans | Items::Traces => {
-                for span in &trace.spans[picked] {
+                for span in &trace.spans {
                     if !out.is_empty() {
                         out.push(b',');
                     }
@@ -59,7 +59,7 @@ impl TraceEncoder for JsonTraceEncoder {
                 }
             }
             Items::Logs => {
-                for log in &trace.logs[picked] {
+                for log in &trace.logs {
                     if !out.is_empty() {
                         out.push(b',');
                     }
@@ -67,6 +67,37 @@ impl TraceEncoder for JsonTraceEncoder {
                 }
             }
         }
+    }
+
+    fn encode_item(
+        &mut self,
+        _resources: &Resources,
+        _resource: u32,
+        trace: &TraceBuf<'_>,
+        index: u32,
+        out: &mut Vec<u8>,
+    ) -> usize {
+        let i = index as usize;
+        match self.items {
+            Items::Spans | Items::Traces => match trace.spans.get(i) {
+                Some(span) => write_span(out, trace, span),
+                None => return 0,
+            },
+            Items::Logs => match trace.logs.get(i) {
+                Some(log) => write_log(out, trace, log),
+                None => return 0,
+            },
+        }
+        1
+    }
+
+    fn add_encoded(&mut self, resource: u32, piece: &[u8], items: usize) {
+        let out = self.batches.buffer(resource);
+        if !out.is_empty() {
+            out.push(b',');
+        }
+        out.extend_from_slice(piece);
+        self.spans += items;
     }
 
     fn spans(&self) -> usize {

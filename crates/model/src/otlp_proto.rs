@@ -10,7 +10,7 @@
 use crate::proto::*;
 use crate::trace::LogRecord;
 use crate::trace::{AnyValue, KeyValue, OwnedValue, ResourceBatches, Resources, StatusCode, TraceBuf};
-use crate::{Items, Pick, TraceEncoder};
+use crate::{Items, TraceEncoder};
 
 /// Batches traces into an `ExportTraceServiceRequest` (or their logs into an
 /// `ExportLogsServiceRequest`).
@@ -63,25 +63,52 @@ impl TraceEncoder for ProtoTraceEncoder {
         self.items
     }
 
-    fn add_items(&mut self, _resources: &Resources, resource: u32, trace: &TraceBuf<'_>, pick: Pick) {
-        let picked = pick.range(self.items.count(trace));
-        if picked.is_empty() {
+    fn add(&mut self, _resources: &Resources, resource: u32, trace: &TraceBuf<'_>) {
+        let n = self.items.count(trace);
+        if n == 0 {
             return;
         }
-        self.spans += picked.len();
+        self.spans += n;
         let out = self.batches.buffer(resource);
         match self.items {
             Items::Spans | Items::Traces => {
-                for span in &trace.spans[picked] {
+                for span in &trace.spans {
                     put_len_field_with(out, 2, |b| encode_span(b, trace, span));
                 }
             }
             Items::Logs => {
-                for log in &trace.logs[picked] {
+                for log in &trace.logs {
                     put_len_field_with(out, 2, |b| encode_log(b, trace, log));
                 }
             }
         }
+    }
+
+    fn encode_item(
+        &mut self,
+        _resources: &Resources,
+        _resource: u32,
+        trace: &TraceBuf<'_>,
+        index: u32,
+        out: &mut Vec<u8>,
+    ) -> usize {
+        let i = index as usize;
+        match self.items {
+            Items::Spans | Items::Traces => match trace.spans.get(i) {
+                Some(span) => put_len_field_with(out, 2, |b| encode_span(b, trace, span)),
+                None => return 0,
+            },
+            Items::Logs => match trace.logs.get(i) {
+                Some(log) => put_len_field_with(out, 2, |b| encode_log(b, trace, log)),
+                None => return 0,
+            },
+        }
+        1
+    }
+
+    fn add_encoded(&mut self, resource: u32, piece: &[u8], items: usize) {
+        self.batches.buffer(resource).extend_from_slice(piece);
+        self.spans += items;
     }
 
     fn spans(&self) -> usize {

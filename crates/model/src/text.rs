@@ -7,7 +7,7 @@ use crate::hex::push_hex_str;
 use crate::num::f64_of;
 use crate::time::push_rfc3339;
 use crate::trace::{AnyValue, KeyValue, Resources, StatusCode, TraceBuf};
-use crate::{Items, Pick, TraceEncoder};
+use crate::{Items, TraceEncoder};
 
 /// How much to show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +40,28 @@ impl TraceEncoder for TextTraceEncoder {
         Items::Traces
     }
 
-    fn add_items(&mut self, resources: &Resources, resource: u32, t: &TraceBuf<'_>, _pick: Pick) {
+    fn encode_item(
+        &mut self,
+        resources: &Resources,
+        resource: u32,
+        trace: &TraceBuf<'_>,
+        _index: u32,
+        out: &mut Vec<u8>,
+    ) -> usize {
+        let (mark, spans) = (self.out.len(), self.spans);
+        self.add(resources, resource, trace);
+        out.extend_from_slice(&self.out.as_bytes()[mark..]);
+        self.out.truncate(mark);
+        std::mem::replace(&mut self.spans, spans) - spans
+    }
+
+    fn add_encoded(&mut self, _resource: u32, piece: &[u8], items: usize) {
+        // Pieces are whole lines this encoder wrote.
+        self.out.push_str(&String::from_utf8_lossy(piece));
+        self.spans += items;
+    }
+
+    fn add(&mut self, resources: &Resources, resource: u32, t: &TraceBuf<'_>) {
         let o = &mut self.out;
         let tenant = resources.list[resource as usize].get_str(&self.tenant_key).unwrap_or("-");
         let root = t.spans.first();

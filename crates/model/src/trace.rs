@@ -328,6 +328,12 @@ pub struct ResourceBatches {
 impl ResourceBatches {
     /// The span buffer of `resource` in the current batch.
     pub fn buffer(&mut self, resource: u32) -> &mut Vec<u8> {
+        // Items come one at a time in span-end order: most often of the same resource.
+        if let Some(last) = self.batches.len().checked_sub(1)
+            && self.batches[last].0 == resource
+        {
+            return &mut self.batches[last].1;
+        }
         let pos = match self.batches.iter().position(|(id, _)| *id == resource) {
             Some(p) => p,
             None => {

@@ -191,6 +191,11 @@ pub trait Sink: Send {
     fn cancellable(&self) -> bool {
         true
     }
+    /// For a pull endpoint: the requests of a fresh payload made at each scrape, answered by
+    /// the generator with the values as of then (`None`, the default: push on its interval).
+    fn demand(&self) -> Option<std::sync::Arc<Demand>> {
+        None
+    }
     /// Delivers one batch, retrying as the protocol allows. Never called concurrently on
     /// one value (forks run side by side).
     fn send(&mut self, batch: Batch) -> BoxFuture<'_, Delivery>;
@@ -328,5 +333,56 @@ async fn drain(
         }
     } else {
         sink.close().await
+    }
+}
+
+/// A pull endpoint's request for a fresh payload: a scrape raises it, the generator answers
+/// with the values as of then (through the sink's queue), and the scrape waits for that.
+#[derive(Debug, Default)]
+pub struct Demand {
+    wanted: std::sync::atomic::AtomicBool,
+    closed: std::sync::atomic::AtomicBool,
+    /// Payloads received (a scrape waits for it to move).
+    version: AtomicU64,
+    fresh: tokio::sync::Notify,
+}
+
+impl Demand {
+    /// Asks for a fresh payload; returns the version to wait past.
+    pub fn ask(&self) -> u64 {
+        let v = self.version.load(Ordering::Acquire);
+        self.wanted.store(true, Ordering::Release);
+        v
+    }
+
+    /// Whether a payload was asked for since the last call (the generator's side).
+    pub fn take(&self) -> bool {
+        self.wanted.swap(false, Ordering::AcqRel)
+    }
+
+    /// A payload arrived (the sink's side).
+    pub fn arrived(&self) {
+        self.version.fetch_add(1, Ordering::AcqRel);
+        self.fresh.notify_waiters();
+    }
+
+    /// No more answers will come (generation ended): scrapes stop waiting.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.fresh.notify_waiters();
+    }
+
+    /// Waits, at most `patience`, for a payload newer than `since` (none once closed).
+    pub async fn wait_past(&self, since: u64, patience: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            let notified = self.fresh.notified();
+            if self.version.load(Ordering::Acquire) > since || self.closed.load(Ordering::Acquire) {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return;
+            }
+        }
     }
 }

@@ -1,9 +1,11 @@
 //! Cumulative metrics of a run, exported to their sinks at simulated-time boundaries.
 
 use bytes::Bytes;
+use std::sync::Arc;
 use tsim_engine::declared::DeclaredMetrics;
 use tsim_model::metrics::{MetricsAgg, MetricsEncoder};
-use tsim_sinks::{Batch, Format};
+
+use tsim_sinks::{Batch, Demand, Format};
 
 use super::generate::{Targets, send};
 use super::plan::WhenFull;
@@ -36,41 +38,71 @@ pub(super) struct MetricsExport {
     /// Time of the latest export.
     pub(super) last_export: u64,
     pub(super) outputs: Vec<(MetricsEncoding, Targets)>,
+    /// Pull endpoints and the group of `outputs` each one is in.
+    pub(super) scrapes: Vec<(Arc<Demand>, usize)>,
     pub(super) when_full: WhenFull,
+}
+
+impl Drop for MetricsExport {
+    fn drop(&mut self) {
+        // No more fresh values: scrapes serve the last export.
+        for (d, _) in &self.scrapes {
+            d.close();
+        }
+    }
 }
 
 impl MetricsExport {
     pub(super) fn export(&mut self, resources: &tsim_model::Resources, time_ns: u64, out: &mut Vec<u8>) {
         self.declared.gauges_at(&mut self.agg, time_ns);
+        for g in 0..self.outputs.len() {
+            self.send_group(g, resources, time_ns, out);
+        }
+    }
+
+    /// Encodes the cumulative values for one group of sinks and sends them.
+    fn send_group(&mut self, g: usize, resources: &tsim_model::Resources, time_ns: u64, out: &mut Vec<u8>) {
         let points = self.agg.points() as u64;
         if points == 0 {
             return;
         }
         let (start_ns, agg) = (self.start_ns, &self.agg);
-        for (encoding, targets) in &mut self.outputs {
-            let items = match encoding {
-                MetricsEncoding::Own(encoder) => encoder.encode(agg, resources, start_ns, time_ns, out),
-                MetricsEncoding::Shared(Format::OtlpProto) => {
-                    agg.encode_proto(resources, start_ns, time_ns, out);
-                    points
-                }
-                MetricsEncoding::Shared(Format::OtlpJson) => {
-                    agg.encode_json(resources, start_ns, time_ns, out);
-                    points
-                }
-                MetricsEncoding::Shared(Format::PrometheusText) => {
-                    agg.encode_prometheus(resources, out);
-                    points
-                }
-                // Remote write counts samples: histograms flatten into buckets, sum and count.
-                MetricsEncoding::Shared(Format::RemoteWrite) => {
-                    agg.encode_remote_write(resources, (time_ns / 1_000_000) as i64, out) as u64
-                }
-                // Not a metrics format: `MetricsEncoding::shared` never makes one.
-                MetricsEncoding::Shared(_) => continue,
-            };
-            let payload = Bytes::from(std::mem::take(out));
-            send(targets, Batch { payload, items }, self.when_full);
+        let (encoding, targets) = &mut self.outputs[g];
+        let items = match encoding {
+            MetricsEncoding::Own(encoder) => encoder.encode(agg, resources, start_ns, time_ns, out),
+            MetricsEncoding::Shared(Format::OtlpProto) => {
+                agg.encode_proto(resources, start_ns, time_ns, out);
+                points
+            }
+            MetricsEncoding::Shared(Format::OtlpJson) => {
+                agg.encode_json(resources, start_ns, time_ns, out);
+                points
+            }
+            MetricsEncoding::Shared(Format::PrometheusText) => {
+                agg.encode_prometheus(resources, out);
+                points
+            }
+            // Remote write counts samples: histograms flatten into buckets, sum and count.
+            MetricsEncoding::Shared(Format::RemoteWrite) => {
+                agg.encode_remote_write(resources, (time_ns / 1_000_000) as i64, out) as u64
+            }
+            // Not a metrics format: `MetricsEncoding::shared` never makes one.
+            MetricsEncoding::Shared(_) => return,
+        };
+        let payload = Bytes::from(std::mem::take(out));
+        send(targets, Batch { payload, items }, self.when_full);
+    }
+
+    /// Answers the scrapes that asked since the last call: their group gets the values as of
+    /// now (counters and histograms of every span released so far; gauges as of the last
+    /// interval export).
+    pub(super) fn serve_scrapes(&mut self, resources: &tsim_model::Resources, out: &mut Vec<u8>) {
+        for k in 0..self.scrapes.len() {
+            if self.scrapes[k].0.take() {
+                let g = self.scrapes[k].1;
+                let t = self.recorded_until.max(self.last_export);
+                self.send_group(g, resources, t, out);
+            }
         }
     }
 

@@ -12,12 +12,12 @@ use tsim_engine::Scratch;
 use tsim_model::otlp_json::JsonTraceEncoder;
 use tsim_model::otlp_proto::ProtoTraceEncoder;
 use tsim_model::text::{Detail, TextTraceEncoder};
-use tsim_model::{Items, Pick, Resources, TraceBuf, TraceEncoder};
+use tsim_model::{Items, Resources, TraceBuf, TraceEncoder};
 use tsim_sinks::{Batch, Format, Signal, SinkStats};
 
 use super::export::MetricsExport;
 use super::plan::{ExportOrder, FILE_BATCH, LATE_NS, Plan, WhenFull, now_ns};
-use super::stage::{self, Stage, Wants};
+use super::stage::{self, Stage};
 use crate::live::Counters;
 
 /// One encoder and the sinks it feeds, with its batching.
@@ -82,26 +82,25 @@ impl Output {
         send(&self.targets, Batch { payload, items }, self.when_full);
     }
 
-    /// Adds one item at `time` (time order), as an SDK's batch processor does: the batch is
-    /// sent before an item that comes `max_ns` after its first one, and when it is full.
-    pub(super) fn add_item(
+    /// Adds a piece its encoder wrote earlier, holding `items` items of time `time` (time
+    /// order), as an SDK's batch processor does: the batch is sent before an item that comes
+    /// `max_ns` after its first one, and when it is full.
+    pub(super) fn add_piece(
         &mut self,
         resources: &Resources,
         resource: u32,
-        trace: &TraceBuf<'_>,
-        pick: Pick,
+        piece: &[u8],
+        items: usize,
         time: u64,
         out: &mut Vec<u8>,
     ) {
         if self.batch_start.is_some_and(|first| time.saturating_sub(first) >= self.max_ns) {
             self.flush(resources, out);
         }
-        self.encoder.add_items(resources, resource, trace, pick);
-        if self.encoder.spans() > 0 {
-            self.batch_start.get_or_insert(time);
-            if self.encoder.spans() >= self.max_spans {
-                self.flush(resources, out);
-            }
+        self.encoder.add_encoded(resource, piece, items);
+        self.batch_start.get_or_insert(time);
+        if self.encoder.spans() >= self.max_spans {
+            self.flush(resources, out);
         }
     }
 
@@ -179,6 +178,9 @@ fn wait(
     const MIN_SLEEP_NS: u64 = 200_000;
     loop {
         let now = now_ns();
+        if let Some(m) = t.metrics.as_mut() {
+            m.serve_scrapes(t.resources, t.out);
+        }
         if let Some(st) = stage.as_deref_mut() {
             st.release(now.min(until), t);
             if until_empty && st.waiting() == 0 {
@@ -225,10 +227,8 @@ pub(super) fn generate(
     let mut scratch = Scratch::default();
     let mut out = Vec::new();
     let mut interrupted = false;
-    let wants = |items| outputs.iter().any(|o| o.items == items);
-    let wants = Wants { spans: wants(Items::Spans), logs: wants(Items::Logs), traces: wants(Items::Traces) };
     let mut stage =
-        (plan.export_order == ExportOrder::End).then(|| Stage::new(plan.schedule.start_ns, plan.reorder_budget, wants));
+        (plan.export_order == ExportOrder::End).then(|| Stage::new(plan.schedule.start_ns, plan.reorder_budget));
 
     // This shard's traces, in order: every index of the schedule, keeping ours.
     let mut clock = plan.schedule.clock();
@@ -282,31 +282,29 @@ pub(super) fn generate(
                 }
             }
         }
-        let (g, trace) = match stage.as_mut() {
+        let (g, staged) = match stage.as_mut() {
             Some(st) => {
                 // Everything before this trace's start is final: no later trace starts earlier.
                 st.release(at, targets!(resources, outputs, metrics, &mut out));
-                let (slot, b) = st.slot();
-                let g = engine.generate(i, at, b, &mut scratch);
-                (g, Some(slot))
+                (engine.generate(i, at, st.buffer(), &mut scratch), true)
             }
             None => {
                 if let Some(m) = metrics.as_mut() {
                     m.advance(resources, at, &mut out);
                 }
-                (engine.generate(i, at, &mut buf, &mut scratch), None)
+                (engine.generate(i, at, &mut buf, &mut scratch), false)
             }
         };
         let emit_metrics = engine.scenarios()[g.scenario].emit_metrics();
         {
-            let b = match (&trace, stage.as_ref()) {
-                (Some(slot), Some(st)) => st.trace(*slot),
-                _ => &buf,
+            let b = match stage.as_mut() {
+                Some(st) => &*st.buffer(),
+                None => &buf,
             };
             if let Some(m) = metrics.as_mut()
                 && emit_metrics
             {
-                if trace.is_some() {
+                if staged {
                     m.declared.observe_starts(g.scenario, b);
                 } else {
                     m.agg.add(g.resource, b);
@@ -330,11 +328,15 @@ pub(super) fn generate(
             store_rate(counters, from, generated);
         }
         current = next_own();
-        match (trace, stage.as_mut()) {
-            (Some(slot), Some(st)) => {
-                st.admit(slot, g.resource, g.scenario, emit_metrics, targets!(resources, outputs, metrics, &mut out))
+        if let Some(m) = metrics.as_mut() {
+            m.serve_scrapes(resources, &mut out);
+        }
+        match stage.as_mut() {
+            Some(st) => {
+                let feeds = emit_metrics && metrics.is_some();
+                st.admit(g.resource, g.scenario, feeds, targets!(resources, outputs, metrics, &mut out))
             }
-            _ => {
+            None => {
                 // Batches close on size or on simulated time, never on the wall clock, so that the
                 // file output is the same whatever the machine's speed.
                 let next_at = current.map(|(_, t)| t);
@@ -369,11 +371,10 @@ pub(super) fn generate(
             interrupted |= stop.load(Ordering::Relaxed);
         }
         if on_time && interrupted {
-            counters.ahead.fetch_add(st.waiting() as u64, Ordering::Relaxed);
+            counters.ahead_interrupted.fetch_add(st.waiting() as u64, Ordering::Relaxed);
         }
         st.drain(targets!(resources, outputs, metrics, &mut out));
-        counters.evicted.fetch_add(st.forced.traces, Ordering::Relaxed);
-        counters.ahead.fetch_add(st.forced.items, Ordering::Relaxed);
+        counters.ahead_budget.fetch_add(st.ahead, Ordering::Relaxed);
     }
     for o in outputs.iter_mut() {
         o.flush(resources, &mut out);

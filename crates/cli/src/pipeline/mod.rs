@@ -64,6 +64,7 @@ pub async fn run(plan: Plan, sinks: Vec<Wired>, live: Arc<Live>) -> anyhow::Resu
     // One encoder per format; each sink gets a bounded queue and a task.
     let mut outputs: Vec<Output> = Vec::new();
     let mut metric_outputs: Vec<(MetricsEncoding, Targets)> = Vec::new();
+    let mut scrapes = Vec::new();
     let mut tasks = Vec::new();
     let mut idle = Vec::new();
     for Wired { sink, encoder } in sinks {
@@ -75,8 +76,11 @@ pub async fn run(plan: Plan, sinks: Vec<Wired>, live: Arc<Live>) -> anyhow::Resu
             counts_for_exit: sink.counts_for_exit(),
             stats: stats.clone(),
         });
-        let (signal, format, fixed) = (sink.signal(), sink.format(), sink.fixed_batches());
+        let (signal, format, fixed, demand) = (sink.signal(), sink.format(), sink.fixed_batches(), sink.demand());
         if signal == Signal::Metrics && !plan.metrics {
+            if let Some(d) = &demand {
+                d.close();
+            }
             // Serves only the self-telemetry: no simulated metrics in this run. Its queue
             // stays open (and so the endpoint up) until generation ends.
             idle.push(tx);
@@ -87,14 +91,25 @@ pub async fn run(plan: Plan, sinks: Vec<Wired>, live: Arc<Live>) -> anyhow::Resu
         let no_encoder =
             || anyhow::anyhow!("output `{}` has no encoder for its {} {format:?} format", sink.name(), signal.as_str());
         match (signal, encoder) {
-            (Signal::Metrics, Encoder::Metrics(own)) => metric_outputs.push((MetricsEncoding::Own(own), vec![target])),
+            (Signal::Metrics, Encoder::Metrics(own)) => {
+                metric_outputs.push((MetricsEncoding::Own(own), vec![target]));
+                scrapes.extend(demand.map(|d| (d, metric_outputs.len() - 1)));
+            }
             (Signal::Metrics, Encoder::Shared) => {
-                match metric_outputs.iter_mut().find(|(e, _)| matches!(e, MetricsEncoding::Shared(f) if *f == format)) {
-                    Some((_, t)) => t.push(target),
-                    None => {
-                        metric_outputs.push((MetricsEncoding::shared(format).ok_or_else(no_encoder)?, vec![target]))
+                let group = match metric_outputs
+                    .iter_mut()
+                    .position(|(e, _)| matches!(e, MetricsEncoding::Shared(f) if *f == format))
+                {
+                    Some(g) => {
+                        metric_outputs[g].1.push(target);
+                        g
                     }
-                }
+                    None => {
+                        metric_outputs.push((MetricsEncoding::shared(format).ok_or_else(no_encoder)?, vec![target]));
+                        metric_outputs.len() - 1
+                    }
+                };
+                scrapes.extend(demand.map(|d| (d, group)));
             }
             (Signal::Traces | Signal::Logs, Encoder::Traces(own)) => {
                 outputs.push(Output::new(signal, format, fixed, own, false, target, &plan))
@@ -142,6 +157,7 @@ pub async fn run(plan: Plan, sinks: Vec<Wired>, live: Arc<Live>) -> anyhow::Resu
             last_export: start_ns,
             interval_ns: plan.metrics_interval_ns,
             outputs: metric_outputs,
+            scrapes,
             when_full: plan.when_full,
         });
         tokio::task::spawn_blocking(move || {
@@ -217,8 +233,8 @@ pub async fn run(plan: Plan, sinks: Vec<Wired>, live: Arc<Live>) -> anyhow::Resu
         interrupted,
         close_errors,
         late: counters.late.load(Ordering::Relaxed),
-        ahead: counters.ahead.load(Ordering::Relaxed),
-        evicted: counters.evicted.load(Ordering::Relaxed),
+        ahead_budget: counters.ahead_budget.load(Ordering::Relaxed),
+        ahead_interrupted: counters.ahead_interrupted.load(Ordering::Relaxed),
         max_lag: Duration::from_nanos(counters.max_lag_ns.load(Ordering::Relaxed)),
         achieved_rate: live.achieved_rate(),
         // A target only when some of the run was paced (not a backfill or a past start alone).

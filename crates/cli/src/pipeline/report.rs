@@ -54,10 +54,11 @@ pub struct Report {
     pub close_errors: Vec<String>,
     /// Paced traces that started more than [`LATE_NS`] after their time.
     pub late: u64,
-    /// Spans and records released before their time (a full reorder budget, an interrupt).
-    pub ahead: u64,
-    /// Traces exported whole before their end because the reorder budget was full.
-    pub evicted: u64,
+    /// Spans and records (output pieces and metric observations) released before their
+    /// time because the reorder budget was full.
+    pub ahead_budget: u64,
+    /// Spans and records of started traces released at once by Ctrl-C, before their time.
+    pub ahead_interrupted: u64,
     /// Largest delay of a paced trace behind its time.
     pub max_lag: Duration,
     /// Traces per second over the generation (first to last trace).

@@ -1,60 +1,40 @@
-//! Span-end export: the traces in flight, their items waiting in the reorder stage, and
-//! what a released item does (an output's batch, a metric observation, a whole-trace view).
+//! Span-end export: each trace's spans and records, encoded by every output as the trace is
+//! generated, wait in the reorder stage and leave in time order for their output's batch;
+//! spans also reach the metrics as they end.
 
-use std::collections::VecDeque;
-
-use tsim_model::{Items, Pick, Resources, TraceBuf};
+use tsim_model::num::idx;
+use tsim_model::{Items, Resources, TraceBuf};
 
 use super::export::MetricsExport;
 use super::generate::Output;
-use super::reorder::{Entry, Kind, Reorder};
+use super::reorder::{Item, Kind, METRICS, Reorder};
 
-/// A trace whose items are not all released yet.
+/// A trace kept for the metrics until all its spans have ended.
 #[derive(Default)]
-struct InFlight<'e> {
+struct Kept<'e> {
     buf: TraceBuf<'e>,
     resource: u32,
     scenario: usize,
-    /// Its spans feed the metrics.
-    metrics: bool,
-    /// Generation order; also tells a waiting entry from a stale one after an eviction.
-    seq: u64,
-    pending: u32,
-    /// Approximate memory it holds.
+    /// Spans not yet counted.
+    pending: usize,
     bytes: usize,
-    /// Key (time, kind, index) of the last item released (eviction resumes after it).
-    last: Option<(u64, Kind, u32)>,
 }
 
-/// What the stage has done that a budget forced (reported in the summary).
-#[derive(Debug, Default, Clone, Copy)]
-pub(super) struct Forced {
-    /// Traces exported whole before their end: the reorder budget was full.
-    pub traces: u64,
-    /// Their items released then, ahead of their time.
-    pub items: u64,
-}
-
-/// Which item kinds a run releases one at a time.
-#[derive(Debug, Clone, Copy, Default)]
-pub(super) struct Wants {
-    pub spans: bool,
-    pub logs: bool,
-    pub traces: bool,
-}
-
-/// The traces in flight and their items in time order.
+/// The traces in flight, as pieces waiting for their time.
 pub(super) struct Stage<'e> {
     reorder: Reorder,
-    pool: Vec<InFlight<'e>>,
+    /// Traces whose spans feed the metrics, until their last span ends.
+    kept: Vec<Kept<'e>>,
     free: Vec<u32>,
-    /// (seq, slot) in generation order, for evicting the oldest.
-    order: VecDeque<(u64, u32)>,
+    kept_bytes: usize,
     next_seq: u64,
-    held: usize,
+    /// The buffer traces are generated into.
+    scratch: TraceBuf<'e>,
     budget: usize,
-    wants: Wants,
-    pub forced: Forced,
+    /// The latest watermark released to.
+    watermark: u64,
+    /// Items released before their time because the budget was full.
+    pub ahead: u64,
     /// The latest time of any item admitted.
     pub latest: u64,
 }
@@ -69,82 +49,92 @@ pub(super) struct Targets<'a, 'o> {
 
 impl<'e> Stage<'e> {
     /// An empty stage for a run starting at `start_ns`, holding at most about `budget` bytes.
-    pub fn new(start_ns: u64, budget: usize, wants: Wants) -> Self {
+    pub fn new(start_ns: u64, budget: usize) -> Self {
         Self {
             reorder: Reorder::new(start_ns),
-            pool: Vec::new(),
+            kept: Vec::new(),
             free: Vec::new(),
-            order: VecDeque::new(),
+            kept_bytes: 0,
             next_seq: 0,
-            held: 0,
+            scratch: TraceBuf::default(),
             budget,
-            wants,
-            forced: Forced::default(),
+            watermark: start_ns,
+            ahead: 0,
             latest: 0,
         }
     }
 
-    /// The trace generated into `slot`.
-    pub fn trace(&self, slot: u32) -> &TraceBuf<'e> {
-        &self.pool[slot as usize].buf
+    /// The buffer to generate the next trace into; then call [`Stage::admit`].
+    pub fn buffer(&mut self) -> &mut TraceBuf<'e> {
+        &mut self.scratch
     }
 
-    /// A buffer to generate the next trace into; hand it to [`Stage::admit`].
-    pub fn slot(&mut self) -> (u32, &mut TraceBuf<'e>) {
-        let slot = match self.free.pop() {
-            Some(s) => s,
-            None => {
-                self.pool.push(InFlight::default());
-                tsim_model::num::idx(self.pool.len() - 1)
-            }
-        };
-        (slot, &mut self.pool[slot as usize].buf)
-    }
-
-    /// Queues the items of the trace generated into `slot`; over the budget, exports the
-    /// oldest traces whole.
-    pub fn admit(&mut self, slot: u32, resource: u32, scenario: usize, metrics: bool, t: &mut Targets<'_, '_>) {
+    /// Takes in the trace just generated into [`Stage::buffer`]: each output encodes its
+    /// items now, while the trace is in cache, and they wait for their time; with
+    /// `feeds_metrics`, the trace is kept until its spans have been counted. Over the budget,
+    /// the earliest items leave ahead of their time (counted).
+    pub fn admit(&mut self, resource: u32, scenario: usize, feeds_metrics: bool, t: &mut Targets<'_, '_>) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let f = &mut self.pool[slot as usize];
-        let b = &f.buf;
-        let mut pending = 0u32;
-        let mut last_time = b.spans.first().map_or(0, |s| s.start_ns);
-        if self.wants.spans || metrics {
-            for (i, s) in b.spans.iter().enumerate() {
-                self.reorder.push(Entry::new(s.end_ns, seq, Kind::Span, tsim_model::num::idx(i), slot));
-                last_time = last_time.max(s.end_ns);
+        let Self { reorder, scratch: b, .. } = self;
+        let end = b.spans.iter().map(|s| s.end_ns).chain(b.logs.iter().map(|l| l.time_ns)).max().unwrap_or(0);
+        for (k, o) in t.outputs.iter_mut().enumerate() {
+            let output = u16::try_from(k).unwrap_or(METRICS - 1);
+            let item = |time, kind, index| Item { time, seq, kind, index, resource, output };
+            match o.items {
+                Items::Spans => {
+                    for (i, s) in b.spans.iter().enumerate() {
+                        reorder.push(item(s.end_ns, Kind::Span, idx(i)), 0, |out| {
+                            o.encoder.encode_item(t.resources, resource, b, idx(i), out)
+                        });
+                    }
+                }
+                Items::Logs => {
+                    for (i, l) in b.logs.iter().enumerate() {
+                        reorder.push(item(l.time_ns, Kind::Log, idx(i)), 0, |out| {
+                            o.encoder.encode_item(t.resources, resource, b, idx(i), out)
+                        });
+                    }
+                }
+                Items::Traces => {
+                    reorder.push(item(end, Kind::Trace, 0), 0, |out| {
+                        o.encoder.encode_item(t.resources, resource, b, 0, out)
+                    });
+                }
             }
-            pending += tsim_model::num::idx(b.spans.len());
         }
-        if self.wants.logs {
-            for (i, l) in b.logs.iter().enumerate() {
-                self.reorder.push(Entry::new(l.time_ns, seq, Kind::Log, tsim_model::num::idx(i), slot));
-                last_time = last_time.max(l.time_ns);
+        self.latest = self.latest.max(end);
+        if feeds_metrics && !self.scratch.spans.is_empty() {
+            let slot = match self.free.pop() {
+                Some(s) => s,
+                None => {
+                    self.kept.push(Kept::default());
+                    idx(self.kept.len() - 1)
+                }
+            };
+            for (i, s) in self.scratch.spans.iter().enumerate() {
+                let it = Item { time: s.end_ns, seq, kind: Kind::Span, index: idx(i), resource, output: METRICS };
+                self.reorder.push(it, slot, |_| 0);
             }
-            pending += tsim_model::num::idx(b.logs.len());
+            let k = &mut self.kept[slot as usize];
+            // The slot's old buffer, with its capacity, becomes the next scratch.
+            std::mem::swap(&mut k.buf, &mut self.scratch);
+            let b = &k.buf;
+            k.bytes = size_of::<Kept>()
+                + b.spans.len() * size_of::<tsim_model::Span>()
+                + b.attrs.len() * size_of::<tsim_model::KeyValue>()
+                + b.events.len() * size_of::<tsim_model::Event>()
+                + b.logs.len() * size_of::<tsim_model::LogRecord>()
+                + b.text.len();
+            (k.resource, k.scenario, k.pending) = (resource, scenario, b.spans.len());
+            self.kept_bytes += k.bytes;
         }
-        if self.wants.traces {
-            let end = b.spans.iter().map(|s| s.end_ns).chain(b.logs.iter().map(|l| l.time_ns)).max().unwrap_or(0);
-            self.reorder.push(Entry::new(end.max(last_time), seq, Kind::Trace, 0, slot));
-            pending += 1;
+        while self.reorder.held() + self.kept_bytes > self.budget && self.reorder.len() > 0 {
+            // Over the budget: the earliest item leaves now, whatever the watermark.
+            if self.release_one(u64::MAX, t).is_some_and(|time| time > self.watermark) {
+                self.ahead += 1;
+            }
         }
-        if pending == 0 {
-            self.free.push(slot);
-            return;
-        }
-        self.latest = self.latest.max(last_time);
-        let bytes = size_of::<InFlight>()
-            + b.spans.len() * size_of::<tsim_model::Span>()
-            + b.attrs.len() * size_of::<tsim_model::KeyValue>()
-            + b.events.len() * size_of::<tsim_model::Event>()
-            + b.logs.len() * size_of::<tsim_model::LogRecord>()
-            + b.text.len()
-            + pending as usize * size_of::<Entry>();
-        *f = InFlight { buf: std::mem::take(&mut f.buf), resource, scenario, metrics, seq, pending, bytes, last: None };
-        self.held += bytes;
-        self.order.push_back((seq, slot));
-        while self.held > self.budget && self.evict_oldest(t) {}
     }
 
     /// Items waiting.
@@ -152,12 +142,30 @@ impl<'e> Stage<'e> {
         self.reorder.len()
     }
 
+    /// Releases the next item whose slot is complete at `limit`; returns its time.
+    fn release_one(&mut self, limit: u64, t: &mut Targets<'_, '_>) -> Option<u64> {
+        let (e, piece) = self.reorder.pop(limit)?;
+        if e.output == METRICS {
+            let k = &mut self.kept[e.pool_slot() as usize];
+            if let Some(m) = t.metrics.as_mut() {
+                m.observe_span(t.resources, k.resource, k.scenario, &k.buf, e.index() as usize, t.out);
+            }
+            k.pending -= 1;
+            if k.pending == 0 {
+                self.kept_bytes -= k.bytes;
+                self.free.push(e.pool_slot());
+            }
+        } else if let Some(o) = t.outputs.get_mut(e.output as usize) {
+            o.add_piece(t.resources, e.resource, piece, e.items as usize, e.time, t.out);
+        }
+        Some(e.time)
+    }
+
     /// Releases every item whose time is at or before `limit` (nothing earlier can come).
     /// Returns the time through which everything is out.
     pub fn release(&mut self, limit: u64, t: &mut Targets<'_, '_>) -> u64 {
-        while let Some(e) = self.reorder.pop(limit) {
-            self.deliver(e, t);
-        }
+        self.watermark = self.watermark.max(limit);
+        while self.release_one(limit, t).is_some() {}
         let through = if self.reorder.len() == 0 { limit } else { limit.min(self.reorder.released_through()) };
         for o in t.outputs.iter_mut() {
             o.flush_due(through, t.resources, t.out);
@@ -175,81 +183,8 @@ impl<'e> Stage<'e> {
         self.reorder.next_due_before(until)
     }
 
-    fn deliver(&mut self, e: Entry, t: &mut Targets<'_, '_>) {
-        let f = &mut self.pool[e.slot as usize];
-        if f.seq != e.seq || f.pending == 0 {
-            return; // its trace was exported whole (evicted)
-        }
-        f.last = Some((e.time, e.kind(), e.index()));
-        emit(f, e.kind(), e.index(), e.time, t);
-        f.pending -= 1;
-        if f.pending == 0 {
-            self.held -= f.bytes;
-            self.free.push(e.slot);
-        }
-    }
-
-    /// Exports the oldest trace in flight whole, now: its remaining items in their order.
-    fn evict_oldest(&mut self, t: &mut Targets<'_, '_>) -> bool {
-        while let Some((seq, slot)) = self.order.pop_front() {
-            let f = &mut self.pool[slot as usize];
-            if f.seq != seq || f.pending == 0 {
-                continue;
-            }
-            let mut items: Vec<(u64, Kind, u32)> = Vec::new();
-            let b = &f.buf;
-            if self.wants.spans || f.metrics {
-                items.extend(b.spans.iter().enumerate().map(|(i, s)| (s.end_ns, Kind::Span, tsim_model::num::idx(i))));
-            }
-            if self.wants.logs {
-                items.extend(b.logs.iter().enumerate().map(|(i, l)| (l.time_ns, Kind::Log, tsim_model::num::idx(i))));
-            }
-            if self.wants.traces {
-                items.push((u64::MAX, Kind::Trace, 0));
-            }
-            items.sort_unstable_by_key(|(time, kind, i)| (*time, *kind as u8, *i));
-            let after = f.last;
-            let mut n = 0;
-            for (time, kind, i) in items {
-                if after.is_some_and(|l| (l.0, l.1 as u8, l.2) >= (time, kind as u8, i)) {
-                    continue;
-                }
-                emit(f, kind, i, time, t);
-                n += 1;
-            }
-            self.forced.traces += 1;
-            self.forced.items += n;
-            f.pending = 0;
-            self.held -= f.bytes;
-            self.free.push(slot);
-            return true;
-        }
-        false
-    }
-
     /// Releases everything still waiting, in order.
     pub fn drain(&mut self, t: &mut Targets<'_, '_>) {
         self.release(u64::MAX, t);
-    }
-}
-
-/// Hands one item of trace `f` to the outputs that take its kind, and a span to the metrics.
-fn emit(f: &InFlight<'_>, kind: Kind, index: u32, time: u64, t: &mut Targets<'_, '_>) {
-    let items = match kind {
-        Kind::Span => {
-            if f.metrics
-                && let Some(m) = t.metrics.as_mut()
-            {
-                m.observe_span(t.resources, f.resource, f.scenario, &f.buf, index as usize, t.out);
-            }
-            Items::Spans
-        }
-        Kind::Log => Items::Logs,
-        Kind::Trace => Items::Traces,
-    };
-    for o in t.outputs.iter_mut() {
-        if o.items == items {
-            o.add_item(t.resources, f.resource, &f.buf, Pick::One(index), time, t.out);
-        }
     }
 }

@@ -1,5 +1,6 @@
-//! Prometheus endpoint sink: serves the latest metrics exposition at `/metrics` for
-//! Prometheus to scrape, during the run and, with a linger time, after it.
+//! Prometheus endpoint sink: serves the metrics exposition at `/metrics` for Prometheus to
+//! scrape, as of the scrape during the run (each scrape asks the generator for the values
+//! of the moment) and, with a linger time, the last one after it.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -10,7 +11,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::routing::get;
 use bytes::Bytes;
 
-use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink, SinkBuildError, SinkError};
+use crate::{Batch, BoxFuture, Delivery, Demand, Format, Signal, Sink, SinkBuildError, SinkError};
 
 /// Content type of the text exposition format 0.0.4.
 pub const CONTENT_TYPE_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -29,17 +30,22 @@ pub enum Linger {
     UntilInterrupted,
 }
 
+/// How long a scrape waits for the generator's answer before serving the last exposition.
+const SCRAPE_PATIENCE: Duration = Duration::from_secs(2);
+
 /// Serves the exposition it is sent.
 pub struct PrometheusSink {
     addr: SocketAddr,
     latest: Arc<RwLock<Bytes>>,
+    demand: Arc<Demand>,
     server: tokio::task::JoinHandle<()>,
     linger: Linger,
 }
 
 impl PrometheusSink {
-    /// Binds `addr` and starts serving: the latest exposition sent (empty until the first
-    /// export), followed by what `live` writes at each scrape (the simulator's own counters).
+    /// Binds `addr` and starts serving: at each scrape, a fresh exposition asked of the
+    /// generator (or, when it does not answer in time or has finished, the latest one sent;
+    /// empty before any), followed by what `live` writes (the simulator's own counters).
     pub async fn bind(addr: &str, linger: Linger, live: LiveFn) -> Result<Self, SinkBuildError> {
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|error| SinkBuildError::Listen {
             what: "--prometheus-listen",
@@ -52,26 +58,32 @@ impl PrometheusSink {
             error,
         })?;
         let latest = Arc::new(RwLock::new(Bytes::new()));
-        let state = latest.clone();
+        let demand = Arc::new(Demand::default());
+        let (state, asked) = (latest.clone(), demand.clone());
         let app = Router::new().route(
             "/metrics",
             get(move || {
-                let latest = state.read().map(|b| b.clone()).unwrap_or_default();
-                let mut own = String::new();
-                live(&mut own);
-                let mut body = Vec::with_capacity(latest.len() + own.len());
-                body.extend_from_slice(&latest);
-                if !latest.is_empty() && !latest.ends_with(b"\n") {
-                    body.push(b'\n');
+                let (state, asked, live) = (state.clone(), asked.clone(), live.clone());
+                async move {
+                    let since = asked.ask();
+                    asked.wait_past(since, SCRAPE_PATIENCE).await;
+                    let latest = state.read().map(|b| b.clone()).unwrap_or_default();
+                    let mut own = String::new();
+                    live(&mut own);
+                    let mut body = Vec::with_capacity(latest.len() + own.len());
+                    body.extend_from_slice(&latest);
+                    if !latest.is_empty() && !latest.ends_with(b"\n") {
+                        body.push(b'\n');
+                    }
+                    body.extend_from_slice(own.as_bytes());
+                    ([(CONTENT_TYPE, CONTENT_TYPE_TEXT)], body)
                 }
-                body.extend_from_slice(own.as_bytes());
-                async move { ([(CONTENT_TYPE, CONTENT_TYPE_TEXT)], body) }
             }),
         );
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(Self { addr, latest, server, linger })
+        Ok(Self { addr, latest, demand, server, linger })
     }
 
     /// The address served.
@@ -93,17 +105,23 @@ impl Sink for PrometheusSink {
         Signal::Metrics
     }
 
+    fn demand(&self) -> Option<Arc<Demand>> {
+        Some(self.demand.clone())
+    }
+
     fn send(&mut self, batch: Batch) -> BoxFuture<'_, Delivery> {
         Box::pin(async move {
             if let Ok(mut l) = self.latest.write() {
                 *l = batch.payload;
             }
+            self.demand.arrived();
             Delivery::ok(batch.items)
         })
     }
 
     fn close(&mut self) -> BoxFuture<'_, Result<(), SinkError>> {
         Box::pin(async move {
+            self.demand.close();
             let wait = match self.linger {
                 Linger::No => None,
                 Linger::For(d) => Some(d),
