@@ -193,7 +193,7 @@ pub struct Global {
     pub export_order: Option<crate::pipeline::ExportOrder>,
 
     /// Most memory the traces in flight may hold while their spans wait for their end
-    /// (`512MiB`, `4GiB`); past it, the oldest are exported whole, counted in the summary.
+    /// (`512MiB`, `4GiB`); past it, new traces leave whole at their start, counted in the summary.
     #[arg(help_heading = "Delivery (OTLP, batching, retries)", long, global = true, default_value = "1GiB", value_name = "SIZE", value_parser = parse_size)]
     pub reorder_budget: u64,
 

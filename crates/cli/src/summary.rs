@@ -58,8 +58,8 @@ pub fn render(r: &Report, seed: u64, start: &str, replay: &str) -> String {
     if r.ahead_budget > 0 {
         let _ = writeln!(
             s,
-            "reorder budget: {} spans and records (per output) left before their time: the traces in \
-             flight outgrew --reorder-budget (raise it, or lower the rate)",
+            "reorder budget: {} spans and records (per output) were sent at their trace's start: the \
+             traces in flight outgrew --reorder-budget (raise it, or lower the rate)",
             r.ahead_budget
         );
     }

@@ -244,3 +244,24 @@ fn validate_rejects_a_start_log_that_uses_the_outcome() {
     assert!(err.contains("s.yaml:6:") && err.contains("`{duration_ms}`") && err.contains("on: start"), "{err}");
     assert!(!err.contains("s.yaml:7:"), "the end log is fine: {err}");
 }
+
+#[test]
+fn a_full_reorder_budget_sends_items_early_and_counts_them() {
+    let dir = tempdir("order-budget");
+    let args = format!(
+        "-q --output out --signals traces --seed 9 --start-time {START} --reorder-budget 64KiB \
+         scenario --name write_paper --count 300 --rate 20"
+    );
+    let r = run_in(&dir, &words(&args), &[]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    r.assert_all_delivered();
+    let ahead = r.summary["ahead_of_time"]["reorder_budget"].as_u64().unwrap();
+    assert!(ahead > 0, "{}", r.summary);
+    // Nothing is lost: the same spans as without a budget, some out of time order.
+    let free = tempdir("order-budget-free");
+    let r2 = run_in(&free, &words(&args.replace("--reorder-budget 64KiB", "")), &[]);
+    assert_eq!(r2.summary["ahead_of_time"]["reorder_budget"], 0);
+    assert_eq!(span_ids(&dir.join("out/traces.jsonl")), span_ids(&free.join("out/traces.jsonl")));
+    let spans = otlp_times(&free.join("out/traces.jsonl"), "resourceSpans", "scopeSpans", "spans", "endTimeUnixNano");
+    assert_time_order("traces.jsonl without a budget", &spans);
+}

@@ -33,7 +33,8 @@ pub(super) struct Stage<'e> {
     budget: usize,
     /// The latest watermark released to.
     watermark: u64,
-    /// Items released before their time because the budget was full.
+    /// Items (per output, and metric observations) sent at their trace's start because the
+    /// budget was full.
     pub ahead: u64,
     /// The latest time of any item admitted.
     pub latest: u64,
@@ -71,9 +72,14 @@ impl<'e> Stage<'e> {
 
     /// Takes in the trace just generated into [`Stage::buffer`]: each output encodes its
     /// items now, while the trace is in cache, and they wait for their time; with
-    /// `feeds_metrics`, the trace is kept until its spans have been counted. Over the budget,
-    /// the earliest items leave ahead of their time (counted).
+    /// `feeds_metrics`, the trace is kept until its spans have been counted. While the
+    /// traces in flight hold more than the budget, a new trace leaves whole at once instead
+    /// (counted).
     pub fn admit(&mut self, resource: u32, scenario: usize, feeds_metrics: bool, t: &mut Targets<'_, '_>) {
+        if self.reorder.held() + self.kept_bytes > self.budget {
+            self.whole(resource, scenario, feeds_metrics, t);
+            return;
+        }
         let seq = self.next_seq;
         self.next_seq += 1;
         let Self { reorder, scratch: b, .. } = self;
@@ -129,11 +135,36 @@ impl<'e> Stage<'e> {
             (k.resource, k.scenario, k.pending) = (resource, scenario, b.spans.len());
             self.kept_bytes += k.bytes;
         }
-        while self.reorder.held() + self.kept_bytes > self.budget && self.reorder.len() > 0 {
-            // Over the budget: the earliest item leaves now, whatever the watermark.
-            if self.release_one(u64::MAX, t).is_some_and(|time| time > self.watermark) {
-                self.ahead += 1;
+    }
+
+    /// Over the budget: the trace in [`Stage::buffer`] leaves whole, now (as `--export-order
+    /// trace` would send it; its metrics count it as it starts), and its items are counted.
+    fn whole(&mut self, resource: u32, scenario: usize, feeds_metrics: bool, t: &mut Targets<'_, '_>) {
+        let b = &self.scratch;
+        let at = b.spans.first().map_or(self.watermark, |s| s.start_ns);
+        let mut piece = Vec::new();
+        for o in t.outputs.iter_mut() {
+            let n = match o.items {
+                Items::Spans => b.spans.len(),
+                Items::Logs => b.logs.len(),
+                Items::Traces => 1,
+            };
+            for i in 0..n {
+                piece.clear();
+                let items = o.encoder.encode_item(t.resources, resource, b, idx(i), &mut piece);
+                if items > 0 {
+                    o.add_piece(t.resources, resource, &piece, items, at, t.out);
+                    self.ahead += 1;
+                }
             }
+        }
+        if feeds_metrics && let Some(m) = t.metrics.as_mut() {
+            m.agg.add(resource, b);
+            for i in 0..b.spans.len() {
+                m.declared.observe_span(&mut m.agg, scenario, resource, b, i);
+            }
+            m.recorded_until = m.recorded_until.max(b.spans.first().map_or(at, |s| s.end_ns));
+            self.ahead += b.spans.len() as u64;
         }
     }
 
