@@ -14,7 +14,7 @@ use crate::hex::push_hex;
 use crate::otlp_json::{write_f64, write_str};
 use crate::time::push_rfc3339;
 use crate::trace::{AnyValue, KeyValue, LogRecord, Resources, TraceBuf};
-use crate::{Pick, RenderLines};
+use crate::{Pick, RenderLines, each_picked};
 
 /// Attribute keys read for each correlation field, in order of preference.
 const REQUEST_ID: &[&str] = &["request_id", "request.id", "http.request.id"];
@@ -162,23 +162,14 @@ pub(crate) fn write_app_line(
 }
 
 impl RenderLines for AppLogEncoder {
-    fn render(
-        &mut self,
-        resources: &Resources,
-        resource: u32,
-        trace: &TraceBuf<'_>,
-        pick: Pick,
-        out: &mut Vec<u8>,
-    ) -> usize {
-        let mut n = 0;
-        for l in &trace.logs[pick.range(trace.logs.len())] {
-            if self.skip_decisions && crate::decision::is_decision(trace, l.attrs) {
-                continue;
+    fn render(&mut self, res: &Resources, id: u32, trace: &TraceBuf<'_>, pick: Pick, out: &mut Vec<u8>) -> usize {
+        each_picked(trace, pick, |l| {
+            let keep = !(self.skip_decisions && crate::decision::is_decision(trace, l.attrs));
+            if keep {
+                write_app_line(out, &mut self.line, res, id, trace, l, false);
             }
-            write_app_line(out, &mut self.line, resources, resource, trace, l, false);
-            n += 1;
-        }
-        n
+            keep
+        })
     }
 }
 

@@ -10,7 +10,7 @@ use crate::hex::push_hex;
 use crate::otlp_json::write_str;
 use crate::time::push_rfc3339;
 use crate::trace::{AnyValue, LogRecord, Resources, TraceBuf};
-use crate::{Pick, RenderLines};
+use crate::{Pick, RenderLines, each_picked};
 
 /// Keys a run id is read from (the record's attributes, then its span and ancestors).
 const RUN_ID: &[&str] = &["run.id", "run_id", "runId", "paper.run.id"];
@@ -125,21 +125,13 @@ fn write_line(o: &mut Vec<u8>, ts: &mut String, text: &mut String, t: &TraceBuf<
 }
 
 impl RenderLines for ArtifactEncoder {
-    fn render(
-        &mut self,
-        _resources: &Resources,
-        _resource: u32,
-        t: &TraceBuf<'_>,
-        pick: Pick,
-        out: &mut Vec<u8>,
-    ) -> usize {
-        let mut n = 0;
-        for l in &t.logs[pick.range(t.logs.len())] {
-            if is_artifact(t, l.attrs) {
+    fn render(&mut self, _: &Resources, _: u32, t: &TraceBuf<'_>, pick: Pick, out: &mut Vec<u8>) -> usize {
+        each_picked(t, pick, |l| {
+            let keep = is_artifact(t, l.attrs);
+            if keep {
                 write_line(out, &mut self.ts, &mut self.text, t, l);
-                n += 1;
             }
-        }
-        n
+            keep
+        })
     }
 }

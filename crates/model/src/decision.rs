@@ -9,7 +9,7 @@ use crate::hex::push_hex;
 use crate::otlp_json::write_str;
 use crate::time::push_rfc3339;
 use crate::trace::{AnyValue, Resources, TraceBuf};
-use crate::{Pick, RenderLines};
+use crate::{Pick, RenderLines, each_picked};
 
 /// Renders policy decisions as decision-log lines (wrap in [`crate::Lines`]).
 #[derive(Debug, Default)]
@@ -76,21 +76,13 @@ pub(crate) fn write_decision_line(
 }
 
 impl RenderLines for DecisionEncoder {
-    fn render(
-        &mut self,
-        _resources: &Resources,
-        _resource: u32,
-        t: &TraceBuf<'_>,
-        pick: Pick,
-        out: &mut Vec<u8>,
-    ) -> usize {
-        let mut n = 0;
-        for l in &t.logs[pick.range(t.logs.len())] {
-            if is_decision(t, l.attrs) {
+    fn render(&mut self, _: &Resources, _: u32, t: &TraceBuf<'_>, pick: Pick, out: &mut Vec<u8>) -> usize {
+        each_picked(t, pick, |l| {
+            let keep = is_decision(t, l.attrs);
+            if keep {
                 write_decision_line(out, &mut self.ts, t, l, false);
-                n += 1;
             }
-        }
-        n
+            keep
+        })
     }
 }

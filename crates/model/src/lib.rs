@@ -92,14 +92,7 @@ pub trait TraceEncoder {
     /// Appends item `index` (of the kind it takes; a whole trace for [`Items::Traces`]) to
     /// `out` as a piece that [`TraceEncoder::add_encoded`] puts into a batch later; returns
     /// how many items the piece holds (0: this encoder leaves the item out).
-    fn encode_item(
-        &mut self,
-        resources: &Resources,
-        resource: u32,
-        trace: &TraceBuf<'_>,
-        index: u32,
-        out: &mut Vec<u8>,
-    ) -> usize;
+    fn encode_item(&mut self, res: &Resources, id: u32, trace: &TraceBuf<'_>, index: u32, out: &mut Vec<u8>) -> usize;
     /// Adds a piece [`TraceEncoder::encode_item`] wrote for `resource`, holding `items` items.
     fn add_encoded(&mut self, resource: u32, piece: &[u8], items: usize);
     /// Items (spans or log records) added since the last [`TraceEncoder::finish`].
@@ -112,14 +105,37 @@ pub trait TraceEncoder {
 pub trait RenderLines {
     /// Appends the lines of the `pick`ed log records of `trace` to `out`; returns how many
     /// items they hold.
-    fn render(
-        &mut self,
-        resources: &Resources,
-        resource: u32,
-        trace: &TraceBuf<'_>,
-        pick: Pick,
-        out: &mut Vec<u8>,
-    ) -> usize;
+    fn render(&mut self, res: &Resources, id: u32, trace: &TraceBuf<'_>, pick: Pick, out: &mut Vec<u8>) -> usize;
+}
+
+/// Calls `write` on each `pick`ed log record of `trace`; `write` says whether it wrote a
+/// line for it. Returns how many it wrote.
+pub fn each_picked<'a, 's>(
+    trace: &'a TraceBuf<'s>,
+    pick: Pick,
+    write: impl FnMut(&&'a LogRecord<'s>) -> bool,
+) -> usize {
+    trace.logs[pick.range(trace.logs.len())].iter().filter(write).count()
+}
+
+/// The item `index` of `trace` that an encoder of `items` takes.
+#[derive(Debug, Clone, Copy)]
+pub enum Picked<'a, 's> {
+    /// A span.
+    Span(&'a Span<'s>),
+    /// A log record.
+    Log(&'a LogRecord<'s>),
+}
+
+impl<'a, 's> Picked<'a, 's> {
+    /// Span `index` (for [`Items::Spans`] and [`Items::Traces`]) or record `index`.
+    pub fn of(items: Items, trace: &'a TraceBuf<'s>, index: u32) -> Option<Self> {
+        let i = index as usize;
+        match items {
+            Items::Spans | Items::Traces => trace.spans.get(i).map(Picked::Span),
+            Items::Logs => trace.logs.get(i).map(Picked::Log),
+        }
+    }
 }
 
 /// A [`TraceEncoder`] for line formats: batches what a [`RenderLines`] writes.
@@ -146,15 +162,8 @@ impl<R: RenderLines> TraceEncoder for Lines<R> {
         self.items += self.render.render(resources, resource, trace, Pick::All, &mut self.out);
     }
 
-    fn encode_item(
-        &mut self,
-        resources: &Resources,
-        resource: u32,
-        trace: &TraceBuf<'_>,
-        index: u32,
-        out: &mut Vec<u8>,
-    ) -> usize {
-        self.render.render(resources, resource, trace, Pick::One(index), out)
+    fn encode_item(&mut self, res: &Resources, id: u32, trace: &TraceBuf<'_>, index: u32, out: &mut Vec<u8>) -> usize {
+        self.render.render(res, id, trace, Pick::One(index), out)
     }
 
     fn add_encoded(&mut self, _resource: u32, piece: &[u8], items: usize) {

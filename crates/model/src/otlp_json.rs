@@ -9,7 +9,7 @@ use std::io::Write;
 use crate::hex::push_hex;
 use crate::trace::LogRecord;
 use crate::trace::{AnyValue, KeyValue, OwnedValue, ResourceBatches, Resources, TraceBuf};
-use crate::{Items, TraceEncoder};
+use crate::{Items, Picked, TraceEncoder};
 
 /// Batches traces (or their log records) into one OTLP/JSON document.
 #[derive(Debug)]
@@ -69,24 +69,11 @@ impl TraceEncoder for JsonTraceEncoder {
         }
     }
 
-    fn encode_item(
-        &mut self,
-        _resources: &Resources,
-        _resource: u32,
-        trace: &TraceBuf<'_>,
-        index: u32,
-        out: &mut Vec<u8>,
-    ) -> usize {
-        let i = index as usize;
-        match self.items {
-            Items::Spans | Items::Traces => match trace.spans.get(i) {
-                Some(span) => write_span(out, trace, span),
-                None => return 0,
-            },
-            Items::Logs => match trace.logs.get(i) {
-                Some(log) => write_log(out, trace, log),
-                None => return 0,
-            },
+    fn encode_item(&mut self, _: &Resources, _: u32, trace: &TraceBuf<'_>, index: u32, out: &mut Vec<u8>) -> usize {
+        match Picked::of(self.items, trace, index) {
+            Some(Picked::Span(span)) => write_span(out, trace, span),
+            Some(Picked::Log(log)) => write_log(out, trace, log),
+            None => return 0,
         }
         1
     }

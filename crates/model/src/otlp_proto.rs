@@ -10,7 +10,7 @@
 use crate::proto::*;
 use crate::trace::LogRecord;
 use crate::trace::{AnyValue, KeyValue, OwnedValue, ResourceBatches, Resources, StatusCode, TraceBuf};
-use crate::{Items, TraceEncoder};
+use crate::{Items, Picked, TraceEncoder};
 
 /// Batches traces into an `ExportTraceServiceRequest` (or their logs into an
 /// `ExportLogsServiceRequest`).
@@ -84,24 +84,11 @@ impl TraceEncoder for ProtoTraceEncoder {
         }
     }
 
-    fn encode_item(
-        &mut self,
-        _resources: &Resources,
-        _resource: u32,
-        trace: &TraceBuf<'_>,
-        index: u32,
-        out: &mut Vec<u8>,
-    ) -> usize {
-        let i = index as usize;
-        match self.items {
-            Items::Spans | Items::Traces => match trace.spans.get(i) {
-                Some(span) => put_len_field_with(out, 2, |b| encode_span(b, trace, span)),
-                None => return 0,
-            },
-            Items::Logs => match trace.logs.get(i) {
-                Some(log) => put_len_field_with(out, 2, |b| encode_log(b, trace, log)),
-                None => return 0,
-            },
+    fn encode_item(&mut self, _: &Resources, _: u32, trace: &TraceBuf<'_>, index: u32, out: &mut Vec<u8>) -> usize {
+        match Picked::of(self.items, trace, index) {
+            Some(Picked::Span(span)) => put_len_field_with(out, 2, |b| encode_span(b, trace, span)),
+            Some(Picked::Log(log)) => put_len_field_with(out, 2, |b| encode_log(b, trace, log)),
+            None => return 0,
         }
         1
     }

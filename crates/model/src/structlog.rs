@@ -15,7 +15,7 @@ use crate::num::f64_of;
 use crate::otlp_json::{write_f64, write_str};
 use crate::time::push_rfc3339;
 use crate::trace::{AnyValue, LogRecord, Resources, StatusCode, TraceBuf};
-use crate::{Pick, RenderLines};
+use crate::{Pick, RenderLines, each_picked};
 
 /// Renders the records of one configured logger (wrap in [`crate::Lines`]).
 #[derive(Debug)]
@@ -158,22 +158,14 @@ impl LoggerEncoder {
 }
 
 impl RenderLines for LoggerEncoder {
-    fn render(
-        &mut self,
-        _resources: &Resources,
-        _resource: u32,
-        t: &TraceBuf<'_>,
-        pick: Pick,
-        out: &mut Vec<u8>,
-    ) -> usize {
-        let mut n = 0;
-        for l in &t.logs[pick.range(t.logs.len())] {
-            if self.takes(t.str(&l.logger), l.severity) {
+    fn render(&mut self, _: &Resources, _: u32, t: &TraceBuf<'_>, pick: Pick, out: &mut Vec<u8>) -> usize {
+        each_picked(t, pick, |l| {
+            let keep = self.takes(t.str(&l.logger), l.severity);
+            if keep {
                 self.line(out, t, l);
-                n += 1;
             }
-        }
-        n
+            keep
+        })
     }
 }
 

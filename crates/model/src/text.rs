@@ -40,16 +40,9 @@ impl TraceEncoder for TextTraceEncoder {
         Items::Traces
     }
 
-    fn encode_item(
-        &mut self,
-        resources: &Resources,
-        resource: u32,
-        trace: &TraceBuf<'_>,
-        _index: u32,
-        out: &mut Vec<u8>,
-    ) -> usize {
+    fn encode_item(&mut self, res: &Resources, id: u32, trace: &TraceBuf<'_>, _: u32, out: &mut Vec<u8>) -> usize {
         let (mark, spans) = (self.out.len(), self.spans);
-        self.add(resources, resource, trace);
+        self.add(res, id, trace);
         out.extend_from_slice(&self.out.as_bytes()[mark..]);
         self.out.truncate(mark);
         std::mem::replace(&mut self.spans, spans) - spans
