@@ -30,6 +30,8 @@ pub struct Counters {
     pub paced: AtomicBool,
     /// Spans and records released before their time because the reorder budget was full.
     pub ahead_budget: AtomicU64,
+    /// Items waiting in the reorder stage for their time.
+    pub waiting: AtomicU64,
     /// Spans and records of started traces released at once by Ctrl-C, before their time.
     pub ahead_interrupted: AtomicU64,
 }
@@ -123,6 +125,21 @@ impl Live {
             "gauge",
             "Largest delay of a paced trace behind its scheduled time.",
             &one(load(&c.max_lag_ns) / 1e9),
+        );
+        family(
+            "telemetry_simulator_reorder_waiting_items",
+            "gauge",
+            "Spans and records (per output) generated and waiting for their time.",
+            &one(load(&c.waiting)),
+        );
+        family(
+            "telemetry_simulator_items_ahead_of_time_total",
+            "counter",
+            "Spans and records (per output) sent before their time, by reason.",
+            &[
+                ("{reason=\"reorder_budget\"}".to_string(), load(&c.ahead_budget)),
+                ("{reason=\"interrupted\"}".to_string(), load(&c.ahead_interrupted)),
+            ],
         );
         family(
             "telemetry_simulator_achieved_traces_per_second",

@@ -198,6 +198,8 @@ fn ctrl_c_stops_generation_flushes_and_balances() {
     assert_eq!(s["sinks"][0]["delivered"], s["spans"]);
     let d = decode_json_file(&dir.join("telemetry-out/traces.jsonl"));
     assert_eq!(d["spans"], s["spans"], "everything generated was flushed to the file");
+    // The traces still running (seconds long, 50 start each second) were sent at once.
+    assert!(s["ahead_of_time"]["interrupted"].as_u64().unwrap() > 0, "{s}");
 }
 
 #[test]

@@ -334,7 +334,9 @@ pub(super) fn generate(
         match stage.as_mut() {
             Some(st) => {
                 let feeds = emit_metrics && metrics.is_some();
-                st.admit(g.resource, g.scenario, feeds, targets!(resources, outputs, metrics, &mut out))
+                st.admit(g.resource, g.scenario, feeds, targets!(resources, outputs, metrics, &mut out));
+                counters.waiting.store(st.waiting() as u64, Ordering::Relaxed);
+                counters.ahead_budget.store(st.ahead, Ordering::Relaxed);
             }
             None => {
                 // Batches close on size or on simulated time, never on the wall clock, so that the
@@ -374,7 +376,8 @@ pub(super) fn generate(
             counters.ahead_interrupted.fetch_add(st.waiting() as u64, Ordering::Relaxed);
         }
         st.drain(targets!(resources, outputs, metrics, &mut out));
-        counters.ahead_budget.fetch_add(st.ahead, Ordering::Relaxed);
+        counters.ahead_budget.store(st.ahead, Ordering::Relaxed);
+        counters.waiting.store(0, Ordering::Relaxed);
     }
     for o in outputs.iter_mut() {
         o.flush(resources, &mut out);

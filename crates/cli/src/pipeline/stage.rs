@@ -126,12 +126,13 @@ impl<'e> Stage<'e> {
             // The slot's old buffer, with its capacity, becomes the next scratch.
             std::mem::swap(&mut k.buf, &mut self.scratch);
             let b = &k.buf;
+            // What the buffer holds in memory (its capacity: buffers are reused).
             k.bytes = size_of::<Kept>()
-                + b.spans.len() * size_of::<tsim_model::Span>()
-                + b.attrs.len() * size_of::<tsim_model::KeyValue>()
-                + b.events.len() * size_of::<tsim_model::Event>()
-                + b.logs.len() * size_of::<tsim_model::LogRecord>()
-                + b.text.len();
+                + b.spans.capacity() * size_of::<tsim_model::Span>()
+                + b.attrs.capacity() * size_of::<tsim_model::KeyValue>()
+                + b.events.capacity() * size_of::<tsim_model::Event>()
+                + b.logs.capacity() * size_of::<tsim_model::LogRecord>()
+                + b.text.capacity();
             (k.resource, k.scenario, k.pending) = (resource, scenario, b.spans.len());
             self.kept_bytes += k.bytes;
         }
