@@ -108,6 +108,21 @@ impl Bucket {
     }
 }
 
+/// Sorts entries by their full key: by time first (a cheap comparison of one number), then
+/// the rare runs of equal times by the rest.
+fn sort(v: &mut [Entry]) {
+    v.sort_unstable_by_key(|e| e.time);
+    let mut i = 0;
+    while i < v.len() {
+        let t = v[i].time;
+        let j = i + v[i..].iter().take_while(|e| e.time == t).count();
+        if j - i > 1 {
+            v[i..j].sort_unstable();
+        }
+        i = j;
+    }
+}
+
 /// Reads `bytes` once, in order, so that the pieces taken from it in time order (which jump
 /// around it) come from the cache: a slot's pieces were written over seconds of generation.
 fn warm(bytes: &[u8]) {
@@ -257,7 +272,7 @@ impl Reorder {
             self.next = 0;
             std::mem::swap(&mut self.ready, &mut self.wheel[(self.base & MASK) as usize]);
             self.in_wheel -= self.ready.entries.len();
-            self.ready.entries.sort_unstable();
+            sort(&mut self.ready.entries);
             warm(&self.ready.bytes);
             self.base += 1;
             self.pull();
