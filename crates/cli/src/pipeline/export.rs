@@ -38,6 +38,8 @@ pub(super) struct MetricsExport {
     /// Time of the latest export.
     pub(super) last_export: u64,
     pub(super) outputs: Vec<(MetricsEncoding, Targets)>,
+    /// Each interval's points carry only exemplars of spans that ended in it (span-end order).
+    pub(super) interval_exemplars: bool,
     /// Pull endpoints and the group of `outputs` each one is in.
     pub(super) scrapes: Vec<(Arc<Demand>, usize)>,
     pub(super) when_full: WhenFull,
@@ -57,6 +59,9 @@ impl MetricsExport {
         self.declared.gauges_at(&mut self.agg, time_ns);
         for g in 0..self.outputs.len() {
             self.send_group(g, resources, time_ns, out);
+        }
+        if self.interval_exemplars {
+            self.agg.clear_exemplars();
         }
     }
 

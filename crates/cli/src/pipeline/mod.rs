@@ -158,6 +158,7 @@ pub async fn run(plan: Plan, sinks: Vec<Wired>, live: Arc<Live>) -> anyhow::Resu
             interval_ns: plan.metrics_interval_ns,
             outputs: metric_outputs,
             scrapes,
+            interval_exemplars: plan.export_order == ExportOrder::End,
             when_full: plan.when_full,
         });
         tokio::task::spawn_blocking(move || {

@@ -317,6 +317,14 @@ impl MetricsAgg {
         self.record(metric, resource, &borrowed, value, ex);
     }
 
+    /// Forgets the histograms' exemplars, so that the next export carries only spans observed
+    /// after this one.
+    pub fn clear_exemplars(&mut self) {
+        for s in &mut self.series {
+            s.exemplar = None;
+        }
+    }
+
     /// Data points an export would hold now.
     pub fn points(&self) -> usize {
         self.series.len()
