@@ -8,7 +8,9 @@ metrics export and every `calls` point (span.name, span.kind, status.code) and `
 histogram point, the value must equal the number of spans in traces.jsonl with that
 resource, name, kind and status whose end time is at or before the point's time (resources
 with the same attributes count as one, on both sides). Prints one
-JSON line: {"exports": N, "points": P, "mismatches": [...first few...]}.
+JSON line: {"exports": N, "points": P, "exemplars": E, "mismatches": [...first few...]}.
+Each exemplar of a `duration` point must be a span of traces.jsonl that ended in that
+export's interval (after the previous export's time, at or before this one's).
 """
 
 import bisect
@@ -32,6 +34,7 @@ def attrs(list_):
 def main():
     d = sys.argv[1]
     ends = defaultdict(list)  # (service, name, kind, status) -> sorted end times
+    span_end = {}  # (trace id, span id) -> end
     for line in open(f"{d}/traces.jsonl"):
         for rs in json.loads(line)["resourceSpans"]:
             service = json.dumps(attrs(rs["resource"].get("attributes")), sort_keys=True)
@@ -39,10 +42,12 @@ def main():
                 for s in ss["spans"]:
                     key = (service, s["name"], KIND[s.get("kind", 0)], STATUS[s.get("status", {}).get("code", 0)])
                     ends[key].append(int(s["endTimeUnixNano"]))
+                    span_end[(s["traceId"], s["spanId"])] = int(s["endTimeUnixNano"])
     for v in ends.values():
         v.sort()
-    exports = points = 0
+    exports = points = exemplars = 0
     mismatches = []
+    previous = 0
     for line in open(f"{d}/metrics.jsonl"):
         exports += 1
         got = defaultdict(int)  # (metric, key, time) -> value, summed over equal resources
@@ -54,12 +59,20 @@ def main():
                         pts = [(p, int(p["asInt"])) for p in m["sum"]["dataPoints"]]
                     elif m["name"] == "duration":
                         pts = [(p, int(p["count"])) for p in m["histogram"]["dataPoints"]]
+                        for p, _ in pts:
+                            t = int(p["timeUnixNano"])
+                            for e in p.get("exemplars", []):
+                                exemplars += 1
+                                end = span_end.get((e["traceId"], e["spanId"]))
+                                if (end is None or not previous < end <= t) and len(mismatches) < 10:
+                                    mismatches.append({"exemplar": e, "span_end": end, "interval": [previous, t]})
                     else:
                         continue
                     for p, value in pts:
                         a = attrs(p.get("attributes"))
                         key = (service, a["span.name"], a["span.kind"], a["status.code"])
                         got[(m["name"], key, int(p["timeUnixNano"]))] += value
+        previous = max((t for (_, _, t) in got), default=previous)
         # A series whose spans ended by the export's time must be there too.
         for t in {t for (_, _, t) in got}:
             for key, v in ends.items():
@@ -70,7 +83,7 @@ def main():
             points += 1
             if value != want and len(mismatches) < 10:
                 mismatches.append({"metric": name, "key": key[1:], "time": t, "value": value, "ended": want})
-    print(json.dumps({"exports": exports, "points": points, "mismatches": mismatches}))
+    print(json.dumps({"exports": exports, "points": points, "exemplars": exemplars, "mismatches": mismatches}))
 
 
 if __name__ == "__main__":

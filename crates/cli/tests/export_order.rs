@@ -119,13 +119,15 @@ fn every_file_sink_is_in_time_order_and_metrics_count_spans_that_ended() {
     }
 
     // Independently, in Python: each export's `calls` and `duration` counts are the spans of
-    // traces.jsonl that ended by the point's time.
+    // traces.jsonl that ended by the point's time …
     let check =
         Command::new(python()).arg(repo().join("tests/peers/check_span_metrics.py")).arg(&out).output().unwrap();
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
     let report: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
     assert!(report["exports"].as_u64().unwrap() > 5, "{report}");
     assert!(report["points"].as_u64().unwrap() > 100, "{report}");
+    // … and each exemplar is a span that ended in its point's interval.
+    assert!(report["exemplars"].as_u64().unwrap() > 10, "{report}");
     assert_eq!(report["mismatches"], serde_json::json!([]), "{report}");
 
     // Whole traces at their start hold the same spans in another order, and their metrics
