@@ -102,6 +102,11 @@ struct Bucket {
 }
 
 impl Bucket {
+    /// The room its vectors have reserved, in bytes.
+    fn reserved(&self) -> usize {
+        self.bytes.capacity() + self.entries.capacity() * size_of::<Entry>()
+    }
+
     fn clear(&mut self) {
         self.entries.clear();
         self.bytes.clear();
@@ -151,6 +156,10 @@ pub(super) struct Reorder {
     len: usize,
     /// Bytes held by pieces and entries.
     held: usize,
+    /// Of those, in the coarse buckets; and what those buckets have reserved (they grow by
+    /// doubling and are freed when the wheel reaches them, so their slack is memory too).
+    far_held: usize,
+    far_reserved: usize,
 }
 
 impl Reorder {
@@ -166,6 +175,8 @@ impl Reorder {
             late: BinaryHeap::new(),
             len: 0,
             held: 0,
+            far_held: 0,
+            far_reserved: 0,
         }
     }
 
@@ -174,9 +185,9 @@ impl Reorder {
         self.len
     }
 
-    /// Bytes held (pieces and entries).
+    /// Bytes held (pieces and entries; the coarse buckets' reserved room included).
     pub fn held(&self) -> usize {
-        self.held
+        self.held - self.far_held + self.far_reserved
     }
 
     /// Adds an item whose piece `write` appends to the bytes it is given, returning how many
@@ -187,13 +198,15 @@ impl Reorder {
         let slot = it.time >> SHIFT;
         // For the slot being released (or, after a release ahead of time, one before it).
         let current = slot < self.base;
+        let far = !current && slot >= self.base + SLOTS as u64;
         let b = if current {
             &mut self.ready
-        } else if slot < self.base + SLOTS as u64 {
+        } else if !far {
             &mut self.wheel[(slot & MASK) as usize]
         } else {
             self.far.entry(slot >> LOG_SLOTS).or_default()
         };
+        let reserved = b.reserved();
         let at = b.bytes.len();
         let items = write(&mut b.bytes);
         let metrics = it.output == METRICS;
@@ -217,6 +230,7 @@ impl Reorder {
         };
         self.held += len as usize + size_of::<Entry>();
         self.len += 1;
+
         if current {
             self.late.push(Reverse(e));
         } else {
@@ -224,6 +238,10 @@ impl Reorder {
             if slot < self.base + SLOTS as u64 {
                 self.in_wheel += 1;
             }
+        }
+        if far {
+            self.far_held += len as usize + size_of::<Entry>();
+            self.far_reserved += b.reserved() - reserved;
         }
     }
 
@@ -284,6 +302,8 @@ impl Reorder {
         if self.base & MASK == 0
             && let Some(b) = self.far.remove(&(self.base >> LOG_SLOTS))
         {
+            self.far_reserved -= b.reserved();
+            self.far_held -= b.bytes.len() + b.entries.len() * size_of::<Entry>();
             self.in_wheel += b.entries.len();
             for mut e in b.entries {
                 let slot = &mut self.wheel[((e.time >> SHIFT) & MASK) as usize];
@@ -380,7 +400,7 @@ mod tests {
             at += rng.below(gap_ns);
         }
         take(&mut r, u64::MAX, &mut out);
-        assert_eq!((r.len(), r.held()), (0, 0));
+        assert_eq!((r.len(), r.held(), r.far_held, r.far_reserved), (0, 0, 0, 0));
         all.sort();
         assert_eq!(out.len(), all.len());
         assert!(out == all, "released out of order");
