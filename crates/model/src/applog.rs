@@ -125,17 +125,15 @@ pub(crate) fn write_app_line(
         field(o, t, "agent_name", find(attrs, AGENT).or_else(|| t.find_up(span_idx, AGENT, true)));
         field(o, t, "tool_name", find(attrs, TOOL).or_else(|| t.find_up(span_idx, TOOL, true)));
         field(o, t, "task_id", find(attrs, TASK).or_else(|| t.find_up(span_idx, TASK, true)));
-        // The span's duration and outcome belong to records written at its end.
-        let at_end = l.time_ns == span.end_ns;
-        if at_end {
+        // The span's duration belongs to records written at its end.
+        if l.time_ns == span.end_ns {
             o.extend_from_slice(b",\"latency_ms\":");
             write_f64(o, (f64_of(span.end_ns - span.start_ns) / 1e3).round() / 1e3);
         }
         // An error code belongs to the failure of the span itself, never to an ancestor's.
-        let span_attr = |keys| at_end.then(|| find(t.attrs_of(span.attrs), keys)).flatten();
-        field(o, t, "error_code", find(attrs, ERROR_CODE).or_else(|| span_attr(ERROR_CODE)));
+        field(o, t, "error_code", find(attrs, ERROR_CODE).or_else(|| find(t.attrs_of(span.attrs), ERROR_CODE)));
         let error_type = find(attrs, &["exception.type", "error.type"])
-            .or_else(|| (l.severity >= 17).then(|| span_attr(&["error.type"])).flatten());
+            .or_else(|| (l.severity >= 17).then(|| find(t.attrs_of(span.attrs), &["error.type"])).flatten());
         field(o, t, "error_type", error_type);
         field(o, t, "error_message", find(attrs, &["exception.message"]));
         for kv in attrs {
