@@ -107,9 +107,19 @@ impl Bucket {
         self.bytes.capacity() + self.entries.capacity() * size_of::<Entry>()
     }
 
+    /// Empties it for reuse, keeping its room unless that is far more than it last needed
+    /// (a burst, or a coarse bucket's share, would otherwise keep its memory for good).
     fn clear(&mut self) {
+        const SLACK: usize = 64 << 10;
+        let (used, entries) = (self.bytes.len(), self.entries.len());
         self.entries.clear();
         self.bytes.clear();
+        if self.bytes.capacity() > 4 * used + SLACK {
+            self.bytes.shrink_to(2 * used);
+        }
+        if self.entries.capacity() * size_of::<Entry>() > 4 * entries * size_of::<Entry>() + SLACK {
+            self.entries.shrink_to(2 * entries);
+        }
     }
 }
 

@@ -26,6 +26,7 @@ pub(super) struct Stage<'e> {
     /// Traces whose spans feed the metrics, until their last span ends.
     kept: Vec<Kept<'e>>,
     free: Vec<u32>,
+    /// Memory of the pool's buffers, in use or free.
     kept_bytes: usize,
     next_seq: u64,
     /// The buffer traces are generated into.
@@ -126,7 +127,9 @@ impl<'e> Stage<'e> {
             // The slot's old buffer, with its capacity, becomes the next scratch.
             std::mem::swap(&mut k.buf, &mut self.scratch);
             let b = &k.buf;
-            // What the buffer holds in memory (its capacity: buffers are reused).
+            // What the pool's buffers hold in memory, free or not (their capacity: they are
+            // reused): this slot's old buffer left with the scratch, its new one came in.
+            self.kept_bytes -= k.bytes;
             k.bytes = size_of::<Kept>()
                 + b.spans.capacity() * size_of::<tsim_model::Span>()
                 + b.attrs.capacity() * size_of::<tsim_model::KeyValue>()
@@ -184,7 +187,6 @@ impl<'e> Stage<'e> {
             }
             k.pending -= 1;
             if k.pending == 0 {
-                self.kept_bytes -= k.bytes;
                 self.free.push(e.pool_slot());
             }
         } else if let Some(o) = t.outputs.get_mut(e.output as usize) {
