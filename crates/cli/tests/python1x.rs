@@ -46,6 +46,16 @@ fn scenario_dir(tag: &str, yaml: &str) -> PathBuf {
     dir
 }
 
+/// Runs scenario `name` of the folder `s` of `dir`: `count` traces at once from START.
+fn run_scenario(dir: &Path, name: &str, seed: &str, count: &str, traces_only: bool) -> Run {
+    let mut args = vec!["--scenarios-dir", "s", "--seed", seed, "--start-time", START];
+    if traces_only {
+        args.extend(["--signals", "traces"]);
+    }
+    args.extend(["scenario", "--name", name, "-n", count, "--interval", "0"]);
+    run_in(dir, &args, &[])
+}
+
 fn reference() -> String {
     repo().join("crates/cli/tests/python1x").display().to_string()
 }
@@ -84,25 +94,7 @@ fn retried(types: &str, extra: &str) -> (Vec<usize>, Vec<String>) {
          error: {{rate: 1.0, types: {types}{extra}}}\n      retry: {{max_attempts: 4, success_rate_per_attempt: [0.0]}}\n"
     );
     let dir = scenario_dir("py-retry", &yaml);
-    let r = run_in(
-        &dir,
-        &[
-            "--scenarios-dir",
-            "s",
-            "--seed",
-            "1",
-            "--start-time",
-            START,
-            "scenario",
-            "--name",
-            "r",
-            "-n",
-            "200",
-            "--interval",
-            "0",
-        ],
-        &[],
-    );
+    let r = run_scenario(&dir, "r", "1", "200", false);
     assert_eq!(r.code(), 0, "{}", r.stderr());
     let all = spans(&dir.join("telemetry-out/traces.jsonl"));
     let tools: Vec<&String> = all.iter().filter(|s| s.0 == "vendor.mcp.tool.execute").map(|s| &s.2).collect();
@@ -137,27 +129,7 @@ fn type_weights_give_the_error_type_frequencies_within_three_sigma() {
     let yaml = "name: w\nroot:\n  type: vendor.a2a.orchestrate\n  error:\n    rate: 1.0\n    types: [a, b, c]\n    type_weights: [6, 3, 1]\n";
     let dir = scenario_dir("py-weights", yaml);
     let n = 3000.0;
-    let r = run_in(
-        &dir,
-        &[
-            "--scenarios-dir",
-            "s",
-            "--seed",
-            "5",
-            "--start-time",
-            START,
-            "--signals",
-            "traces",
-            "scenario",
-            "--name",
-            "w",
-            "-n",
-            "3000",
-            "--interval",
-            "0",
-        ],
-        &[],
-    );
+    let r = run_scenario(&dir, "w", "5", "3000", true);
     assert_eq!(r.code(), 0, "{}", r.stderr());
     let types: Vec<String> =
         spans(&dir.join("telemetry-out/traces.jsonl")).iter().filter_map(|s| attr(&s.3, "error.type")).collect();
@@ -187,27 +159,7 @@ fn a_bare_error_rate_is_the_rate() {
         "py-rate",
         "name: e\nroot:\n  type: vendor.a2a.orchestrate\n  error: 1.0\n  children:\n    - type: x.ok\n      error: 0\n",
     );
-    let r = run_in(
-        &dir,
-        &[
-            "--scenarios-dir",
-            "s",
-            "--seed",
-            "1",
-            "--start-time",
-            START,
-            "--signals",
-            "traces",
-            "scenario",
-            "--name",
-            "e",
-            "-n",
-            "50",
-            "--interval",
-            "0",
-        ],
-        &[],
-    );
+    let r = run_scenario(&dir, "e", "1", "50", true);
     assert_eq!(r.code(), 0, "{}", r.stderr());
     assert_eq!(r.summary["error_spans"], 50, "every root fails, no child does: {}", r.summary);
 }
@@ -393,24 +345,7 @@ fn validate_shows_span_trees_and_metrics() {
 fn basic_latency_spikes_are_read_as_its_loader_meant_them() {
     let yaml = "name: s\nroot:\n  type: vendor.a2a.orchestrate\n  latency: {mean_ms: 100, variance: 0.1, spike_rate: 1.0, spike_multiplier: 2}\n";
     let dir = scenario_dir("py-spike", yaml);
-    let args = [
-        "--scenarios-dir",
-        "s",
-        "--seed",
-        "1",
-        "--start-time",
-        START,
-        "--signals",
-        "traces",
-        "scenario",
-        "--name",
-        "s",
-        "-n",
-        "200",
-        "--interval",
-        "0",
-    ];
-    let r = run_in(&dir, &args, &[]);
+    let r = run_scenario(&dir, "s", "1", "200", true);
     assert_eq!(r.code(), 0, "{}", r.stderr());
     for line in std::fs::read_to_string(dir.join("telemetry-out/traces.jsonl")).unwrap().lines() {
         let req: serde_json::Value = serde_json::from_str(line).unwrap();

@@ -257,14 +257,6 @@ impl DeclaredMetrics {
         me
     }
 
-    /// Feeds the spans of trace `t` (of scenario `scenario`, resource `resource`), all at once.
-    pub fn observe(&mut self, agg: &mut MetricsAgg, scenario: usize, resource: u32, t: &TraceBuf<'_>) {
-        self.observe_starts(scenario, t);
-        for i in 0..t.spans.len() {
-            self.observe_span(agg, scenario, resource, t, i);
-        }
-    }
-
     /// Feeds the span starts of a trace as it begins (the in-flight gauges count the spans
     /// running at an export's time, so they learn of a span when it starts).
     pub fn observe_starts(&mut self, scenario: usize, t: &TraceBuf<'_>) {

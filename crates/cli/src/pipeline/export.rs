@@ -115,11 +115,19 @@ impl MetricsExport {
     /// trace`: a trace is counted whole when it starts, so a point may include spans still
     /// running at its time).
     pub(super) fn advance(&mut self, resources: &tsim_model::Resources, at: u64, out: &mut Vec<u8>) {
-        while self.interval_ns > 0 && at >= self.next_ns {
-            let t = self.next_ns;
-            self.export(resources, t, out);
-            self.last_export = t;
-            self.next_ns += self.interval_ns;
+        self.advance_before(resources, at.saturating_add(1), out);
+    }
+
+    /// Counts every span of `trace` now (`--export-order trace`, or a trace past the reorder
+    /// budget); the in-flight gauges learn of its spans separately, as it starts.
+    pub(super) fn count_trace(&mut self, resource: u32, scenario: usize, trace: &tsim_model::TraceBuf<'_>) {
+        self.agg.add(resource, trace);
+        for i in 0..trace.spans.len() {
+            self.declared.observe_span(&mut self.agg, scenario, resource, trace, i);
+        }
+        // The root covers its trace.
+        if let Some(root) = trace.spans.first() {
+            self.recorded_until = self.recorded_until.max(root.end_ns);
         }
     }
 

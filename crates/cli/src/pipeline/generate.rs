@@ -304,13 +304,9 @@ pub(super) fn generate(
             if let Some(m) = metrics.as_mut()
                 && emit_metrics
             {
-                if staged {
-                    m.declared.observe_starts(g.scenario, b);
-                } else {
-                    m.agg.add(g.resource, b);
-                    m.declared.observe(&mut m.agg, g.scenario, g.resource, b);
-                    // The root covers its trace.
-                    m.recorded_until = m.recorded_until.max(b.spans.first().map_or(at, |s| s.end_ns));
+                m.declared.observe_starts(g.scenario, b);
+                if !staged {
+                    m.count_trace(g.resource, g.scenario, b);
                 }
             }
             counters.spans.fetch_add(b.spans.len() as u64, Ordering::Relaxed);

@@ -32,8 +32,6 @@ pub(super) struct Stage<'e> {
     /// The buffer traces are generated into.
     scratch: TraceBuf<'e>,
     budget: usize,
-    /// The latest watermark released to.
-    watermark: u64,
     /// Items (per output, and metric observations) sent at their trace's start because the
     /// budget was full.
     pub ahead: u64,
@@ -60,7 +58,6 @@ impl<'e> Stage<'e> {
             next_seq: 0,
             scratch: TraceBuf::default(),
             budget,
-            watermark: start_ns,
             ahead: 0,
             latest: 0,
         }
@@ -145,7 +142,7 @@ impl<'e> Stage<'e> {
     /// trace` would send it; its metrics count it as it starts), and its items are counted.
     fn whole(&mut self, resource: u32, scenario: usize, feeds_metrics: bool, t: &mut Targets<'_, '_>) {
         let b = &self.scratch;
-        let at = b.spans.first().map_or(self.watermark, |s| s.start_ns);
+        let at = b.spans.first().map_or(0, |s| s.start_ns);
         let mut piece = Vec::new();
         for o in t.outputs.iter_mut() {
             let n = match o.items {
@@ -163,11 +160,7 @@ impl<'e> Stage<'e> {
             }
         }
         if feeds_metrics && let Some(m) = t.metrics.as_mut() {
-            m.agg.add(resource, b);
-            for i in 0..b.spans.len() {
-                m.declared.observe_span(&mut m.agg, scenario, resource, b, i);
-            }
-            m.recorded_until = m.recorded_until.max(b.spans.first().map_or(at, |s| s.end_ns));
+            m.count_trace(resource, scenario, b);
             self.ahead += b.spans.len() as u64;
         }
     }
@@ -195,10 +188,9 @@ impl<'e> Stage<'e> {
         Some(e.time)
     }
 
-    /// Releases every item whose time is at or before `limit` (nothing earlier can come).
-    /// Returns the time through which everything is out.
-    pub fn release(&mut self, limit: u64, t: &mut Targets<'_, '_>) -> u64 {
-        self.watermark = self.watermark.max(limit);
+    /// Releases every item whose time is at or before `limit` (nothing earlier can come),
+    /// then what that completes: batches whose time is up, metric exports it passed.
+    pub fn release(&mut self, limit: u64, t: &mut Targets<'_, '_>) {
         while self.release_one(limit, t).is_some() {}
         let through = if self.reorder.len() == 0 { limit } else { limit.min(self.reorder.released_through()) };
         for o in t.outputs.iter_mut() {
@@ -209,7 +201,6 @@ impl<'e> Stage<'e> {
         {
             m.advance_before(t.resources, through, t.out);
         }
-        through
     }
 
     /// When a paced run should next wake up to release an item, if before `until`.
