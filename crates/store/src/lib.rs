@@ -1,0 +1,39 @@
+//! The telemetry store of telemetry-simulator: OTLP requests in, Hive-partitioned Parquet
+//! files out (one documented schema per signal, columns named as the OpenTelemetry
+//! Collector's ClickHouse exporter names them), readable by any engine — DuckDB, Spark,
+//! Trino, ClickHouse, DataFusion — and by the reports.
+
+pub mod columns;
+pub mod otlp;
+pub mod tables;
+pub mod write;
+
+use std::path::{Path, PathBuf};
+
+pub use tables::Table;
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A file or directory could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Parquet could not encode or decode.
+    #[error("parquet: {0}")]
+    Parquet(#[from] parquet::errors::ParquetError),
+    /// An OTLP payload did not decode.
+    #[error("OTLP payload: {0}")]
+    Decode(#[from] prost::DecodeError),
+}
+
+impl StoreError {
+    /// An I/O error at `path`.
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        Self::Io { path: path.to_owned(), source }
+    }
+}
