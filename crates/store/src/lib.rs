@@ -5,11 +5,14 @@
 
 pub mod columns;
 pub mod otlp;
+pub mod store;
 pub mod tables;
+pub mod wal;
 pub mod write;
 
 use std::path::{Path, PathBuf};
 
+pub use store::{Converted, Store};
 pub use tables::Table;
 
 /// What can go wrong in the store.
@@ -26,6 +29,9 @@ pub enum StoreError {
     /// Parquet could not encode or decode.
     #[error("parquet: {0}")]
     Parquet(#[from] parquet::errors::ParquetError),
+    /// Another process has the store open.
+    #[error("{0}: the store is open in another process (one writer at a time)")]
+    InUse(PathBuf),
     /// An OTLP payload did not decode.
     #[error("OTLP payload: {0}")]
     Decode(#[from] prost::DecodeError),
