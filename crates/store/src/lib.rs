@@ -5,6 +5,7 @@
 
 pub mod columns;
 pub mod otlp;
+pub mod otlp_json;
 pub mod store;
 pub mod tables;
 pub mod wal;
