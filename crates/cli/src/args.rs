@@ -292,6 +292,17 @@ pub enum Command {
         #[arg(long, conflicts_with = "count")]
         each_once: bool,
     },
+    /// Load OTLP/JSON lines (the simulator's traces.jsonl, logs.jsonl, metrics.jsonl, or any
+    /// OTLP/JSON lines file) into a store of Parquet files.
+    Import {
+        /// Output folders of the simulator (their traces.jsonl, logs.jsonl, metrics.jsonl)
+        /// or OTLP/JSON lines files (the signal is read from each line).
+        #[arg(required = true, value_name = "DIR|FILE")]
+        paths: Vec<PathBuf>,
+        /// The store folder (created if missing).
+        #[arg(long, value_name = "DIR")]
+        store: PathBuf,
+    },
 }
 
 /// How much to generate, when and how fast.

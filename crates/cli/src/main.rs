@@ -50,6 +50,7 @@ mod outputs;
 mod pipeline;
 mod resolve;
 mod show;
+mod store;
 mod summary;
 mod validate;
 
@@ -137,6 +138,7 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
     };
     match cli.command {
         Command::List => list::list(&load_catalog(&g)?),
+        Command::Import { paths, store } => store::import::import(&paths, &store, g.quiet),
         Command::Validate { paths, show } => validate::validate(&paths, &g, schema.as_ref(), &show),
         Command::Scenario { name, run } => {
             let cat = load_catalog(&g)?;

@@ -1,0 +1,3 @@
+//! The receiving half: a store of Parquet files, and what fills it.
+
+pub mod import;
