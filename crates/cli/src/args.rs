@@ -292,6 +292,14 @@ pub enum Command {
         #[arg(long, conflicts_with = "count")]
         each_once: bool,
     },
+    /// Report on what a store holds (or a run's output folder): the daily summary, one
+    /// agent, slow operations, error rates.
+    Report {
+        #[command(subcommand)]
+        report: ReportCommand,
+        #[command(flatten)]
+        with: ReportArgs,
+    },
     /// Load OTLP/JSON lines (the simulator's traces.jsonl, logs.jsonl, metrics.jsonl, or any
     /// OTLP/JSON lines file) into a store of Parquet files.
     Import {
@@ -302,6 +310,62 @@ pub enum Command {
         /// The store folder (created if missing).
         #[arg(long, value_name = "DIR")]
         store: PathBuf,
+    },
+}
+
+/// What every report takes: where the data is, which of it, and how to show it.
+#[derive(Debug, Args, Clone)]
+pub struct ReportArgs {
+    /// A store folder, or an output folder of the simulator (its traces.jsonl, logs.jsonl,
+    /// metrics.jsonl are read into a temporary store first).
+    #[arg(long, global = true, value_name = "DIR", default_value = "telemetry-out")]
+    pub store: PathBuf,
+    /// Only data from this time on: RFC 3339, or a duration before now (`24h`, `30m`).
+    #[arg(long, global = true, value_name = "TIME|AGO")]
+    pub since: Option<String>,
+    /// Only data before this time: RFC 3339, or a duration before now.
+    #[arg(long, global = true, value_name = "TIME|AGO")]
+    pub until: Option<String>,
+    /// Only this service (`service.name`).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub service: Option<String>,
+    /// Only this tenant (`tenant.id`, or `PREFIX.tenant.id`).
+    #[arg(long, global = true, value_name = "ID")]
+    pub tenant: Option<String>,
+    /// table (aligned, for a terminal), json, or markdown.
+    #[arg(long, global = true, value_name = "FORMAT", default_value = "table", value_parser = ["table", "json", "markdown"])]
+    pub format: String,
+}
+
+/// The reports.
+#[derive(Debug, Subcommand, Clone)]
+pub enum ReportCommand {
+    /// The daily summary: runs, success rate, average duration, active workflows; per agent
+    /// runs, success rate, average and p95 duration; errors by type.
+    Summary,
+    /// One agent's runs: count, success rate, duration percentiles, errors, latest runs.
+    Agent {
+        /// The agent (`gen_ai.agent.name`, `agent_name` or `agent.name`).
+        name: String,
+    },
+    /// Slow operations: per agent and span name, mean and longest duration and count, where
+    /// the mean is at least the threshold.
+    Slow {
+        /// Mean duration from which an operation is slow.
+        #[arg(long, default_value = "1s", value_parser = parse_duration_ms, value_name = "DURATION")]
+        threshold: u64,
+        /// At most this many operations.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Error rate per time window and service.
+    ErrorRate {
+        /// The window.
+        #[arg(long, default_value = "5m", value_parser = parse_duration_ms, value_name = "DURATION")]
+        window: u64,
+        /// Only windows whose error rate is above this percentage.
+        #[arg(long, value_name = "PERCENT")]
+        above: Option<f64>,
     },
 }
 

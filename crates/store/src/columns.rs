@@ -67,7 +67,7 @@ impl Col {
     }
 
     /// Its leaf columns in Parquet (a map has two: keys and values).
-    fn leaves(&self) -> usize {
+    pub fn leaves(&self) -> usize {
         match self.kind {
             Kind::Map | Kind::MapList => 2,
             _ => 1,

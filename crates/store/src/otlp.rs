@@ -160,9 +160,10 @@ fn tenant<'a>(sets: &[&'a [(&'a str, Cow<'a, str>)]]) -> Option<&'a str> {
         .map(|(_, v)| v.as_ref())
 }
 
-/// Keys that name an agent, in order of preference: the GenAI semantic conventions', then
-/// those of the TaskPilot, paper-writing and VOS systems' own attributes.
-pub const AGENT_KEYS: &[&str] = &["gen_ai.agent.name", "agent_name", "agent.name", "agent.id", "agent_id"];
+/// Keys that name the agent a span is a run of, in order of preference: the GenAI semantic
+/// conventions', then the TaskPilot system's. (`agent.id` is left out: some systems put it on
+/// every span of an agent's trace, not only on its run.)
+pub const AGENT_KEYS: &[&str] = &["gen_ai.agent.name", "agent_name", "agent.name"];
 /// Keys that name a model.
 pub const MODEL_KEYS: &[&str] = &["gen_ai.request.model", "gen_ai.response.model", "llm.model", "model"];
 /// Keys that name a tool.

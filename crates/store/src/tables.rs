@@ -47,6 +47,12 @@ impl Table {
         }
     }
 
+    /// The Parquet leaf column a scalar column is (columns before it may have several).
+    pub fn leaf(self, name: &str) -> Option<usize> {
+        let i = self.column(name)?;
+        Some(self.columns()[..i].iter().map(Col::leaves).sum())
+    }
+
     /// The index of a column by name.
     pub fn column(self, name: &str) -> Option<usize> {
         self.columns().iter().position(|c| c.name == name)

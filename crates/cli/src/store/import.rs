@@ -11,13 +11,19 @@ use tsim_store::{Converted, Store, Table, otlp_json};
 
 /// What the import stored, over all segments.
 #[derive(Default)]
-struct Totals {
-    lines: u64,
-    spans: u64,
-    logs: u64,
-    points: u64,
-    files: u64,
-    bytes: u64,
+pub struct Totals {
+    /// Lines read.
+    pub lines: u64,
+    /// Spans stored.
+    pub spans: u64,
+    /// Log records stored.
+    pub logs: u64,
+    /// Metric points stored.
+    pub points: u64,
+    /// Parquet files written.
+    pub files: u64,
+    /// Their bytes.
+    pub bytes: u64,
 }
 
 impl Totals {
@@ -77,6 +83,24 @@ fn encode(table: Table, line: &[u8]) -> Result<Vec<u8>, otlp_json::JsonError> {
 
 /// Imports `paths` into the store at `store`.
 pub fn import(paths: &[PathBuf], store: &Path, quiet: bool) -> Result<ExitCode> {
+    let t = load(paths, store)?;
+    if !quiet {
+        say!(
+            "imported {} lines into {}: {} spans, {} log records, {} metric points ({} Parquet files, {:.1} MB)",
+            t.lines,
+            store.display(),
+            t.spans,
+            t.logs,
+            t.points,
+            t.files,
+            t.bytes as f64 / 1e6
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads `paths` into the store at `store`; what was read before an error is stored too.
+pub fn load(paths: &[PathBuf], store: &Path) -> Result<Totals> {
     let files = files(paths)?;
     let (mut st, replayed) = Store::open(store).with_context(|| format!("opening the store {}", store.display()))?;
     let mut t = Totals::default();
@@ -92,11 +116,14 @@ pub fn import(paths: &[PathBuf], store: &Path, quiet: bool) -> Result<ExitCode> 
                     continue;
                 }
                 let Some(table) = signal(&line) else {
-                    bail!("{}:{}:1: not an OTLP/JSON line (no resourceSpans, resourceLogs or resourceMetrics)", f.display(), i + 1);
+                    bail!(
+                        "{}:{}:1: not an OTLP/JSON line (no resourceSpans, resourceLogs or resourceMetrics)",
+                        f.display(),
+                        i + 1
+                    );
                 };
-                let payload = encode(table, line.as_bytes()).map_err(|e| {
-                    anyhow::anyhow!("{}:{}: {}: {}", f.display(), i + 1, e.path, e.message)
-                })?;
+                let payload = encode(table, line.as_bytes())
+                    .map_err(|e| anyhow::anyhow!("{}:{}: {}: {}", f.display(), i + 1, e.path, e.message))?;
                 st.append(table, &payload)?;
                 t.lines += 1;
                 if st.full()
@@ -113,17 +140,5 @@ pub fn import(paths: &[PathBuf], store: &Path, quiet: bool) -> Result<ExitCode> 
         t.add(&c);
     }
     result?;
-    if !quiet {
-        say!(
-            "imported {} lines into {}: {} spans, {} log records, {} metric points ({} Parquet files, {:.1} MB)",
-            t.lines,
-            store.display(),
-            t.spans,
-            t.logs,
-            t.points,
-            t.files,
-            t.bytes as f64 / 1e6
-        );
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(t)
 }

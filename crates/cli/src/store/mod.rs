@@ -1,3 +1,4 @@
 //! The receiving half: a store of Parquet files, and what fills it.
 
 pub mod import;
+pub mod report;

@@ -1,0 +1,81 @@
+//! `report`: the reports over a store, or over a run's output folder (read into a temporary
+//! store first), filtered and shown as a table, JSON or Markdown.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use tsim_report::{Filter, Format};
+
+use crate::args::{ReportArgs, ReportCommand, parse_duration_ms};
+use crate::resolve::parse_time;
+
+/// A time flag: RFC 3339, or a duration before now.
+fn when(flag: &str, s: &Option<String>) -> Result<Option<u64>> {
+    let Some(s) = s else { return Ok(None) };
+    if let Ok(ms) = parse_duration_ms(s) {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let now = u64::try_from(now).unwrap_or(u64::MAX);
+        return Ok(Some(now.saturating_sub(ms.saturating_mul(1_000_000))));
+    }
+    parse_time(flag, s).map(Some)
+}
+
+/// Whether `dir` is a store (as opposed to an output folder of the simulator).
+fn is_store(dir: &Path) -> bool {
+    dir.join("wal").is_dir() || ["traces", "logs", "metrics"].iter().any(|s| dir.join(format!("signal={s}")).is_dir())
+}
+
+/// A temporary store, removed when dropped.
+struct TempStore(PathBuf);
+
+impl Drop for TempStore {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs a report.
+pub fn report(cmd: &ReportCommand, a: &ReportArgs) -> Result<ExitCode> {
+    let filter = Filter {
+        since: when("--since", &a.since)?,
+        until: when("--until", &a.until)?,
+        service: a.service.clone(),
+        tenant: a.tenant.clone(),
+    };
+    let format = match a.format.as_str() {
+        "json" => Format::Json,
+        "markdown" => Format::Markdown,
+        _ => Format::Table,
+    };
+    let mut _temp = None;
+    let root: PathBuf = if is_store(&a.store) {
+        a.store.clone()
+    } else if a.store.join("traces.jsonl").is_file() || a.store.join("logs.jsonl").is_file() {
+        let dir = std::env::temp_dir().join(format!("telemetry-simulator-report-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let t = TempStore(dir.clone());
+        super::import::load(std::slice::from_ref(&a.store), &dir)
+            .with_context(|| format!("reading the run's files in {}", a.store.display()))?;
+        _temp = Some(t);
+        dir
+    } else {
+        usage!(
+            "--store {}: neither a store nor a run's output folder (no signal=… folders, no traces.jsonl); \
+             `telemetry-simulator import DIR --store STORE` makes one",
+            a.store.display()
+        );
+    };
+    let r = match cmd {
+        ReportCommand::Summary => tsim_report::summary::report(&root, &filter)?,
+        ReportCommand::Agent { name } => tsim_report::agent::report(&root, &filter, name)?,
+        ReportCommand::Slow { threshold, limit } => {
+            tsim_report::slow::report(&root, &filter, threshold.saturating_mul(1_000_000), *limit)?
+        }
+        ReportCommand::ErrorRate { window, above } => {
+            tsim_report::error_rate::report(&root, &filter, window.saturating_mul(1_000_000), *above)?
+        }
+    };
+    out!("{}", r.render(format).trim_end());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,140 @@
+//! The store and its reports, checked by another engine: a run's files are imported into a
+//! store; DuckDB (PyPI) reads the same Parquet files, finds exactly the spans the run wrote,
+//! runs the shipped sql/*.sql queries, and agrees with every figure of the reports.
+#![allow(clippy::unwrap_used)] // a test fails loudly where its assumption breaks
+
+mod common;
+
+use std::process::Command;
+
+use common::{bin, python, repo, run, tempdir};
+
+fn sim(args: &[&str]) -> std::process::Output {
+    let out = Command::new(bin()).args(args).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+#[test]
+fn reports_agree_with_duckdb_over_the_same_parquet_files() {
+    let dir = tempdir("report");
+    let out = dir.join("out");
+    let store = dir.join("store");
+    // A mixed workload over 40 simulated minutes (several 5-minute windows and two hours).
+    let r = run(&[
+        "--output",
+        out.to_str().unwrap(),
+        "--seed",
+        "11",
+        "--start-time",
+        "2026-11-01T09:40:00Z",
+        "-q",
+        "run",
+        "--count",
+        "1200",
+        "--rate",
+        "0.5",
+    ]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let imported = sim(&["import", out.to_str().unwrap(), "--store", store.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&imported.stderr);
+    assert!(said.contains("imported") && said.contains("spans"), "{said}");
+
+    let reports = dir.join("reports");
+    std::fs::create_dir_all(&reports).unwrap();
+    let report = |args: &[&str], file: &str| {
+        let mut a = vec!["report"];
+        a.extend_from_slice(args);
+        a.extend_from_slice(&["--store", store.to_str().unwrap(), "--format", "json"]);
+        let o = sim(&a);
+        std::fs::write(reports.join(file), &o.stdout).unwrap();
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    let summary = report(&["summary"], "summary.json");
+    report(&["slow", "--threshold", "1s", "--limit", "100000"], "slow.json");
+    report(&["error-rate", "--window", "5m", "--above", "5"], "error_rate.json");
+    let agent = summary["dailySummary"]["byAgent"][0]["agent"].as_str().unwrap().to_owned();
+    std::fs::write(reports.join("agent.txt"), &agent).unwrap();
+    report(&["agent", &agent], "agent.json");
+
+    let check = Command::new(python())
+        .arg(repo().join("tests/peers/check_reports.py"))
+        .args([&out, &store, &reports])
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+    assert_eq!(v["mismatches"], serde_json::json!([]), "{v}");
+    assert!(v["spans"].as_u64().unwrap() > 5_000, "{v}");
+    assert!(v["agents"].as_u64().unwrap() >= 5, "{v}");
+    assert!(v["slow"].as_u64().unwrap() >= 3, "{v}");
+    assert!(v["windows"].as_u64().unwrap() >= 2, "{v}");
+
+    // The same report straight from the run's folder (read into a temporary store).
+    let direct = sim(&["report", "summary", "--store", out.to_str().unwrap(), "--format", "json"]);
+    let direct: serde_json::Value = serde_json::from_slice(&direct.stdout).unwrap();
+    assert_eq!(direct["dailySummary"]["overview"], summary["dailySummary"]["overview"]);
+
+    // A filter narrows what is counted: the first 10 minutes only.
+    let early = sim(&[
+        "report",
+        "summary",
+        "--store",
+        store.to_str().unwrap(),
+        "--format",
+        "json",
+        "--since",
+        "2026-11-01T09:40:00Z",
+        "--until",
+        "2026-11-01T09:50:00Z",
+    ]);
+    let early: serde_json::Value = serde_json::from_slice(&early.stdout).unwrap();
+    let (all, part) =
+        (&summary["dailySummary"]["overview"]["totalRuns"], &early["dailySummary"]["overview"]["totalRuns"]);
+    assert!(part.as_u64().unwrap() > 0 && part.as_u64() < all.as_u64(), "{part} of {all}");
+
+    // Importing the same files again into a fresh store gives the same files, byte for byte.
+    let again = dir.join("again");
+    sim(&["import", out.to_str().unwrap(), "--store", again.to_str().unwrap()]);
+    let list = |root: &std::path::Path| {
+        let mut v = Vec::new();
+        let mut dirs = vec![root.to_owned()];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if p.extension().is_some_and(|x| x == "parquet") {
+                    v.push((p.strip_prefix(root).unwrap().to_owned(), std::fs::read(&p).unwrap()));
+                }
+            }
+        }
+        v.sort();
+        v
+    };
+    assert!(list(&store) == list(&again), "importing twice gave different files");
+}
+
+#[test]
+fn a_bad_line_is_named_and_nothing_is_made_up() {
+    let dir = tempdir("import-bad");
+    let f = dir.join("traces.jsonl");
+    std::fs::write(
+        &f,
+        "{\"resourceSpans\":[]}\n{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":\"xyz\"}]}]}]}\n",
+    )
+    .unwrap();
+    let store = dir.join("store");
+    let out =
+        Command::new(bin()).args(["import", f.to_str().unwrap(), "--store", store.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("traces.jsonl:2: resourceSpans[0].scopeSpans[0].spans[0].traceId"), "{err}");
+    // Not a store, not a run: a usage error that says what to do.
+    let r = Command::new(bin())
+        .args(["report", "summary", "--store", dir.join("nothing").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(2), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("import"));
+}

@@ -1,0 +1,60 @@
+//! `report error-rate --window W [--above P]`: per time window (aligned to the epoch, like
+//! `time_bucket`) and service, spans, errors (status Error) and their rate in percent; with
+//! `--above`, only the windows above that rate — the VOS guide's error-rate query.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::json;
+use tsim_store::Table;
+
+use crate::render::time;
+use crate::scan::{FIRST, rows};
+use crate::{Filter, Report, ReportError, Section};
+
+const COLUMNS: [&str; 1] = ["StatusCode"];
+
+/// Error rates per window of `window_ns`, those above `above` percent (all with `None`).
+pub fn report(root: &Path, f: &Filter, window_ns: u64, above: Option<f64>) -> Result<Report, ReportError> {
+    let window_ns = window_ns.max(1);
+    let mut by_service: BTreeMap<String, BTreeMap<u64, (u64, u64)>> = BTreeMap::new();
+    rows(root, Table::Traces, f, &COLUMNS, |b, i| {
+        let t = b.cols[0].int(i).unwrap_or(0).cast_unsigned();
+        let start = t - t % window_ns;
+        let service = b.cols[1].str(i).unwrap_or("");
+        let windows = match by_service.get_mut(service) {
+            Some(w) => w,
+            None => by_service.entry(service.to_owned()).or_default(),
+        };
+        let e = windows.entry(start).or_default();
+        e.0 += 1;
+        e.1 += u64::from(b.cols[FIRST].str(i) == Some("Error"));
+    })?;
+    let rate = |(n, e): (u64, u64)| if n == 0 { 0.0 } else { e as f64 * 100.0 / n as f64 };
+    let mut w: Vec<((u64, String), (u64, u64))> =
+        by_service.into_iter().flat_map(|(svc, ws)| ws.into_iter().map(move |(t, v)| ((t, svc.clone()), v))).collect();
+    w.sort_by(|a, b| a.0.cmp(&b.0));
+    let kept: Vec<_> = w.into_iter().filter(|(_, v)| above.is_none_or(|a| rate(*v) > a)).collect();
+    let title = match above {
+        Some(a) => format!("Windows of {} s with an error rate above {a} %", window_ns / 1_000_000_000),
+        None => format!("Windows of {} s", window_ns / 1_000_000_000),
+    };
+    let mut s = Section::new(title, &["window", "service", "spans", "errors", "error rate %"]);
+    for ((start, svc), v) in &kept {
+        s.row(vec![
+            time(start.cast_signed()),
+            svc.clone(),
+            v.0.to_string(),
+            v.1.to_string(),
+            format!("{:.2}", rate(*v)),
+        ]);
+    }
+    let json = json!({
+        "windowSeconds": window_ns as f64 / 1e9,
+        "above": above,
+        "windows": kept.iter().map(|((start, svc), v)| json!({
+            "window": time(start.cast_signed()), "service": svc, "spans": v.0, "errors": v.1, "errorRate": rate(*v),
+        })).collect::<Vec<_>>(),
+    });
+    Ok(Report { title: "Error rate".into(), sections: vec![s], json })
+}

@@ -1,0 +1,145 @@
+//! `report summary`: the daily summary of the paper-writing workflow's observability spec —
+//! runs (traces: their root spans), success rate, average duration, active workflows; per
+//! agent runs, success rate, average and p95 duration; errors by type.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+
+use serde_json::json;
+use tsim_store::Table;
+
+use crate::render::{pct, secs, time};
+use crate::scan::{FIRST, rows};
+use crate::stats::Durations;
+use crate::{Filter, Report, ReportError, Section};
+
+/// The columns the summary reads (after the filter's).
+const COLUMNS: [&str; 6] = ["ParentSpanId", "SpanName", "Duration", "StatusCode", "AgentName", "ErrorType"];
+
+/// Statistics per agent, over the spans that name one (`AgentName`: `gen_ai.agent.name`,
+/// `agent_name` or `agent.name`): one span per agent run.
+pub type ByAgent = BTreeMap<String, Durations>;
+
+/// The summary's figures.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Root spans (one per run of a workflow).
+    pub runs: Durations,
+    /// Distinct workflows (root span names) among the runs.
+    pub workflows: BTreeSet<String>,
+    /// Per agent.
+    pub agents: ByAgent,
+    /// Spans with status Error, and by `error.type` (`unknown` without one).
+    pub errors: u64,
+    /// Errors by type.
+    pub error_types: HashMap<String, u64>,
+    /// First and last span start seen (Unix ns).
+    pub first: Option<i64>,
+    /// Last span start seen.
+    pub last: Option<i64>,
+}
+
+/// Computes the summary of the store at `root`.
+pub fn compute(root: &Path, f: &Filter) -> Result<Summary, ReportError> {
+    let mut s = Summary::default();
+    rows(root, Table::Traces, f, &COLUMNS, |b, i| {
+        let c = |k: usize| &b.cols[FIRST + k];
+        let t = b.cols[0].int(i);
+        s.first = s.first.min(t).or(t);
+        s.last = s.last.max(t);
+        let duration = c(2).int(i).unwrap_or(0).cast_unsigned();
+        let error = c(3).str(i) == Some("Error");
+        if c(0).str(i).is_none_or(str::is_empty) {
+            s.runs.add(duration, error);
+            if let Some(name) = c(1).str(i)
+                && !s.workflows.contains(name)
+            {
+                s.workflows.insert(name.to_owned());
+            }
+        }
+        if let Some(agent) = c(4).str(i) {
+            match s.agents.get_mut(agent) {
+                Some(d) => d.add(duration, error),
+                None => {
+                    let mut d = Durations::default();
+                    d.add(duration, error);
+                    s.agents.insert(agent.to_owned(), d);
+                }
+            }
+        }
+        if error {
+            s.errors += 1;
+            let ty = c(5).str(i).unwrap_or("unknown");
+            match s.error_types.get_mut(ty) {
+                Some(n) => *n += 1,
+                None => {
+                    s.error_types.insert(ty.to_owned(), 1);
+                }
+            }
+        }
+    })?;
+    Ok(s)
+}
+
+/// Agents by runs, most first (then by name).
+pub fn agents_by_runs(agents: &ByAgent) -> Vec<(&String, &Durations)> {
+    let mut v: Vec<_> = agents.iter().collect();
+    v.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(b.0)));
+    v
+}
+
+/// The summary as a report.
+pub fn report(root: &Path, f: &Filter) -> Result<Report, ReportError> {
+    let s = compute(root, f)?;
+    let mut types: Vec<(&String, &u64)> = s.error_types.iter().collect();
+    types.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let agents = agents_by_runs(&s.agents);
+    let date = s.first.map(|t| time(t)[..10].to_owned()).unwrap_or_default();
+
+    let mut overview = Section::new("Overview", &["", ""]);
+    overview.row(vec!["runs".into(), s.runs.count.to_string()]);
+    overview.row(vec!["success rate".into(), pct(s.runs.success_rate())]);
+    overview.row(vec!["average duration (s)".into(), secs(s.runs.mean_s())]);
+    overview.row(vec!["active workflows".into(), s.workflows.len().to_string()]);
+    overview.row(vec!["from".into(), s.first.map(time).unwrap_or_default()]);
+    overview.row(vec!["to".into(), s.last.map(time).unwrap_or_default()]);
+    let mut by_agent = Section::new("By agent", &["agent", "runs", "success", "avg (s)", "p95 (s)"]);
+    for (a, d) in &agents {
+        by_agent.row(vec![
+            (*a).clone(),
+            d.count.to_string(),
+            pct(d.success_rate()),
+            secs(d.mean_s()),
+            secs(d.quantile_s(0.95)),
+        ]);
+    }
+    let mut errors = Section::new(format!("Errors: {}", s.errors), &["type", "count"]);
+    for (t, n) in &types {
+        errors.row(vec![(*t).clone(), n.to_string()]);
+    }
+    let json = json!({
+        "dailySummary": {
+            "date": date,
+            "from": s.first.map(time),
+            "to": s.last.map(time),
+            "overview": {
+                "totalRuns": s.runs.count,
+                "successRate": s.runs.success_rate(),
+                "averageDuration": s.runs.mean_s(),
+                "activeWorkflows": s.workflows.len(),
+            },
+            "byAgent": agents.iter().map(|(a, d)| json!({
+                "agent": a,
+                "runs": d.count,
+                "successRate": d.success_rate(),
+                "avgDuration": d.mean_s(),
+                "p95Duration": d.quantile_s(0.95),
+            })).collect::<Vec<_>>(),
+            "errors": {
+                "total": s.errors,
+                "byType": types.iter().map(|(t, n)| json!({"type": t, "count": n})).collect::<Vec<_>>(),
+            },
+        }
+    });
+    Ok(Report { title: format!("Daily summary {date}"), sections: vec![overview, by_agent, errors], json })
+}

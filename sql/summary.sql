@@ -1,0 +1,28 @@
+-- The daily summary's figures (as `telemetry-simulator report summary` computes them):
+-- runs are root spans (no ParentSpanId), an agent run is a span with an AgentName.
+-- Run: duckdb -f sql/summary.sql  (reads ./telemetry-store, or first run SET VARIABLE store = 'DIR')
+CREATE OR REPLACE TEMP VIEW spans AS
+    SELECT * FROM read_parquet(coalesce(getvariable('store'), 'telemetry-store') || '/signal=traces/*/*/*.parquet', hive_partitioning = true);
+
+-- Overview.
+SELECT
+    count(*) AS total_runs,
+    avg(CASE WHEN StatusCode = 'Error' THEN 0 ELSE 1 END) AS success_rate,
+    avg(Duration) / 1e9 AS average_duration_s,
+    count(DISTINCT SpanName) AS active_workflows
+FROM spans WHERE ParentSpanId = '';
+
+-- By agent (p95 exact here, the report's is within 1 %).
+SELECT
+    AgentName AS agent,
+    count(*) AS runs,
+    avg(CASE WHEN StatusCode = 'Error' THEN 0 ELSE 1 END) AS success_rate,
+    avg(Duration) / 1e9 AS avg_duration_s,
+    quantile_cont(Duration, 0.95) / 1e9 AS p95_duration_s
+FROM spans WHERE AgentName IS NOT NULL
+GROUP BY agent ORDER BY runs DESC, agent;
+
+-- Errors by type.
+SELECT coalesce(ErrorType, 'unknown') AS type, count(*) AS count
+FROM spans WHERE StatusCode = 'Error'
+GROUP BY type ORDER BY count DESC, type;

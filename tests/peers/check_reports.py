@@ -1,0 +1,163 @@
+"""Checks a store and the reports over it, independently of the simulator's Rust code.
+
+usage: check_reports.py OUTPUT_DIR STORE REPORTS_DIR
+
+- OUTPUT_DIR: a run's output folder (traces.jsonl: OTLP/JSON lines, read here with json).
+- STORE: the store the run was imported into (read here with DuckDB, another engine).
+- REPORTS_DIR: summary.json, slow.json, error_rate.json, agent.json (and agent.txt holding the
+  agent's name) — the reports' --format json output.
+
+Checks that the store holds exactly the spans of traces.jsonl (ids, names, services, times,
+status, promoted agent and error type), that the shipped sql/*.sql queries run on it, and that
+every figure of the reports equals what DuckDB computes (counts exactly, means to 1e-9, p95
+within the sketch's 1 % of the exact value at the same rank). Prints a JSON report with the
+mismatches found (none when all is well).
+"""
+import json
+import math
+import sys
+from pathlib import Path
+
+import duckdb
+
+out_dir, store, reports = (Path(a) for a in sys.argv[1:4])
+ROOT = Path(__file__).resolve().parents[2]
+AGENT_KEYS = ["gen_ai.agent.name", "agent_name", "agent.name"]
+ERROR_KEYS = ["error.type", "error_type", "error.code", "error_code"]
+mismatches = []
+
+
+def value(v):
+    if "stringValue" in v:
+        return v["stringValue"]
+    if "intValue" in v:
+        return str(int(v["intValue"]))
+    if "boolValue" in v:
+        return "true" if v["boolValue"] else "false"
+    if "doubleValue" in v:
+        return repr(float(v["doubleValue"]))
+    return json.dumps(v)
+
+
+def first(attrs, keys):
+    for k in keys:
+        if k in attrs:
+            return attrs[k]
+    return None
+
+
+# The spans as sent.
+sent = set()
+for line in open(out_dir / "traces.jsonl"):
+    for rs in json.loads(line)["resourceSpans"]:
+        res = {a["key"]: value(a["value"]) for a in rs["resource"].get("attributes", [])}
+        for ss in rs["scopeSpans"]:
+            for s in ss["spans"]:
+                attrs = {a["key"]: value(a["value"]) for a in s.get("attributes", [])}
+                code = {0: "Unset", 1: "Ok", 2: "Error"}[int(s.get("status", {}).get("code", 0))]
+                start, end = int(s["startTimeUnixNano"]), int(s["endTimeUnixNano"])
+                sent.add((s["traceId"], s["spanId"], s.get("parentSpanId", ""), s["name"], res.get("service.name", ""),
+                          start, end - start, code, first(attrs, AGENT_KEYS), first(attrs, ERROR_KEYS)))
+
+con = duckdb.connect()
+con.execute("SET TimeZone = 'UTC'")
+con.execute(f"SET VARIABLE store = '{store}'")
+spans = f"read_parquet('{store}/signal=traces/*/*/*.parquet', hive_partitioning = true)"
+stored = set(con.execute(
+    f"SELECT TraceId, SpanId, ParentSpanId, SpanName, ServiceName, epoch_ns(Timestamp), Duration, StatusCode, "
+    f"AgentName, ErrorType FROM {spans}").fetchall())
+if stored != sent:
+    mismatches.append({"what": "stored spans", "sent": len(sent), "stored": len(stored),
+                       "only_sent": [list(x) for x in sorted(sent - stored)[:3]],
+                       "only_stored": [list(x) for x in sorted(stored - sent)[:3]]})
+# Hive partitions agree with the times they hold.
+bad = con.execute(f"SELECT count(*) FROM {spans} WHERE strftime(Timestamp, '%Y-%m-%d') <> CAST(date AS VARCHAR) "
+                  f"OR hour(Timestamp) <> hour").fetchone()[0]
+if bad:
+    mismatches.append({"what": "spans outside their partition", "count": bad})
+
+
+def sql(name):
+    """The statements of a shipped .sql file, each one's rows."""
+    text = (ROOT / "sql" / f"{name}.sql").read_text()
+    stmts = [s for s in text.split(";") if any(l.strip() and not l.strip().startswith("--") for l in s.splitlines())]
+    return [con.execute(s).fetchall() for s in stmts]
+
+
+def close(a, b, rel=1e-9):
+    return abs(a - b) <= rel * max(abs(a), abs(b), 1e-12)
+
+
+def rank_value(values, q):
+    """The exact value at the rank a DDSketch reports for quantile q."""
+    v = sorted(values)
+    return v[int(q * (len(v) - 1))] / 1e9
+
+
+def check(what, ok, **detail):
+    if not ok:
+        mismatches.append({"what": what, **detail})
+
+
+# The daily summary.
+summary = json.loads((reports / "summary.json").read_text())["dailySummary"]
+_, overview, by_agent, errors = sql("summary")
+runs, success, avg, workflows = overview[0]
+o = summary["overview"]
+check("totalRuns", o["totalRuns"] == runs, ours=o["totalRuns"], duckdb=runs)
+check("successRate", close(o["successRate"], success), ours=o["successRate"], duckdb=success)
+check("averageDuration", close(o["averageDuration"], avg), ours=o["averageDuration"], duckdb=avg)
+check("activeWorkflows", o["activeWorkflows"] == workflows, ours=o["activeWorkflows"], duckdb=workflows)
+durations = {}
+for agent, d in con.execute(f"SELECT AgentName, Duration FROM {spans} WHERE AgentName IS NOT NULL").fetchall():
+    durations.setdefault(agent, []).append(d)
+check("byAgent agents", [a["agent"] for a in summary["byAgent"]] == [r[0] for r in by_agent],
+      ours=[a["agent"] for a in summary["byAgent"]], duckdb=[r[0] for r in by_agent])
+for a, (agent, n, rate, mean, _p95) in zip(summary["byAgent"], by_agent):
+    check(f"{agent} runs", a["runs"] == n, ours=a["runs"], duckdb=n)
+    check(f"{agent} successRate", close(a["successRate"], rate), ours=a["successRate"], duckdb=rate)
+    check(f"{agent} avgDuration", close(a["avgDuration"], mean), ours=a["avgDuration"], duckdb=mean)
+    exact = rank_value(durations[agent], 0.95)
+    check(f"{agent} p95Duration", close(a["p95Duration"], exact, 0.01), ours=a["p95Duration"], exact=exact)
+check("errors total", summary["errors"]["total"] == sum(n for _, n in errors))
+check("errors byType", [[e["type"], e["count"]] for e in summary["errors"]["byType"]] == [list(r) for r in errors],
+      ours=summary["errors"]["byType"], duckdb=errors)
+
+# Slow operations.
+slow = json.loads((reports / "slow.json").read_text())["operations"]
+(rows,) = sql("slow_operations")
+check("slow operations", [(s["agent"], s["operation"], s["count"]) for s in slow] == [(r[0], r[1], r[4]) for r in rows],
+      ours=[(s["agent"], s["operation"], s["count"]) for s in slow][:5], duckdb=[(r[0], r[1], r[4]) for r in rows][:5])
+for s, r in zip(slow, rows):
+    check("slow avg", close(s["avgDuration"], r[2]), ours=s, duckdb=list(r))
+    check("slow max", close(s["maxDuration"], r[3]), ours=s, duckdb=list(r))
+
+# Error rate per 5 minutes above 5 %.
+windows = json.loads((reports / "error_rate.json").read_text())["windows"]
+(rows,) = sql("error_rate")
+ours = [(w["window"][:19], w["service"], w["spans"], w["errors"]) for w in windows]
+theirs = [(r[0].strftime("%Y-%m-%dT%H:%M:%S"), r[1], r[2], r[3]) for r in rows]
+check("error-rate windows", ours == theirs, ours=ours[:5], duckdb=theirs[:5])
+for w, r in zip(windows, rows):
+    check("error rate", close(w["errorRate"], r[4]), ours=w, duckdb=r[4])
+
+# One agent.
+agent = (reports / "agent.txt").read_text().strip()
+a = json.loads((reports / "agent.json").read_text())
+d = durations.get(agent, [])
+check("agent runs", a["runs"] == len(d), ours=a["runs"], duckdb=len(d))
+check("agent mean", close(a["duration"]["mean"], sum(d) / len(d) / 1e9), ours=a["duration"]["mean"])
+check("agent max", close(a["duration"]["max"], max(d) / 1e9), ours=a["duration"]["max"])
+for q in (0.5, 0.95, 0.99):
+    key = {0.5: "p50", 0.95: "p95", 0.99: "p99"}[q]
+    check(f"agent {key}", close(a["duration"][key], rank_value(d, q), 0.01), ours=a["duration"][key],
+          exact=rank_value(d, q))
+
+# The message-flow query runs and covers every trace.
+(flows,) = sql("message_flows")
+traces = len({s[0] for s in sent})
+check("message flows cover every trace", sum(r[1] for r in flows) == traces, flows=sum(r[1] for r in flows),
+      traces=traces)
+
+print(json.dumps({"spans": len(sent), "stored": len(stored), "agents": len(summary["byAgent"]),
+                  "slow": len(slow), "windows": len(windows), "mismatches": mismatches}))
