@@ -300,6 +300,12 @@ pub enum Command {
         #[command(flatten)]
         with: ReportArgs,
     },
+    /// Receive OTLP (gRPC and HTTP) into a store: durable before acknowledged, converted
+    /// into Parquet; Ctrl-C stops.
+    Receive {
+        #[command(flatten)]
+        args: crate::store::receive::ReceiveArgs,
+    },
     /// Load OTLP/JSON lines (the simulator's traces.jsonl, logs.jsonl, metrics.jsonl, or any
     /// OTLP/JSON lines file) into a store of Parquet files.
     Import {

@@ -125,6 +125,12 @@ impl Store {
         self.current.take().map(Segment::close).transpose()
     }
 
+    /// After a failed append or sync: drops what was not synced (it was never acknowledged)
+    /// and closes the segment; returns its number, for [`convert`].
+    pub fn rollback(&mut self) -> Result<Option<u64>, StoreError> {
+        self.current.take().map(Segment::rollback).transpose()
+    }
+
     /// Closes the open segment and converts it.
     pub fn flush(&mut self) -> Result<Option<Converted>, StoreError> {
         self.rotate()?.map(|seq| convert(&self.root, seq)).transpose()

@@ -75,6 +75,8 @@ pub struct Segment {
     pub bytes: u64,
     /// Records written.
     pub records: u64,
+    /// Bytes known to be on disk (after the last sync).
+    synced: u64,
 }
 
 impl Segment {
@@ -84,7 +86,7 @@ impl Segment {
         let file = OpenOptions::new().write(true).create_new(true).open(&path).map_err(|e| StoreError::io(&path, e))?;
         // The new name must survive a crash too.
         File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StoreError::io(dir, e))?;
-        Ok(Self { path, out: BufWriter::with_capacity(1 << 20, file), seq, bytes: 0, records: 0 })
+        Ok(Self { path, out: BufWriter::with_capacity(1 << 20, file), seq, bytes: 0, records: 0, synced: 0 })
     }
 
     /// Appends a request (buffered: durable after [`Segment::sync`]).
@@ -108,7 +110,18 @@ impl Segment {
     /// Writes out what was appended and syncs it to disk: after this, it survives a crash.
     pub fn sync(&mut self) -> Result<(), StoreError> {
         self.out.flush().map_err(|e| StoreError::io(&self.path, e))?;
-        self.out.get_ref().sync_data().map_err(|e| StoreError::io(&self.path, e))
+        self.out.get_ref().sync_data().map_err(|e| StoreError::io(&self.path, e))?;
+        self.synced = self.bytes;
+        Ok(())
+    }
+
+    /// Gives up what was appended since the last sync (a write or sync failed, so it was
+    /// never acknowledged): the segment is cut back to what was synced, and closed.
+    pub fn rollback(self) -> Result<u64, StoreError> {
+        // Discard the buffer without writing it.
+        let (file, _unwritten) = self.out.into_parts();
+        file.set_len(self.synced).and_then(|()| file.sync_all()).map_err(|e| StoreError::io(&self.path, e))?;
+        Ok(self.seq)
     }
 
     /// Syncs and closes it.
@@ -198,6 +211,17 @@ mod tests {
         bytes[HEADER + 2] ^= 1;
         fs::write(&p, &bytes).expect("write");
         assert_eq!(read(&dir, 7).expect("read").records.len(), 0);
+
+        // A failed write rolls back to what was synced: nothing unacknowledged stays.
+        let mut s = Segment::create(&dir, 8).expect("create");
+        s.append(Table::Traces, b"acknowledged").expect("append");
+        s.sync().expect("sync");
+        s.append(Table::Traces, b"never acknowledged").expect("append");
+        s.out.flush().expect("flush"); // it reached the file, but was never synced
+        assert_eq!(s.rollback().expect("rollback"), 8);
+        let r = read(&dir, 8).expect("read");
+        assert_eq!(r.records, vec![(Table::Traces, b"acknowledged".to_vec())]);
+        assert_eq!(r.torn, 0);
         let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -1,0 +1,231 @@
+//! From an accepted request to a durable one: requests queue (bounded) for one writer thread,
+//! which appends what is waiting to the write-ahead log, syncs once for all of them (group
+//! commit) and only then acknowledges each; closed segments go to a converter thread that
+//! turns them into Parquet. A failed write or sync acknowledges nothing and rolls the
+//! segment back to what was synced, so a client's retry never duplicates.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::oneshot;
+use tsim_store::{Store, Table, store::convert};
+
+/// Requests waiting for the writer at most (beyond: the client is told to retry).
+const QUEUE: usize = 1024;
+/// A group commit takes at most this many bytes of requests.
+const GROUP_BYTES: usize = 16 << 20;
+
+/// Why a request was not stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// The writer is behind (the queue is full): retry later.
+    Busy,
+    /// Writing or syncing the log failed (e.g. a full disk): retry later.
+    Failed(String),
+    /// The receiver is shutting down.
+    Closing,
+}
+
+/// Counters of one signal.
+#[derive(Debug, Default)]
+pub struct SignalStats {
+    /// Requests acknowledged.
+    pub requests: AtomicU64,
+    /// Items (spans, log records, points) acknowledged: durable in the log.
+    pub acked: AtomicU64,
+    /// Items converted into Parquet.
+    pub stored: AtomicU64,
+    /// Requests refused (bad input, limits, token, busy, failed).
+    pub refused: AtomicU64,
+}
+
+/// What the receiver has done, for the live line, `/metrics` and the summary.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Per signal, in `Table` order.
+    pub signals: [SignalStats; 3],
+    /// Items acknowledged per (signal, service).
+    pub services: Mutex<BTreeMap<(Table, String), u64>>,
+    /// Bytes appended to the log.
+    pub wal_bytes: AtomicU64,
+    /// Group commits (syncs).
+    pub syncs: AtomicU64,
+    /// Segments converted, and those that failed (left in the log for the next start).
+    pub converted: AtomicU64,
+    /// Conversions that failed.
+    pub convert_failures: AtomicU64,
+}
+
+impl Stats {
+    /// The counters of a signal.
+    pub fn of(&self, t: Table) -> &SignalStats {
+        &self.signals[t as usize]
+    }
+}
+
+/// A request to store.
+struct Job {
+    table: Table,
+    payload: Bytes,
+    /// Items per service in it.
+    items: Vec<(String, u64)>,
+    ack: oneshot::Sender<Result<(), Refused>>,
+}
+
+/// The receiving end of the writer: cheap to clone, one per connection.
+#[derive(Clone)]
+pub struct Ingest {
+    tx: SyncSender<Job>,
+    /// The counters.
+    pub stats: Arc<Stats>,
+}
+
+impl Ingest {
+    /// Stores a request (a serialized `Export*ServiceRequest`) holding `items` per service;
+    /// returns once it is durable, or why not.
+    pub async fn store(&self, table: Table, payload: Bytes, items: Vec<(String, u64)>) -> Result<(), Refused> {
+        let (ack, done) = oneshot::channel();
+        match self.tx.try_send(Job { table, payload, items, ack }) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(Refused::Busy),
+            Err(TrySendError::Disconnected(_)) => return Err(Refused::Closing),
+        }
+        done.await.unwrap_or(Err(Refused::Closing))
+    }
+}
+
+/// The writer and converter threads; [`Writer::finish`] stops them once every sender is gone.
+pub struct Writer {
+    writer: JoinHandle<()>,
+    converter: JoinHandle<()>,
+}
+
+/// Starts the threads for the store at `root` (opened by the caller: `store`), closing
+/// segments at `segment_bytes` or `segment_age` after their first request.
+pub fn start(store: Store, root: PathBuf, segment_age: Duration) -> (Ingest, Writer) {
+    let stats = Arc::new(Stats::default());
+    let (tx, rx) = sync_channel::<Job>(QUEUE);
+    let (conv_tx, conv_rx) = std::sync::mpsc::channel::<u64>();
+    let s = stats.clone();
+    let writer = std::thread::Builder::new()
+        .name("receive-wal".into())
+        .spawn(move || write_loop(store, &rx, &conv_tx, &s, segment_age))
+        .unwrap_or_else(|e| panic!("cannot start the log writer thread: {e}"));
+    let s = stats.clone();
+    let converter = std::thread::Builder::new()
+        .name("receive-parquet".into())
+        .spawn(move || {
+            for seq in conv_rx {
+                match convert(&root, seq) {
+                    Ok(c) => {
+                        s.of(Table::Traces).stored.fetch_add(c.spans, Ordering::Relaxed);
+                        s.of(Table::Logs).stored.fetch_add(c.logs, Ordering::Relaxed);
+                        s.of(Table::Metrics).stored.fetch_add(c.points, Ordering::Relaxed);
+                        s.converted.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        s.convert_failures.fetch_add(1, Ordering::Relaxed);
+                        say!("error: converting log segment {seq} (kept for the next start): {e}");
+                    }
+                }
+            }
+        })
+        .unwrap_or_else(|e| panic!("cannot start the converter thread: {e}"));
+    (Ingest { tx, stats }, Writer { writer, converter })
+}
+
+impl Writer {
+    /// Waits for the writer to drain the queue and close its segment (once every
+    /// [`Ingest`] is dropped), and for the converter to convert everything.
+    pub fn finish(self) {
+        let _ = self.writer.join();
+        let _ = self.converter.join();
+    }
+}
+
+fn write_loop(mut store: Store, rx: &Receiver<Job>, conv: &std::sync::mpsc::Sender<u64>, stats: &Stats, age: Duration) {
+    let mut opened: Option<Instant> = None;
+    let mut group: Vec<Job> = Vec::new();
+    loop {
+        let wait = opened.map_or(Duration::from_secs(3600), |t| age.saturating_sub(t.elapsed()));
+        match rx.recv_timeout(wait) {
+            Ok(j) => group.push(j),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        let mut bytes: usize = group.iter().map(|j| j.payload.len()).sum();
+        while bytes < GROUP_BYTES {
+            match rx.try_recv() {
+                Ok(j) => {
+                    bytes += j.payload.len();
+                    group.push(j);
+                }
+                Err(_) => break,
+            }
+        }
+        if !group.is_empty() {
+            opened.get_or_insert_with(Instant::now);
+            commit(&mut store, &mut group, conv, stats);
+        }
+        if store.full() || opened.is_some_and(|t| t.elapsed() >= age) {
+            match store.rotate() {
+                Ok(Some(seq)) => {
+                    let _ = conv.send(seq);
+                }
+                Ok(None) => {}
+                Err(e) => say!("error: closing the log segment: {e}"),
+            }
+            opened = None;
+        }
+    }
+    match store.rotate() {
+        Ok(Some(seq)) => {
+            let _ = conv.send(seq);
+        }
+        Ok(None) => {}
+        Err(e) => say!("error: closing the log segment (converted at the next start): {e}"),
+    }
+}
+
+/// Appends a group of requests, syncs once, and acknowledges them all (or none).
+fn commit(store: &mut Store, group: &mut Vec<Job>, conv: &std::sync::mpsc::Sender<u64>, stats: &Stats) {
+    let before = store.pending_bytes();
+    let result = group.iter().try_for_each(|j| store.append(j.table, &j.payload)).and_then(|()| store.sync());
+    match result {
+        Ok(()) => {
+            stats.wal_bytes.fetch_add(store.pending_bytes().saturating_sub(before), Ordering::Relaxed);
+            stats.syncs.fetch_add(1, Ordering::Relaxed);
+            let mut services = stats.services.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            for j in group.drain(..) {
+                let s = stats.of(j.table);
+                s.requests.fetch_add(1, Ordering::Relaxed);
+                for (svc, n) in &j.items {
+                    s.acked.fetch_add(*n, Ordering::Relaxed);
+                    *services.entry((j.table, svc.clone())).or_default() += n;
+                }
+                let _ = j.ack.send(Ok(()));
+            }
+        }
+        Err(e) => {
+            // Nothing of the group is acknowledged, so nothing of it may stay.
+            match store.rollback() {
+                Ok(Some(seq)) => {
+                    let _ = conv.send(seq);
+                }
+                Ok(None) => {}
+                Err(e) => say!("error: rolling back the log segment: {e}"),
+            }
+            let why = e.to_string();
+            for j in group.drain(..) {
+                stats.of(j.table).refused.fetch_add(1, Ordering::Relaxed);
+                let _ = j.ack.send(Err(Refused::Failed(why.clone())));
+            }
+        }
+    }
+}
