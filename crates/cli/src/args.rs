@@ -313,19 +313,12 @@ pub enum Command {
         /// or OTLP/JSON lines files (the signal is read from each line).
         #[arg(required = true, value_name = "DIR|FILE")]
         paths: Vec<PathBuf>,
-        /// The store folder (created if missing).
-        #[arg(long, value_name = "DIR")]
-        store: PathBuf,
     },
 }
 
 /// What every report takes: where the data is, which of it, and how to show it.
 #[derive(Debug, Args, Clone)]
 pub struct ReportArgs {
-    /// A store folder, or an output folder of the simulator (its traces.jsonl, logs.jsonl,
-    /// metrics.jsonl are read into a temporary store first).
-    #[arg(long, global = true, value_name = "DIR", default_value = "telemetry-out")]
-    pub store: PathBuf,
     /// Only data from this time on: RFC 3339, or a duration before now (`24h`, `30m`).
     #[arg(long, global = true, value_name = "TIME|AGO")]
     pub since: Option<String>,

@@ -138,9 +138,9 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
     };
     match cli.command {
         Command::List => list::list(&load_catalog(&g)?),
-        Command::Receive { args } => store::receive::receive(&args, g.quiet),
-        Command::Report { report, with } => store::report::report(&report, &with),
-        Command::Import { paths, store } => store::import::import(&paths, &store, g.quiet),
+        Command::Receive { args } => store::receive::receive(&args, g.outputs.store.store.as_deref(), g.quiet),
+        Command::Report { report, with } => store::report::report(&report, &with, g.outputs.store.store.as_deref()),
+        Command::Import { paths } => store::import::import(&paths, g.outputs.store.store.as_deref(), g.quiet),
         Command::Validate { paths, show } => validate::validate(&paths, &g, schema.as_ref(), &show),
         Command::Scenario { name, run } => {
             let cat = load_catalog(&g)?;

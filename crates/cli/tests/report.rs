@@ -20,10 +20,14 @@ fn reports_agree_with_duckdb_over_the_same_parquet_files() {
     let dir = tempdir("report");
     let out = dir.join("out");
     let store = dir.join("store");
-    // A mixed workload over 40 simulated minutes (several 5-minute windows and two hours).
+    let direct_store = dir.join("direct");
+    // A mixed workload over 40 simulated minutes (several 5-minute windows and two hours),
+    // into files and, in the same run, straight into a store.
     let r = run(&[
         "--output",
         out.to_str().unwrap(),
+        "--store",
+        direct_store.to_str().unwrap(),
         "--seed",
         "11",
         "--start-time",
@@ -113,6 +117,10 @@ fn reports_agree_with_duckdb_over_the_same_parquet_files() {
         v
     };
     assert!(list(&store) == list(&again), "importing twice gave different files");
+    // The run's own store sink wrote the same files, byte for byte, as importing its JSON.
+    let files = list(&direct_store);
+    assert!(files.len() >= 6, "{} files", files.len());
+    assert!(files == list(&store), "--store and import of the run's files differ");
 }
 
 #[test]

@@ -110,6 +110,11 @@ impl Store {
         self.current.as_mut().map_or(Ok(()), Segment::sync)
     }
 
+    /// Writes out what was appended (not synced; [`Store::rollback`] keeps it from now on).
+    pub fn write_out(&mut self) -> Result<(), StoreError> {
+        self.current.as_mut().map_or(Ok(()), Segment::write_out)
+    }
+
     /// Whether the open segment is at its size.
     pub fn full(&self) -> bool {
         self.current.as_ref().is_some_and(|s| s.bytes >= self.segment_bytes)
@@ -125,8 +130,8 @@ impl Store {
         self.current.take().map(Segment::close).transpose()
     }
 
-    /// After a failed append or sync: drops what was not synced (it was never acknowledged)
-    /// and closes the segment; returns its number, for [`convert`].
+    /// After a failed append or sync: drops what was not synced or written out (it was never
+    /// acknowledged) and closes the segment; returns its number, for [`convert`].
     pub fn rollback(&mut self) -> Result<Option<u64>, StoreError> {
         self.current.take().map(Segment::rollback).transpose()
     }

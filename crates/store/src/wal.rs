@@ -75,8 +75,9 @@ pub struct Segment {
     pub bytes: u64,
     /// Records written.
     pub records: u64,
-    /// Bytes known to be on disk (after the last sync).
-    synced: u64,
+    /// Bytes a rollback keeps: those synced (for the receiver) or written out (for a sink
+    /// whose deliveries count once written, like a file's).
+    kept: u64,
 }
 
 impl Segment {
@@ -86,7 +87,7 @@ impl Segment {
         let file = OpenOptions::new().write(true).create_new(true).open(&path).map_err(|e| StoreError::io(&path, e))?;
         // The new name must survive a crash too.
         File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StoreError::io(dir, e))?;
-        Ok(Self { path, out: BufWriter::with_capacity(1 << 20, file), seq, bytes: 0, records: 0, synced: 0 })
+        Ok(Self { path, out: BufWriter::with_capacity(1 << 20, file), seq, bytes: 0, records: 0, kept: 0 })
     }
 
     /// Appends a request (buffered: durable after [`Segment::sync`]).
@@ -111,16 +112,24 @@ impl Segment {
     pub fn sync(&mut self) -> Result<(), StoreError> {
         self.out.flush().map_err(|e| StoreError::io(&self.path, e))?;
         self.out.get_ref().sync_data().map_err(|e| StoreError::io(&self.path, e))?;
-        self.synced = self.bytes;
+        self.kept = self.bytes;
         Ok(())
     }
 
-    /// Gives up what was appended since the last sync (a write or sync failed, so it was
-    /// never acknowledged): the segment is cut back to what was synced, and closed.
+    /// Writes out what was appended (to the operating system, not synced): a rollback keeps
+    /// it from now on.
+    pub fn write_out(&mut self) -> Result<(), StoreError> {
+        self.out.flush().map_err(|e| StoreError::io(&self.path, e))?;
+        self.kept = self.bytes;
+        Ok(())
+    }
+
+    /// Gives up what was appended since the last sync or [`Segment::write_out`] (a write or
+    /// sync failed, so it was never acknowledged): the segment is cut back to that, and closed.
     pub fn rollback(self) -> Result<u64, StoreError> {
         // Discard the buffer without writing it.
         let (file, _unwritten) = self.out.into_parts();
-        file.set_len(self.synced).and_then(|()| file.sync_all()).map_err(|e| StoreError::io(&self.path, e))?;
+        file.set_len(self.kept).and_then(|()| file.sync_all()).map_err(|e| StoreError::io(&self.path, e))?;
         Ok(self.seq)
     }
 

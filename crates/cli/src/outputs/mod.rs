@@ -61,6 +61,7 @@ outputs! {
     remote_write,
     influx,
     elasticsearch,
+    store,
     stdout,
 }
 

@@ -82,7 +82,8 @@ fn encode(table: Table, line: &[u8]) -> Result<Vec<u8>, otlp_json::JsonError> {
 }
 
 /// Imports `paths` into the store at `store`.
-pub fn import(paths: &[PathBuf], store: &Path, quiet: bool) -> Result<ExitCode> {
+pub fn import(paths: &[PathBuf], store: Option<&Path>, quiet: bool) -> Result<ExitCode> {
+    let store = store.unwrap_or(Path::new(super::DEFAULT_STORE));
     let t = load(paths, store)?;
     if !quiet {
         say!(

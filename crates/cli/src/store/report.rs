@@ -35,8 +35,16 @@ impl Drop for TempStore {
     }
 }
 
+/// The default source: ./telemetry-store when it is a store, else ./telemetry-out (a run's
+/// default output folder).
+fn default_source() -> PathBuf {
+    let store = PathBuf::from(super::DEFAULT_STORE);
+    if is_store(&store) { store } else { PathBuf::from("telemetry-out") }
+}
+
 /// Runs a report.
-pub fn report(cmd: &ReportCommand, a: &ReportArgs) -> Result<ExitCode> {
+pub fn report(cmd: &ReportCommand, a: &ReportArgs, store: Option<&Path>) -> Result<ExitCode> {
+    let source = store.map_or_else(default_source, Path::to_path_buf);
     let filter = Filter {
         since: when("--since", &a.since)?,
         until: when("--until", &a.until)?,
@@ -49,21 +57,21 @@ pub fn report(cmd: &ReportCommand, a: &ReportArgs) -> Result<ExitCode> {
         _ => Format::Table,
     };
     let mut _temp = None;
-    let root: PathBuf = if is_store(&a.store) {
-        a.store.clone()
-    } else if a.store.join("traces.jsonl").is_file() || a.store.join("logs.jsonl").is_file() {
+    let root: PathBuf = if is_store(&source) {
+        source.clone()
+    } else if source.join("traces.jsonl").is_file() || source.join("logs.jsonl").is_file() {
         let dir = std::env::temp_dir().join(format!("telemetry-simulator-report-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let t = TempStore(dir.clone());
-        super::import::load(std::slice::from_ref(&a.store), &dir)
-            .with_context(|| format!("reading the run's files in {}", a.store.display()))?;
+        super::import::load(std::slice::from_ref(&source), &dir)
+            .with_context(|| format!("reading the run's files in {}", source.display()))?;
         _temp = Some(t);
         dir
     } else {
         usage!(
             "--store {}: neither a store nor a run's output folder (no signal=… folders, no traces.jsonl); \
              `telemetry-simulator import DIR --store STORE` makes one",
-            a.store.display()
+            source.display()
         );
     };
     let r = match cmd {

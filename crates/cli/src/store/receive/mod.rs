@@ -23,10 +23,6 @@ use crate::args::parse_duration_ms;
 /// The flags of `receive`.
 #[derive(Debug, clap::Args, Clone)]
 pub struct ReceiveArgs {
-    /// The store folder (created if missing; what a previous run left in its log is
-    /// converted first).
-    #[arg(long, value_name = "DIR", default_value = "telemetry-store")]
-    pub store: PathBuf,
     /// Where OTLP/gRPC is served (port 0: any free port, printed at start).
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:4317")]
     pub grpc_listen: String,
@@ -117,12 +113,13 @@ fn live_line(
 }
 
 /// Runs the receiver until Ctrl-C or SIGTERM.
-pub fn receive(a: &ReceiveArgs, quiet: bool) -> Result<ExitCode> {
+pub fn receive(a: &ReceiveArgs, store: Option<&std::path::Path>, quiet: bool) -> Result<ExitCode> {
+    let store = store.map_or_else(|| PathBuf::from(super::DEFAULT_STORE), std::path::Path::to_path_buf);
     let token = token(a)?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     rt.block_on(async move {
-        let (store, replayed) =
-            Store::open(&a.store).with_context(|| format!("opening the store {}", a.store.display()))?;
+        let (store_handle, replayed) =
+            Store::open(&store).with_context(|| format!("opening the store {}", store.display()))?;
         let grpc_l = bind("--grpc-listen", &a.grpc_listen).await?;
         let http_l = bind("--http-listen", &a.http_listen).await?;
         let (grpc_addr, http_addr) = (grpc_l.local_addr()?, http_l.local_addr()?);
@@ -130,7 +127,7 @@ pub fn receive(a: &ReceiveArgs, quiet: bool) -> Result<ExitCode> {
             let items: u64 = replayed.iter().map(tsim_store::Converted::items).sum();
             say!("converted {} log segment(s) left by the last run: {items} items", replayed.len());
         }
-        let (ingest, writer) = ingest::start(store, a.store.clone(), Duration::from_millis(a.flush_interval.max(1)));
+        let (ingest, writer) = ingest::start(store_handle, store.clone(), Duration::from_millis(a.flush_interval.max(1)));
         let stats = ingest.stats.clone();
         let shared = Arc::new(grpc::Shared { ingest, token });
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -145,7 +142,7 @@ pub fn receive(a: &ReceiveArgs, quiet: bool) -> Result<ExitCode> {
         say!(
             "receiving OTLP on grpc://{grpc_addr} and http://{http_addr} (/v1/traces, /v1/logs, /v1/metrics; /metrics), \
              storing into {} — Ctrl-C stops",
-            a.store.display()
+            store.display()
         );
         let tty = std::io::stderr().is_terminal() && !quiet;
         let live = {
