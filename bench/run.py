@@ -2,6 +2,7 @@
 
     python3 bench/run.py            # full run (about 3 minutes, 60 s of it paced)
     python3 bench/run.py --quick    # smaller counts, 10 s paced
+    python3 bench/run.py --store    # the store: receiver vs rotel, report vs DuckDB over 10M spans
 
 The same 7-span agent turn (`successful_agent_turn`) goes through:
   1. our engine to a null sink (--discard: generated and encoded, then dropped)
@@ -130,6 +131,90 @@ def write_paper_rss():
         print(f"RSS from 2 to 10 minutes: {min(paced):.0f}–{max(paced):.0f} MiB; peak {max(r for _, r in samples):.0f} MiB")
 
 
+def dir_bytes(d):
+    return sum(f.stat().st_size for f in Path(d).rglob("*.parquet"))
+
+
+def store_bench(quick):
+    """The store side by side in one run: OTLP/gRPC ingest into rotel --exporter blackhole and
+    into our receiver (durable: synced log, then Parquet), the same sender and spans; then a
+    store of 10M spans (a mixed run), `report summary` over it against DuckDB running the
+    summary's SQL on the same files, and bytes per span on disk."""
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "telemetry-simulator"], cwd=ROOT, check=True)
+    ensure_python_deps()
+    try:
+        import duckdb
+    except ImportError:
+        pip_install("duckdb")
+        import duckdb
+    tmp = Path(tempfile.mkdtemp(prefix="tsim-store-bench-"))
+    traces = 100_000 if quick else 400_000
+    send = ["--signals", "traces", "--seed", "1", "--endpoint", None, "--protocol", "grpc", *SCENARIO,
+            "--count", str(traces), "--interval", "0"]
+    rows = {}
+    try:
+        g, h = free_port(), free_port()
+        rotel = subprocess.Popen(
+            [str(rotel_binary()), "start", "--exporter", "blackhole", "--otlp-grpc-endpoint", f"127.0.0.1:{g}",
+             "--otlp-http-endpoint", f"127.0.0.1:{h}", "--pid-file", str(tmp / "rotel.pid"),
+             "--log-file", str(tmp / "rotel.log")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(g)
+        send[5] = f"http://127.0.0.1:{g}"
+        s, wall, _, _ = sim(send, tmp / "s.json")
+        rotel.terminate()
+        rotel.wait()
+        rows["rotel, blackhole"] = {"spans": s["spans"], "spans_per_second": s["spans"] / s["elapsed_seconds"]}
+
+        g, h = free_port(), free_port()
+        recv = subprocess.Popen([str(BIN), "receive", "--store", str(tmp / "recv"), "--grpc-listen",
+                                 f"127.0.0.1:{g}", "--http-listen", f"127.0.0.1:{h}"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_port(g)
+        send[5] = f"http://127.0.0.1:{g}"
+        s, wall, _, _ = sim(send, tmp / "s.json")
+        recv.send_signal(2)
+        _, _, ru = os.wait4(recv.pid, 0)
+        said = recv.stderr.read().decode()
+        line = next(l for l in said.splitlines() if l.startswith("traces"))
+        stored = int(line.split(", ")[1].split()[0])
+        assert stored == s["spans"], said
+        rows["receive, stored"] = {"spans": s["spans"], "spans_per_second": s["spans"] / s["elapsed_seconds"],
+                                   "receiver_cpu_seconds": ru.ru_utime + ru.ru_stime,
+                                   "bytes_per_span": dir_bytes(tmp / "recv" / "signal=traces") / stored}
+        shutil.rmtree(tmp / "recv", ignore_errors=True)
+
+        n = 130_000 if quick else 1_270_000  # a mixed run: ~7.9 spans per trace, ~10M spans
+        print(f"building a store of {n:,} mixed traces…", flush=True)
+        wall, cpu, rss = measure_rusage([str(BIN), "-q", "--store", str(tmp / "big"), "--seed", "1", "--start-time",
+                                         "2026-11-01T00:00:00Z", "run", "--count", str(n), "--rate", "20"])
+        con = duckdb.connect()
+        spans = con.execute(f"SELECT count(*) FROM read_parquet('{tmp}/big/signal=traces/*/*/*.parquet')").fetchone()[0]
+        build = {"traces": n, "spans": spans, "seconds": wall, "cpu_seconds": cpu, "rss_mib": rss,
+                 "bytes_per_span": dir_bytes(tmp / "big" / "signal=traces") / spans,
+                 "store_bytes": dir_bytes(tmp / "big")}
+        _, ours = measure([str(BIN), "report", "summary", "--store", str(tmp / "big"), "--format", "json"])
+        con.execute(f"SET VARIABLE store = '{tmp}/big'")
+        sql = (ROOT / "sql" / "summary.sql").read_text()
+        stmts = [x for x in sql.split(";") if any(l.strip() and not l.strip().startswith("--") for l in x.splitlines())]
+        start = time.perf_counter()
+        for st in stmts:
+            con.execute(st).fetchall()
+        theirs = time.perf_counter() - start
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print()
+    for label, r in rows.items():
+        extra = "".join(f", {k} {v:,.2f}" for k, v in r.items() if k not in ("spans", "spans_per_second"))
+        print(f"{label:<18} {r['spans_per_second']:>12,.0f} spans/s over OTLP/gRPC ({r['spans']:,} spans{extra})")
+    ratio = rows["receive, stored"]["spans_per_second"] / rows["rotel, blackhole"]["spans_per_second"]
+    print(f"receiver / rotel: {ratio:.2f}× (goal ≥ 1 while storing)")
+    print(f"store of {build['spans']:,} spans: built in {build['seconds']:.0f} s ({build['cpu_seconds']:.0f} CPU s, "
+          f"{build['rss_mib']:.0f} MiB RSS), {build['bytes_per_span']:.1f} bytes per span on disk, "
+          f"{build['store_bytes'] / 1e6:,.0f} MB with logs and metrics")
+    print(f"report summary: {ours:.2f} s; DuckDB, the same figures (sql/summary.sql): {theirs:.2f} s; "
+          f"ratio {ours / theirs:.2f} (goals: < 5 s, ≤ 2×)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smaller runs (a smoke test of the harness)")
@@ -137,6 +222,9 @@ def main():
     ap.add_argument("--write-paper-rss", action="store_true",
                     help="only: RSS every 10 s of a paced 10-minute run of write_paper at 2,000 traces/s into the "
                          "null sink (about 20 minutes: the run waits for the last traces to end)")
+    ap.add_argument("--store", action="store_true",
+                    help="only: the store side by side (receiver vs rotel over OTLP/gRPC, report summary over 10M "
+                         "spans vs DuckDB, bytes per span); about 10 minutes, 2 with --quick")
     ap.add_argument("--bin", type=Path, help="measure this build instead of target/release (e.g. an older commit's, for a before/after)")
     a = ap.parse_args()
     global BIN
@@ -145,6 +233,8 @@ def main():
 
     if a.write_paper_rss:
         return write_paper_rss()
+    if a.store:
+        return store_bench(a.quick)
 
     traces = 200_000 if a.quick else 1_000_000
     py_traces = 5_000 if a.quick else 20_000

@@ -9,7 +9,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
-use opentelemetry_proto::tonic::metrics::v1::{Exemplar, exemplar, metric, number_data_point};
+use opentelemetry_proto::tonic::metrics::v1::{Exemplar, NumberDataPoint, exemplar, metric, number_data_point};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
 use crate::columns::RowGroup;
@@ -346,6 +346,17 @@ fn number(v: Option<&number_data_point::Value>) -> Option<f64> {
     })
 }
 
+/// The points of a gauge or a sum.
+fn number_points(points: &[NumberDataPoint]) -> Vec<Point<'_>> {
+    points
+        .iter()
+        .map(|p| Point {
+            value: number(p.value.as_ref()),
+            ..Point::new(&p.attributes, p.start_time_unix_nano, p.time_unix_nano, p.flags, &p.exemplars)
+        })
+        .collect()
+}
+
 fn exemplar_value(e: &Exemplar) -> f64 {
     match e.value {
         Some(exemplar::Value::AsDouble(d)) => d,
@@ -364,42 +375,10 @@ pub fn metrics(req: &ExportMetricsServiceRequest, sink: &mut impl Sink) -> u64 {
             let (scope, version, scope_attrs) = scope_parts(sm.scope.as_ref());
             for m in &sm.metrics {
                 let (kind, temporality, monotonic, points): (_, i32, bool, Vec<Point<'_>>) = match &m.data {
-                    Some(metric::Data::Gauge(g)) => (
-                        "Gauge",
-                        0,
-                        false,
-                        g.data_points
-                            .iter()
-                            .map(|p| Point {
-                                value: number(p.value.as_ref()),
-                                ..Point::new(
-                                    &p.attributes,
-                                    p.start_time_unix_nano,
-                                    p.time_unix_nano,
-                                    p.flags,
-                                    &p.exemplars,
-                                )
-                            })
-                            .collect(),
-                    ),
-                    Some(metric::Data::Sum(s)) => (
-                        "Sum",
-                        s.aggregation_temporality,
-                        s.is_monotonic,
-                        s.data_points
-                            .iter()
-                            .map(|p| Point {
-                                value: number(p.value.as_ref()),
-                                ..Point::new(
-                                    &p.attributes,
-                                    p.start_time_unix_nano,
-                                    p.time_unix_nano,
-                                    p.flags,
-                                    &p.exemplars,
-                                )
-                            })
-                            .collect(),
-                    ),
+                    Some(metric::Data::Gauge(g)) => ("Gauge", 0, false, number_points(&g.data_points)),
+                    Some(metric::Data::Sum(s)) => {
+                        ("Sum", s.aggregation_temporality, s.is_monotonic, number_points(&s.data_points))
+                    }
                     Some(metric::Data::Histogram(h)) => (
                         "Histogram",
                         h.aggregation_temporality,
