@@ -153,11 +153,44 @@ for q in (0.5, 0.95, 0.99):
     check(f"agent {key}", close(a["duration"][key], rank_value(d, q), 0.01), ours=a["duration"][key],
           exact=rank_value(d, q))
 
-# The message-flow query runs and covers every trace.
+# Message flows: the same paths, counts and mean durations as the shipped query.
 (flows,) = sql("message_flows")
 traces = len({s[0] for s in sent})
 check("message flows cover every trace", sum(r[1] for r in flows) == traces, flows=sum(r[1] for r in flows),
       traces=traces)
+ours = json.loads((reports / "flows.json").read_text())
+check("flows traces", ours["traces"] == traces, ours=ours["traces"], traces=traces)
+theirs = {tuple(r[0]): (r[1], r[2]) for r in flows}
+mine = {tuple(f["path"]): (f["traces"], f["avgDuration"]) for f in ours["flows"]}
+check("flow paths", mine.keys() == theirs.keys(), only_ours=list(mine.keys() - theirs.keys())[:3],
+      only_duckdb=list(theirs.keys() - mine.keys())[:3])
+for p, (n, avg) in mine.items():
+    if p in theirs:
+        check(f"flow {p}", n == theirs[p][0] and close(avg, theirs[p][1]), ours=[n, avg], duckdb=list(theirs[p]))
+
+# Recent errors: the totals, and the latest error spans' times.
+errors = json.loads((reports / "errors.json").read_text())
+n_spans = con.execute(f"SELECT count(*) FROM {spans} WHERE StatusCode = 'Error'").fetchone()[0]
+logs = f"read_parquet('{store}/signal=logs/*/*/*.parquet', hive_partitioning = true)"
+n_logs = con.execute(f"SELECT count(*) FROM {logs} WHERE SeverityNumber >= 17").fetchone()[0]
+check("error spans", errors["errorSpans"] == n_spans, ours=errors["errorSpans"], duckdb=n_spans)
+check("error log records", errors["errorLogRecords"] == n_logs, ours=errors["errorLogRecords"], duckdb=n_logs)
+latest = [r[0] for r in con.execute(
+    f"SELECT strftime(Timestamp, '%Y-%m-%dT%H:%M:%S.%g') FROM {spans} WHERE StatusCode = 'Error' "
+    f"ORDER BY Timestamp DESC LIMIT {len(errors['spans'])}").fetchall()]
+check("latest error spans", [e["time"][:23] for e in errors["spans"]] == latest,
+      ours=[e["time"] for e in errors["spans"]][:3], duckdb=latest[:3])
+
+# One trace: its spans, each below its parent.
+trace = json.loads((reports / "trace.json").read_text())["traces"][0]
+want = con.execute(f"SELECT SpanId, ParentSpanId, SpanName FROM {spans} WHERE TraceId = '{trace['traceId']}'").fetchall()
+check("trace spans", sorted((s["spanId"], s["parentSpanId"], s["name"]) for s in trace["spans"]) == sorted(want),
+      ours=len(trace["spans"]), duckdb=len(want))
+depth = {}
+for s in trace["spans"]:
+    expected = depth[s["parentSpanId"]] + 1 if s["parentSpanId"] in depth else 0
+    check("trace tree order", s["depth"] == expected, span=s)
+    depth[s["spanId"]] = s["depth"]
 
 print(json.dumps({"spans": len(sent), "stored": len(stored), "agents": len(summary["byAgent"]),
                   "slow": len(slow), "windows": len(windows), "mismatches": mismatches}))

@@ -357,6 +357,24 @@ pub enum ReportCommand {
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
+    /// The latest errors with their context: error spans and ERROR log records.
+    Errors {
+        /// At most this many of each.
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+    },
+    /// One trace as a tree with timings (a terminal waterfall); or every trace of a workflow.
+    Trace {
+        /// A trace id (32 hex digits), or a workflow id (`workflow.id`).
+        id: String,
+    },
+    /// Paths through the system (components in order, per trace) with frequency and mean
+    /// duration.
+    Flows {
+        /// At most this many paths.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
     /// Error rate per time window and service.
     ErrorRate {
         /// The window.

@@ -15,6 +15,17 @@ fn sim(args: &[&str]) -> std::process::Output {
     out
 }
 
+/// The `workflow.id` of the first span that has one.
+fn first_workflow(traces: &std::path::Path) -> String {
+    for line in std::fs::read_to_string(traces).unwrap().lines() {
+        if let Some(at) = line.find("\"key\":\"workflow.id\",\"value\":{\"stringValue\":\"") {
+            let rest = &line[at + 44..];
+            return rest[..rest.find('"').unwrap()].to_owned();
+        }
+    }
+    panic!("no workflow.id in {}", traces.display());
+}
+
 #[test]
 fn reports_agree_with_duckdb_over_the_same_parquet_files() {
     let dir = tempdir("report");
@@ -60,6 +71,13 @@ fn reports_agree_with_duckdb_over_the_same_parquet_files() {
     let agent = summary["dailySummary"]["byAgent"][0]["agent"].as_str().unwrap().to_owned();
     std::fs::write(reports.join("agent.txt"), &agent).unwrap();
     report(&["agent", &agent], "agent.json");
+    report(&["flows", "--limit", "100000"], "flows.json");
+    report(&["errors", "--limit", "25"], "errors.json");
+    // A trace with a few levels: the first write_paper run's, by its workflow id.
+    let workflow = first_workflow(&out.join("traces.jsonl"));
+    let t = report(&["trace", &workflow], "trace.json");
+    assert_eq!(t["traces"].as_array().unwrap().len(), 1, "{t}");
+    assert!(t["traces"][0]["spans"].as_array().unwrap().len() >= 5, "{t}");
 
     let check = Command::new(python())
         .arg(repo().join("tests/peers/check_reports.py"))

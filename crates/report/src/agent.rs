@@ -8,8 +8,8 @@ use serde_json::json;
 use tsim_store::Table;
 
 use crate::render::{pct, secs, time};
-use crate::scan::{FIRST, rows};
-use crate::stats::Durations;
+use crate::scan::rows;
+use crate::stats::{Durations, Latest};
 use crate::{Filter, Report, ReportError, Section};
 
 const COLUMNS: [&str; 5] = ["AgentName", "Duration", "StatusCode", "ErrorType", "TraceId"];
@@ -21,10 +21,10 @@ const LATEST: usize = 10;
 pub fn report(root: &Path, f: &Filter, agent: &str) -> Result<Report, ReportError> {
     let mut d = Durations::default();
     let mut types: BTreeMap<String, u64> = BTreeMap::new();
-    // The latest runs: (start, trace, duration, status), newest first.
-    let mut latest: Vec<(i64, String, u64, String)> = Vec::new();
+    // The latest runs: (trace, duration, status), newest first.
+    let mut latest = Latest::new(LATEST);
     rows(root, Table::Traces, f, &COLUMNS, |b, i| {
-        let c = |k: usize| &b.cols[FIRST + k];
+        let c = |k: usize| &b.cols[k];
         if c(0).str(i) != Some(agent) {
             return;
         }
@@ -34,12 +34,8 @@ pub fn report(root: &Path, f: &Filter, agent: &str) -> Result<Report, ReportErro
         if status == "Error" {
             *types.entry(c(3).str(i).unwrap_or("unknown").to_owned()).or_default() += 1;
         }
-        let t = b.cols[0].int(i).unwrap_or(0);
-        if latest.len() < LATEST || latest.last().is_some_and(|l| l.0 < t) {
-            let at = latest.partition_point(|l| l.0 >= t);
-            latest.insert(at, (t, c(4).str(i).unwrap_or("").to_owned(), duration, status.to_owned()));
-            latest.truncate(LATEST);
-        }
+        let t = b.time(i);
+        latest.offer(t, || (c(4).str(i).unwrap_or("").to_owned(), duration, status.to_owned()));
     })?;
     let mut stats = Section::new("Runs", &["", ""]);
     for (k, v) in [
@@ -58,7 +54,7 @@ pub fn report(root: &Path, f: &Filter, agent: &str) -> Result<Report, ReportErro
         errors.row(vec![t.clone(), n.to_string()]);
     }
     let mut recent = Section::new("Latest runs", &["start", "trace", "duration (s)", "status"]);
-    for (t, trace, dur, status) in &latest {
+    for (t, (trace, dur, status)) in &latest.items {
         recent.row(vec![time(*t), trace.clone(), secs(*dur as f64 / 1e9), status.clone()]);
     }
     let json = json!({
@@ -67,7 +63,7 @@ pub fn report(root: &Path, f: &Filter, agent: &str) -> Result<Report, ReportErro
         "successRate": d.success_rate(),
         "duration": {"mean": d.mean_s(), "p50": d.quantile_s(0.5), "p95": d.quantile_s(0.95), "p99": d.quantile_s(0.99), "max": d.max_s()},
         "errors": {"total": d.errors, "byType": types.iter().map(|(t, n)| json!({"type": t, "count": n})).collect::<Vec<_>>()},
-        "latest": latest.iter().map(|(t, trace, dur, status)| json!({"start": time(*t), "traceId": trace, "duration": *dur as f64 / 1e9, "status": status})).collect::<Vec<_>>(),
+        "latest": latest.items.iter().map(|(t, (trace, dur, status))| json!({"start": time(*t), "traceId": trace, "duration": *dur as f64 / 1e9, "status": status})).collect::<Vec<_>>(),
     });
     Ok(Report { title: format!("Agent {agent}"), sections: vec![stats, errors, recent], json })
 }

@@ -9,17 +9,17 @@ use serde_json::json;
 use tsim_store::Table;
 
 use crate::render::time;
-use crate::scan::{FIRST, rows};
+use crate::scan::rows;
 use crate::{Filter, Report, ReportError, Section};
 
-const COLUMNS: [&str; 1] = ["StatusCode"];
+const COLUMNS: [&str; 2] = ["StatusCode", "ServiceName"];
 
 /// Error rates per window of `window_ns`, those above `above` percent (all with `None`).
 pub fn report(root: &Path, f: &Filter, window_ns: u64, above: Option<f64>) -> Result<Report, ReportError> {
     let window_ns = window_ns.max(1);
     let mut by_service: BTreeMap<String, BTreeMap<u64, (u64, u64)>> = BTreeMap::new();
     rows(root, Table::Traces, f, &COLUMNS, |b, i| {
-        let t = b.cols[0].int(i).unwrap_or(0).cast_unsigned();
+        let t = b.time(i).cast_unsigned();
         let start = t - t % window_ns;
         let service = b.cols[1].str(i).unwrap_or("");
         let windows = match by_service.get_mut(service) {
@@ -28,7 +28,7 @@ pub fn report(root: &Path, f: &Filter, window_ns: u64, above: Option<f64>) -> Re
         };
         let e = windows.entry(start).or_default();
         e.0 += 1;
-        e.1 += u64::from(b.cols[FIRST].str(i) == Some("Error"));
+        e.1 += u64::from(b.cols[0].is(i, "Error"));
     })?;
     let rate = |(n, e): (u64, u64)| if n == 0 { 0.0 } else { e as f64 * 100.0 / n as f64 };
     let mut w: Vec<((u64, String), (u64, u64))> =

@@ -69,12 +69,17 @@ pub fn files(root: &Path, table: Table, f: &Filter) -> Result<Vec<PathBuf>, Repo
 /// One column of a row group, one entry per row.
 #[derive(Debug)]
 pub enum Column {
-    /// Integers (and timestamps).
+    /// Integers (and timestamps, booleans).
     Int(Vec<Option<i64>>),
     /// Floats.
     Float(Vec<Option<f64>>),
-    /// Strings (bytes).
-    Str(Vec<Option<ByteArray>>),
+    /// Strings (bytes), and which rows have one (empty: every row).
+    Str {
+        /// One per row (an empty value where the row has none).
+        values: Vec<ByteArray>,
+        /// Per row, whether it has a value; empty when the column is required.
+        valid: Vec<bool>,
+    },
 }
 
 impl Column {
@@ -86,53 +91,108 @@ impl Column {
         }
     }
 
-    /// The string of row `i`.
-    pub fn str(&self, i: usize) -> Option<&str> {
+    /// The bytes of row `i`'s string.
+    pub fn bytes(&self, i: usize) -> Option<&[u8]> {
         match self {
-            Column::Str(v) => v[i].as_ref().and_then(|b| std::str::from_utf8(b.data()).ok()),
+            Column::Str { values, valid } if valid.is_empty() || valid[i] => Some(values[i].data()),
             _ => None,
         }
     }
+
+    /// The string of row `i`.
+    pub fn str(&self, i: usize) -> Option<&str> {
+        self.bytes(i).and_then(|b| std::str::from_utf8(b).ok())
+    }
+
+    /// Whether row `i` holds exactly `s`.
+    pub fn is(&self, i: usize, s: &str) -> bool {
+        self.bytes(i) == Some(s.as_bytes())
+    }
 }
 
-/// A row group's requested columns, in the order asked for.
+/// A row group's requested columns, in the order asked for, and its rows' times.
 #[derive(Debug)]
 pub struct Batch {
     /// Rows.
     pub rows: usize,
+    /// The time of each row (Unix ns): a span's start, a record's time, a point's time.
+    pub time: Vec<i64>,
     /// The columns.
     pub cols: Vec<Column>,
 }
 
-fn read_all<T: DataType, O>(
+impl Batch {
+    /// Row `i`'s time.
+    pub fn time(&self, i: usize) -> i64 {
+        self.time[i]
+    }
+}
+
+/// Reads a leaf column's values of `rows` rows, with their definition levels if optional.
+fn read_values<T: DataType>(
     mut r: ColumnReaderImpl<T>,
     rows: usize,
     optional: bool,
-    conv: impl Fn(&T::T) -> O,
-) -> Result<Vec<Option<O>>, ReportError>
+) -> Result<(Vec<T::T>, Vec<i16>), ReportError>
 where
     T::T: Clone,
 {
-    let mut out = Vec::with_capacity(rows);
-    let mut values = Vec::new();
-    let mut def = Vec::new();
-    while out.len() < rows {
-        values.clear();
-        def.clear();
-        let (n, _, _) = r.read_records(rows - out.len(), optional.then_some(&mut def), None, &mut values)?;
+    let mut values = Vec::with_capacity(rows);
+    let mut def = Vec::with_capacity(if optional { rows } else { 0 });
+    let mut records = 0;
+    while records < rows {
+        let (n, _, _) = r.read_records(rows - records, optional.then_some(&mut def), None, &mut values)?;
         if n == 0 {
             break;
         }
-        if optional {
-            let mut it = values.iter();
-            for d in &def {
-                out.push(if *d > 0 { it.next().map(&conv) } else { None });
-            }
-        } else {
-            out.extend(values.iter().map(|v| Some(conv(v))));
-        }
+        records += n;
     }
-    Ok(out)
+    Ok((values, def))
+}
+
+/// Scalars per row, `None` where the definition level says null.
+fn spread<V, O>(values: Vec<V>, def: &[i16], optional: bool, conv: impl Fn(V) -> O) -> Vec<Option<O>> {
+    if !optional {
+        return values.into_iter().map(|v| Some(conv(v))).collect();
+    }
+    let mut it = values.into_iter();
+    def.iter().map(|d| if *d > 0 { it.next().map(&conv) } else { None }).collect()
+}
+
+fn read_column(rg: &dyn RowGroupReader, leaf: usize, rows: usize, optional: bool) -> Result<Column, ReportError> {
+    Ok(match rg.get_column_reader(leaf)? {
+        ColumnReader::Int64ColumnReader(r) => {
+            let (v, d) = read_values(r, rows, optional)?;
+            Column::Int(spread(v, &d, optional, |x| x))
+        }
+        ColumnReader::Int32ColumnReader(r) => {
+            let (v, d) = read_values(r, rows, optional)?;
+            Column::Int(spread(v, &d, optional, i64::from))
+        }
+        ColumnReader::BoolColumnReader(r) => {
+            let (v, d) = read_values(r, rows, optional)?;
+            Column::Int(spread(v, &d, optional, i64::from))
+        }
+        ColumnReader::DoubleColumnReader(r) => {
+            let (v, d) = read_values(r, rows, optional)?;
+            Column::Float(spread(v, &d, optional, |x| x))
+        }
+        ColumnReader::ByteArrayColumnReader(r) => {
+            let (v, d) = read_values(r, rows, optional)?;
+            if optional {
+                let valid: Vec<bool> = d.iter().map(|d| *d > 0).collect();
+                let mut it = v.into_iter();
+                let values = valid
+                    .iter()
+                    .map(|ok| if *ok { it.next().unwrap_or_default() } else { ByteArray::default() })
+                    .collect();
+                Column::Str { values, valid }
+            } else {
+                Column::Str { values: v, valid: Vec::new() }
+            }
+        }
+        _ => return Err(ReportError::NoColumn(format!("leaf {leaf}"))),
+    })
 }
 
 /// Reads `names` of `table` from each row group of `file`, calling `each` per row group.
@@ -140,17 +200,17 @@ pub fn scan_file(
     file: &Path,
     table: Table,
     names: &[&str],
-    mut each: impl FnMut(Batch) -> Result<(), ReportError>,
+    mut each: impl FnMut(Vec<Column>, usize) -> Result<(), ReportError>,
 ) -> Result<(), ReportError> {
     let f = File::open(file).map_err(|e| ReportError::Io { path: file.to_owned(), source: e })?;
-    let reader = SerializedFileReader::new(f).map_err(|e| ReportError::Parquet { path: file.to_owned(), source: e })?;
+    let pq = |e| ReportError::Parquet { path: file.to_owned(), source: e };
+    let reader = SerializedFileReader::new(f).map_err(pq)?;
     let mut leaves = Vec::new();
     for n in names {
         let leaf = table.leaf(n).ok_or_else(|| ReportError::NoColumn((*n).to_owned()))?;
         let optional = table.columns()[table.column(n).unwrap_or(0)].optional;
         leaves.push((leaf, optional));
     }
-    let pq = |e| ReportError::Parquet { path: file.to_owned(), source: e };
     for g in 0..reader.num_row_groups() {
         let rg = reader.get_row_group(g).map_err(pq)?;
         let rows = usize::try_from(rg.metadata().num_rows()).unwrap_or(0);
@@ -161,32 +221,64 @@ pub fn scan_file(
                 e => e,
             })?);
         }
-        each(Batch { rows, cols })?;
+        each(cols, rows)?;
     }
     Ok(())
 }
 
-fn read_column(rg: &dyn RowGroupReader, leaf: usize, rows: usize, optional: bool) -> Result<Column, ReportError> {
-    let wrap = |e| ReportError::Parquet { path: PathBuf::new(), source: e };
-    Ok(match rg.get_column_reader(leaf).map_err(wrap)? {
-        ColumnReader::Int64ColumnReader(r) => Column::Int(read_all(r, rows, optional, |v| *v)?),
-        ColumnReader::Int32ColumnReader(r) => Column::Int(read_all(r, rows, optional, |v| i64::from(*v))?),
-        ColumnReader::DoubleColumnReader(r) => Column::Float(read_all(r, rows, optional, |v| *v)?),
-        ColumnReader::ByteArrayColumnReader(r) => Column::Str(read_all(r, rows, optional, ByteArray::clone)?),
-        ColumnReader::BoolColumnReader(r) => Column::Int(read_all(r, rows, optional, |v| i64::from(*v))?),
-        _ => return Err(ReportError::NoColumn(format!("leaf {leaf}"))),
+/// Reads a file's row groups, keeps the rows that pass the filter, and calls `each(batch,
+/// row)` for each. The filter's own columns are read only when it needs them.
+fn filtered_file(
+    file: &Path,
+    table: Table,
+    f: &Filter,
+    names: &[&str],
+    each: &mut dyn FnMut(&Batch, usize),
+) -> Result<(), ReportError> {
+    let time_col = if table == Table::Metrics { "TimeUnix" } else { "Timestamp" };
+    let tenant = if table == Table::Metrics { None } else { f.tenant.as_deref() };
+    let mut all: Vec<&str> = vec![time_col];
+    if f.service.is_some() {
+        all.push("ServiceName");
+    }
+    if tenant.is_some() {
+        all.push("TenantId");
+    }
+    let own = all.len();
+    all.extend_from_slice(names);
+    scan_file(file, table, &all, |mut cols, rows| {
+        let report = cols.split_off(own);
+        let mut filter = cols.into_iter();
+        let time: Vec<i64> = match filter.next() {
+            Some(Column::Int(v)) => v.into_iter().map(|t| t.unwrap_or(0)).collect(),
+            _ => vec![0; rows],
+        };
+        let service = f.service.as_ref().and_then(|_| filter.next());
+        let tenant_col = tenant.and_then(|_| filter.next());
+        let b = Batch { rows, time, cols: report };
+        for i in 0..rows {
+            let t = b.time[i].cast_unsigned();
+            if f.since.is_some_and(|s| t < s) || f.until.is_some_and(|u| t >= u) {
+                continue;
+            }
+            if let (Some(want), Some(c)) = (&f.service, &service)
+                && !c.is(i, want)
+            {
+                continue;
+            }
+            if let (Some(want), Some(c)) = (tenant, &tenant_col)
+                && !c.is(i, want)
+            {
+                continue;
+            }
+            each(&b, i);
+        }
+        Ok(())
     })
 }
 
-/// Columns every filtered scan reads first: the filter's (`Timestamp`, `ServiceName`,
-/// `TenantId`); a report's own columns follow them, from [`FIRST`] on.
-const FILTER_COLUMNS: [&str; 3] = ["Timestamp", "ServiceName", "TenantId"];
-/// The index of a report's first own column in a filtered scan's batches.
-pub const FIRST: usize = FILTER_COLUMNS.len();
-
-/// Calls `each(batch, row)` for every row of `table` under `root` that passes the filter;
-/// the batch holds the filter's columns, then `names` (from index [`FIRST`]). `TenantId`
-/// exists in spans and logs; for metrics the tenant filter is ignored.
+/// Calls `each(batch, row)` for every row of `table` under `root` that passes the filter,
+/// file by file in partition order; the batch holds `names`, in that order.
 pub fn rows(
     root: &Path,
     table: Table,
@@ -194,28 +286,37 @@ pub fn rows(
     names: &[&str],
     mut each: impl FnMut(&Batch, usize),
 ) -> Result<(), ReportError> {
-    let time_col = if table == Table::Metrics { "TimeUnix" } else { "Timestamp" };
-    let tenant_col = if table == Table::Metrics { "ServiceName" } else { "TenantId" };
-    let mut all: Vec<&str> = vec![time_col, FILTER_COLUMNS[1], tenant_col];
-    all.extend_from_slice(names);
-    let tenant = if table == Table::Metrics { None } else { f.tenant.as_deref() };
     for file in files(root, table, f)? {
-        scan_file(&file, table, &all, |b| {
-            for i in 0..b.rows {
-                let t = b.cols[0].int(i).unwrap_or(0).cast_unsigned();
-                if f.since.is_some_and(|s| t < s) || f.until.is_some_and(|u| t >= u) {
-                    continue;
-                }
-                if f.service.as_deref().is_some_and(|s| b.cols[1].str(i) != Some(s)) {
-                    continue;
-                }
-                if tenant.is_some_and(|s| b.cols[2].str(i) != Some(s)) {
-                    continue;
-                }
-                each(&b, i);
-            }
-            Ok(())
-        })?;
+        filtered_file(&file, table, f, names, &mut each)?;
     }
     Ok(())
+}
+
+/// Like [`rows`], on every core: each thread folds the rows of its share of the files into
+/// its own state (`init`), and the states are returned, to be merged.
+pub fn fold<S: Send>(
+    root: &Path,
+    table: Table,
+    f: &Filter,
+    names: &[&str],
+    init: impl Fn() -> S + Sync,
+    each: impl Fn(&mut S, &Batch, usize) + Sync,
+) -> Result<Vec<S>, ReportError> {
+    let files = files(root, table, f)?;
+    let n = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(files.len()).max(1);
+    std::thread::scope(|sc| {
+        let handles: Vec<_> = (0..n)
+            .map(|t| {
+                let (files, init, each) = (&files, &init, &each);
+                sc.spawn(move || -> Result<S, ReportError> {
+                    let mut state = init();
+                    for file in files.iter().skip(t).step_by(n) {
+                        filtered_file(file, table, f, names, &mut |b, i| each(&mut state, b, i))?;
+                    }
+                    Ok(state)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+    })
 }

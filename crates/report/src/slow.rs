@@ -9,18 +9,18 @@ use std::path::Path;
 use serde_json::json;
 use tsim_store::Table;
 
-use crate::scan::{FIRST, rows};
+use crate::scan::rows;
 use crate::stats::Durations;
 use crate::{Filter, Report, ReportError, Section, render::secs};
 
-const COLUMNS: [&str; 3] = ["AgentName", "SpanName", "Duration"];
+const COLUMNS: [&str; 4] = ["AgentName", "SpanName", "Duration", "ServiceName"];
 
 /// Slow operations with a mean duration of at least `threshold_ns`, at most `limit`.
 pub fn report(root: &Path, f: &Filter, threshold_ns: u64, limit: usize) -> Result<Report, ReportError> {
     let mut groups: HashMap<String, HashMap<String, Durations>> = HashMap::new();
     rows(root, Table::Traces, f, &COLUMNS, |b, i| {
-        let c = |k: usize| &b.cols[FIRST + k];
-        let who = c(0).str(i).or_else(|| b.cols[1].str(i)).unwrap_or("");
+        let c = |k: usize| &b.cols[k];
+        let who = c(0).str(i).or_else(|| c(3).str(i)).unwrap_or("");
         let op = c(1).str(i).unwrap_or("");
         let d = c(2).int(i).unwrap_or(0).cast_unsigned();
         // Look up by borrowed keys: allocate only for a new group.

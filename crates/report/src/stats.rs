@@ -40,6 +40,16 @@ impl Durations {
         self.sketch.add(duration_ns as f64 / 1e9);
     }
 
+    /// Adds another group's durations to these (the sketches merge exactly).
+    pub fn merge(&mut self, o: &Durations) {
+        self.count += o.count;
+        self.errors += o.errors;
+        self.sum_ns += o.sum_ns;
+        self.max_ns = self.max_ns.max(o.max_ns);
+        // Both come from `Config::defaults()`, so they always merge.
+        let _ = self.sketch.merge(&o.sketch);
+    }
+
     /// Share of spans that did not fail (1 when there are none).
     pub fn success_rate(&self) -> f64 {
         if self.count == 0 { 1.0 } else { 1.0 - self.errors as f64 / self.count as f64 }
@@ -58,5 +68,31 @@ impl Durations {
     /// Longest duration in seconds.
     pub fn max_s(&self) -> f64 {
         self.max_ns as f64 / 1e9
+    }
+}
+
+/// The `n` latest of a stream of timed items, newest first; an item is made only when it
+/// gets in.
+#[derive(Debug)]
+pub struct Latest<T> {
+    n: usize,
+    /// The kept items with their times, newest first.
+    pub items: Vec<(i64, T)>,
+}
+
+impl<T> Latest<T> {
+    /// Keeps at most `n`.
+    pub fn new(n: usize) -> Self {
+        Self { n, items: Vec::new() }
+    }
+
+    /// Offers an item at time `t`.
+    pub fn offer(&mut self, t: i64, make: impl FnOnce() -> T) {
+        if self.n == 0 || (self.items.len() >= self.n && self.items.last().is_some_and(|l| l.0 >= t)) {
+            return;
+        }
+        let at = self.items.partition_point(|l| l.0 >= t);
+        self.items.insert(at, (t, make()));
+        self.items.truncate(self.n);
     }
 }

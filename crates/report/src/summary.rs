@@ -9,7 +9,7 @@ use serde_json::json;
 use tsim_store::Table;
 
 use crate::render::{pct, secs, time};
-use crate::scan::{FIRST, rows};
+use crate::scan::fold;
 use crate::stats::Durations;
 use crate::{Filter, Report, ReportError, Section};
 
@@ -39,45 +39,67 @@ pub struct Summary {
     pub last: Option<i64>,
 }
 
-/// Computes the summary of the store at `root`.
-pub fn compute(root: &Path, f: &Filter) -> Result<Summary, ReportError> {
-    let mut s = Summary::default();
-    rows(root, Table::Traces, f, &COLUMNS, |b, i| {
-        let c = |k: usize| &b.cols[FIRST + k];
-        let t = b.cols[0].int(i);
-        s.first = s.first.min(t).or(t);
-        s.last = s.last.max(t);
+impl Summary {
+    /// Adds one span.
+    fn add(&mut self, b: &crate::scan::Batch, i: usize) {
+        let c = |k: usize| &b.cols[k];
+        let t = Some(b.time(i));
+        self.first = self.first.min(t).or(t);
+        self.last = self.last.max(t);
         let duration = c(2).int(i).unwrap_or(0).cast_unsigned();
-        let error = c(3).str(i) == Some("Error");
-        if c(0).str(i).is_none_or(str::is_empty) {
-            s.runs.add(duration, error);
+        let error = c(3).is(i, "Error");
+        if c(0).bytes(i).is_none_or(<[u8]>::is_empty) {
+            self.runs.add(duration, error);
             if let Some(name) = c(1).str(i)
-                && !s.workflows.contains(name)
+                && !self.workflows.contains(name)
             {
-                s.workflows.insert(name.to_owned());
+                self.workflows.insert(name.to_owned());
             }
         }
         if let Some(agent) = c(4).str(i) {
-            match s.agents.get_mut(agent) {
+            match self.agents.get_mut(agent) {
                 Some(d) => d.add(duration, error),
-                None => {
-                    let mut d = Durations::default();
-                    d.add(duration, error);
-                    s.agents.insert(agent.to_owned(), d);
-                }
+                None => self.agents.entry(agent.to_owned()).or_default().add(duration, error),
             }
         }
         if error {
-            s.errors += 1;
+            self.errors += 1;
             let ty = c(5).str(i).unwrap_or("unknown");
-            match s.error_types.get_mut(ty) {
+            match self.error_types.get_mut(ty) {
                 Some(n) => *n += 1,
                 None => {
-                    s.error_types.insert(ty.to_owned(), 1);
+                    self.error_types.insert(ty.to_owned(), 1);
                 }
             }
         }
-    })?;
+    }
+
+    /// Adds another part's figures to these.
+    fn merge(&mut self, o: Summary) {
+        self.runs.merge(&o.runs);
+        self.workflows.extend(o.workflows);
+        for (a, d) in o.agents {
+            self.agents.entry(a).or_default().merge(&d);
+        }
+        self.errors += o.errors;
+        for (t, n) in o.error_types {
+            *self.error_types.entry(t).or_default() += n;
+        }
+        self.first = match (self.first, o.first) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last = self.last.max(o.last);
+    }
+}
+
+/// Computes the summary of the store at `root` (the files shared among the cores).
+pub fn compute(root: &Path, f: &Filter) -> Result<Summary, ReportError> {
+    let parts = fold(root, Table::Traces, f, &COLUMNS, Summary::default, Summary::add)?;
+    let mut s = Summary::default();
+    for p in parts {
+        s.merge(p);
+    }
     Ok(s)
 }
 

@@ -168,6 +168,9 @@ pub const AGENT_KEYS: &[&str] = &["gen_ai.agent.name", "agent_name", "agent.name
 pub const MODEL_KEYS: &[&str] = &["gen_ai.request.model", "gen_ai.response.model", "llm.model", "model"];
 /// Keys that name a tool.
 pub const TOOL_KEYS: &[&str] = &["gen_ai.tool.name", "tool_name", "tool.name", "tool.id", "tool_id"];
+/// Keys that name the part of a system a span runs in, when one resource holds several
+/// (the VOS system's `vos.service`; `component`, as older conventions had it).
+pub const COMPONENT_KEYS: &[&str] = &["vos.service", "component"];
 /// Keys that name an error's type.
 pub const ERROR_KEYS: &[&str] = &["error.type", "error_type", "error.code", "error_code"];
 
@@ -256,6 +259,7 @@ pub fn spans(req: &ExportTraceServiceRequest, sink: &mut impl Sink) -> u64 {
                 r.str(first(&sets, &["workflow.id", "workflowId", "workflow_id"]));
                 r.str(first(&sets, &["workflow.name", "workflowName", "workflow_name"]));
                 r.str(tenant(&sets));
+                r.str(first(&sets[..1], COMPONENT_KEYS));
                 n += 1;
             }
         }

@@ -96,6 +96,7 @@ pub const SPANS: &[Col] = &[
     Col::optional("WorkflowId", Str),
     Col::optional("WorkflowName", Str),
     Col::optional("TenantId", Str),
+    Col::optional("Component", Str),
 ];
 
 /// Columns of `otel_logs`: one row per log record.

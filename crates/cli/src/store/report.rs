@@ -80,6 +80,9 @@ pub fn report(cmd: &ReportCommand, a: &ReportArgs, store: Option<&Path>) -> Resu
         ReportCommand::Slow { threshold, limit } => {
             tsim_report::slow::report(&root, &filter, threshold.saturating_mul(1_000_000), *limit)?
         }
+        ReportCommand::Errors { limit } => tsim_report::errors::report(&root, &filter, *limit)?,
+        ReportCommand::Trace { id } => tsim_report::trace::report(&root, &filter, id)?,
+        ReportCommand::Flows { limit } => tsim_report::flows::report(&root, &filter, *limit)?,
         ReportCommand::ErrorRate { window, above } => {
             tsim_report::error_rate::report(&root, &filter, window.saturating_mul(1_000_000), *above)?
         }
