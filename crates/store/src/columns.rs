@@ -367,6 +367,19 @@ impl RowGroup {
         }
     }
 
+    /// An id as lower-case hex (empty for an empty id), written straight into the column.
+    pub fn hex(&mut self, id: &[u8]) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let (l, _) = self.next(Kind::Str);
+        if let Values::Bytes { data, ends } = &mut self.leaves[l].values {
+            for b in id {
+                data.push(HEX[(b >> 4) as usize]);
+                data.push(HEX[(b & 15) as usize]);
+            }
+            ends.push(data.len());
+        }
+    }
+
     /// A map of strings.
     pub fn map<'a>(&mut self, entries: impl IntoIterator<Item = (&'a str, &'a str)>) {
         let (l, _) = self.next(Kind::Map);
@@ -434,9 +447,9 @@ impl RowGroup {
         debug_assert_eq!(self.at, 0, "a row is half added");
         let mut i = 0;
         while let Some(mut col) = rg.next_column()? {
-            let leaf = &self.leaves[i];
+            let leaf = &mut self.leaves[i];
             let (def, rep) = if leaf.levels { (Some(&leaf.def[..]), Some(&leaf.rep[..])) } else { (None, None) };
-            match &leaf.values {
+            match &mut leaf.values {
                 Values::I64(v) => {
                     col.typed::<Int64Type>().write_batch(v, def, rep)?;
                 }
@@ -450,7 +463,8 @@ impl RowGroup {
                     col.typed::<BoolType>().write_batch(v, def, rep)?;
                 }
                 Values::Bytes { data, ends } => {
-                    let all = Bytes::copy_from_slice(data);
+                    // The values are slices of one buffer, handed over without a copy.
+                    let all = Bytes::from(std::mem::take(data));
                     let mut start = 0;
                     let v: Vec<ByteArray> = ends
                         .iter()

@@ -22,9 +22,11 @@ pub trait Sink {
 
 /// Lower-case hex of an id (empty for an empty id), as the ClickHouse exporter writes ids.
 pub fn hex(id: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(id.len() * 2);
     for b in id {
-        let _ = write!(s, "{b:02x}");
+        s.push(HEX[(b >> 4) as usize] as char);
+        s.push(HEX[(b & 15) as usize] as char);
     }
     s
 }
@@ -228,9 +230,9 @@ pub fn spans(req: &ExportTraceServiceRequest, sink: &mut impl Sink) -> u64 {
                 let ids: Vec<_> = s.links.iter().map(|l| (hex(&l.trace_id), hex(&l.span_id))).collect();
                 let r = sink.rows(s.start_time_unix_nano);
                 r.time(s.start_time_unix_nano);
-                r.str(Some(&hex(&s.trace_id)));
-                r.str(Some(&hex(&s.span_id)));
-                r.str(Some(&hex(&s.parent_span_id)));
+                r.hex(&s.trace_id);
+                r.hex(&s.span_id);
+                r.hex(&s.parent_span_id);
                 r.str(Some(&s.trace_state));
                 r.str(Some(&s.name));
                 r.str(Some(span_kind(s.kind)));
@@ -283,8 +285,8 @@ pub fn logs(req: &ExportLogsServiceRequest, sink: &mut impl Sink) -> u64 {
                 let event = (!l.event_name.is_empty()).then_some(l.event_name.as_str());
                 let r = sink.rows(time);
                 r.time(time);
-                r.str(Some(&hex(&l.trace_id)));
-                r.str(Some(&hex(&l.span_id)));
+                r.hex(&l.trace_id);
+                r.hex(&l.span_id);
                 r.i32((l.flags & 0xff).cast_signed());
                 r.str(Some(&l.severity_text));
                 r.i32(l.severity_number);

@@ -160,9 +160,9 @@ pub fn convert(root: &Path, seq: u64) -> Result<Converted, StoreError> {
             slot => slot.insert(Writer::new(root, *table, &name)?),
         };
         let n = match table {
-            Table::Traces => ExportTraceServiceRequest::decode(&payload[..]).map(|q| otlp::spans(&q, w)),
-            Table::Logs => ExportLogsServiceRequest::decode(&payload[..]).map(|q| otlp::logs(&q, w)),
-            Table::Metrics => ExportMetricsServiceRequest::decode(&payload[..]).map(|q| otlp::metrics(&q, w)),
+            Table::Traces => ExportTraceServiceRequest::decode(payload.clone()).map(|q| otlp::spans(&q, w)),
+            Table::Logs => ExportLogsServiceRequest::decode(payload.clone()).map(|q| otlp::logs(&q, w)),
+            Table::Metrics => ExportMetricsServiceRequest::decode(payload.clone()).map(|q| otlp::metrics(&q, w)),
         };
         match (n, table) {
             (Ok(n), Table::Traces) => out.spans += n,
@@ -170,7 +170,7 @@ pub fn convert(root: &Path, seq: u64) -> Result<Converted, StoreError> {
             (Ok(n), Table::Metrics) => out.points += n,
             (Err(_), _) => {
                 out.rejected += 1;
-                rejected.push(payload.as_slice());
+                rejected.push(&payload[..]);
             }
         }
     }

@@ -145,7 +145,7 @@ impl Segment {
 #[derive(Debug, Default)]
 pub struct Records {
     /// The requests, with their signal.
-    pub records: Vec<(Table, Vec<u8>)>,
+    pub records: Vec<(Table, bytes::Bytes)>,
     /// Bytes of whole records.
     pub valid: u64,
     /// Bytes after them that were cut off (a write a crash interrupted).
@@ -155,8 +155,10 @@ pub struct Records {
 /// Reads segment `seq` of `dir`.
 pub fn read(dir: &Path, seq: u64) -> Result<Records, StoreError> {
     let path = segment_path(dir, seq);
-    let mut data = Vec::new();
-    File::open(&path).and_then(|mut f| f.read_to_end(&mut data)).map_err(|e| StoreError::io(&path, e))?;
+    let mut buf = Vec::new();
+    File::open(&path).and_then(|mut f| f.read_to_end(&mut buf)).map_err(|e| StoreError::io(&path, e))?;
+    // The records are slices of the segment's bytes, not copies.
+    let data = bytes::Bytes::from(buf);
     let mut out = Records::default();
     let mut at = 0usize;
     while data.len() - at >= HEADER {
@@ -171,7 +173,7 @@ pub fn read(dir: &Path, seq: u64) -> Result<Records, StoreError> {
         if crc(h[8], payload) != sum {
             break;
         }
-        out.records.push((table, payload.to_vec()));
+        out.records.push((table, data.slice(at + HEADER..at + HEADER + len)));
         at += HEADER + len;
     }
     out.valid = at as u64;
@@ -210,8 +212,8 @@ mod tests {
         drop(f);
         let r = read(&dir, 7).expect("read");
         assert_eq!(r.records.len(), 3);
-        assert_eq!(r.records[0], (Table::Traces, b"first".to_vec()));
-        assert_eq!(r.records[1], (Table::Logs, vec![]));
+        assert_eq!(r.records[0], (Table::Traces, bytes::Bytes::from_static(b"first")));
+        assert_eq!(r.records[1], (Table::Logs, bytes::Bytes::new()));
         assert_eq!((r.valid, r.torn), (whole, 10));
         truncate(&dir, 7, r.valid).expect("truncate");
         assert_eq!(fs::metadata(&p).expect("meta").len(), whole);
@@ -229,7 +231,7 @@ mod tests {
         s.out.flush().expect("flush"); // it reached the file, but was never synced
         assert_eq!(s.rollback().expect("rollback"), 8);
         let r = read(&dir, 8).expect("read");
-        assert_eq!(r.records, vec![(Table::Traces, b"acknowledged".to_vec())]);
+        assert_eq!(r.records, vec![(Table::Traces, bytes::Bytes::from_static(b"acknowledged"))]);
         assert_eq!(r.torn, 0);
         let _ = fs::remove_dir_all(&dir);
     }
