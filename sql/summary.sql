@@ -22,7 +22,10 @@ SELECT
 FROM spans WHERE AgentName IS NOT NULL
 GROUP BY agent ORDER BY runs DESC, agent;
 
--- Errors by type.
-SELECT coalesce(ErrorType, 'unknown') AS type, count(*) AS count
-FROM spans WHERE StatusCode = 'Error'
+-- Errors by type: error spans where the failure started (no error span below them).
+SELECT coalesce(e.ErrorType, 'unknown') AS type, count(*) AS count
+FROM spans e
+WHERE e.StatusCode = 'Error'
+  AND NOT EXISTS (SELECT 1 FROM spans c
+                  WHERE c.TraceId = e.TraceId AND c.ParentSpanId = e.SpanId AND c.StatusCode = 'Error')
 GROUP BY type ORDER BY count DESC, type;

@@ -120,6 +120,9 @@ for a, (agent, n, rate, mean, _p95) in zip(summary["byAgent"], by_agent):
     exact = rank_value(durations[agent], 0.95)
     check(f"{agent} p95Duration", close(a["p95Duration"], exact, 0.01), ours=a["p95Duration"], exact=exact)
 check("errors total", summary["errors"]["total"] == sum(n for _, n in errors))
+n_error_spans = con.execute(f"SELECT count(*) FROM {spans} WHERE StatusCode = 'Error'").fetchone()[0]
+check("error spans", summary["errors"]["errorSpans"] == n_error_spans, ours=summary["errors"]["errorSpans"],
+      duckdb=n_error_spans)
 check("errors byType", [[e["type"], e["count"]] for e in summary["errors"]["byType"]] == [list(r) for r in errors],
       ours=summary["errors"]["byType"], duckdb=errors)
 

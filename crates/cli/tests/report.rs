@@ -164,3 +164,57 @@ fn a_bad_line_is_named_and_nothing_is_made_up() {
     assert_eq!(r.status.code(), Some(2), "{}", String::from_utf8_lossy(&r.stderr));
     assert!(String::from_utf8_lossy(&r.stderr).contains("import"));
 }
+
+/// The TaskPilot guide's demos, reported as the guide says they look.
+#[test]
+fn the_taskpilot_demos_read_as_their_guide_says() {
+    let dir = tempdir("report-demos");
+    let summary = |name: &str| {
+        let out = dir.join(name);
+        sim(&[
+            "-q",
+            "--output",
+            out.to_str().unwrap(),
+            "--seed",
+            "5",
+            "--start-time",
+            "2026-11-01T09:00:00Z",
+            "scenario",
+            "--name",
+            name,
+        ]);
+        let o = sim(&["report", "summary", "--store", out.to_str().unwrap(), "--format", "json"]);
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["dailySummary"].clone()
+    };
+    let types = |s: &serde_json::Value| -> Vec<(String, u64)> {
+        s["errors"]["byType"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| (t["type"].as_str().unwrap().to_owned(), t["count"].as_u64().unwrap()))
+            .collect()
+    };
+    // Performance bottleneck: PlannerAgent p95 ≈ 0.5 s, ExecutorAgent ≈ 5 s.
+    let s = summary("performance_bottleneck");
+    let p95 = |agent: &str| {
+        s["byAgent"].as_array().unwrap().iter().find(|a| a["agent"] == agent).unwrap()["p95Duration"].as_f64().unwrap()
+    };
+    assert!((p95("PlannerAgent") - 0.5).abs() < 0.1, "{s}");
+    assert!((p95("ExecutorAgent") - 5.0).abs() < 0.5, "{s}");
+    // Error pattern: 20 timeouts, 10 execution errors, 5 policy violations, each counted once
+    // where it happened although it bubbles up to its agent and workflow.
+    let s = summary("error_pattern");
+    assert_eq!(
+        types(&s),
+        vec![
+            ("TOOL_TIMEOUT".to_owned(), 20),
+            ("TOOL_EXECUTION_ERROR".to_owned(), 10),
+            ("POLICY_VIOLATION".to_owned(), 5)
+        ],
+        "{s}"
+    );
+    assert!(s["errors"]["errorSpans"].as_u64().unwrap() > 35, "{s}");
+    // Policy violation: 15 denials.
+    let s = summary("policy_violation");
+    assert_eq!(types(&s), vec![("POLICY_VIOLATION".to_owned(), 15)], "{s}");
+}

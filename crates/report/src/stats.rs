@@ -96,3 +96,38 @@ impl<T> Latest<T> {
         self.items.truncate(self.n);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latest_keeps_the_newest_in_order() {
+        let mut l = Latest::new(3);
+        for (t, x) in [(5, 'a'), (1, 'b'), (9, 'c'), (7, 'd'), (2, 'e'), (9, 'f')] {
+            l.offer(t, || x);
+        }
+        assert_eq!(l.items, vec![(9, 'c'), (9, 'f'), (7, 'd')]);
+    }
+
+    #[test]
+    fn merged_durations_equal_one_pass() {
+        let (mut a, mut b, mut all) = (Durations::default(), Durations::default(), Durations::default());
+        for i in 1..=1000u64 {
+            let (d, e) = (i * 1_000_000, i % 7 == 0);
+            if i % 2 == 0 {
+                a.add(d, e)
+            } else {
+                b.add(d, e)
+            }
+            all.add(d, e);
+        }
+        a.merge(&b);
+        assert_eq!((a.count, a.errors, a.sum_ns, a.max_ns), (all.count, all.errors, all.sum_ns, all.max_ns));
+        for q in [0.5, 0.95, 0.99] {
+            assert_eq!(a.quantile_s(q), all.quantile_s(q));
+            let exact = (q * 999.0).floor() + 1.0; // ms, at the sketch's rank
+            assert!((a.quantile_s(q) * 1e3 - exact).abs() <= 0.01 * exact, "{q}: {}", a.quantile_s(q));
+        }
+    }
+}

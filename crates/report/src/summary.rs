@@ -14,7 +14,8 @@ use crate::stats::Durations;
 use crate::{Filter, Report, ReportError, Section};
 
 /// The columns the summary reads (after the filter's).
-const COLUMNS: [&str; 6] = ["ParentSpanId", "SpanName", "Duration", "StatusCode", "AgentName", "ErrorType"];
+const COLUMNS: [&str; 8] =
+    ["ParentSpanId", "SpanName", "Duration", "StatusCode", "AgentName", "ErrorType", "TraceId", "SpanId"];
 
 /// Statistics per agent, over the spans that name one (`AgentName`: `gen_ai.agent.name`,
 /// `agent_name` or `agent.name`): one span per agent run.
@@ -29,10 +30,18 @@ pub struct Summary {
     pub workflows: BTreeSet<String>,
     /// Per agent.
     pub agents: ByAgent,
-    /// Spans with status Error, and by `error.type` (`unknown` without one).
+    /// Spans with status Error.
+    pub error_spans: u64,
+    /// Errors: error spans where the failure started (no error span below them; a failure
+    /// that bubbles up to its agent and workflow is one error, not three).
     pub errors: u64,
-    /// Errors by type.
+    /// Errors by `error.type` (`unknown` without one).
     pub error_types: HashMap<String, u64>,
+    /// Error spans seen: (key of trace and span, key of trace and parent, type), until the
+    /// end says which of them have an error span below.
+    failed: Vec<(u64, u64, u32)>,
+    /// The error types, by index.
+    type_names: Vec<String>,
     /// First and last span start seen (Unix ns).
     pub first: Option<i64>,
     /// Last span start seen.
@@ -63,15 +72,37 @@ impl Summary {
             }
         }
         if error {
-            self.errors += 1;
+            self.error_spans += 1;
             let ty = c(5).str(i).unwrap_or("unknown");
-            match self.error_types.get_mut(ty) {
-                Some(n) => *n += 1,
+            let t = match self.type_names.iter().position(|n| n == ty) {
+                Some(t) => t,
                 None => {
-                    self.error_types.insert(ty.to_owned(), 1);
+                    self.type_names.push(ty.to_owned());
+                    self.type_names.len() - 1
                 }
+            };
+            let trace = c(6).bytes(i).unwrap_or(b"");
+            let key = |id: &[u8]| {
+                let mut h = std::hash::DefaultHasher::new();
+                std::hash::Hash::hash(&(trace, id), &mut h);
+                std::hash::Hasher::finish(&h)
+            };
+            let parent = c(0).bytes(i).unwrap_or(b"");
+            self.failed.push((key(c(7).bytes(i).unwrap_or(b"")), key(parent), u32::try_from(t).unwrap_or(0)));
+        }
+    }
+
+    /// Counts the errors where failures started: error spans no other error span has as its
+    /// parent.
+    fn origins(&mut self) {
+        let parents: std::collections::HashSet<u64> = self.failed.iter().map(|f| f.1).collect();
+        for &(span, _, t) in &self.failed {
+            if !parents.contains(&span) {
+                self.errors += 1;
+                *self.error_types.entry(self.type_names[t as usize].clone()).or_default() += 1;
             }
         }
+        self.failed = Vec::new();
     }
 
     /// Adds another part's figures to these.
@@ -81,9 +112,17 @@ impl Summary {
         for (a, d) in o.agents {
             self.agents.entry(a).or_default().merge(&d);
         }
-        self.errors += o.errors;
-        for (t, n) in o.error_types {
-            *self.error_types.entry(t).or_default() += n;
+        self.error_spans += o.error_spans;
+        for (span, parent, t) in o.failed {
+            let name = &o.type_names[t as usize];
+            let t = match self.type_names.iter().position(|n| n == name) {
+                Some(t) => t,
+                None => {
+                    self.type_names.push(name.clone());
+                    self.type_names.len() - 1
+                }
+            };
+            self.failed.push((span, parent, u32::try_from(t).unwrap_or(0)));
         }
         self.first = match (self.first, o.first) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -100,6 +139,7 @@ pub fn compute(root: &Path, f: &Filter) -> Result<Summary, ReportError> {
     for p in parts {
         s.merge(p);
     }
+    s.origins();
     Ok(s)
 }
 
@@ -135,7 +175,10 @@ pub fn report(root: &Path, f: &Filter) -> Result<Report, ReportError> {
             secs(d.quantile_s(0.95)),
         ]);
     }
-    let mut errors = Section::new(format!("Errors: {}", s.errors), &["type", "count"]);
+    let mut errors = Section::new(
+        format!("Errors: {} (where a failure started; {} spans with status Error)", s.errors, s.error_spans),
+        &["type", "count"],
+    );
     for (t, n) in &types {
         errors.row(vec![(*t).clone(), n.to_string()]);
     }
@@ -159,6 +202,7 @@ pub fn report(root: &Path, f: &Filter) -> Result<Report, ReportError> {
             })).collect::<Vec<_>>(),
             "errors": {
                 "total": s.errors,
+                "errorSpans": s.error_spans,
                 "byType": types.iter().map(|(t, n)| json!({"type": t, "count": n})).collect::<Vec<_>>(),
             },
         }

@@ -139,3 +139,36 @@ pub fn report(root: &Path, f: &Filter, id: &str) -> Result<Report, ReportError> 
     }
     Ok(Report { title: format!("Trace {id}"), sections, json: json!({"id": id, "traces": docs}) })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(id: &str, parent: &str, start: i64) -> Span {
+        Span {
+            id: id.into(),
+            parent: parent.into(),
+            name: id.into(),
+            service: String::new(),
+            agent: None,
+            start,
+            duration: 10,
+            status: "Unset".into(),
+        }
+    }
+
+    #[test]
+    fn the_tree_puts_children_under_parents_by_start() {
+        let spans = vec![
+            span("c2", "r", 30),
+            span("r", "", 0),
+            span("g", "c1", 15),
+            span("c1", "r", 10),
+            span("orphan", "x", 5),
+        ];
+        let order: Vec<(usize, &str)> = tree(&spans).into_iter().map(|(d, s)| (d, s.id.as_str())).collect();
+        assert_eq!(order, vec![(0, "r"), (1, "c1"), (2, "g"), (1, "c2"), (0, "orphan")]);
+        assert_eq!(bar(0, 100, 0, 100).chars().filter(|c| *c == '█').count(), WIDTH);
+        assert_eq!(bar(50, 1, 0, 100).find('█'), Some(WIDTH / 2));
+    }
+}
