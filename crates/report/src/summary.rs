@@ -14,8 +14,7 @@ use crate::stats::Durations;
 use crate::{Filter, Report, ReportError, Section};
 
 /// The columns the summary reads (after the filter's).
-const COLUMNS: [&str; 8] =
-    ["ParentSpanId", "SpanName", "Duration", "StatusCode", "AgentName", "ErrorType", "TraceId", "SpanId"];
+const COLUMNS: [&str; 7] = ["ParentSpanId", "SpanName", "Duration", "StatusCode", "AgentName", "ErrorType", "SpanId"];
 
 /// Statistics per agent, over the spans that name one (`AgentName`: `gen_ai.agent.name`,
 /// `agent_name` or `agent.name`): one span per agent run.
@@ -37,7 +36,7 @@ pub struct Summary {
     pub errors: u64,
     /// Errors by `error.type` (`unknown` without one).
     pub error_types: HashMap<String, u64>,
-    /// Error spans seen: (key of trace and span, key of trace and parent, type), until the
+    /// Error spans seen: (key of the span, key of its parent, type), until the
     /// end says which of them have an error span below.
     failed: Vec<(u64, u64, u32)>,
     /// The error types, by index.
@@ -46,6 +45,19 @@ pub struct Summary {
     pub first: Option<i64>,
     /// Last span start seen.
     pub last: Option<i64>,
+}
+
+/// The value of up to the first 16 hex digits of an id.
+fn hex_u64(id: &[u8]) -> u64 {
+    id.iter().take(16).fold(0u64, |h, c| {
+        let v = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            b'A'..=b'F' => c - b'A' + 10,
+            _ => 0,
+        };
+        h << 4 | u64::from(v)
+    })
 }
 
 impl Summary {
@@ -81,14 +93,11 @@ impl Summary {
                     self.type_names.len() - 1
                 }
             };
-            let trace = c(6).bytes(i).unwrap_or(b"");
-            let key = |id: &[u8]| {
-                let mut h = std::hash::DefaultHasher::new();
-                std::hash::Hash::hash(&(trace, id), &mut h);
-                std::hash::Hasher::finish(&h)
-            };
+            // Span ids are 64 random bits: unique across traces in practice, so the trace id
+            // (another column to read for every span) is not needed to match a parent.
+            let key = |id: &[u8]| hex_u64(id);
             let parent = c(0).bytes(i).unwrap_or(b"");
-            self.failed.push((key(c(7).bytes(i).unwrap_or(b"")), key(parent), u32::try_from(t).unwrap_or(0)));
+            self.failed.push((key(c(6).bytes(i).unwrap_or(b"")), key(parent), u32::try_from(t).unwrap_or(0)));
         }
     }
 
