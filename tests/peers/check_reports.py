@@ -184,6 +184,15 @@ latest = [r[0] for r in con.execute(
 check("latest error spans", [e["time"][:23] for e in errors["spans"]] == latest,
       ours=[e["time"] for e in errors["spans"]][:3], duckdb=latest[:3])
 
+# Cost: the tokens by model.
+cost = json.loads((reports / "cost.json").read_text())
+tokens = {r[0]: (r[1], r[2]) for r in con.execute(
+    f"SELECT coalesce(Model, '(no model)'), sum(coalesce(InputTokens, 0)), sum(coalesce(OutputTokens, 0)) FROM {spans} "
+    f"WHERE InputTokens IS NOT NULL OR OutputTokens IS NOT NULL GROUP BY 1").fetchall()}
+mine = {m["model"]: (m["inputTokens"], m["outputTokens"]) for m in cost["byModel"]}
+check("tokens by model", mine == tokens, ours=mine, duckdb=tokens)
+check("cost adds up", close(cost["total"]["cost"], sum(m["cost"] for m in cost["byModel"])), total=cost["total"])
+
 # One trace: its spans, each below its parent.
 trace = json.loads((reports / "trace.json").read_text())["traces"][0]
 want = con.execute(f"SELECT SpanId, ParentSpanId, SpanName FROM {spans} WHERE TraceId = '{trace['traceId']}'").fetchall()

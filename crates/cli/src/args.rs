@@ -375,6 +375,13 @@ pub enum ReportCommand {
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
+    /// LLM tokens and their cost in USD, by model and by agent.
+    Cost {
+        /// Take the prices of this scenario's `pricing:` (see `list`; with --scenarios-dir,
+        /// yours) over the example prices.
+        #[arg(long, value_name = "SCENARIO")]
+        pricing: Option<String>,
+    },
     /// Error rate per time window and service.
     ErrorRate {
         /// The window.

@@ -139,7 +139,7 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::List => list::list(&load_catalog(&g)?),
         Command::Receive { args } => store::receive::receive(&args, g.outputs.store.store.as_deref(), g.quiet),
-        Command::Report { report, with } => store::report::report(&report, &with, g.outputs.store.store.as_deref()),
+        Command::Report { report, with } => store::report::report(&report, &with, &g),
         Command::Import { paths } => store::import::import(&paths, g.outputs.store.store.as_deref(), g.quiet),
         Command::Validate { paths, show } => validate::validate(&paths, &g, schema.as_ref(), &show),
         Command::Scenario { name, run } => {

@@ -73,6 +73,7 @@ fn reports_agree_with_duckdb_over_the_same_parquet_files() {
     report(&["agent", &agent], "agent.json");
     report(&["flows", "--limit", "100000"], "flows.json");
     report(&["errors", "--limit", "25"], "errors.json");
+    report(&["cost"], "cost.json");
     // A trace with a few levels: the first write_paper run's, by its workflow id.
     let workflow = first_workflow(&out.join("traces.jsonl"));
     let t = report(&["trace", &workflow], "trace.json");
@@ -217,4 +218,21 @@ fn the_taskpilot_demos_read_as_their_guide_says() {
     // Policy violation: 15 denials.
     let s = summary("policy_violation");
     assert_eq!(types(&s), vec![("POLICY_VIOLATION".to_owned(), 15)], "{s}");
+    // Cost optimization at the demo's prices: $5.00 on gpt-4o, $1.00 on gpt-4o-mini.
+    summary("cost_optimization");
+    let out = dir.join("cost_optimization");
+    let o = sim(&[
+        "report",
+        "cost",
+        "--pricing",
+        "cost_optimization",
+        "--store",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let c: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let cost =
+        |m: &str| c["byModel"].as_array().unwrap().iter().find(|x| x["model"] == m).unwrap()["cost"].as_f64().unwrap();
+    assert!((cost("gpt-4o") - 5.0).abs() < 1e-9 && (cost("gpt-4o-mini") - 1.0).abs() < 1e-9, "{c}");
 }

@@ -26,6 +26,29 @@ fn is_store(dir: &Path) -> bool {
     dir.join("wal").is_dir() || ["traces", "logs", "metrics"].iter().any(|s| dir.join(format!("signal={s}")).is_dir())
 }
 
+/// The prices of `report cost`: the example prices, with a scenario's `pricing:` over them.
+fn prices(scenario: Option<&str>, g: &crate::args::Global) -> Result<Vec<tsim_report::cost::Price>> {
+    let mut prices: Vec<tsim_report::cost::Price> = tsim_model::metrics::default_prices()
+        .into_iter()
+        .map(|p| tsim_report::cost::Price { model: p.model, input: p.input_per_million, output: p.output_per_million })
+        .collect();
+    if let Some(name) = scenario {
+        let cat = crate::load_catalog(g)?;
+        let Some(s) = cat.scenarios.iter().find(|s| s.name == name) else {
+            usage!("--pricing {name}: no such scenario (`telemetry-simulator list` shows them)");
+        };
+        for p in &s.pricing {
+            prices.retain(|q| q.model != p.model);
+            prices.push(tsim_report::cost::Price {
+                model: p.model.clone(),
+                input: p.input_per_million,
+                output: p.output_per_million,
+            });
+        }
+    }
+    Ok(prices)
+}
+
 /// A temporary store, removed when dropped.
 struct TempStore(PathBuf);
 
@@ -43,8 +66,8 @@ fn default_source() -> PathBuf {
 }
 
 /// Runs a report.
-pub fn report(cmd: &ReportCommand, a: &ReportArgs, store: Option<&Path>) -> Result<ExitCode> {
-    let source = store.map_or_else(default_source, Path::to_path_buf);
+pub fn report(cmd: &ReportCommand, a: &ReportArgs, g: &crate::args::Global) -> Result<ExitCode> {
+    let source = g.outputs.store.store.as_deref().map_or_else(default_source, Path::to_path_buf);
     let filter = Filter {
         since: when("--since", &a.since)?,
         until: when("--until", &a.until)?,
@@ -83,6 +106,7 @@ pub fn report(cmd: &ReportCommand, a: &ReportArgs, store: Option<&Path>) -> Resu
         ReportCommand::Errors { limit } => tsim_report::errors::report(&root, &filter, *limit)?,
         ReportCommand::Trace { id } => tsim_report::trace::report(&root, &filter, id)?,
         ReportCommand::Flows { limit } => tsim_report::flows::report(&root, &filter, *limit)?,
+        ReportCommand::Cost { pricing } => tsim_report::cost::report(&root, &filter, &prices(pricing.as_deref(), g)?)?,
         ReportCommand::ErrorRate { window, above } => {
             tsim_report::error_rate::report(&root, &filter, window.saturating_mul(1_000_000), *above)?
         }
