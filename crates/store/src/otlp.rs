@@ -352,15 +352,16 @@ fn number(v: Option<&number_data_point::Value>) -> Option<f64> {
     })
 }
 
+/// A point's common fields (attributes, times, flags, exemplars), whatever its type.
+macro_rules! point {
+    ($p:expr) => {
+        Point::new(&$p.attributes, $p.start_time_unix_nano, $p.time_unix_nano, $p.flags, &$p.exemplars)
+    };
+}
+
 /// The points of a gauge or a sum.
 fn number_points(points: &[NumberDataPoint]) -> Vec<Point<'_>> {
-    points
-        .iter()
-        .map(|p| Point {
-            value: number(p.value.as_ref()),
-            ..Point::new(&p.attributes, p.start_time_unix_nano, p.time_unix_nano, p.flags, &p.exemplars)
-        })
-        .collect()
+    points.iter().map(|p| Point { value: number(p.value.as_ref()), ..point!(p) }).collect()
 }
 
 fn exemplar_value(e: &Exemplar) -> f64 {
@@ -398,13 +399,7 @@ pub fn metrics(req: &ExportMetricsServiceRequest, sink: &mut impl Sink) -> u64 {
                                 bounds: &p.explicit_bounds,
                                 min: p.min,
                                 max: p.max,
-                                ..Point::new(
-                                    &p.attributes,
-                                    p.start_time_unix_nano,
-                                    p.time_unix_nano,
-                                    p.flags,
-                                    &p.exemplars,
-                                )
+                                ..point!(p)
                             })
                             .collect(),
                     ),
@@ -414,19 +409,7 @@ pub fn metrics(req: &ExportMetricsServiceRequest, sink: &mut impl Sink) -> u64 {
                         false,
                         h.data_points
                             .iter()
-                            .map(|p| Point {
-                                count: Some(p.count),
-                                sum: p.sum,
-                                min: p.min,
-                                max: p.max,
-                                ..Point::new(
-                                    &p.attributes,
-                                    p.start_time_unix_nano,
-                                    p.time_unix_nano,
-                                    p.flags,
-                                    &p.exemplars,
-                                )
-                            })
+                            .map(|p| Point { count: Some(p.count), sum: p.sum, min: p.min, max: p.max, ..point!(p) })
                             .collect(),
                     ),
                     Some(metric::Data::Summary(s)) => (
