@@ -193,6 +193,18 @@ mine = {m["model"]: (m["inputTokens"], m["outputTokens"]) for m in cost["byModel
 check("tokens by model", mine == tokens, ours=mine, duckdb=tokens)
 check("cost adds up", close(cost["total"]["cost"], sum(m["cost"] for m in cost["byModel"])), total=cost["total"])
 
+# Activity: runs in progress (no root yet), the latest runs, warnings.
+act = json.loads((reports / "activity.json").read_text())
+rootless = con.execute(f"SELECT count(*) FROM (SELECT TraceId FROM {spans} GROUP BY 1 HAVING count(*) FILTER (WHERE ParentSpanId = '') = 0)").fetchone()[0]
+check("runs in progress", act["inProgress"] == rootless, ours=act["inProgress"], duckdb=rootless)
+latest = [r[0] for r in con.execute(
+    f"SELECT strftime(Timestamp, '%Y-%m-%dT%H:%M:%S.%g') FROM {spans} WHERE ParentSpanId = '' "
+    f"ORDER BY Timestamp DESC LIMIT {len(act['recent'])}").fetchall()]
+check("latest runs", [r["start"][:23] for r in act["recent"]] == latest, ours=[r["start"] for r in act["recent"]][:3],
+      duckdb=latest[:3])
+warns = con.execute(f"SELECT count(*) FROM {logs} WHERE SeverityNumber BETWEEN 13 AND 16").fetchone()[0]
+check("warnings", act["warnings"] == warns, ours=act["warnings"], duckdb=warns)
+
 # One trace: its spans, each below its parent.
 trace = json.loads((reports / "trace.json").read_text())["traces"][0]
 want = con.execute(f"SELECT SpanId, ParentSpanId, SpanName FROM {spans} WHERE TraceId = '{trace['traceId']}'").fetchall()

@@ -375,6 +375,13 @@ pub enum ReportCommand {
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
+    /// What is going on: runs in progress (spans stored, root not yet), the latest runs,
+    /// the latest warnings.
+    Activity {
+        /// At most this many rows per section.
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+    },
     /// LLM tokens and their cost in USD, by model and by agent.
     Cost {
         /// Take the prices of this scenario's `pricing:` (see `list`; with --scenarios-dir,

@@ -74,6 +74,7 @@ fn reports_agree_with_duckdb_over_the_same_parquet_files() {
     report(&["flows", "--limit", "100000"], "flows.json");
     report(&["errors", "--limit", "25"], "errors.json");
     report(&["cost"], "cost.json");
+    report(&["activity"], "activity.json");
     // A trace with a few levels: the first write_paper run's, by its workflow id.
     let workflow = first_workflow(&out.join("traces.jsonl"));
     let t = report(&["trace", &workflow], "trace.json");
@@ -140,6 +141,37 @@ fn reports_agree_with_duckdb_over_the_same_parquet_files() {
     let files = list(&direct_store);
     assert!(files.len() >= 6, "{} files", files.len());
     assert!(files == list(&store), "--store and import of the run's files differ");
+}
+
+/// A run whose root span has not arrived (spans leave when they end: the root last) is in
+/// progress; one with its root is among the latest runs.
+#[test]
+fn activity_sees_runs_whose_root_has_not_arrived() {
+    let dir = tempdir("report-activity");
+    let f = dir.join("traces.jsonl");
+    let span = |trace: &str, id: &str, parent: &str, start: u64| {
+        format!(
+            r#"{{"traceId":"{trace}","spanId":"{id}","parentSpanId":"{parent}","name":"s{id}","startTimeUnixNano":"{start}","endTimeUnixNano":"{}"}}"#,
+            start + 1000
+        )
+    };
+    let t0 = 1_780_000_000_000_000_000u64;
+    let (a, b) = ("aa".repeat(16), "bb".repeat(16));
+    let spans = [
+        span(&a, &"01".repeat(8), "", t0),
+        span(&a, &"02".repeat(8), &"01".repeat(8), t0 + 10),
+        span(&b, &"04".repeat(8), &"03".repeat(8), t0 + 20), // its root, 03…, is still running
+    ];
+    std::fs::write(&f, format!("{{\"resourceSpans\":[{{\"scopeSpans\":[{{\"spans\":[{}]}}]}}]}}\n", spans.join(",")))
+        .unwrap();
+    let store = dir.join("store");
+    sim(&["-q", "import", f.to_str().unwrap(), "--store", store.to_str().unwrap()]);
+    let o = sim(&["report", "activity", "--store", store.to_str().unwrap(), "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["inProgress"], 1, "{v}");
+    assert_eq!(v["running"][0]["traceId"], b.as_str(), "{v}");
+    assert_eq!(v["recent"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["recent"][0]["traceId"], a.as_str(), "{v}");
 }
 
 #[test]

@@ -106,6 +106,7 @@ pub fn report(cmd: &ReportCommand, a: &ReportArgs, g: &crate::args::Global) -> R
         ReportCommand::Errors { limit } => tsim_report::errors::report(&root, &filter, *limit)?,
         ReportCommand::Trace { id } => tsim_report::trace::report(&root, &filter, id)?,
         ReportCommand::Flows { limit } => tsim_report::flows::report(&root, &filter, *limit)?,
+        ReportCommand::Activity { limit } => tsim_report::activity::report(&root, &filter, *limit)?,
         ReportCommand::Cost { pricing } => tsim_report::cost::report(&root, &filter, &prices(pricing.as_deref(), g)?)?,
         ReportCommand::ErrorRate { window, above } => {
             tsim_report::error_rate::report(&root, &filter, window.saturating_mul(1_000_000), *above)?
