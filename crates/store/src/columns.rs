@@ -369,13 +369,9 @@ impl RowGroup {
 
     /// An id as lower-case hex (empty for an empty id), written straight into the column.
     pub fn hex(&mut self, id: &[u8]) {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         let (l, _) = self.next(Kind::Str);
         if let Values::Bytes { data, ends } = &mut self.leaves[l].values {
-            for b in id {
-                data.push(HEX[(b >> 4) as usize]);
-                data.push(HEX[(b & 15) as usize]);
-            }
+            tsim_model::hex::push_hex(data, id);
             ends.push(data.len());
         }
     }

@@ -3,7 +3,7 @@
 //! numbers in decimal, booleans as `true`/`false`, bytes in base64, arrays and maps as JSON).
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
+use std::io::Write as _;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -11,6 +11,9 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::metrics::v1::{Exemplar, NumberDataPoint, exemplar, metric, number_data_point};
 use opentelemetry_proto::tonic::resource::v1::Resource;
+
+use tsim_model::hex::push_hex_str;
+use tsim_model::otlp_json::{write_f64, write_str};
 
 use crate::columns::RowGroup;
 
@@ -21,13 +24,9 @@ pub trait Sink {
 }
 
 /// Lower-case hex of an id (empty for an empty id), as the ClickHouse exporter writes ids.
-pub fn hex(id: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
+fn hex(id: &[u8]) -> String {
     let mut s = String::with_capacity(id.len() * 2);
-    for b in id {
-        s.push(HEX[(b >> 4) as usize] as char);
-        s.push(HEX[(b & 15) as usize] as char);
-    }
+    push_hex_str(&mut s, id);
     s
 }
 
@@ -37,52 +36,55 @@ pub fn value_str(v: Option<&AnyValue>) -> Cow<'_, str> {
         Some(any_value::Value::StringValue(s)) => Cow::Borrowed(s),
         None => Cow::Borrowed(""),
         Some(other) => {
-            let mut s = String::new();
-            scalar_or_json(other, &mut s, false);
-            Cow::Owned(s)
+            let mut b = Vec::new();
+            scalar_or_json(other, &mut b, false);
+            // Only strings and ASCII were written: always UTF-8.
+            Cow::Owned(String::from_utf8(b).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
         }
     }
 }
 
-fn scalar_or_json(v: &any_value::Value, out: &mut String, quoted: bool) {
+/// A value as its string (`quoted`: as JSON, inside an array or a map).
+fn scalar_or_json(v: &any_value::Value, out: &mut Vec<u8>, quoted: bool) {
     use any_value::Value as V;
     match v {
-        V::StringValue(s) if quoted => json_str(s, out),
-        V::StringValue(s) => out.push_str(s),
-        V::BoolValue(b) => out.push_str(if *b { "true" } else { "false" }),
+        V::StringValue(s) if quoted => write_str(out, s),
+        V::StringValue(s) => out.extend_from_slice(s.as_bytes()),
+        V::BoolValue(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         V::IntValue(i) => {
             let _ = write!(out, "{i}");
         }
+        V::DoubleValue(d) if quoted => write_f64(out, *d),
         V::DoubleValue(d) => {
             let _ = write!(out, "{d}");
         }
         V::BytesValue(b) if quoted => {
-            out.push('"');
+            out.push(b'"');
             base64(b, out);
-            out.push('"');
+            out.push(b'"');
         }
         V::BytesValue(b) => base64(b, out),
         V::ArrayValue(a) => {
-            out.push('[');
+            out.push(b'[');
             for (i, x) in a.values.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                json_any(x, out);
+                json_any(Some(x), out);
             }
-            out.push(']');
+            out.push(b']');
         }
         V::KvlistValue(kv) => {
-            out.push('{');
+            out.push(b'{');
             for (i, x) in kv.values.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                json_str(&x.key, out);
-                out.push(':');
-                json_any_opt(x.value.as_ref(), out);
+                write_str(out, &x.key);
+                out.push(b':');
+                json_any(x.value.as_ref(), out);
             }
-            out.push('}');
+            out.push(b'}');
         }
         V::StringValueStrindex(i) => {
             let _ = write!(out, "{i}");
@@ -90,45 +92,19 @@ fn scalar_or_json(v: &any_value::Value, out: &mut String, quoted: bool) {
     }
 }
 
-fn json_any(v: &AnyValue, out: &mut String) {
-    json_any_opt(Some(v), out);
-}
-
-fn json_any_opt(v: Option<&AnyValue>, out: &mut String) {
+fn json_any(v: Option<&AnyValue>, out: &mut Vec<u8>) {
     match v.and_then(|v| v.value.as_ref()) {
         Some(x) => scalar_or_json(x, out, true),
-        None => out.push_str("null"),
+        None => out.extend_from_slice(b"null"),
     }
 }
 
-fn json_str(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-fn base64(b: &[u8], out: &mut String) {
+fn base64(b: &[u8], out: &mut Vec<u8>) {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     for chunk in b.chunks(3) {
         let n = chunk.iter().enumerate().fold(0u32, |n, (i, &x)| n | u32::from(x) << (16 - 8 * i));
         for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
+            out.push(if i <= chunk.len() { A[(n >> (18 - 6 * i) & 63) as usize] } else { b'=' });
         }
     }
 }
