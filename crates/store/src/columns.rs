@@ -153,6 +153,25 @@ enum Values {
     },
 }
 
+fn push_i64(x: &mut Values, v: i64) {
+    if let Values::I64(x) = x {
+        x.push(v);
+    }
+}
+
+fn push_f64(x: &mut Values, v: f64) {
+    if let Values::F64(x) = x {
+        x.push(v);
+    }
+}
+
+fn push_str(x: &mut Values, v: &str) {
+    if let Values::Bytes { data, ends } = x {
+        data.extend_from_slice(v.as_bytes());
+        ends.push(data.len());
+    }
+}
+
 /// A leaf column being built.
 #[derive(Debug)]
 struct Leaf {
@@ -182,25 +201,6 @@ impl Leaf {
     fn level(&mut self, def: i16, rep: i16) {
         self.def.push(def);
         self.rep.push(rep);
-    }
-
-    fn i64(&mut self, v: i64) {
-        if let Values::I64(x) = &mut self.values {
-            x.push(v);
-        }
-    }
-
-    fn f64(&mut self, v: f64) {
-        if let Values::F64(x) = &mut self.values {
-            x.push(v);
-        }
-    }
-
-    fn str(&mut self, v: &str) {
-        if let Values::Bytes { data, ends } = &mut self.values {
-            data.extend_from_slice(v.as_bytes());
-            ends.push(data.len());
-        }
     }
 
     fn clear(&mut self) {
@@ -279,12 +279,14 @@ impl RowGroup {
         (leaf, c.optional)
     }
 
-    fn scalar_i64(&mut self, kind: Kind, v: Option<i64>) {
+    /// A scalar of the next column (`kind`): its value and, if the column may be null, its
+    /// definition level; a null is a level alone.
+    fn scalar<T>(&mut self, kind: Kind, v: Option<T>, put: impl FnOnce(&mut Values, T)) {
         let (l, optional) = self.next(kind);
         let leaf = &mut self.leaves[l];
         match v {
             Some(v) => {
-                leaf.i64(v);
+                put(&mut leaf.values, v);
                 if optional {
                     leaf.level(1, 0);
                 }
@@ -295,76 +297,49 @@ impl RowGroup {
 
     /// A timestamp (ns since the epoch).
     pub fn time(&mut self, ns: u64) {
-        self.scalar_i64(Kind::Time, Some(ns.cast_signed()));
+        self.scalar(Kind::Time, Some(ns.cast_signed()), push_i64);
     }
 
     /// An unsigned integer, stored in Parquet's signed INT64 with the UINT_64 annotation.
     pub fn u64(&mut self, v: u64) {
-        self.scalar_i64(Kind::U64, Some(v.cast_signed()));
+        self.scalar(Kind::U64, Some(v.cast_signed()), push_i64);
     }
 
     /// A signed integer, or null.
     pub fn i64(&mut self, v: Option<i64>) {
-        self.scalar_i64(Kind::I64, v);
+        self.scalar(Kind::I64, v, push_i64);
     }
 
     /// A 32-bit integer.
     pub fn i32(&mut self, v: i32) {
-        let (l, optional) = self.next(Kind::I32);
-        let leaf = &mut self.leaves[l];
-        if let Values::I32(x) = &mut leaf.values {
-            x.push(v);
-        }
-        if optional {
-            leaf.level(1, 0);
-        }
+        self.scalar(Kind::I32, Some(v), |x, v| {
+            if let Values::I32(x) = x {
+                x.push(v);
+            }
+        });
     }
 
     /// A float, or null.
     pub fn f64(&mut self, v: Option<f64>) {
-        let (l, optional) = self.next(Kind::F64);
-        let leaf = &mut self.leaves[l];
-        match v {
-            Some(v) => {
-                leaf.f64(v);
-                if optional {
-                    leaf.level(1, 0);
-                }
+        self.scalar(Kind::F64, v, |x, v| {
+            if let Values::F64(x) = x {
+                x.push(v);
             }
-            None => leaf.level(0, 0),
-        }
+        });
     }
 
     /// A boolean, or null.
     pub fn bool(&mut self, v: Option<bool>) {
-        let (l, optional) = self.next(Kind::Bool);
-        let leaf = &mut self.leaves[l];
-        match v {
-            Some(v) => {
-                if let Values::Bool(x) = &mut leaf.values {
-                    x.push(v);
-                }
-                if optional {
-                    leaf.level(1, 0);
-                }
+        self.scalar(Kind::Bool, v, |x, v| {
+            if let Values::Bool(x) = x {
+                x.push(v);
             }
-            None => leaf.level(0, 0),
-        }
+        });
     }
 
     /// A string, or null.
     pub fn str(&mut self, v: Option<&str>) {
-        let (l, optional) = self.next(Kind::Str);
-        let leaf = &mut self.leaves[l];
-        match v {
-            Some(v) => {
-                leaf.str(v);
-                if optional {
-                    leaf.level(1, 0);
-                }
-            }
-            None => leaf.level(0, 0),
-        }
+        self.scalar(Kind::Str, v, push_str);
     }
 
     /// An id as lower-case hex (empty for an empty id), written straight into the column.
@@ -403,30 +378,30 @@ impl RowGroup {
 
     /// A list of timestamps.
     pub fn time_list(&mut self, v: impl IntoIterator<Item = u64>) {
-        self.list(Kind::TimeList, v, |leaf, x| leaf.i64(x.cast_signed()));
+        self.list(Kind::TimeList, v, |x, t| push_i64(x, t.cast_signed()));
     }
 
     /// A list of unsigned integers.
     pub fn u64_list(&mut self, v: impl IntoIterator<Item = u64>) {
-        self.list(Kind::U64List, v, |leaf, x| leaf.i64(x.cast_signed()));
+        self.list(Kind::U64List, v, |x, n| push_i64(x, n.cast_signed()));
     }
 
     /// A list of floats.
     pub fn f64_list(&mut self, v: impl IntoIterator<Item = f64>) {
-        self.list(Kind::F64List, v, Leaf::f64);
+        self.list(Kind::F64List, v, push_f64);
     }
 
     /// A list of strings.
     pub fn str_list<'a>(&mut self, v: impl IntoIterator<Item = &'a str>) {
-        self.list(Kind::StrList, v, Leaf::str);
+        self.list(Kind::StrList, v, push_str);
     }
 
-    fn list<T>(&mut self, kind: Kind, v: impl IntoIterator<Item = T>, mut put: impl FnMut(&mut Leaf, T)) {
+    fn list<T>(&mut self, kind: Kind, v: impl IntoIterator<Item = T>, mut put: impl FnMut(&mut Values, T)) {
         let (l, _) = self.next(kind);
         let leaf = &mut self.leaves[l];
         let mut rep = 0;
         for x in v {
-            put(leaf, x);
+            put(&mut leaf.values, x);
             leaf.level(1, rep);
             rep = 1;
         }
@@ -503,8 +478,8 @@ fn map_entries<'a>(
     let mut rep = first_rep;
     let mut any = false;
     for (k, v) in entries {
-        keys.str(k);
-        values.str(v);
+        push_str(&mut keys.values, k);
+        push_str(&mut values.values, v);
         keys.level(def, rep);
         values.level(def, rep);
         rep = def;
