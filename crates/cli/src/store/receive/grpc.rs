@@ -19,7 +19,7 @@ use tonic::{Request, Response, Status};
 use tsim_sinks::otlp_grpc::RawCodec;
 use tsim_store::Table;
 
-use super::ingest::{Ingest, Refused};
+use super::ingest::Ingest;
 use super::payload::{GRPC_MAX, authorized, protobuf};
 
 /// What every service shares.
@@ -31,15 +31,6 @@ pub struct Shared {
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
-/// Answers a refusal as a status.
-pub fn refused_status(r: Refused) -> Status {
-    match r {
-        Refused::Busy => Status::unavailable("the receiver is behind writing its log; retry later"),
-        Refused::Failed(e) => Status::unavailable(format!("not stored (writing the log failed: {e}); retry later")),
-        Refused::Closing => Status::unavailable("the receiver is shutting down"),
-    }
-}
 
 /// One `Export` call.
 struct Export {
@@ -58,7 +49,11 @@ impl UnaryService<Bytes> for Export {
                 shared.ingest.stats.of(table).refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 Status::invalid_argument(format!("the payload does not decode: {e}"))
             })?;
-            shared.ingest.store(table, checked.payload, checked.items).await.map_err(refused_status)?;
+            shared
+                .ingest
+                .store(table, checked.payload, checked.items)
+                .await
+                .map_err(|r| Status::unavailable(r.to_string()))?;
             // An empty Export*ServiceResponse: everything was stored (no partial success).
             Ok(Response::new(Bytes::new()))
         })

@@ -20,7 +20,7 @@ use bytes::Bytes;
 use tsim_store::Table;
 
 use super::grpc::Shared;
-use super::ingest::{Refused, Stats};
+use super::ingest::Stats;
 use super::payload::{HTTP_MAX, authorized, json, protobuf};
 
 const PROTOBUF: &str = "application/x-protobuf";
@@ -126,14 +126,7 @@ async fn export(State(shared): State<Arc<Shared>>, table: Table, req: Request) -
     match shared.ingest.store(table, checked.payload, checked.items).await {
         Ok(()) if is_json => (StatusCode::OK, [(header::CONTENT_TYPE, JSON)], "{}").into_response(),
         Ok(()) => (StatusCode::OK, [(header::CONTENT_TYPE, PROTOBUF)], Vec::new()).into_response(),
-        Err(r) => {
-            let why = match r {
-                Refused::Busy => "the receiver is behind writing its log; retry later".to_owned(),
-                Refused::Failed(e) => format!("not stored (writing the log failed: {e}); retry later"),
-                Refused::Closing => "the receiver is shutting down".to_owned(),
-            };
-            status(StatusCode::SERVICE_UNAVAILABLE, 14, &why, is_json)
-        }
+        Err(r) => status(StatusCode::SERVICE_UNAVAILABLE, 14, &r.to_string(), is_json),
     }
 }
 

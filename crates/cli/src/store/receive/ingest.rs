@@ -21,14 +21,17 @@ const QUEUE: usize = 1024;
 /// A group commit takes at most this many bytes of requests.
 const GROUP_BYTES: usize = 16 << 20;
 
-/// Why a request was not stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a request was not stored (every reason is one to retry later).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refused {
-    /// The writer is behind (the queue is full): retry later.
+    /// The writer is behind (the queue is full).
+    #[error("the receiver is behind writing its log; retry later")]
     Busy,
-    /// Writing or syncing the log failed (e.g. a full disk): retry later.
+    /// Writing or syncing the log failed (e.g. a full disk).
+    #[error("not stored (writing the log failed: {0}); retry later")]
     Failed(String),
     /// The receiver is shutting down.
+    #[error("the receiver is shutting down")]
     Closing,
 }
 
@@ -174,22 +177,21 @@ fn write_loop(mut store: Store, rx: &Receiver<Job>, conv: &std::sync::mpsc::Send
             commit(&mut store, &mut group, conv, stats);
         }
         if store.full() || opened.is_some_and(|t| t.elapsed() >= age) {
-            match store.rotate() {
-                Ok(Some(seq)) => {
-                    let _ = conv.send(seq);
-                }
-                Ok(None) => {}
-                Err(e) => say!("error: closing the log segment: {e}"),
-            }
+            hand_over(store.rotate(), conv, "closing the log segment");
             opened = None;
         }
     }
-    match store.rotate() {
+    hand_over(store.rotate(), conv, "closing the log segment (converted at the next start)");
+}
+
+/// Hands a segment just closed (by a rotation or a rollback) to the converter.
+fn hand_over(closed: Result<Option<u64>, tsim_store::StoreError>, conv: &std::sync::mpsc::Sender<u64>, what: &str) {
+    match closed {
         Ok(Some(seq)) => {
             let _ = conv.send(seq);
         }
         Ok(None) => {}
-        Err(e) => say!("error: closing the log segment (converted at the next start): {e}"),
+        Err(e) => say!("error: {what}: {e}"),
     }
 }
 
@@ -214,13 +216,7 @@ fn commit(store: &mut Store, group: &mut Vec<Job>, conv: &std::sync::mpsc::Sende
         }
         Err(e) => {
             // Nothing of the group is acknowledged, so nothing of it may stay.
-            match store.rollback() {
-                Ok(Some(seq)) => {
-                    let _ = conv.send(seq);
-                }
-                Ok(None) => {}
-                Err(e) => say!("error: rolling back the log segment: {e}"),
-            }
+            hand_over(store.rollback(), conv, "rolling back the log segment");
             let why = e.to_string();
             for j in group.drain(..) {
                 stats.of(j.table).refused.fetch_add(1, Ordering::Relaxed);
