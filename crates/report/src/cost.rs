@@ -10,6 +10,7 @@ use serde_json::json;
 use tsim_store::Table;
 
 use crate::scan::rows;
+use crate::stats::{Names, id_key};
 use crate::{Filter, Report, ReportError, Section};
 
 const COLUMNS: [&str; 7] =
@@ -53,41 +54,26 @@ fn sorted(m: BTreeMap<&str, Usage>) -> Vec<(&str, Usage)> {
     v
 }
 
-/// A span id's key: the value of its hex digits.
-fn key(id: &[u8]) -> u64 {
-    id.iter().take(16).fold(0u64, |h, c| h << 4 | u64::from((*c as char).to_digit(16).unwrap_or(0)))
-}
-
 /// Tokens and cost by model and agent, at `prices`.
 pub fn report(root: &Path, f: &Filter, prices: &[Price]) -> Result<Report, ReportError> {
-    let mut names: Vec<String> = Vec::new();
-    let mut index: HashMap<String, u32> = HashMap::new();
-    let mut intern = |s: &str| -> u32 {
-        if let Some(i) = index.get(s) {
-            return *i;
-        }
-        names.push(s.to_owned());
-        let i = u32::try_from(names.len() - 1).unwrap_or(u32::MAX);
-        index.insert(s.to_owned(), i);
-        i
-    };
+    let mut names = Names::default();
     // Agents by span, and the spans with tokens: (parent, own agent, model, in, out, service).
     let mut agent_of: HashMap<u64, u32> = HashMap::new();
     let mut used: Vec<(u64, Option<u32>, u32, u64, u64, u32)> = Vec::new();
     rows(root, Table::Traces, f, &COLUMNS, |b, i| {
         let c = |k: usize| &b.cols[k];
-        let agent = c(2).str(i).map(&mut intern);
+        let agent = c(2).str(i).map(|a| names.id(a));
         if let Some(a) = agent {
-            agent_of.insert(key(c(0).bytes(i).unwrap_or(b"")), a);
+            agent_of.insert(id_key(c(0).bytes(i).unwrap_or(b"")), a);
         }
         let (input, output) = (c(4).int(i), c(5).int(i));
         if input.is_none() && output.is_none() {
             return;
         }
-        let model = intern(c(3).str(i).unwrap_or("(no model)"));
-        let service = intern(&format!("({})", c(6).str(i).unwrap_or("")));
+        let model = names.id(c(3).str(i).unwrap_or("(no model)"));
+        let service = names.id(&format!("({})", c(6).str(i).unwrap_or("")));
         let t = |v: Option<i64>| v.unwrap_or(0).max(0).cast_unsigned();
-        used.push((key(c(1).bytes(i).unwrap_or(b"")), agent, model, t(input), t(output), service));
+        used.push((id_key(c(1).bytes(i).unwrap_or(b"")), agent, model, t(input), t(output), service));
     })?;
     let price: HashMap<&str, &Price> = prices.iter().map(|p| (p.model.as_str(), p)).collect();
     let mut by_model: BTreeMap<&str, Usage> = BTreeMap::new();
@@ -95,7 +81,7 @@ pub fn report(root: &Path, f: &Filter, prices: &[Price]) -> Result<Report, Repor
     let mut unpriced: BTreeMap<&str, u64> = BTreeMap::new();
     let mut total = Usage::default();
     for &(parent, own, model, input, output, service) in &used {
-        let m = names[model as usize].as_str();
+        let m = names.name(model);
         let usd = match price.get(m) {
             Some(p) => (input as f64 * p.input + output as f64 * p.output) / 1e6,
             None => {
@@ -105,7 +91,7 @@ pub fn report(root: &Path, f: &Filter, prices: &[Price]) -> Result<Report, Repor
         };
         let agent = own.or_else(|| agent_of.get(&parent).copied()).unwrap_or(service);
         by_model.entry(m).or_default().add(input, output, usd);
-        by_agent.entry(names[agent as usize].as_str()).or_default().add(input, output, usd);
+        by_agent.entry(names.name(agent)).or_default().add(input, output, usd);
         total.add(input, output, usd);
     }
     let (models, agents) = (sorted(by_model), sorted(by_agent));

@@ -12,6 +12,7 @@ use tsim_store::Table;
 
 use crate::render::secs;
 use crate::scan::rows;
+use crate::stats::Names;
 use crate::{Filter, Report, ReportError, Section};
 
 const COLUMNS: [&str; 5] = ["TraceId", "SpanId", "Duration", "Component", "ServiceName"];
@@ -22,21 +23,12 @@ type Steps = Vec<(i64, String, u32)>;
 /// Paths, most frequent first, at most `limit`.
 pub fn report(root: &Path, f: &Filter, limit: usize) -> Result<Report, ReportError> {
     // Per trace: its spans (start, span id, component index), and its end.
-    let mut names: Vec<String> = Vec::new();
-    let mut index: HashMap<String, u32> = HashMap::new();
+    let mut names = Names::default();
     let mut traces: HashMap<String, (Steps, i64)> = HashMap::new();
     rows(root, Table::Traces, f, &COLUMNS, |b, i| {
         let c = |k: usize| &b.cols[k];
         let comp = c(3).str(i).or_else(|| c(4).str(i)).unwrap_or("");
-        let n = match index.get(comp) {
-            Some(n) => *n,
-            None => {
-                names.push(comp.to_owned());
-                let n = u32::try_from(names.len() - 1).unwrap_or(u32::MAX);
-                index.insert(comp.to_owned(), n);
-                n
-            }
-        };
+        let n = names.id(comp);
         let start = b.time(i);
         let end = start + c(2).int(i).unwrap_or(0);
         let e = traces.entry(c(0).str(i).unwrap_or("").to_owned()).or_insert_with(|| (Vec::new(), i64::MIN));
@@ -56,7 +48,7 @@ pub fn report(root: &Path, f: &Filter, limit: usize) -> Result<Report, ReportErr
     let mut list: Vec<(String, Vec<String>, u64, f64)> = paths
         .into_iter()
         .map(|(p, (n, sum))| {
-            let steps: Vec<String> = p.iter().map(|i| names[*i as usize].clone()).collect();
+            let steps: Vec<String> = p.iter().map(|i| names.name(*i).to_owned()).collect();
             (steps.join(" → "), steps, n, sum / n as f64)
         })
         .collect();

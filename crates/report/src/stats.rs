@@ -71,6 +71,38 @@ impl Durations {
     }
 }
 
+/// Distinct strings, numbered in the order they are first seen (so that groups can be keyed
+/// by a number, and a string is allocated once).
+#[derive(Debug, Default, Clone)]
+pub struct Names {
+    names: Vec<String>,
+    index: std::collections::HashMap<String, u32>,
+}
+
+impl Names {
+    /// The number of `s`.
+    pub fn id(&mut self, s: &str) -> u32 {
+        if let Some(i) = self.index.get(s) {
+            return *i;
+        }
+        let i = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        self.names.push(s.to_owned());
+        self.index.insert(s.to_owned(), i);
+        i
+    }
+
+    /// The string numbered `id`.
+    pub fn name(&self, id: u32) -> &str {
+        self.names.get(id as usize).map_or("", String::as_str)
+    }
+}
+
+/// The value of up to the first 16 hex digits of a trace or span id: ids are random, so this
+/// is as good a key as a hash of them, and far cheaper.
+pub fn id_key(hex: &[u8]) -> u64 {
+    hex.iter().take(16).fold(0u64, |h, c| h << 4 | u64::from((*c as char).to_digit(16).unwrap_or(0)))
+}
+
 /// The `n` latest of a stream of timed items, newest first; an item is made only when it
 /// gets in.
 #[derive(Debug)]

@@ -10,7 +10,7 @@ use tsim_store::Table;
 
 use crate::render::{pct, secs, time};
 use crate::scan::fold;
-use crate::stats::Durations;
+use crate::stats::{Durations, Names, id_key};
 use crate::{Filter, Report, ReportError, Section};
 
 /// The columns the summary reads (after the filter's).
@@ -39,25 +39,12 @@ pub struct Summary {
     /// Error spans seen: (key of the span, key of its parent, type), until the
     /// end says which of them have an error span below.
     failed: Vec<(u64, u64, u32)>,
-    /// The error types, by index.
-    type_names: Vec<String>,
+    /// The error types.
+    type_names: Names,
     /// First and last span start seen (Unix ns).
     pub first: Option<i64>,
     /// Last span start seen.
     pub last: Option<i64>,
-}
-
-/// The value of up to the first 16 hex digits of an id.
-fn hex_u64(id: &[u8]) -> u64 {
-    id.iter().take(16).fold(0u64, |h, c| {
-        let v = match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            b'A'..=b'F' => c - b'A' + 10,
-            _ => 0,
-        };
-        h << 4 | u64::from(v)
-    })
 }
 
 impl Summary {
@@ -86,18 +73,11 @@ impl Summary {
         if error {
             self.error_spans += 1;
             let ty = c(5).str(i).unwrap_or("unknown");
-            let t = match self.type_names.iter().position(|n| n == ty) {
-                Some(t) => t,
-                None => {
-                    self.type_names.push(ty.to_owned());
-                    self.type_names.len() - 1
-                }
-            };
+            let t = self.type_names.id(ty);
             // Span ids are 64 random bits: unique across traces in practice, so the trace id
             // (another column to read for every span) is not needed to match a parent.
-            let key = |id: &[u8]| hex_u64(id);
             let parent = c(0).bytes(i).unwrap_or(b"");
-            self.failed.push((key(c(6).bytes(i).unwrap_or(b"")), key(parent), u32::try_from(t).unwrap_or(0)));
+            self.failed.push((id_key(c(6).bytes(i).unwrap_or(b"")), id_key(parent), t));
         }
     }
 
@@ -108,7 +88,7 @@ impl Summary {
         for &(span, _, t) in &self.failed {
             if !parents.contains(&span) {
                 self.errors += 1;
-                *self.error_types.entry(self.type_names[t as usize].clone()).or_default() += 1;
+                *self.error_types.entry(self.type_names.name(t).to_owned()).or_default() += 1;
             }
         }
         self.failed = Vec::new();
@@ -123,15 +103,8 @@ impl Summary {
         }
         self.error_spans += o.error_spans;
         for (span, parent, t) in o.failed {
-            let name = &o.type_names[t as usize];
-            let t = match self.type_names.iter().position(|n| n == name) {
-                Some(t) => t,
-                None => {
-                    self.type_names.push(name.clone());
-                    self.type_names.len() - 1
-                }
-            };
-            self.failed.push((span, parent, u32::try_from(t).unwrap_or(0)));
+            let t = self.type_names.id(o.type_names.name(t));
+            self.failed.push((span, parent, t));
         }
         self.first = match (self.first, o.first) {
             (Some(a), Some(b)) => Some(a.min(b)),
