@@ -419,16 +419,35 @@ pub fn logs(bytes: &[u8]) -> Result<ExportLogsServiceRequest, JsonError> {
     Ok(ExportLogsServiceRequest { resource_logs })
 }
 
+/// The `asDouble` or `asInt` of a data point or an exemplar.
+enum Number {
+    Double(f64),
+    Int(i64),
+}
+
+impl Number {
+    fn either<T>(self, double: impl FnOnce(f64) -> T, int: impl FnOnce(i64) -> T) -> T {
+        match self {
+            Number::Double(d) => double(d),
+            Number::Int(i) => int(i),
+        }
+    }
+}
+
+fn number(o: &Map<String, Value>, at: &At<'_>) -> R<Option<Number>> {
+    if let Some(v) = field(o, "asDouble") {
+        Ok(Some(Number::Double(f64_of(v, &At::Field(at, "asDouble"))?)))
+    } else if let Some(v) = field(o, "asInt") {
+        Ok(Some(Number::Int(i64_of(v, &At::Field(at, "asInt"))?)))
+    } else {
+        Ok(None)
+    }
+}
+
 fn exemplars(o: &Map<String, Value>, at: &At<'_>) -> R<Vec<Exemplar>> {
     each(o, "exemplars", at, |v, at| {
         let e = object(v, at)?;
-        let value = if let Some(v) = field(e, "asDouble") {
-            Some(exemplar::Value::AsDouble(f64_of(v, &At::Field(at, "asDouble"))?))
-        } else if let Some(v) = field(e, "asInt") {
-            Some(exemplar::Value::AsInt(i64_of(v, &At::Field(at, "asInt"))?))
-        } else {
-            None
-        };
+        let value = number(e, at)?.map(|n| n.either(exemplar::Value::AsDouble, exemplar::Value::AsInt));
         Ok(Exemplar {
             filtered_attributes: each(e, "filteredAttributes", at, key_value)?,
             time_unix_nano: u64_field(e, "timeUnixNano", at)?,
@@ -441,13 +460,7 @@ fn exemplars(o: &Map<String, Value>, at: &At<'_>) -> R<Vec<Exemplar>> {
 
 fn number_point(v: &Value, at: &At<'_>) -> R<NumberDataPoint> {
     let p = object(v, at)?;
-    let value = if let Some(v) = field(p, "asDouble") {
-        Some(number_data_point::Value::AsDouble(f64_of(v, &At::Field(at, "asDouble"))?))
-    } else if let Some(v) = field(p, "asInt") {
-        Some(number_data_point::Value::AsInt(i64_of(v, &At::Field(at, "asInt"))?))
-    } else {
-        None
-    };
+    let value = number(p, at)?.map(|n| n.either(number_data_point::Value::AsDouble, number_data_point::Value::AsInt));
     Ok(NumberDataPoint {
         attributes: attributes(p, at)?,
         start_time_unix_nano: u64_field(p, "startTimeUnixNano", at)?,
