@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-use common::{START, bin, free_port, interrupt, python, repo, tempdir, wait_output, wait_port, wait_until};
+use common::{START, bin, free_port, interrupt, python, repo, sim, tempdir, wait_output, wait_port, wait_until};
 
 /// Our receiver, on two free ports, killed on drop if still running.
 struct Ours {
@@ -113,11 +113,6 @@ fn sent(traces: &Path) -> Vec<SpanRow> {
         }
     }
     v
-}
-
-fn sim(args: &[&str]) {
-    let out = Command::new(bin()).args(args).output().unwrap();
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]

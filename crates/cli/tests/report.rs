@@ -7,13 +7,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{bin, python, repo, run, tempdir};
-
-fn sim(args: &[&str]) -> std::process::Output {
-    let out = Command::new(bin()).args(args).output().unwrap();
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    out
-}
+use common::{bin, python, repo, run, sim, tempdir};
 
 /// The `workflow.id` of the first span that has one.
 fn first_workflow(traces: &std::path::Path) -> String {

@@ -293,6 +293,13 @@ pub fn run_in(cwd: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
     Run { out, summary }
 }
 
+/// Runs the binary with `args` (no summary file), which must succeed; its output.
+pub fn sim(args: &[&str]) -> Output {
+    let out = Command::new(bin()).args(args).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
 pub fn run(args: &[&str]) -> Run {
     run_in(&std::env::temp_dir(), args, &[])
 }
