@@ -86,11 +86,6 @@ impl Store {
         Ok((store, done))
     }
 
-    /// The store's directory.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     /// Appends a request (a serialized `Export*ServiceRequest` of `table`'s signal) to the
     /// log; durable after [`Store::sync`].
     pub fn append(&mut self, table: Table, payload: &[u8]) -> Result<(), StoreError> {

@@ -23,16 +23,10 @@ pub struct Flags {
     pub store: Option<PathBuf>,
 }
 
-/// The store, shared by the sinks of the run's signals.
-struct Shared {
-    store: Store,
-    /// Items converted so far (for a note at the end).
-    stored: u64,
-}
-
 /// One signal's way into the store.
 struct StoreSink {
-    shared: Arc<Mutex<Shared>>,
+    /// The store, shared by the sinks of the run's signals.
+    store: Arc<Mutex<Store>>,
     signal: Signal,
     dir: PathBuf,
 }
@@ -68,23 +62,22 @@ impl Sink for StoreSink {
     }
 
     fn send(&mut self, batch: Batch) -> BoxFuture<'_, Delivery> {
-        let shared = self.shared.clone();
+        let store = self.store.clone();
         let t = table(self.signal);
         Box::pin(async move {
             let items = batch.items;
             let done = tokio::task::spawn_blocking(move || {
-                let mut s = shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                let written = s.store.append(t, &batch.payload).and_then(|()| s.store.write_out());
+                let mut s = store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let written = s.append(t, &batch.payload).and_then(|()| s.write_out());
                 if let Err(e) = written {
-                    let _ = s.store.rollback();
+                    let _ = s.rollback();
                     return Err(e.to_string());
                 }
-                if s.store.full() {
+                if s.full() {
                     // A full segment becomes Parquet now (its items are delivered already:
                     // a failed conversion leaves the segment for the next open).
-                    match s.store.flush() {
-                        Ok(c) => s.stored += c.map_or(0, |c| c.items()),
-                        Err(e) => say!("warning: converting a store segment (kept in its log): {e}"),
+                    if let Err(e) = s.flush() {
+                        say!("warning: converting a store segment (kept in its log): {e}");
                     }
                 }
                 Ok(())
@@ -99,12 +92,11 @@ impl Sink for StoreSink {
     }
 
     fn close(&mut self) -> BoxFuture<'_, Result<(), SinkError>> {
-        let shared = self.shared.clone();
+        let store = self.store.clone();
         Box::pin(async move {
             // Every sink closes: the first converts what is pending, the others find little.
             let r = tokio::task::spawn_blocking(move || {
-                let mut s = shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                s.store.flush().map(|c| s.stored += c.map_or(0, |c| c.items()))
+                store.lock().unwrap_or_else(std::sync::PoisonError::into_inner).flush().map(|_| ())
             })
             .await;
             let dir = self.dir.clone();
@@ -128,10 +120,10 @@ pub(super) fn build<'a>(c: &'a Ctx<'a>, f: &'a Flags) -> Built<'a> {
         if !replayed.is_empty() && !c.g.quiet {
             say!("note: --store {}: converted {} log segment(s) an earlier run left", dir.display(), replayed.len());
         }
-        let shared = Arc::new(Mutex::new(Shared { store, stored: 0 }));
+        let store = Arc::new(Mutex::new(store));
         Ok(c.signals
             .iter()
-            .map(|&signal| Wired::shared(StoreSink { shared: shared.clone(), signal, dir: dir.clone() }))
+            .map(|&signal| Wired::shared(StoreSink { store: store.clone(), signal, dir: dir.clone() }))
             .collect())
     }))
 }

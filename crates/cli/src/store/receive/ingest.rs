@@ -59,10 +59,6 @@ pub struct Stats {
     pub wal_bytes: AtomicU64,
     /// Group commits (syncs).
     pub syncs: AtomicU64,
-    /// Segments converted, and those that failed (left in the log for the next start).
-    pub converted: AtomicU64,
-    /// Conversions that failed.
-    pub convert_failures: AtomicU64,
 }
 
 impl Stats {
@@ -130,10 +126,8 @@ pub fn start(store: Store, root: PathBuf, segment_age: Duration) -> (Ingest, Wri
                         s.of(Table::Traces).stored.fetch_add(c.spans, Ordering::Relaxed);
                         s.of(Table::Logs).stored.fetch_add(c.logs, Ordering::Relaxed);
                         s.of(Table::Metrics).stored.fetch_add(c.points, Ordering::Relaxed);
-                        s.converted.fetch_add(1, Ordering::Relaxed);
                     }
                     Err(e) => {
-                        s.convert_failures.fetch_add(1, Ordering::Relaxed);
                         say!("error: converting log segment {seq} (kept for the next start): {e}");
                     }
                 }
