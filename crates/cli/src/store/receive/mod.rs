@@ -8,6 +8,7 @@ mod http;
 mod ingest;
 mod payload;
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -78,16 +79,10 @@ fn si(x: f64) -> String {
 fn live_line(
     stats: &ingest::Stats,
     last: &mut [u64; 3],
-    last_services: &mut Vec<((Table, String), u64)>,
+    last_services: &mut BTreeMap<(Table, String), u64>,
     secs: f64,
 ) -> String {
-    let services: Vec<((Table, String), u64)> = stats
-        .services
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .iter()
-        .map(|(k, v)| (k.clone(), *v))
-        .collect();
+    let services = stats.services.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
     let mut parts = Vec::new();
     for t in Table::ALL {
         let now = stats.of(t).acked.load(Ordering::Relaxed);
@@ -96,10 +91,7 @@ fn live_line(
         let mut by: Vec<(&str, f64)> = services
             .iter()
             .filter(|((tt, _), _)| *tt == t)
-            .map(|((_, s), v)| {
-                let before = last_services.iter().find(|(k, _)| k.0 == t && k.1 == *s).map_or(0, |x| x.1);
-                (s.as_str(), (v - before) as f64 / secs)
-            })
+            .map(|(k, v)| (k.1.as_str(), (v - last_services.get(k).copied().unwrap_or(0)) as f64 / secs))
             .filter(|(_, r)| *r > 0.0)
             .collect();
         by.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -145,11 +137,12 @@ pub fn receive(a: &ReceiveArgs, store: Option<&std::path::Path>, quiet: bool) ->
             store.display()
         );
         let tty = std::io::stderr().is_terminal() && !quiet;
-        let live = {
+        // The live line, on a terminal only.
+        let live = tty.then(|| {
             let stats = stats.clone();
             tokio::spawn(async move {
                 let mut last = [0u64; 3];
-                let mut last_services = Vec::new();
+                let mut last_services = BTreeMap::new();
                 let mut t = Instant::now();
                 let mut tick = tokio::time::interval(Duration::from_secs(1));
                 tick.tick().await;
@@ -157,15 +150,13 @@ pub fn receive(a: &ReceiveArgs, store: Option<&std::path::Path>, quiet: bool) ->
                     tick.tick().await;
                     let line = live_line(&stats, &mut last, &mut last_services, t.elapsed().as_secs_f64().max(1e-3));
                     t = Instant::now();
-                    if tty {
-                        say_raw!("\r\x1b[2K{line}");
-                    }
+                    say_raw!("\r\x1b[2K{line}");
                 }
             })
-        };
+        });
         stopped().await;
-        live.abort();
-        if tty {
+        if let Some(live) = live {
+            live.abort();
             say_raw!("\r\x1b[2K");
         }
         say!("stopping: answering what is in flight, then converting what is pending…");
