@@ -61,7 +61,25 @@ pub fn python() -> String {
     std::env::var("PYTHON").unwrap_or_else(|_| "python3".into())
 }
 
+/// A port free now, below the kernel's ephemeral range: a port the kernel handed out for
+/// `bind(0)` can be taken by any outgoing connection before the peer binds it, one below the
+/// range only by another bind. Each call tries the next port from a start that differs per
+/// process, so test binaries running in parallel rarely try the same one.
 pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse::<u32>().ok()))
+        .unwrap_or(32768);
+    let (first, span) = (10_000u32, low.saturating_sub(10_000).max(1000));
+    let base = (std::process::id().wrapping_mul(2_654_435_761) ^ rand_suffix() as u32) % span;
+    for _ in 0..span {
+        let port = first + (base + NEXT.fetch_add(1, Ordering::Relaxed)) % span;
+        if TcpListener::bind(("127.0.0.1", port as u16)).is_ok() {
+            return port as u16;
+        }
+    }
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
@@ -109,9 +127,7 @@ impl Receiver {
     pub fn start(mode: &str) -> Receiver {
         let mut last = String::new();
         for _ in 0..5 {
-            let (a, b) = (TcpListener::bind("127.0.0.1:0").unwrap(), TcpListener::bind("127.0.0.1:0").unwrap());
-            let (grpc_port, http_port) = (a.local_addr().unwrap().port(), b.local_addr().unwrap().port());
-            drop((a, b));
+            let (grpc_port, http_port) = (free_port(), free_port());
             match Self::try_start_on(grpc_port, http_port, mode) {
                 Ok(r) => return r,
                 Err(e) => last = e,
@@ -199,31 +215,43 @@ fn walk(d: &Path) -> Vec<PathBuf> {
 }
 
 impl Rotel {
+    /// Starts on two free ports; when rotel exits before both are open (a port taken in
+    /// between), tries other ports, and fails with rotel's log after five tries.
     pub fn start() -> Rotel {
-        let (grpc_port, http_port) = (free_port(), free_port());
-        let dir = tempdir("rotel");
-        let child = Command::new(rotel_binary())
-            .args([
-                "start",
-                "--exporter",
-                "blackhole",
-                "--otlp-grpc-endpoint",
-                &format!("127.0.0.1:{grpc_port}"),
-                "--otlp-http-endpoint",
-                &format!("127.0.0.1:{http_port}"),
-                "--pid-file",
-                dir.join("rotel.pid").to_str().unwrap(),
-                "--log-file",
-                dir.join("rotel.log").to_str().unwrap(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start rotel-agent");
-        let r = Rotel { peer: Peer { child }, grpc_port, http_port, dir };
-        wait_port(grpc_port);
-        wait_port(http_port);
-        r
+        let mut last = String::new();
+        for _ in 0..5 {
+            let (grpc_port, http_port) = (free_port(), free_port());
+            let dir = tempdir("rotel");
+            let child = Command::new(rotel_binary())
+                .args([
+                    "start",
+                    "--exporter",
+                    "blackhole",
+                    "--otlp-grpc-endpoint",
+                    &format!("127.0.0.1:{grpc_port}"),
+                    "--otlp-http-endpoint",
+                    &format!("127.0.0.1:{http_port}"),
+                    "--pid-file",
+                    dir.join("rotel.pid").to_str().unwrap(),
+                    "--log-file",
+                    dir.join("rotel.log").to_str().unwrap(),
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start rotel-agent");
+            let mut r = Rotel { peer: Peer { child }, grpc_port, http_port, dir };
+            let mut exited = false;
+            wait_until("rotel to open its ports or exit", || {
+                exited = r.peer.child.try_wait().ok().flatten().is_some();
+                exited || [grpc_port, http_port].iter().all(|p| TcpStream::connect(("127.0.0.1", *p)).is_ok())
+            });
+            if !exited {
+                return r;
+            }
+            last = std::fs::read_to_string(r.dir.join("rotel.log")).unwrap_or_default();
+        }
+        panic!("rotel did not start; its log:\n{last}");
     }
 }
 
