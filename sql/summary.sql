@@ -29,3 +29,14 @@ WHERE e.StatusCode = 'Error'
   AND NOT EXISTS (SELECT 1 FROM spans c
                   WHERE c.TraceId = e.TraceId AND c.ParentSpanId = e.SpanId AND c.StatusCode = 'Error')
 GROUP BY type ORDER BY count DESC, type;
+
+-- Artifacts: the diffs written (each a new version of an artifact) and their review status,
+-- from the log records that carry them.
+CREATE OR REPLACE TEMP VIEW logs AS
+    SELECT * FROM read_parquet(coalesce(getvariable('store'), 'telemetry-store') || '/signal=logs/*/*/*.parquet', hive_partitioning = true);
+SELECT
+    count(*) AS created,
+    count(*) FILTER (WHERE coalesce(LogAttributes['artifact.review.status'], 'pending') NOT IN ('approved', 'rejected')) AS pending_review,
+    count(*) FILTER (WHERE LogAttributes['artifact.review.status'] = 'approved') AS approved,
+    count(*) FILTER (WHERE LogAttributes['artifact.review.status'] = 'rejected') AS rejected
+FROM logs WHERE map_contains(LogAttributes, 'artifact.path');

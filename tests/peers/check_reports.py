@@ -5,7 +5,8 @@ usage: check_reports.py OUTPUT_DIR STORE REPORTS_DIR
 - OUTPUT_DIR: a run's output folder (traces.jsonl: OTLP/JSON lines, read here with json).
 - STORE: the store the run was imported into (read here with DuckDB, another engine).
 - REPORTS_DIR: summary.json, slow.json, error_rate.json, agent.json (and agent.txt holding the
-  agent's name) — the reports' --format json output.
+  agent's name), flows.json, errors.json, cost.json, activity.json, artifacts.json, trace.json —
+  the reports' --format json output.
 
 Checks that the store holds exactly the spans of traces.jsonl (ids, names, services, times,
 status, promoted agent and error type), that the shipped sql/*.sql queries run on it, and that
@@ -101,7 +102,7 @@ def check(what, ok, **detail):
 
 # The daily summary.
 summary = json.loads((reports / "summary.json").read_text())["dailySummary"]
-_, overview, by_agent, errors = sql("summary")
+_, overview, by_agent, errors, _, artifacts = sql("summary")
 runs, success, avg, workflows = overview[0]
 o = summary["overview"]
 check("totalRuns", o["totalRuns"] == runs, ours=o["totalRuns"], duckdb=runs)
@@ -125,6 +126,27 @@ check("error spans", summary["errors"]["errorSpans"] == n_error_spans, ours=summ
       duckdb=n_error_spans)
 check("errors byType", [[e["type"], e["count"]] for e in summary["errors"]["byType"]] == [list(r) for r in errors],
       ours=summary["errors"]["byType"], duckdb=errors)
+
+created, pending, approved, rejected = artifacts[0]
+ours = summary["artifacts"]
+check("artifacts", [ours["created"], ours["pendingReview"], ours["approved"], ours["rejected"]] ==
+      [created, pending, approved, rejected], ours=ours, duckdb=artifacts[0])
+check("artifacts were written", created > 0, created=created)
+
+# Artifact history: the shipped query's rows, newest first, for the sections' pattern.
+history = json.loads((reports / "artifacts.json").read_text())
+con.execute(f"SET VARIABLE artifact = '{history['pattern']}'")
+(rows,) = sql("artifact_history")
+check("artifact diffs", history["diffs"] == len(rows), ours=history["diffs"], duckdb=len(rows))
+ours = [(d["artifact"]["path"], int(d["changes"]["previousVersion"].rsplit(".v", 1)[1]), d["agentId"],
+         d["diff"]["addedLines"], d["diff"]["removedLines"], ", ".join(d["diff"]["changedSections"]),
+         d["review"]["status"], d["runId"], d["traceId"]) for d in history["history"]]
+theirs = [tuple(r[1:]) for r in rows[:len(ours)]]
+check("artifact history", ours == theirs, ours=ours[:3], duckdb=theirs[:3])
+pend = con.execute(f"SELECT count(*) FROM {spans.replace('traces', 'logs')} WHERE map_contains(LogAttributes, 'artifact.path') "
+                   f"AND coalesce(LogAttributes['artifact.review.status'], 'pending') = 'pending'").fetchone()[0]
+act = json.loads((reports / "activity.json").read_text())
+check("pending review", act["pendingReview"] == pend, ours=act["pendingReview"], duckdb=pend)
 
 # Slow operations.
 slow = json.loads((reports / "slow.json").read_text())["operations"]

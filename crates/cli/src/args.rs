@@ -382,6 +382,17 @@ pub enum ReportCommand {
         #[arg(long, default_value_t = 10)]
         limit: usize,
     },
+    /// Artifact diffs (the paper-writing workflow's `artifactDiff` records): with a path,
+    /// its version history, newest first; without, every artifact with its latest version
+    /// and review status.
+    Artifacts {
+        /// An artifact's path, or a pattern where `*` stands for any characters
+        /// (`'output-drafts/sections/*'`).
+        path: Option<String>,
+        /// At most this many diffs of the history.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
     /// LLM tokens and their cost in USD, by model and by agent.
     Cost {
         /// Take the prices of this scenario's `pricing:` (see `list`; with --scenarios-dir,

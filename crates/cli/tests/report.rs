@@ -69,6 +69,8 @@ fn reports_agree_with_duckdb_over_the_same_parquet_files() {
     report(&["errors", "--limit", "25"], "errors.json");
     report(&["cost"], "cost.json");
     report(&["activity"], "activity.json");
+    let history = report(&["artifacts", "output-drafts/sections/*", "--limit", "30"], "artifacts.json");
+    assert_eq!(history["history"].as_array().unwrap().len(), 30, "{history}");
     // A trace with a few levels: the first write_paper run's, by its workflow id.
     let workflow = first_workflow(&out.join("traces.jsonl"));
     let t = report(&["trace", &workflow], "trace.json");

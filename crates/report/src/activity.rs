@@ -1,7 +1,8 @@
 //! `report activity`: what the system is doing — runs in progress (traces with spans stored
 //! but no root span yet: spans leave when they end, so a run's root arrives last), the latest
-//! runs that finished (their root span: workflow, agent or service, status, duration), and the
-//! latest warnings (log records of severity WARN to below ERROR).
+//! runs that finished (their root span: workflow, agent or service, status, duration), the
+//! artifacts pending review, and the latest warnings (log records of severity WARN to below
+//! ERROR).
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -74,6 +75,14 @@ pub fn report(root: &Path, f: &Filter, limit: usize) -> Result<Report, ReportErr
         });
     })?;
 
+    let (pending_total, pending) = crate::artifacts::pending(root, f, limit)?;
+    let mut p = Section::new(
+        format!("Pending review: {pending_total} artifact diffs (latest {})", pending.len()),
+        &["changed", "artifact", "agent", "diff", "trace"],
+    );
+    for d in &pending {
+        p.row(vec![time(d.time), d.path.clone(), d.agent.clone(), d.summary(), d.trace.clone()]);
+    }
     let mut a = Section::new(
         format!("In progress: {in_progress} runs (spans stored, root not yet)"),
         &["since", "trace", "service", "spans so far"],
@@ -100,8 +109,12 @@ pub fn report(root: &Path, f: &Filter, limit: usize) -> Result<Report, ReportErr
         "recent": recent.items.iter().map(|(t, (trace, what, svc, status, d))| json!({
             "start": time(*t), "traceId": trace, "workflow": what, "service": svc, "status": status, "duration": *d as f64 / 1e9,
         })).collect::<Vec<_>>(),
+        "pendingReview": pending_total,
+        "latestPendingReview": pending.iter().map(|d| json!({
+            "artifact": d.path, "agent": d.agent, "changedAt": time(d.time), "diff": d.summary(), "traceId": d.trace,
+        })).collect::<Vec<_>>(),
         "warnings": warn_total,
         "latestWarnings": warnings.items.iter().map(|(t, x)| json!({"time": time(*t), "traceId": x[0], "service": x[1], "message": x[2]})).collect::<Vec<_>>(),
     });
-    Ok(Report { title: "Activity".into(), sections: vec![a, r, w], json })
+    Ok(Report { title: "Activity".into(), sections: vec![a, r, p, w], json })
 }

@@ -1,10 +1,11 @@
 //! Reports of telemetry-simulator over a store of Parquet files (or the files of a run):
 //! the daily summary, one agent, slow operations, error rates per window, recent errors,
-//! one trace as a waterfall, message flows, LLM cost, activity. Each streams the
+//! one trace as a waterfall, message flows, LLM cost, artifacts, activity. Each streams the
 //! columns it needs in flat memory; percentiles come from a DDSketch (relative error ≤ 1 %).
 
 pub mod activity;
 pub mod agent;
+pub mod artifacts;
 pub mod cost;
 pub mod error_rate;
 pub mod errors;

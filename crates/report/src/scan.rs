@@ -9,6 +9,7 @@ use parquet::column::reader::{ColumnReader, ColumnReaderImpl};
 use parquet::data_type::{ByteArray, DataType};
 use parquet::file::reader::{FileReader, RowGroupReader, SerializedFileReader};
 use tsim_store::Table;
+use tsim_store::columns::Kind;
 
 use crate::ReportError;
 
@@ -80,6 +81,16 @@ pub enum Column {
         /// Per row, whether it has a value; empty when the column is required.
         valid: Vec<bool>,
     },
+    /// Maps of strings: row `i`'s entries are `keys[starts[i]..starts[i + 1]]` and the
+    /// values at the same places.
+    Map {
+        /// Where each row's entries start, one more than rows.
+        starts: Vec<usize>,
+        /// Every row's keys, one after another.
+        keys: Vec<ByteArray>,
+        /// The values of those keys.
+        values: Vec<ByteArray>,
+    },
 }
 
 impl Column {
@@ -107,6 +118,16 @@ impl Column {
     /// Whether row `i` holds exactly `s`.
     pub fn is(&self, i: usize, s: &str) -> bool {
         self.bytes(i) == Some(s.as_bytes())
+    }
+
+    /// The value of `key` in row `i`'s map.
+    pub fn get(&self, i: usize, key: &str) -> Option<&str> {
+        match self {
+            Column::Map { starts, keys, values } => (starts[i]..starts[i + 1])
+                .find(|&e| keys[e].data() == key.as_bytes())
+                .and_then(|e| std::str::from_utf8(values[e].data()).ok()),
+            _ => None,
+        }
     }
 }
 
@@ -159,6 +180,41 @@ fn spread<V, O>(values: Vec<V>, def: &[i16], optional: bool, conv: impl Fn(V) ->
     def.iter().map(|d| if *d > 0 { it.next().map(&conv) } else { None }).collect()
 }
 
+/// A map leaf's values with their definition and repetition levels.
+type MapLeaf = (Vec<ByteArray>, Vec<i16>, Vec<i16>);
+
+/// Reads a `MAP<STRING, STRING>` column (its key leaf, then its value leaf): a new row starts
+/// at repetition level 0, and an entry is there when the definition level is 1.
+fn read_map(rg: &dyn RowGroupReader, leaf: usize, rows: usize) -> Result<Column, ReportError> {
+    let leaf_values = |leaf: usize| -> Result<MapLeaf, ReportError> {
+        let ColumnReader::ByteArrayColumnReader(mut r) = rg.get_column_reader(leaf)? else {
+            return Err(ReportError::NoColumn(format!("leaf {leaf}")));
+        };
+        let (mut values, mut def, mut rep) = (Vec::new(), Vec::new(), Vec::new());
+        let mut records = 0;
+        while records < rows {
+            let (n, _, _) = r.read_records(rows - records, Some(&mut def), Some(&mut rep), &mut values)?;
+            if n == 0 {
+                break;
+            }
+            records += n;
+        }
+        Ok((values, def, rep))
+    };
+    let (keys, def, rep) = leaf_values(leaf)?;
+    let (values, _, _) = leaf_values(leaf + 1)?;
+    let mut starts = Vec::with_capacity(rows + 1);
+    let mut entry = 0;
+    for (d, r) in def.iter().zip(&rep) {
+        if *r == 0 {
+            starts.push(entry);
+        }
+        entry += usize::from(*d > 0);
+    }
+    starts.push(entry);
+    Ok(Column::Map { starts, keys, values })
+}
+
 fn read_column(rg: &dyn RowGroupReader, leaf: usize, rows: usize, optional: bool) -> Result<Column, ReportError> {
     Ok(match rg.get_column_reader(leaf)? {
         ColumnReader::Int64ColumnReader(r) => {
@@ -208,15 +264,16 @@ pub fn scan_file(
     let mut leaves = Vec::new();
     for n in names {
         let leaf = table.leaf(n).ok_or_else(|| ReportError::NoColumn((*n).to_owned()))?;
-        let optional = table.columns()[table.column(n).unwrap_or(0)].optional;
-        leaves.push((leaf, optional));
+        let col = &table.columns()[table.column(n).unwrap_or(0)];
+        leaves.push((leaf, col.optional, col.kind == Kind::Map));
     }
     for g in 0..reader.num_row_groups() {
         let rg = reader.get_row_group(g).map_err(pq)?;
         let rows = usize::try_from(rg.metadata().num_rows()).unwrap_or(0);
         let mut cols = Vec::with_capacity(leaves.len());
-        for &(leaf, optional) in &leaves {
-            cols.push(read_column(&*rg, leaf, rows, optional).map_err(|e| match e {
+        for &(leaf, optional, map) in &leaves {
+            let col = if map { read_map(&*rg, leaf, rows) } else { read_column(&*rg, leaf, rows, optional) };
+            cols.push(col.map_err(|e| match e {
                 ReportError::Parquet { source, .. } => pq(source),
                 e => e,
             })?);

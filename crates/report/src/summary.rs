@@ -1,6 +1,7 @@
 //! `report summary`: the daily summary of the paper-writing workflow's observability spec —
 //! runs (traces: their root spans), success rate, average duration, active workflows; per
-//! agent runs, success rate, average and p95 duration; errors by type.
+//! agent runs, success rate, average and p95 duration; errors by type; artifacts created,
+//! pending review, approved and rejected.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -45,6 +46,8 @@ pub struct Summary {
     pub first: Option<i64>,
     /// Last span start seen.
     pub last: Option<i64>,
+    /// Artifact diffs by review status.
+    pub artifacts: crate::artifacts::Counts,
 }
 
 impl Summary {
@@ -122,6 +125,7 @@ pub fn compute(root: &Path, f: &Filter) -> Result<Summary, ReportError> {
         s.merge(p);
     }
     s.origins();
+    s.artifacts = crate::artifacts::counts(root, f)?;
     Ok(s)
 }
 
@@ -164,6 +168,11 @@ pub fn report(root: &Path, f: &Filter) -> Result<Report, ReportError> {
     for (t, n) in &types {
         errors.row(vec![(*t).clone(), n.to_string()]);
     }
+    let a = s.artifacts;
+    let mut artifacts = Section::new(format!("Artifacts: {} diffs written", a.created), &["review", "count"]);
+    artifacts.row(vec!["pending".into(), a.pending.to_string()]);
+    artifacts.row(vec!["approved".into(), a.approved.to_string()]);
+    artifacts.row(vec!["rejected".into(), a.rejected.to_string()]);
     let json = json!({
         "dailySummary": {
             "date": date,
@@ -187,7 +196,13 @@ pub fn report(root: &Path, f: &Filter) -> Result<Report, ReportError> {
                 "errorSpans": s.error_spans,
                 "byType": types.iter().map(|(t, n)| json!({"type": t, "count": n})).collect::<Vec<_>>(),
             },
+            "artifacts": {
+                "created": a.created,
+                "pendingReview": a.pending,
+                "approved": a.approved,
+                "rejected": a.rejected,
+            },
         }
     });
-    Ok(Report { title: format!("Daily summary {date}"), sections: vec![overview, by_agent, errors], json })
+    Ok(Report { title: format!("Daily summary {date}"), sections: vec![overview, by_agent, errors, artifacts], json })
 }

@@ -279,6 +279,8 @@ pub fn logs(req: &ExportLogsServiceRequest, sink: &mut impl Sink) -> u64 {
                 r.str(first(&sets[..1], AGENT_KEYS));
                 r.str(first(&sets[..1], ERROR_KEYS));
                 r.str(tenant(&sets));
+                r.str(first(&sets[..1], &["artifact.path"]));
+                r.str(first(&sets[..1], &["artifact.review.status"]));
                 n += 1;
             }
         }

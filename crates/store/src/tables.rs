@@ -121,6 +121,8 @@ pub const LOGS: &[Col] = &[
     Col::optional("AgentName", Str),
     Col::optional("ErrorType", Str),
     Col::optional("TenantId", Str),
+    Col::optional("ArtifactPath", Str),
+    Col::optional("ReviewStatus", Str),
 ];
 
 /// Columns of `otel_metrics`: one row per data point, of every metric type (the ClickHouse

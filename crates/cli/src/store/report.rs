@@ -107,6 +107,9 @@ pub fn report(cmd: &ReportCommand, a: &ReportArgs, g: &crate::args::Global) -> R
         ReportCommand::Trace { id } => tsim_report::trace::report(&root, &filter, id)?,
         ReportCommand::Flows { limit } => tsim_report::flows::report(&root, &filter, *limit)?,
         ReportCommand::Activity { limit } => tsim_report::activity::report(&root, &filter, *limit)?,
+        ReportCommand::Artifacts { path, limit } => {
+            tsim_report::artifacts::report(&root, &filter, path.as_deref(), *limit)?
+        }
         ReportCommand::Cost { pricing } => tsim_report::cost::report(&root, &filter, &prices(pricing.as_deref(), g)?)?,
         ReportCommand::ErrorRate { window, above } => {
             tsim_report::error_rate::report(&root, &filter, window.saturating_mul(1_000_000), *above)?

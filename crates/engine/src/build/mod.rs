@@ -70,6 +70,8 @@ pub(crate) struct SpanNode {
     pub attempt: bool,
     /// It failed because a child failed (the exception bubbled up to it).
     pub failed_by_child: bool,
+    /// Which copy of its node it is (`{copy_index}`).
+    pub copy_index: u64,
 }
 
 /// How a span ended, for [`Builder::finish`].
@@ -189,7 +191,7 @@ impl<'e> Builder<'e, '_> {
     pub(super) fn node(&mut self, ni: u32, parent_id: [u8; 8], forced: bool, copy_index: u64) -> (Sub, u64, bool) {
         let n = &self.nodes[ni as usize];
         let ev_start = idx(self.out.events.len());
-        let node = SpanNode { node: ni, attempt: false, failed_by_child: false };
+        let node = SpanNode { node: ni, attempt: false, failed_by_child: false, copy_index };
         let (span_idx, span_id) = self.open_span(&n.name, parent_id, n, node);
         // A policy decision is taken before the work; a deny can fail the span.
         let mut denied = false;
@@ -259,7 +261,7 @@ impl<'e> Builder<'e, '_> {
         copy_index: u64,
     ) -> (Sub, u64) {
         let ev_start = idx(self.out.events.len());
-        let node = SpanNode { node: ni, attempt: true, failed_by_child: false };
+        let node = SpanNode { node: ni, attempt: true, failed_by_child: false, copy_index };
         let (span_idx, span_id) = self.open_span(&n.attempt_name, parent_id, n, node);
         let (dur, _) = self.body(n, span_id, failed, n.latency.as_ref());
         self.finish(span_idx, n, Ending { failed, dur, copy_index, attempt: Some(k), denied: false, from_child: None });

@@ -17,7 +17,7 @@ impl<'e> Builder<'e, '_> {
     /// exception. Sorted by time (stable), as a log file would have them.
     pub(super) fn logs(&mut self) {
         for i in 0..self.out.spans.len() {
-            let SpanNode { node: ni, attempt, failed_by_child: inherited } = self.span_nodes[i];
+            let SpanNode { node: ni, attempt, failed_by_child: inherited, .. } = self.span_nodes[i];
             let n = &self.nodes[ni as usize];
             let span = self.out.spans[i];
             let failed = span.status == StatusCode::Error;
@@ -146,13 +146,13 @@ impl<'e> Builder<'e, '_> {
     /// `artifact_diffs.jsonl`), as a log record with `log_type: artifact_diff`.
     pub(super) fn artifact_records(&mut self) {
         for si in 0..self.out.spans.len() {
-            let SpanNode { node: ni, attempt, .. } = self.span_nodes[si];
+            let SpanNode { node: ni, attempt, copy_index, .. } = self.span_nodes[si];
             let Some(a) = &self.nodes[ni as usize].artifact else { continue };
             if attempt || !chance(&mut self.rng, a.probability) {
                 continue;
             }
             let span = self.out.spans[si];
-            let path = self.render_name(&a.path, si, 0);
+            let path = self.render_name(&a.path, si, copy_index);
             let added = i64_sat(a.added.sample(&mut self.rng).round());
             let removed = i64_sat(a.removed.sample(&mut self.rng).round());
             let review: &'e str = &a.review[pick(&mut self.rng, &a.review_cum)];
