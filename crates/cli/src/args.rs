@@ -91,6 +91,17 @@ pub struct Global {
     )]
     pub openinference: bool,
 
+    /// Name each resource's scenario in the resource attribute `telemetry_simulator.scenario`
+    /// (real telemetry has no such attribute; `report --scenario` filters on it).
+    #[arg(
+        help_heading = "Data (scenarios, seed, time, tenants)",
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "TELEMETRY_SIMULATOR_MARK_SCENARIO"
+    )]
+    pub mark_scenario: bool,
+
     /// Prefix that replaces `vendor.` in span types and attribute keys (also from
     /// TELEMETRY_SIMULATOR_VENDOR_NAME or VENDOR when TELEMETRY_SIMULATOR_ATTR_PREFIX is unset).
     #[arg(
@@ -331,6 +342,10 @@ pub struct ReportArgs {
     /// Only this tenant (`tenant.id`, or `PREFIX.tenant.id`).
     #[arg(long, global = true, value_name = "ID")]
     pub tenant: Option<String>,
+    /// Only this scenario: data of runs made with --mark-scenario (the resource attribute
+    /// `telemetry_simulator.scenario`).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub scenario: Option<String>,
     /// table (aligned, for a terminal), json, or markdown.
     #[arg(long, global = true, value_name = "FORMAT", default_value = "table", value_parser = ["table", "json", "markdown"])]
     pub format: String,

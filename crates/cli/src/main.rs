@@ -238,6 +238,7 @@ fn execute(
             .map_err(|e| usage_error!("OTEL_RESOURCE_ATTRIBUTES: {e}"))?
             .unwrap_or_default(),
         openinference: g.openinference,
+        mark_scenario: g.mark_scenario,
         no_records: !signals.contains(&Signal::Logs),
         round_robin: each_once,
         schema_url: g.resource_schema_url.clone().filter(|s| !s.is_empty()),

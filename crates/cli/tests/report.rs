@@ -7,7 +7,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{bin, python, repo, run, sim, tempdir};
+use common::{START, bin, python, repo, run, sim, tempdir};
 
 /// The `workflow.id` of the first span that has one.
 fn first_workflow(traces: &std::path::Path) -> String {
@@ -263,4 +263,57 @@ fn the_taskpilot_demos_read_as_their_guide_says() {
     let cost =
         |m: &str| c["byModel"].as_array().unwrap().iter().find(|x| x["model"] == m).unwrap()["cost"].as_f64().unwrap();
     assert!((cost("gpt-4o") - 5.0).abs() < 1e-9 && (cost("gpt-4o-mini") - 1.0).abs() < 1e-9, "{c}");
+}
+
+/// `--scenario` counts only what a run with --mark-scenario says came from that scenario:
+/// the scenarios' runs add up to all runs, and each report narrows the same way.
+#[test]
+fn the_scenario_filter_splits_a_mixed_run() {
+    let dir = tempdir("report-scenario");
+    let store = dir.join("store");
+    let r = run(&[
+        "--mark-scenario",
+        "--store",
+        store.to_str().unwrap(),
+        "--seed",
+        "5",
+        "--start-time",
+        START,
+        "-q",
+        "run",
+        "--count",
+        "400",
+        "--interval",
+        "50ms",
+    ]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let summary = |extra: &[&str]| {
+        let mut a = vec!["report", "summary", "--store", store.to_str().unwrap(), "--format", "json"];
+        a.extend_from_slice(extra);
+        let v: serde_json::Value = serde_json::from_slice(&sim(&a).stdout).unwrap();
+        v["dailySummary"].clone()
+    };
+    let all = summary(&[]);
+    let total = all["overview"]["totalRuns"].as_u64().unwrap();
+    let list = String::from_utf8_lossy(&sim(&["list"]).stdout).into_owned();
+    let names: Vec<&str> =
+        list.lines().filter(|l| l.starts_with("  ")).filter_map(|l| l.split_whitespace().next()).collect();
+    assert!(names.len() >= 10, "{list}");
+    let (mut runs, mut errors, mut with_runs) = (0, 0, 0);
+    for name in &names {
+        let s = summary(&["--scenario", name]);
+        let n = s["overview"]["totalRuns"].as_u64().unwrap();
+        runs += n;
+        errors += s["errors"]["errorSpans"].as_u64().unwrap();
+        with_runs += usize::from(n > 0);
+        if *name == "write_paper" {
+            assert!(s["artifacts"]["created"].as_u64().unwrap() > 0, "{s}");
+        } else {
+            assert_eq!(s["artifacts"]["created"], 0, "{name}: {s}");
+        }
+    }
+    assert_eq!(runs, total, "the scenarios' runs add up to all runs");
+    assert_eq!(errors, all["errors"]["errorSpans"].as_u64().unwrap());
+    assert!(with_runs >= 8, "{with_runs} scenarios had runs");
+    assert_eq!(summary(&["--scenario", "no_such_scenario"])["overview"]["totalRuns"], 0);
 }

@@ -53,6 +53,8 @@ pub struct EngineConfig {
     pub resource_attributes: Vec<(String, String)>,
     /// Add OpenInference attributes (`openinference.span.kind`, `llm.*`) to GenAI spans.
     pub openinference: bool,
+    /// Name each resource's scenario in [`tsim_model::SCENARIO_KEY`].
+    pub mark_scenario: bool,
     /// Build no log records (decisions, artifacts, logs): the run exports no logs. Spans
     /// are the same either way (records are drawn after them).
     pub no_records: bool,
@@ -157,6 +159,9 @@ impl Engine {
                 }
                 if let Some(tenant) = tenants.get(t) {
                     set(&mut attrs, &cfg.tenant_key, OwnedValue::Str(tenant.to_string()));
+                }
+                if cfg.mark_scenario {
+                    set(&mut attrs, tsim_model::SCENARIO_KEY, OwnedValue::Str(s.name.clone()));
                 }
                 resources.list.push(Resource { attrs });
             }

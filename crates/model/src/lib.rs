@@ -32,6 +32,10 @@ pub mod text;
 pub mod time;
 mod trace;
 
+/// The resource attribute that names a resource's scenario, when a run is asked to
+/// (`--mark-scenario`); the store promotes it to the `Scenario` column.
+pub const SCENARIO_KEY: &str = "telemetry_simulator.scenario";
+
 pub use trace::{
     AnyValue, Event, KeyValue, LogRecord, OwnedValue, Resource, ResourceBatches, Resources, Scope, Span, SpanKind,
     StatusCode, Text, TraceBuf,

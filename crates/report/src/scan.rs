@@ -1,6 +1,6 @@
 //! Reading a store table back, column by column: the files of the partitions a time range
-//! touches, each row group's requested columns as vectors, rows filtered by time, service
-//! and tenant.
+//! touches, each row group's requested columns as vectors, rows filtered by time, service,
+//! tenant and scenario.
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -22,8 +22,11 @@ pub struct Filter {
     pub until: Option<u64>,
     /// Only this service (`ServiceName`).
     pub service: Option<String>,
-    /// Only this tenant (`TenantId`, spans only).
+    /// Only this tenant (`TenantId`; spans and log records).
     pub tenant: Option<String>,
+    /// Only this scenario (`Scenario`: the resource attribute `telemetry_simulator.scenario`
+    /// of a run with `--mark-scenario`; spans and log records).
+    pub scenario: Option<String>,
 }
 
 const HOUR_NS: u64 = 3_600_000_000_000;
@@ -293,14 +296,21 @@ fn filtered_file(
     each: &mut dyn FnMut(&Batch, usize),
 ) -> Result<(), ReportError> {
     let time_col = if table == Table::Metrics { "TimeUnix" } else { "Timestamp" };
-    let tenant = if table == Table::Metrics { None } else { f.tenant.as_deref() };
+    // Columns whose value a row must equal. Metric points have no tenant or scenario column.
+    let mut wanted: Vec<(&str, &str)> = Vec::new();
+    if let Some(s) = &f.service {
+        wanted.push(("ServiceName", s));
+    }
+    if table != Table::Metrics {
+        if let Some(t) = &f.tenant {
+            wanted.push(("TenantId", t));
+        }
+        if let Some(s) = &f.scenario {
+            wanted.push(("Scenario", s));
+        }
+    }
     let mut all: Vec<&str> = vec![time_col];
-    if f.service.is_some() {
-        all.push("ServiceName");
-    }
-    if tenant.is_some() {
-        all.push("TenantId");
-    }
+    all.extend(wanted.iter().map(|w| w.0));
     let own = all.len();
     all.extend_from_slice(names);
     scan_file(file, table, &all, |mut cols, rows| {
@@ -310,25 +320,16 @@ fn filtered_file(
             Some(Column::Int(v)) => v.into_iter().map(|t| t.unwrap_or(0)).collect(),
             _ => vec![0; rows],
         };
-        let service = f.service.as_ref().and_then(|_| filter.next());
-        let tenant_col = tenant.and_then(|_| filter.next());
+        let checks: Vec<(Column, &str)> = filter.zip(wanted.iter().map(|w| w.1)).collect();
         let b = Batch { rows, time, cols: report };
         for i in 0..rows {
             let t = b.time[i].cast_unsigned();
             if f.since.is_some_and(|s| t < s) || f.until.is_some_and(|u| t >= u) {
                 continue;
             }
-            if let (Some(want), Some(c)) = (&f.service, &service)
-                && !c.is(i, want)
-            {
-                continue;
+            if checks.iter().all(|(c, want)| c.is(i, want)) {
+                each(&b, i);
             }
-            if let (Some(want), Some(c)) = (tenant, &tenant_col)
-                && !c.is(i, want)
-            {
-                continue;
-            }
-            each(&b, i);
         }
         Ok(())
     })

@@ -238,6 +238,7 @@ pub fn spans(req: &ExportTraceServiceRequest, sink: &mut impl Sink) -> u64 {
                 r.str(first(&sets, &["workflow.name", "workflowName", "workflow_name"]));
                 r.str(tenant(&sets));
                 r.str(first(&sets[..1], COMPONENT_KEYS));
+                r.str(first(&sets[1..], &[tsim_model::SCENARIO_KEY]));
                 n += 1;
             }
         }
@@ -279,6 +280,7 @@ pub fn logs(req: &ExportLogsServiceRequest, sink: &mut impl Sink) -> u64 {
                 r.str(first(&sets[..1], AGENT_KEYS));
                 r.str(first(&sets[..1], ERROR_KEYS));
                 r.str(tenant(&sets));
+                r.str(first(&sets[1..], &[tsim_model::SCENARIO_KEY]));
                 r.str(first(&sets[..1], &["artifact.path"]));
                 r.str(first(&sets[..1], &["artifact.review.status"]));
                 n += 1;

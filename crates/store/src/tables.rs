@@ -97,6 +97,7 @@ pub const SPANS: &[Col] = &[
     Col::optional("WorkflowName", Str),
     Col::optional("TenantId", Str),
     Col::optional("Component", Str),
+    Col::optional("Scenario", Str),
 ];
 
 /// Columns of `otel_logs`: one row per log record.
@@ -121,6 +122,7 @@ pub const LOGS: &[Col] = &[
     Col::optional("AgentName", Str),
     Col::optional("ErrorType", Str),
     Col::optional("TenantId", Str),
+    Col::optional("Scenario", Str),
     Col::optional("ArtifactPath", Str),
     Col::optional("ReviewStatus", Str),
 ];

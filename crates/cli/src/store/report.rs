@@ -73,6 +73,7 @@ pub fn report(cmd: &ReportCommand, a: &ReportArgs, g: &crate::args::Global) -> R
         until: when("--until", &a.until)?,
         service: a.service.clone(),
         tenant: a.tenant.clone(),
+        scenario: a.scenario.clone(),
     };
     let format = match a.format.as_str() {
         "json" => Format::Json,
