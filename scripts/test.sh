@@ -10,11 +10,12 @@ echo "==> installing test peers (pip: $(grep -v '^#' tests/requirements.txt | tr
 "$PYTHON" -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt 2>&1 | grep -v -i "running pip as the 'root' user" || true
 "$PYTHON" -c "import grpc, opentelemetry.proto, rotel, otel_collector" || { echo "python test peers are missing" >&2; exit 1; }
 
-if ! command -v prometheus > /dev/null || ! command -v promtool > /dev/null || ! command -v victoria-metrics > /dev/null; then
-    echo "==> installing prometheus, promtool and victoria-metrics (apt)"
+if ! command -v prometheus > /dev/null || ! command -v promtool > /dev/null || ! command -v victoria-metrics > /dev/null \
+    || ! command -v chromium > /dev/null; then
+    echo "==> installing prometheus, promtool, victoria-metrics and chromium (apt)"
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus victoria-metrics > /dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus victoria-metrics chromium > /dev/null
 fi
 
 echo "==> cargo fmt --check"

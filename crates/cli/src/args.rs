@@ -346,8 +346,9 @@ pub struct ReportArgs {
     /// `telemetry_simulator.scenario`).
     #[arg(long, global = true, value_name = "NAME")]
     pub scenario: Option<String>,
-    /// table (aligned, for a terminal), json, or markdown.
-    #[arg(long, global = true, value_name = "FORMAT", default_value = "table", value_parser = ["table", "json", "markdown"])]
+    /// table (aligned, for a terminal), json, markdown, or html (one self-contained page with
+    /// charts; for `summary`, with the error rate, cost and flows too).
+    #[arg(long, global = true, value_name = "FORMAT", default_value = "table", value_parser = ["table", "json", "markdown", "html"])]
     pub format: String,
 }
 

@@ -317,3 +317,64 @@ fn the_scenario_filter_splits_a_mixed_run() {
     assert!(with_runs >= 8, "{with_runs} scenarios had runs");
     assert_eq!(summary(&["--scenario", "no_such_scenario"])["overview"]["totalRuns"], 0);
 }
+
+/// The HTML page opened in headless Chromium: one file that fetches nothing, its four charts
+/// drawn with data and visible in a screenshot; the same run gives the same bytes; a page
+/// over no data is caught by the same check.
+#[test]
+fn the_html_page_shows_its_charts_in_chromium() {
+    let dir = tempdir("report-html");
+    let store = dir.join("store");
+    let r = run(&[
+        "--store",
+        store.to_str().unwrap(),
+        "--seed",
+        "8",
+        "--start-time",
+        START,
+        "-q",
+        "run",
+        "--count",
+        "300",
+        "--rate",
+        "1",
+    ]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let page = |extra: &[&str], name: &str| {
+        let mut a = vec!["report", "summary", "--store", store.to_str().unwrap(), "--format", "html"];
+        a.extend_from_slice(extra);
+        let html = sim(&a).stdout;
+        let path = dir.join(name);
+        std::fs::write(&path, &html).unwrap();
+        (path, html)
+    };
+    let (path, html) = page(&[], "summary.html");
+    assert_eq!(page(&[], "again.html").1, html, "the same store gives the same page");
+    let text = String::from_utf8_lossy(&html);
+    assert!(text.starts_with("<!DOCTYPE html>") && text.contains("<table>"), "{}", &text[..200.min(text.len())]);
+    let check = |path: &std::path::Path, out: &str| {
+        let out = dir.join(out);
+        std::fs::create_dir_all(&out).unwrap();
+        let o = Command::new(python())
+            .arg(repo().join("tests/peers/check_html.py"))
+            .args([path, &out])
+            .args([
+                "Latency distribution per agent",
+                "Error rate per 300 s window",
+                "Cost by model",
+                "Flow frequencies",
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        (serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap(), out)
+    };
+    let (v, out) = check(&path, "shot");
+    assert_eq!(v["problems"], serde_json::json!([]), "{v}");
+    assert!(out.join("page.png").is_file());
+    // Nothing to draw: the same check says so.
+    let (empty, _) = page(&["--scenario", "no_such_scenario"], "empty.html");
+    let (v, _) = check(&empty, "shot-empty");
+    let problems = v["problems"].to_string();
+    assert!(problems.contains("chart without data"), "{v}");
+}

@@ -116,5 +116,5 @@ pub fn report(root: &Path, f: &Filter, limit: usize) -> Result<Report, ReportErr
         "warnings": warn_total,
         "latestWarnings": warnings.items.iter().map(|(t, x)| json!({"time": time(*t), "traceId": x[0], "service": x[1], "message": x[2]})).collect::<Vec<_>>(),
     });
-    Ok(Report { title: "Activity".into(), sections: vec![a, r, p, w], json })
+    Ok(Report { title: "Activity".into(), sections: vec![a, r, p, w], json, charts: Vec::new() })
 }

@@ -65,5 +65,13 @@ pub fn report(root: &Path, f: &Filter, agent: &str) -> Result<Report, ReportErro
         "errors": {"total": d.errors, "byType": types.iter().map(|(t, n)| json!({"type": t, "count": n})).collect::<Vec<_>>()},
         "latest": latest.items.iter().map(|(t, (trace, dur, status))| json!({"start": time(*t), "traceId": trace, "duration": *dur as f64 / 1e9, "status": status})).collect::<Vec<_>>(),
     });
-    Ok(Report { title: format!("Agent {agent}"), sections: vec![stats, errors, recent], json })
+    Ok(Report {
+        title: format!("Agent {agent}"),
+        sections: vec![stats, errors, recent],
+        json,
+        charts: vec![crate::Chart::Quantiles {
+            title: format!("Latency distribution of {agent}"),
+            series: vec![(agent.to_owned(), d.percentiles())],
+        }],
+    })
 }

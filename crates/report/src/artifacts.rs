@@ -256,7 +256,7 @@ fn history(root: &Path, f: &Filter, pattern: &str, limit: usize) -> Result<Repor
         "diffs": total,
         "history": latest.items.iter().map(|(_, d)| d.json()).collect::<Vec<_>>(),
     });
-    Ok(Report { title: format!("Artifact history: {pattern}"), sections: vec![s], json })
+    Ok(Report { title: format!("Artifact history: {pattern}"), sections: vec![s], json, charts: Vec::new() })
 }
 
 fn list(root: &Path, f: &Filter) -> Result<Report, ReportError> {
@@ -310,7 +310,7 @@ fn list(root: &Path, f: &Filter) -> Result<Report, ReportError> {
             "status": a.latest.2,
         })).collect::<Vec<_>>(),
     });
-    Ok(Report { title: "Artifacts".into(), sections: vec![s], json })
+    Ok(Report { title: "Artifacts".into(), sections: vec![s], json, charts: Vec::new() })
 }
 
 #[cfg(test)]

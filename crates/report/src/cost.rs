@@ -133,5 +133,11 @@ pub fn report(root: &Path, f: &Filter, prices: &[Price]) -> Result<Report, Repor
         "unpricedTokens": unpriced,
         "pricesPerMillion": prices.iter().map(|p| json!({"model": p.model, "input": p.input, "output": p.output})).collect::<Vec<_>>(),
     });
-    Ok(Report { title: "LLM cost".into(), sections, json })
+    let bars = |title: &str, v: &[(&str, Usage)]| crate::Chart::Bars {
+        title: title.to_owned(),
+        x_label: "USD".into(),
+        bars: v.iter().map(|(k, u)| ((*k).to_owned(), u.usd)).collect(),
+    };
+    let charts = vec![bars("Cost by model", &models), bars("Cost by agent", &agents)];
+    Ok(Report { title: "LLM cost".into(), sections, json, charts })
 }

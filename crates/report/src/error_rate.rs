@@ -31,6 +31,20 @@ pub fn report(root: &Path, f: &Filter, window_ns: u64, above: Option<f64>) -> Re
         e.1 += u64::from(b.cols[0].is(i, "Error"));
     })?;
     let rate = |(n, e): (u64, u64)| if n == 0 { 0.0 } else { e as f64 * 100.0 / n as f64 };
+    // The chart: every window of each service, the busiest services first.
+    let mut series: Vec<(u64, crate::chart::Series<i64>)> = by_service
+        .iter()
+        .map(|(svc, ws)| {
+            let spans = ws.values().map(|v| v.0).sum();
+            (spans, (svc.clone(), ws.iter().map(|(t, v)| (t.cast_signed(), rate(*v))).collect()))
+        })
+        .collect();
+    series.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.0.cmp(&b.1.0)));
+    let chart = crate::Chart::TimeLines {
+        title: format!("Error rate per {} s window", window_ns / 1_000_000_000),
+        y_label: "error rate %".into(),
+        series: series.into_iter().map(|(_, s)| s).collect(),
+    };
     let mut w: Vec<((u64, String), (u64, u64))> =
         by_service.into_iter().flat_map(|(svc, ws)| ws.into_iter().map(move |(t, v)| ((t, svc.clone()), v))).collect();
     w.sort_by(|a, b| a.0.cmp(&b.0));
@@ -56,5 +70,5 @@ pub fn report(root: &Path, f: &Filter, window_ns: u64, above: Option<f64>) -> Re
             "window": time(start.cast_signed()), "service": svc, "spans": v.0, "errors": v.1, "errorRate": rate(*v),
         })).collect::<Vec<_>>(),
     });
-    Ok(Report { title: "Error rate".into(), sections: vec![s], json })
+    Ok(Report { title: "Error rate".into(), sections: vec![s], json, charts: vec![chart] })
 }

@@ -76,5 +76,5 @@ pub fn report(root: &Path, f: &Filter, limit: usize) -> Result<Report, ReportErr
             "time": time(*t), "traceId": r[0], "spanId": r[1], "service": r[2], "severity": r[3], "message": r[4],
         })).collect::<Vec<_>>(),
     });
-    Ok(Report { title: "Recent errors".into(), sections: vec![a, l], json })
+    Ok(Report { title: "Recent errors".into(), sections: vec![a, l], json, charts: Vec::new() })
 }

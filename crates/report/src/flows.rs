@@ -63,5 +63,10 @@ pub fn report(root: &Path, f: &Filter, limit: usize) -> Result<Report, ReportErr
         "traces": total,
         "flows": list.iter().map(|(_, steps, n, avg)| json!({"path": steps, "traces": n, "avgDuration": avg})).collect::<Vec<_>>(),
     });
-    Ok(Report { title: "Message flows".into(), sections: vec![s], json })
+    let chart = crate::Chart::Bars {
+        title: "Flow frequencies".into(),
+        x_label: "traces".into(),
+        bars: list.iter().map(|(p, _, n, _)| (p.clone(), *n as f64)).collect(),
+    };
+    Ok(Report { title: "Message flows".into(), sections: vec![s], json, charts: vec![chart] })
 }

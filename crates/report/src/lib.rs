@@ -6,6 +6,7 @@
 pub mod activity;
 pub mod agent;
 pub mod artifacts;
+pub mod chart;
 pub mod cost;
 pub mod error_rate;
 pub mod errors;
@@ -19,6 +20,7 @@ pub mod trace;
 
 use std::path::PathBuf;
 
+pub use chart::Chart;
 pub use render::{Format, Report, Section};
 pub use scan::Filter;
 

@@ -1,7 +1,10 @@
-//! A report's result and how it is shown: aligned tables for a terminal, Markdown, or JSON
-//! (the report's own document, whose fields the README documents).
+//! A report's result and how it is shown: aligned tables for a terminal, Markdown, JSON (the
+//! report's own document, whose fields the README documents), or one self-contained HTML
+//! page with the tables and the report's charts.
 
 use std::fmt::Write as _;
+
+use crate::chart::Chart;
 
 /// How to show a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,6 +15,8 @@ pub enum Format {
     Markdown,
     /// The report's JSON document.
     Json,
+    /// One HTML page: charts (inline SVG) and tables, nothing fetched from elsewhere.
+    Html,
 }
 
 /// A titled table of a report.
@@ -46,6 +51,8 @@ pub struct Report {
     pub sections: Vec<Section>,
     /// Its JSON document.
     pub json: serde_json::Value,
+    /// Its charts (drawn only in the HTML form).
+    pub charts: Vec<Chart>,
 }
 
 fn numeric(s: &str) -> bool {
@@ -64,6 +71,7 @@ impl Report {
             }
             Format::Table => self.table(),
             Format::Markdown => self.markdown(),
+            Format::Html => self.html(),
         }
     }
 
@@ -107,6 +115,64 @@ impl Report {
         out
     }
 
+    /// Another report's tables and charts after these (one page of several reports).
+    pub fn append(&mut self, other: Report) {
+        self.charts.extend(other.charts);
+        self.sections.extend(other.sections.into_iter().map(|mut s| {
+            s.title = format!("{}: {}", other.title, s.title);
+            s
+        }));
+    }
+
+    fn html(&self) -> String {
+        let mut out = String::from("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+        let _ = writeln!(out, "<title>{}</title>", esc(&self.title));
+        out.push_str(concat!(
+            "<meta name=\"generator\" content=\"telemetry-simulator\">\n<style>\n",
+            "body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}\n",
+            "h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em}\n",
+            "table{border-collapse:collapse;font-size:13px;margin:6px 0}\n",
+            "th,td{border-bottom:1px solid #ddd;padding:3px 10px;text-align:left;white-space:nowrap}\n",
+            "td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f4f4f4}\n",
+            "figure{margin:12px 0}figure svg{max-width:100%;height:auto;border:1px solid #eee}\n",
+            "</style>\n</head>\n<body>\n"
+        ));
+        let _ = writeln!(out, "<h1>{}</h1>", esc(&self.title));
+        for c in &self.charts {
+            let _ = writeln!(
+                out,
+                "<figure class=\"chart\" data-title=\"{}\" data-empty=\"{}\">",
+                esc(c.title()),
+                c.is_empty()
+            );
+            out.push_str(&c.svg());
+            out.push_str("\n</figure>\n");
+        }
+        for s in &self.sections {
+            let _ = writeln!(out, "<h2>{}</h2>", esc(&s.title));
+            if s.rows.is_empty() {
+                out.push_str("<p>(none)</p>\n");
+                continue;
+            }
+            out.push_str("<table>\n<tr>");
+            for h in &s.headers {
+                let _ = write!(out, "<th>{}</th>", esc(h));
+            }
+            out.push_str("</tr>\n");
+            for r in &s.rows {
+                out.push_str("<tr>");
+                for (i, c) in r.iter().enumerate() {
+                    let class = if i > 0 && numeric(c) { " class=\"n\"" } else { "" };
+                    let _ = write!(out, "<td{class}>{}</td>", esc(c));
+                }
+                out.push_str("</tr>\n");
+            }
+            out.push_str("</table>\n");
+        }
+        out.push_str("</body>\n</html>\n");
+        out
+    }
+
     fn markdown(&self) -> String {
         let mut out = format!("# {}\n", self.title);
         for s in &self.sections {
@@ -133,6 +199,22 @@ impl Report {
         }
         out
     }
+}
+
+/// Text made safe inside HTML elements and attribute values.
+fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            c => o.push(c),
+        }
+    }
+    o
 }
 
 /// Seconds, shown to the millisecond.

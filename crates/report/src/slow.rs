@@ -51,5 +51,5 @@ pub fn report(root: &Path, f: &Filter, threshold_ns: u64, limit: usize) -> Resul
             "agent": who, "operation": op, "avgDuration": d.mean_s(), "maxDuration": d.max_s(), "count": d.count,
         })).collect::<Vec<_>>(),
     });
-    Ok(Report { title: "Slow operations".into(), sections: vec![s], json })
+    Ok(Report { title: "Slow operations".into(), sections: vec![s], json, charts: Vec::new() })
 }

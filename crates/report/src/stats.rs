@@ -65,6 +65,15 @@ impl Durations {
         self.sketch.quantile(q).ok().flatten().unwrap_or(0.0)
     }
 
+    /// The distribution as (percentile, seconds) points from the 1st to the 99.9th
+    /// percentile, for a chart.
+    pub fn percentiles(&self) -> Vec<(f64, f64)> {
+        if self.count == 0 {
+            return Vec::new();
+        }
+        (1..=99).map(f64::from).chain([99.5, 99.9]).map(|p| (p, self.quantile_s(p / 100.0))).collect()
+    }
+
     /// Longest duration in seconds.
     pub fn max_s(&self) -> f64 {
         self.max_ns as f64 / 1e9

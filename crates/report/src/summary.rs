@@ -204,5 +204,14 @@ pub fn report(root: &Path, f: &Filter) -> Result<Report, ReportError> {
             },
         }
     });
-    Ok(Report { title: format!("Daily summary {date}"), sections: vec![overview, by_agent, errors, artifacts], json })
+    let latency = crate::Chart::Quantiles {
+        title: "Latency distribution per agent".into(),
+        series: agents.iter().map(|(a, d)| ((*a).clone(), d.percentiles())).collect(),
+    };
+    Ok(Report {
+        title: format!("Daily summary {date}"),
+        sections: vec![overview, by_agent, errors, artifacts],
+        json,
+        charts: vec![latency],
+    })
 }

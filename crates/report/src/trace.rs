@@ -137,7 +137,7 @@ pub fn report(root: &Path, f: &Filter, id: &str) -> Result<Report, ReportError> 
     if sections.is_empty() {
         sections.push(Section::new(format!("No trace or workflow {id}"), &["span"]));
     }
-    Ok(Report { title: format!("Trace {id}"), sections, json: json!({"id": id, "traces": docs}) })
+    Ok(Report { title: format!("Trace {id}"), sections, json: json!({"id": id, "traces": docs}), charts: Vec::new() })
 }
 
 #[cfg(test)]

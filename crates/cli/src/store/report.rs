@@ -10,6 +10,11 @@ use tsim_report::{Filter, Format};
 use crate::args::{ReportArgs, ReportCommand, parse_duration_ms};
 use crate::resolve::parse_time;
 
+/// The error-rate window of the HTML summary page.
+const FIVE_MINUTES_MS: u64 = 300_000;
+/// Flows on the HTML summary page.
+const HTML_FLOWS: usize = 15;
+
 /// A time flag: RFC 3339, or a duration before now.
 fn when(flag: &str, s: &Option<String>) -> Result<Option<u64>> {
     let Some(s) = s else { return Ok(None) };
@@ -78,6 +83,7 @@ pub fn report(cmd: &ReportCommand, a: &ReportArgs, g: &crate::args::Global) -> R
     let format = match a.format.as_str() {
         "json" => Format::Json,
         "markdown" => Format::Markdown,
+        "html" => Format::Html,
         _ => Format::Table,
     };
     let mut _temp = None;
@@ -98,7 +104,7 @@ pub fn report(cmd: &ReportCommand, a: &ReportArgs, g: &crate::args::Global) -> R
             source.display()
         );
     };
-    let r = match cmd {
+    let mut r = match cmd {
         ReportCommand::Summary => tsim_report::summary::report(&root, &filter)?,
         ReportCommand::Agent { name } => tsim_report::agent::report(&root, &filter, name)?,
         ReportCommand::Slow { threshold, limit } => {
@@ -116,6 +122,14 @@ pub fn report(cmd: &ReportCommand, a: &ReportArgs, g: &crate::args::Global) -> R
             tsim_report::error_rate::report(&root, &filter, window.saturating_mul(1_000_000), *above)?
         }
     };
+    if format == Format::Html && matches!(cmd, ReportCommand::Summary) {
+        // The page of the day: the summary with the error rate over time, the cost by model
+        // and the flows.
+        // (The error rate's chart only: its table has a row per window and service.)
+        r.charts.extend(tsim_report::error_rate::report(&root, &filter, FIVE_MINUTES_MS * 1_000_000, None)?.charts);
+        r.append(tsim_report::cost::report(&root, &filter, &prices(None, g)?)?);
+        r.append(tsim_report::flows::report(&root, &filter, HTML_FLOWS)?);
+    }
     out!("{}", r.render(format).trim_end());
     Ok(ExitCode::SUCCESS)
 }
