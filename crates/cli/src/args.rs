@@ -267,6 +267,16 @@ pub struct Global {
     #[arg(help_heading = "Report", long, global = true, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
 
+    /// Write what regenerates this run exactly (seed, times, data flags, scenario files with
+    /// their SHA-256) and what it generated, as JSON, for `verify`. For `verify`: the manifest
+    /// to read.
+    #[arg(help_heading = "Report", long, global = true, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+
+    /// Stop after this many traces (what `verify` uses to regenerate a run that stopped early).
+    #[arg(long, global = true, hide = true, value_name = "N")]
+    pub stop_after: Option<u64>,
+
     /// No progress bar and no summary (errors are still printed).
     #[arg(help_heading = "Report", long, short, global = true)]
     pub quiet: bool,
@@ -316,6 +326,14 @@ pub enum Command {
     Receive {
         #[command(flatten)]
         args: crate::store::receive::ReceiveArgs,
+    },
+    /// Check what a pipeline did to a run: regenerate it from its --manifest and compare with
+    /// the --store it arrived in (missing, duplicated, unexpected, altered, sampled). Exit 0:
+    /// identical; 4: differences; 1: an error.
+    Verify {
+        /// table (aligned, for a terminal), json, or markdown.
+        #[arg(long, value_name = "FORMAT", default_value = "table", value_parser = ["table", "json", "markdown"])]
+        format: String,
     },
     /// Load OTLP/JSON lines (the simulator's traces.jsonl, logs.jsonl, metrics.jsonl, or any
     /// OTLP/JSON lines file) into a store of Parquet files.

@@ -46,6 +46,7 @@ mod compat;
 mod human;
 mod list;
 mod live;
+mod manifest;
 mod outputs;
 mod pipeline;
 mod resolve;
@@ -100,6 +101,7 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     compat::fill_from_env(&mut cli.global, &matches);
+    manifest::capture(&Cli::command(), &matches);
     match real_main(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -140,6 +142,7 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
         Command::List => list::list(&load_catalog(&g)?),
         Command::Receive { args } => store::receive::receive(&args, g.outputs.store.store.as_deref(), g.quiet),
         Command::Report { report, with } => store::report::report(&report, &with, &g),
+        Command::Verify { format } => store::verify::verify(&g, &format),
         Command::Import { paths } => store::import::import(&paths, g.outputs.store.store.as_deref(), g.quiet),
         Command::Validate { paths, show } => validate::validate(&paths, &g, schema.as_ref(), &show),
         Command::Scenario { name, run } => {
@@ -264,10 +267,17 @@ fn execute(
         None if end_ns.is_some() || run.follow => None,
         None => Some(repeat_count.unwrap_or(DEFAULT_COUNT)),
     };
+    // What the run would make; the stop (verify's regeneration of a run that stopped early)
+    // only ends it sooner.
+    let planned = count;
+    let count = match (count, g.stop_after) {
+        (Some(c), Some(s)) => Some(c.min(s)),
+        (c, s) => c.or(s),
+    };
     if !rate.is_finite() && count.is_none() {
         usage!("a run bounded by time (--duration, --end, --backfill, --follow) needs --rate or an --interval above 0");
     }
-    let expected_all = match (count, end_ns) {
+    let expected_all = match (planned, end_ns) {
         (Some(c), Some(e)) => Some(c.min(schedule.expected_before(e))),
         (Some(c), None) => Some(c),
         (None, Some(e)) => Some(schedule.expected_before(e)),
@@ -352,6 +362,27 @@ fn execute(
     if let Some(path) = &g.summary_json {
         let json = summary::to_json(&report, seed, &rfc3339_exact(start), &replay);
         std::fs::write(path, format!("{json:#}\n")).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &g.manifest {
+        let points = report.sinks.iter().filter(|k| k.signal == Signal::Metrics).map(|k| k.generated).max();
+        manifest::write(
+            path,
+            manifest::RunFacts {
+                seed,
+                start: rfc3339_exact(start),
+                end: end.map(rfc3339_exact),
+                shard: (shards > 1).then_some((shard_index, shards)),
+                scenarios_dirs: &g.scenarios_dir,
+                schema_path: g.schema_path.as_deref(),
+                interrupted: report.interrupted,
+                counts: manifest::Counts {
+                    traces: report.traces,
+                    spans: report.spans,
+                    log_records: report.logs,
+                    metric_points: points.unwrap_or(0),
+                },
+            },
+        )?;
     }
     let dropped = report.sinks.iter().any(|k| k.counts_for_exit && !k.dropped.is_empty());
     Ok(if report.interrupted {

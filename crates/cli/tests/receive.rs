@@ -8,59 +8,9 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-use common::{START, bin, free_port, interrupt, python, repo, sim, tempdir, wait_output, wait_port, wait_until};
-
-/// Our receiver, on two free ports, killed on drop if still running.
-struct Ours {
-    child: Option<Child>,
-    grpc: u16,
-    http: u16,
-}
-
-impl Ours {
-    fn start(store: &Path, env: &[(&str, &str)]) -> Ours {
-        Self::start_on(store, free_port(), free_port(), env)
-    }
-
-    fn start_on(store: &Path, grpc: u16, http: u16, env: &[(&str, &str)]) -> Ours {
-        let child = Command::new(bin())
-            .args(["receive", "--store", store.to_str().unwrap(), "--flush-interval", "1s"])
-            .args(["--grpc-listen", &format!("127.0.0.1:{grpc}"), "--http-listen", &format!("127.0.0.1:{http}")])
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        wait_port(grpc);
-        wait_port(http);
-        Ours { child: Some(child), grpc, http }
-    }
-
-    /// Ctrl-C, and what it printed.
-    fn stop(mut self) -> Output {
-        let child = self.child.take().unwrap();
-        interrupt(&child);
-        wait_output(child)
-    }
-
-    /// SIGKILL: no chance to clean up.
-    fn kill(mut self) {
-        let mut child = self.child.take().unwrap();
-        child.kill().unwrap();
-        child.wait().unwrap();
-    }
-}
-
-impl Drop for Ours {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
+use common::{OurReceiver, START, bin, free_port, python, repo, sim, tempdir, wait_until};
 
 type SpanRow = (String, String, String, String, u64, u64, String);
 
@@ -119,7 +69,7 @@ fn sent(traces: &Path) -> Vec<SpanRow> {
 fn what_is_acknowledged_is_stored_once_over_every_protocol_and_from_the_sdk() {
     let dir = tempdir("receive");
     let store = dir.join("store");
-    let r = Ours::start(&store, &[]);
+    let r = OurReceiver::start(&store, &[]);
     let grpc = format!("http://127.0.0.1:{}", r.grpc);
     let http = format!("http://127.0.0.1:{}", r.http);
     let mut want = Vec::new();
@@ -206,7 +156,7 @@ fn bad_requests_get_the_collectors_answers_and_change_nothing() {
     let dir = tempdir("receive-hostile");
     let store = dir.join("store");
     let token = "s3cret-t0ken";
-    let r = Ours::start(&store, &[("TELEMETRY_SIMULATOR_RECEIVE_TOKEN", token)]);
+    let r = OurReceiver::start(&store, &[("TELEMETRY_SIMULATOR_RECEIVE_TOKEN", token)]);
     let out = Command::new(python())
         .arg(repo().join("tests/peers/hostile.py"))
         .args([r.grpc.to_string(), r.http.to_string(), token.to_owned()])
@@ -268,7 +218,7 @@ fn a_sigkill_at_any_moment_loses_nothing_acknowledged_and_stores_nothing_twice()
         .unwrap();
     let count = |p: &PathBuf| std::fs::read_to_string(p).map(|s| s.lines().count()).unwrap_or(0);
     for round in 0..4 {
-        let r = Ours::start_on(&store, grpc, http, &[]);
+        let r = OurReceiver::start_on(&store, grpc, http, &[]);
         // Kill it while requests are arriving: after some more were acknowledged.
         let before = count(&acked);
         wait_until(&format!("round {round}: acknowledgements"), || count(&acked) >= before + 20 + round * 7);
@@ -277,7 +227,7 @@ fn a_sigkill_at_any_moment_loses_nothing_acknowledged_and_stores_nothing_twice()
     let _ = sender.kill();
     let _ = sender.wait();
     // A last start converts what the killed runs left in the log; a clean stop.
-    let out = Ours::start_on(&store, grpc, http, &[]).stop();
+    let out = OurReceiver::start_on(&store, grpc, http, &[]).stop();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     let (spans, dups) = stored(&store);

@@ -17,6 +17,7 @@ pub mod slow;
 pub mod stats;
 pub mod summary;
 pub mod trace;
+pub mod verify;
 
 use std::path::PathBuf;
 

@@ -105,6 +105,14 @@ impl Column {
         }
     }
 
+    /// The float of row `i`.
+    pub fn float(&self, i: usize) -> Option<f64> {
+        match self {
+            Column::Float(v) => v[i],
+            _ => None,
+        }
+    }
+
     /// The bytes of row `i`'s string.
     pub fn bytes(&self, i: usize) -> Option<&[u8]> {
         match self {

@@ -41,13 +41,26 @@ fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
-            let found: Vec<_> = ["traces.jsonl", "logs.jsonl", "metrics.jsonl"]
+            let mut found: Vec<_> = ["traces.jsonl", "logs.jsonl", "metrics.jsonl"]
                 .iter()
                 .map(|n| p.join(n))
                 .filter(|f| f.is_file())
                 .collect();
             if found.is_empty() {
-                bail!("{}: no traces.jsonl, logs.jsonl or metrics.jsonl in this folder", p.display());
+                // Another writer's folder (the collector's file exporter): every JSON lines file.
+                let rd = std::fs::read_dir(p).with_context(|| format!("{}", p.display()))?;
+                found = rd
+                    .filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|f| f.is_file() && f.extension().is_some_and(|x| x == "json" || x == "jsonl"))
+                    .collect();
+                found.sort();
+            }
+            if found.is_empty() {
+                bail!(
+                    "{}: no traces.jsonl, logs.jsonl, metrics.jsonl or other *.json / *.jsonl file in this folder",
+                    p.display()
+                );
             }
             out.extend(found);
         } else if p.is_file() {

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use tsim_report::{Filter, Format};
 
 use crate::args::{ReportArgs, ReportCommand, parse_duration_ms};
@@ -24,11 +24,6 @@ fn when(flag: &str, s: &Option<String>) -> Result<Option<u64>> {
         return Ok(Some(now.saturating_sub(ms.saturating_mul(1_000_000))));
     }
     parse_time(flag, s).map(Some)
-}
-
-/// Whether `dir` is a store (as opposed to an output folder of the simulator).
-fn is_store(dir: &Path) -> bool {
-    dir.join("wal").is_dir() || ["traces", "logs", "metrics"].iter().any(|s| dir.join(format!("signal={s}")).is_dir())
 }
 
 /// The prices of `report cost`: the example prices, with a scenario's `pricing:` over them.
@@ -54,20 +49,11 @@ fn prices(scenario: Option<&str>, g: &crate::args::Global) -> Result<Vec<tsim_re
     Ok(prices)
 }
 
-/// A temporary store, removed when dropped.
-struct TempStore(PathBuf);
-
-impl Drop for TempStore {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// The default source: ./telemetry-store when it is a store, else ./telemetry-out (a run's
 /// default output folder).
 fn default_source() -> PathBuf {
     let store = PathBuf::from(super::DEFAULT_STORE);
-    if is_store(&store) { store } else { PathBuf::from("telemetry-out") }
+    if super::is_store(&store) { store } else { PathBuf::from("telemetry-out") }
 }
 
 /// Runs a report.
@@ -86,24 +72,7 @@ pub fn report(cmd: &ReportCommand, a: &ReportArgs, g: &crate::args::Global) -> R
         "html" => Format::Html,
         _ => Format::Table,
     };
-    let mut _temp = None;
-    let root: PathBuf = if is_store(&source) {
-        source.clone()
-    } else if source.join("traces.jsonl").is_file() || source.join("logs.jsonl").is_file() {
-        let dir = std::env::temp_dir().join(format!("telemetry-simulator-report-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let t = TempStore(dir.clone());
-        super::import::load(std::slice::from_ref(&source), &dir)
-            .with_context(|| format!("reading the run's files in {}", source.display()))?;
-        _temp = Some(t);
-        dir
-    } else {
-        usage!(
-            "--store {}: neither a store nor a run's output folder (no signal=… folders, no traces.jsonl); \
-             `telemetry-simulator import DIR --store STORE` makes one",
-            source.display()
-        );
-    };
+    let (root, _temp) = super::open_source(&source)?;
     let mut r = match cmd {
         ReportCommand::Summary => tsim_report::summary::report(&root, &filter)?,
         ReportCommand::Agent { name } => tsim_report::agent::report(&root, &filter, name)?,

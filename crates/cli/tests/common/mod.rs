@@ -255,6 +255,56 @@ impl Rotel {
     }
 }
 
+/// Our receiver, on two free ports, killed on drop if still running.
+pub struct OurReceiver {
+    child: Option<Child>,
+    pub grpc: u16,
+    pub http: u16,
+}
+
+impl OurReceiver {
+    pub fn start(store: &Path, env: &[(&str, &str)]) -> OurReceiver {
+        Self::start_on(store, free_port(), free_port(), env)
+    }
+
+    pub fn start_on(store: &Path, grpc: u16, http: u16, env: &[(&str, &str)]) -> OurReceiver {
+        let child = Command::new(bin())
+            .args(["receive", "--store", store.to_str().unwrap(), "--flush-interval", "1s"])
+            .args(["--grpc-listen", &format!("127.0.0.1:{grpc}"), "--http-listen", &format!("127.0.0.1:{http}")])
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_port(grpc);
+        wait_port(http);
+        OurReceiver { child: Some(child), grpc, http }
+    }
+
+    /// Ctrl-C, and what it printed.
+    pub fn stop(mut self) -> Output {
+        let child = self.child.take().unwrap();
+        interrupt(&child);
+        wait_output(child)
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub fn kill(mut self) {
+        let mut child = self.child.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}
+
+impl Drop for OurReceiver {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 /// A finished simulator run.
 pub struct Run {
     pub out: Output,

@@ -1,0 +1,165 @@
+//! `verify`: a run sent through a pipeline, regenerated from its manifest and compared with
+//! what arrived — identical over every protocol into our receiver; and on files a script
+//! tampered with, exactly the numbers the script counts.
+#![allow(clippy::unwrap_used)] // a test fails loudly where its assumption breaks
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{OurReceiver, START, bin, python, repo, run, tempdir};
+
+/// `verify` over `store`, its exit status and JSON.
+fn verify(manifest: &Path, store: &Path) -> (i32, serde_json::Value) {
+    let out = Command::new(bin())
+        .args([
+            "verify",
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "--store",
+            store.to_str().unwrap(),
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    });
+    (out.status.code().unwrap_or(-1), v)
+}
+
+fn n(v: &serde_json::Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
+}
+
+#[test]
+fn a_run_through_our_receiver_verifies_identical_over_every_protocol() {
+    for protocol in ["grpc", "http/protobuf", "http/json"] {
+        let dir = tempdir("verify-identical");
+        let store = dir.join("store");
+        let manifest = dir.join("run.json");
+        let r = OurReceiver::start(&store, &[]);
+        let url = if protocol == "grpc" {
+            format!("http://127.0.0.1:{}", r.grpc)
+        } else {
+            format!("http://127.0.0.1:{}", r.http)
+        };
+        // A mixed run in the past: it goes at CPU speed, in span-end order.
+        let sent = run(&[
+            "--endpoint",
+            &url,
+            "--protocol",
+            protocol,
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "--seed",
+            "21",
+            "--start-time",
+            START,
+            "--tenants",
+            "t-1,t-2",
+            "-q",
+            "run",
+            "--count",
+            "120",
+            "--rate",
+            "20",
+        ]);
+        assert_eq!(sent.code(), 0, "{protocol}: {}", sent.stderr());
+        sent.assert_all_delivered();
+        let said = r.stop();
+        assert!(said.status.success(), "{}", String::from_utf8_lossy(&said.stderr));
+        let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+        assert_eq!(m["seed"], 21, "{m}");
+        assert!(m["args"].as_array().unwrap().iter().any(|a| a == "--tenants=t-1,t-2"), "{m}");
+        assert!(!m["args"].to_string().contains("127.0.0.1"), "delivery flags are not in the manifest: {m}");
+        let (code, v) = verify(&manifest, &store);
+        assert_eq!(code, 0, "{protocol}: {v}");
+        assert_eq!(v["verdict"], "identical", "{v}");
+        let t = &v["signals"]["traces"];
+        assert_eq!(n(&t["expected"]), n(&m["counts"]["spans"]), "{v}");
+        assert_eq!(t["delivered"], t["expected"], "{v}");
+        assert_eq!(n(&v["signals"]["logs"]["delivered"]), n(&m["counts"]["log_records"]), "{v}");
+        assert_eq!(n(&v["signals"]["metrics"]["delivered"]), n(&v["signals"]["metrics"]["expected"]), "{v}");
+        assert!(n(&v["signals"]["metrics"]["expected"]) > 0, "{v}");
+        assert_eq!(n(&t["sampling"]["traces"]["whole"]), 120, "{v}");
+    }
+}
+
+#[test]
+fn tampered_files_verify_with_the_tamperers_own_counts() {
+    let dir = tempdir("verify-tampered");
+    let out = dir.join("out");
+    let manifest = dir.join("run.json");
+    let sent = run(&[
+        "--output",
+        out.to_str().unwrap(),
+        "--manifest",
+        manifest.to_str().unwrap(),
+        "--seed",
+        "4",
+        "--start-time",
+        START,
+        "-q",
+        "run",
+        "--count",
+        "300",
+        "--rate",
+        "10",
+    ]);
+    assert_eq!(sent.code(), 0, "{}", sent.stderr());
+    // The untouched files verify identical (a folder of OTLP/JSON files, no receiver).
+    let (code, v) = verify(&manifest, &out);
+    assert_eq!((code, &v["verdict"]), (0, &serde_json::json!("identical")), "{v}");
+
+    let bad = dir.join("tampered");
+    let t = Command::new(python()).arg(repo().join("tests/peers/tamper.py")).args([&out, &bad]).output().unwrap();
+    assert!(t.status.success(), "{}", String::from_utf8_lossy(&t.stderr));
+    let did: serde_json::Value = serde_json::from_slice(&t.stdout).unwrap();
+    assert!(n(&did["dropped_attr"]) > 10 && !did["renamed"].as_object().unwrap().is_empty(), "{did}");
+    let (code, v) = verify(&manifest, &bad);
+    assert_eq!(code, 4, "{v}");
+    assert_eq!(v["verdict"], "differences");
+    let s = &v["signals"]["traces"];
+    assert_eq!(n(&s["expected"]), n(&did["spans"]), "{v}");
+    for k in ["missing", "duplicated", "unexpected"] {
+        assert_eq!(s[k], did[k], "{k}: {v}");
+    }
+    assert_eq!(n(&s["delivered"]), n(&did["spans"]) - n(&did["missing"]));
+    assert_eq!(s["altered"]["items"], did["altered"], "{v}");
+    assert_eq!(
+        s["altered"]["attributes"],
+        serde_json::json!([{"key": "gen_ai.request.model", "dropped": did["dropped_attr"], "added": 0, "changed": 0}]),
+        "only the stripped attribute: {v}"
+    );
+    assert_eq!(s["altered"]["resourceAttributes"], serde_json::json!([]), "{v}");
+    let renamed: Vec<(String, u64)> = s["altered"]["renamed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert_eq!(r["to"], "agent.run", "{r}");
+            (r["from"].as_str().unwrap().to_owned(), n(&r["spans"]))
+        })
+        .collect();
+    let mut want: Vec<(String, u64)> =
+        did["renamed"].as_object().unwrap().iter().map(|(k, c)| (k.clone(), n(c))).collect();
+    want.sort();
+    assert_eq!(renamed, want, "{v}");
+    assert_eq!(s["altered"]["fields"], serde_json::json!({}), "{v}");
+    assert_eq!(s["altered"]["timestampsShifted"]["items"], 0, "{v}");
+    let kept = &s["sampling"]["traces"];
+    assert_eq!(
+        (&kept["expected"], &kept["kept"], &kept["whole"]),
+        (&did["traces"], &did["kept"], &did["whole"]),
+        "{v}"
+    );
+    // Logs and metrics went through untouched.
+    for sig in ["logs", "metrics"] {
+        let x = &v["signals"][sig];
+        assert_eq!(x["delivered"], x["expected"], "{sig}: {v}");
+        assert_eq!(n(&x["missing"]) + n(&x["duplicated"]) + n(&x["unexpected"]) + n(&x["altered"]["items"]), 0, "{v}");
+    }
+}

@@ -1,0 +1,645 @@
+//! `verify`: what a pipeline did to a run's telemetry — the store of what the run generates
+//! (expected) joined with the store of what arrived (received) on the items' ids: spans by
+//! trace and span id, log records by trace, span and ordinal, metric points by series and
+//! time. Per signal: delivered, missing, duplicated, unexpected; per attribute key how many
+//! items had it dropped, added or changed; renamed spans, shifted timestamps; which traces
+//! were kept (whole or in part; error and slow traces apart). The join runs in passes over
+//! a share of the trace ids each, so memory holds one share of the expected items at a time.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
+use std::path::Path;
+
+use serde_json::json;
+use tsim_store::Table;
+
+use crate::scan::{Batch, Column, rows};
+use crate::stats::{Durations, Names};
+use crate::{Filter, Report, ReportError, Section};
+
+/// Expected items held at once (one pass).
+pub const PASS_ITEMS: u64 = 1_000_000;
+
+/// A stable 64-bit hash (SipHash with fixed keys: the same in every process).
+fn hash(b: &[u8]) -> u64 {
+    #[allow(deprecated)] // SipHasher's fixed keys are the point: stable across runs
+    let mut h = std::hash::SipHasher::new();
+    b.hash(&mut h);
+    h.finish()
+}
+
+/// An id's bytes as a number (up to 32 hex digits), 0 for an empty id.
+fn id128(hex: &[u8]) -> u128 {
+    hex.iter().take(32).fold(0u128, |h, c| h << 4 | u128::from((*c as char).to_digit(16).unwrap_or(0)))
+}
+
+/// A map column's entries of row `i` as (key id, value hash), sorted by key.
+fn entries(c: &Column, i: usize, keys: &mut Names) -> Vec<(u32, u64)> {
+    let Column::Map { starts, keys: k, values } = c else { return Vec::new() };
+    let mut v: Vec<(u32, u64)> = (starts[i]..starts[i + 1])
+        .map(|e| (keys.id(&String::from_utf8_lossy(k[e].data())), hash(values[e].data())))
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+/// Per attribute key: items that lost it, gained it, or had its value changed.
+#[derive(Debug, Default, Clone, Copy)]
+struct KeyDiff {
+    dropped: u64,
+    added: u64,
+    changed: u64,
+}
+
+/// Compares two sorted entry lists, adding per key to `out`; whether they differ.
+fn diff_entries(want: &[(u32, u64)], got: &[(u32, u64)], out: &mut HashMap<u32, KeyDiff>) -> bool {
+    let (mut i, mut j, mut differ) = (0, 0, false);
+    while i < want.len() || j < got.len() {
+        match (want.get(i), got.get(j)) {
+            (Some(a), Some(b)) if a.0 == b.0 => {
+                if a.1 != b.1 {
+                    out.entry(a.0).or_default().changed += 1;
+                    differ = true;
+                }
+                i += 1;
+                j += 1;
+            }
+            (Some(a), b) if b.is_none_or(|b| a.0 < b.0) => {
+                out.entry(a.0).or_default().dropped += 1;
+                differ = true;
+                i += 1;
+            }
+            (_, Some(b)) => {
+                out.entry(b.0).or_default().added += 1;
+                differ = true;
+                j += 1;
+            }
+            _ => break,
+        }
+    }
+    differ
+}
+
+/// Counts of one signal.
+#[derive(Debug, Default)]
+struct Tally {
+    expected: u64,
+    delivered: u64,
+    missing: u64,
+    duplicated: u64,
+    unexpected: u64,
+    altered: u64,
+    attrs: HashMap<u32, KeyDiff>,
+    resource: HashMap<u32, KeyDiff>,
+    /// Items whose time moved, and the largest move (ns).
+    shifted: u64,
+    max_shift: u64,
+    /// Other fields: name → count (status, kind, parent, duration, body, severity, value…).
+    fields: BTreeMap<&'static str, u64>,
+}
+
+impl Tally {
+    fn field(&mut self, name: &'static str) {
+        *self.fields.entry(name).or_default() += 1;
+    }
+
+    fn shift(&mut self, want: i64, got: i64) -> bool {
+        if want == got {
+            return false;
+        }
+        self.shifted += 1;
+        self.max_shift = self.max_shift.max(want.abs_diff(got));
+        true
+    }
+
+    fn differences(&self) -> u64 {
+        self.missing + self.duplicated + self.unexpected + self.altered
+    }
+}
+
+/// One expected span.
+struct Span {
+    trace: u128,
+    name: u32,
+    kind: u32,
+    service: u32,
+    status: u32,
+    parent: u64,
+    start: i64,
+    duration: i64,
+    attrs: Vec<(u32, u64)>,
+    resource: Vec<(u32, u64)>,
+    seen: u32,
+}
+
+/// Per trace: spans expected and delivered, and whether it failed or was slow.
+#[derive(Default)]
+struct TraceKept {
+    spans: u32,
+    delivered: u32,
+    error: bool,
+    root_ns: Option<i64>,
+}
+
+/// Which traces were kept, by kind.
+#[derive(Debug, Default, Clone, Copy)]
+struct Kept {
+    expected: u64,
+    kept: u64,
+    whole: u64,
+}
+
+impl Kept {
+    fn add(&mut self, t: &TraceKept) {
+        self.expected += 1;
+        self.kept += u64::from(t.delivered > 0);
+        self.whole += u64::from(t.delivered >= t.spans);
+    }
+
+    fn json(&self) -> serde_json::Value {
+        json!({
+            "expected": self.expected,
+            "kept": self.kept,
+            "whole": self.whole,
+            "partial": self.kept - self.whole,
+            "keptFraction": if self.expected == 0 { 0.0 } else { self.kept as f64 / self.expected as f64 },
+        })
+    }
+}
+
+/// Renamed spans: (expected name, received name) → count.
+type Renames = HashMap<(u32, u32), u64>;
+
+const SPAN_COLUMNS: [&str; 10] = [
+    "TraceId",
+    "SpanId",
+    "ParentSpanId",
+    "SpanName",
+    "SpanKind",
+    "ServiceName",
+    "Duration",
+    "StatusCode",
+    "SpanAttributes",
+    "ResourceAttributes",
+];
+
+struct SpanPass<'a> {
+    names: &'a mut Names,
+    keys: &'a mut Names,
+}
+
+impl SpanPass<'_> {
+    fn read(&mut self, b: &Batch, i: usize) -> ((u128, u64), Span) {
+        let c = |k: usize| &b.cols[k];
+        let s = |k: usize, n: &mut Names| n.id(c(k).str(i).unwrap_or(""));
+        let key = (id128(c(0).bytes(i).unwrap_or(b"")), id128(c(1).bytes(i).unwrap_or(b"")) as u64);
+        let span = Span {
+            trace: key.0,
+            name: s(3, self.names),
+            kind: s(4, self.names),
+            service: s(5, self.names),
+            status: s(7, self.names),
+            parent: id128(c(2).bytes(i).unwrap_or(b"")) as u64,
+            start: b.time(i),
+            duration: c(6).int(i).unwrap_or(0),
+            attrs: entries(c(8), i, self.keys),
+            resource: entries(c(9), i, self.keys),
+            seen: 0,
+        };
+        (key, span)
+    }
+}
+
+/// The shares of trace ids the join runs in, for `expected` items.
+fn passes(expected: u64) -> u64 {
+    expected.div_ceil(PASS_ITEMS).max(1)
+}
+
+fn in_pass(trace_hex: &[u8], pass: u64, of: u64) -> bool {
+    of == 1 || (id128(trace_hex) as u64) % of == pass
+}
+
+/// How many rows `table` holds under `root`.
+fn count(root: &Path, table: Table) -> Result<u64, ReportError> {
+    let mut n = 0;
+    rows(root, table, &Filter::default(), &[], |_, _| n += 1)?;
+    Ok(n)
+}
+
+/// What the span join found.
+struct SpanResult {
+    tally: Tally,
+    renames: Renames,
+    all: Kept,
+    errors: Kept,
+    slow: Kept,
+    slow_threshold_ns: u64,
+}
+
+fn spans(expected: &Path, received: &Path, names: &mut Names, keys: &mut Names) -> Result<SpanResult, ReportError> {
+    let f = Filter::default();
+    let total = count(expected, Table::Traces)?;
+    // Slow traces: a root span at or above the expected roots' 90th percentile.
+    let mut roots = Durations::default();
+    rows(expected, Table::Traces, &f, &["ParentSpanId", "Duration"], |b, i| {
+        if b.cols[0].bytes(i).is_none_or(<[u8]>::is_empty) {
+            roots.add(b.cols[1].int(i).unwrap_or(0).cast_unsigned(), false);
+        }
+    })?;
+    let slow_threshold_ns = (roots.quantile_s(0.9) * 1e9) as u64;
+    let mut r = SpanResult {
+        tally: Tally { expected: total, ..Tally::default() },
+        renames: Renames::new(),
+        all: Kept::default(),
+        errors: Kept::default(),
+        slow: Kept::default(),
+        slow_threshold_ns,
+    };
+    let of = passes(total);
+    let error = names.id("Error");
+    for pass in 0..of {
+        let mut want: HashMap<(u128, u64), Span> = HashMap::new();
+        let mut p = SpanPass { names, keys };
+        rows(expected, Table::Traces, &f, &SPAN_COLUMNS, |b, i| {
+            if in_pass(b.cols[0].bytes(i).unwrap_or(b""), pass, of) {
+                let (k, s) = p.read(b, i);
+                want.insert(k, s);
+            }
+        })?;
+        let t = &mut r.tally;
+        rows(received, Table::Traces, &f, &SPAN_COLUMNS, |b, i| {
+            if !in_pass(b.cols[0].bytes(i).unwrap_or(b""), pass, of) {
+                return;
+            }
+            let (k, got) = p.read(b, i);
+            let Some(w) = want.get_mut(&k) else {
+                t.unexpected += 1;
+                return;
+            };
+            w.seen += 1;
+            if w.seen > 1 {
+                t.duplicated += 1;
+                return;
+            }
+            t.delivered += 1;
+            let mut differ = false;
+            if w.name != got.name {
+                *r.renames.entry((w.name, got.name)).or_default() += 1;
+                differ = true;
+            }
+            differ |= t.shift(w.start, got.start);
+            for (field, same) in [
+                ("duration", w.duration == got.duration),
+                ("status", w.status == got.status),
+                ("kind", w.kind == got.kind),
+                ("parent", w.parent == got.parent),
+                ("service", w.service == got.service),
+            ] {
+                if !same {
+                    t.field(field);
+                    differ = true;
+                }
+            }
+            differ |= diff_entries(&w.attrs, &got.attrs, &mut t.attrs);
+            differ |= diff_entries(&w.resource, &got.resource, &mut t.resource);
+            t.altered += u64::from(differ);
+        })?;
+        let mut traces: HashMap<u128, TraceKept> = HashMap::new();
+        for s in want.values() {
+            t.missing += u64::from(s.seen == 0);
+            let e = traces.entry(s.trace).or_default();
+            e.spans += 1;
+            e.delivered += u32::from(s.seen > 0);
+            e.error |= s.status == error;
+            if s.parent == 0 {
+                e.root_ns = Some(s.duration);
+            }
+        }
+        for tr in traces.values() {
+            r.all.add(tr);
+            if tr.error {
+                r.errors.add(tr);
+            }
+            if tr.root_ns.is_some_and(|d| d.cast_unsigned() >= slow_threshold_ns) {
+                r.slow.add(tr);
+            }
+        }
+    }
+    Ok(r)
+}
+
+const LOG_COLUMNS: [&str; 8] =
+    ["TraceId", "SpanId", "ServiceName", "SeverityNumber", "Body", "LogAttributes", "ResourceAttributes", "EventName"];
+
+/// Which records a log record is numbered among: (trace, span, service when without ids).
+type LogGroup = (u128, u64, u32);
+
+/// One log record, keyed by its group and its ordinal in it.
+struct Log {
+    group: LogGroup,
+    time: i64,
+    severity: i64,
+    body: u64,
+    attrs: Vec<(u32, u64)>,
+    resource: Vec<(u32, u64)>,
+    seen: u32,
+}
+
+fn read_log(b: &Batch, i: usize, names: &mut Names, keys: &mut Names) -> Log {
+    let c = |k: usize| &b.cols[k];
+    let (trace, span) = (id128(c(0).bytes(i).unwrap_or(b"")), id128(c(1).bytes(i).unwrap_or(b"")) as u64);
+    // Records without a span are told apart by their service.
+    let service = if trace == 0 && span == 0 { names.id(c(2).str(i).unwrap_or("")) } else { 0 };
+    Log {
+        group: (trace, span, service),
+        time: b.time(i),
+        severity: c(3).int(i).unwrap_or(0),
+        body: hash(c(4).bytes(i).unwrap_or(b"")),
+        attrs: entries(c(5), i, keys),
+        resource: entries(c(6), i, keys),
+        seen: 0,
+    }
+}
+
+/// Gives each record its ordinal in its group, in time order (ties by content).
+fn ordinals(v: Vec<Log>) -> HashMap<(LogGroup, u32), Log> {
+    let mut v = v;
+    v.sort_by(|a, b| a.group.cmp(&b.group).then(a.time.cmp(&b.time)).then(a.body.cmp(&b.body)));
+    let mut out = HashMap::with_capacity(v.len());
+    let (mut last, mut n) = (None, 0u32);
+    for l in v {
+        if last != Some(l.group) {
+            last = Some(l.group);
+            n = 0;
+        }
+        out.insert((l.group, n), l);
+        n += 1;
+    }
+    out
+}
+
+fn logs(expected: &Path, received: &Path, names: &mut Names, keys: &mut Names) -> Result<Tally, ReportError> {
+    let f = Filter::default();
+    let total = count(expected, Table::Logs)?;
+    let mut t = Tally { expected: total, ..Tally::default() };
+    let of = passes(total);
+    for pass in 0..of {
+        let read = |root: &Path, names: &mut Names, keys: &mut Names| -> Result<Vec<Log>, ReportError> {
+            let mut v = Vec::new();
+            rows(root, Table::Logs, &f, &LOG_COLUMNS, |b, i| {
+                if in_pass(b.cols[0].bytes(i).unwrap_or(b""), pass, of) {
+                    v.push(read_log(b, i, names, keys));
+                }
+            })?;
+            Ok(v)
+        };
+        let mut want = ordinals(read(expected, names, keys)?);
+        // Received records get ordinals the same way; a duplicate is the same content again.
+        let got = read(received, names, keys)?;
+        let mut got_sorted = got;
+        got_sorted.sort_by(|a, b| a.group.cmp(&b.group).then(a.time.cmp(&b.time)).then(a.body.cmp(&b.body)));
+        let (mut last, mut n, mut prev): (Option<LogGroup>, u32, Option<(i64, u64)>) = (None, 0, None);
+        for g in got_sorted {
+            if last != Some(g.group) {
+                last = Some(g.group);
+                n = 0;
+                prev = None;
+            }
+            // The same record again, where the run had no such twin.
+            let twin = want.get(&(g.group, n)).is_some_and(|w| (w.time, w.body) == (g.time, g.body));
+            if !twin && prev == Some((g.time, g.body)) {
+                t.duplicated += 1;
+                continue;
+            }
+            prev = Some((g.time, g.body));
+            let Some(w) = want.get_mut(&(g.group, n)) else {
+                t.unexpected += 1;
+                n += 1;
+                continue;
+            };
+            n += 1;
+            w.seen += 1;
+            t.delivered += 1;
+            let mut differ = t.shift(w.time, g.time);
+            for (field, same) in [("severity", w.severity == g.severity), ("body", w.body == g.body)] {
+                if !same {
+                    t.field(field);
+                    differ = true;
+                }
+            }
+            differ |= diff_entries(&w.attrs, &g.attrs, &mut t.attrs);
+            differ |= diff_entries(&w.resource, &g.resource, &mut t.resource);
+            t.altered += u64::from(differ);
+        }
+        t.missing += want.values().filter(|l| l.seen == 0).count() as u64;
+    }
+    Ok(t)
+}
+
+const METRIC_COLUMNS: [&str; 9] = [
+    "MetricName",
+    "ServiceName",
+    "Attributes",
+    "MetricType",
+    "Value",
+    "Count",
+    "Sum",
+    "StartTimeUnix",
+    "ResourceAttributes",
+];
+
+fn metrics(expected: &Path, received: &Path, keys: &mut Names) -> Result<Tally, ReportError> {
+    let f = Filter::default();
+    let mut t = Tally::default();
+    // Series and time → the points' (value digest, seen).
+    let mut want: HashMap<(u64, i64), Vec<(u64, u32)>> = HashMap::new();
+    let point = |b: &Batch, i: usize, keys: &mut Names| {
+        let c = |k: usize| &b.cols[k];
+        let mut series = Vec::new();
+        series.extend_from_slice(c(0).bytes(i).unwrap_or(b""));
+        series.push(0);
+        series.extend_from_slice(c(1).bytes(i).unwrap_or(b""));
+        series.push(0);
+        series.extend_from_slice(c(3).bytes(i).unwrap_or(b""));
+        for col in [2, 8] {
+            series.push(0);
+            for (k, v) in entries(c(col), i, keys) {
+                series.extend_from_slice(&k.to_le_bytes());
+                series.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        let mut value = Vec::new();
+        value.extend_from_slice(&c(7).int(i).unwrap_or(0).to_le_bytes());
+        value.extend_from_slice(&c(4).float(i).unwrap_or(f64::NAN).to_bits().to_le_bytes());
+        value.extend_from_slice(&c(5).int(i).unwrap_or(-1).to_le_bytes());
+        value.extend_from_slice(&c(6).float(i).unwrap_or(f64::NAN).to_bits().to_le_bytes());
+        ((hash(&series), b.time(i)), hash(&value))
+    };
+    rows(expected, Table::Metrics, &f, &METRIC_COLUMNS, |b, i| {
+        let (k, v) = point(b, i, keys);
+        want.entry(k).or_default().push((v, 0));
+        t.expected += 1;
+    })?;
+    // Received points matched as a multiset per series and time: resources with the same
+    // attributes (scenarios sharing a service) give one series several points at one time.
+    let mut altered_unpaired: Vec<(u64, i64)> = Vec::new();
+    rows(received, Table::Metrics, &f, &METRIC_COLUMNS, |b, i| {
+        let (k, v) = point(b, i, keys);
+        let Some(group) = want.get_mut(&k) else {
+            t.unexpected += 1;
+            return;
+        };
+        if let Some(w) = group.iter_mut().find(|w| w.0 == v && w.1 == 0) {
+            w.1 = 1;
+            t.delivered += 1;
+        } else if group.iter().any(|w| w.0 == v) {
+            t.duplicated += 1;
+        } else {
+            altered_unpaired.push(k);
+        }
+    })?;
+    // A point whose value matches none of its series' points at that time: an altered one,
+    // paired with a point still unmatched there; unexpected when none is left.
+    for k in altered_unpaired {
+        match want.get_mut(&k).and_then(|g| g.iter_mut().find(|w| w.1 == 0)) {
+            Some(w) => {
+                w.1 = 1;
+                t.delivered += 1;
+                t.altered += 1;
+                t.field("value");
+            }
+            None => t.unexpected += 1,
+        }
+    }
+    t.missing = want.values().flatten().filter(|w| w.1 == 0).count() as u64;
+    Ok(t)
+}
+
+fn key_rows(d: &HashMap<u32, KeyDiff>, keys: &Names) -> Vec<(String, KeyDiff)> {
+    let mut v: Vec<(String, KeyDiff)> = d.iter().map(|(k, x)| (keys.name(*k).to_owned(), *x)).collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+fn tally_json(t: &Tally, keys: &Names) -> serde_json::Value {
+    let per_key = |d: &HashMap<u32, KeyDiff>| {
+        key_rows(d, keys)
+            .into_iter()
+            .map(|(k, x)| json!({"key": k, "dropped": x.dropped, "added": x.added, "changed": x.changed}))
+            .collect::<Vec<_>>()
+    };
+    json!({
+        "expected": t.expected,
+        "delivered": t.delivered,
+        "missing": t.missing,
+        "duplicated": t.duplicated,
+        "unexpected": t.unexpected,
+        "altered": {
+            "items": t.altered,
+            "attributes": per_key(&t.attrs),
+            "resourceAttributes": per_key(&t.resource),
+            "timestampsShifted": {"items": t.shifted, "maxShiftSeconds": t.max_shift as f64 / 1e9},
+            "fields": t.fields,
+        },
+    })
+}
+
+fn tally_sections(signal: &str, item: &str, t: &Tally, keys: &Names, out: &mut Vec<Section>) {
+    let mut s = Section::new(
+        format!("{signal}: {}", if t.differences() == 0 { "identical" } else { "differences" }),
+        &["", item],
+    );
+    for (k, v) in [
+        ("expected", t.expected),
+        ("delivered", t.delivered),
+        ("missing", t.missing),
+        ("duplicated", t.duplicated),
+        ("unexpected", t.unexpected),
+        ("altered", t.altered),
+        ("time shifted", t.shifted),
+    ] {
+        s.row(vec![k.to_owned(), v.to_string()]);
+    }
+    for (k, v) in &t.fields {
+        s.row(vec![format!("{k} changed"), v.to_string()]);
+    }
+    out.push(s);
+    for (title, d) in [("attributes", &t.attrs), ("resource attributes", &t.resource)] {
+        if d.is_empty() {
+            continue;
+        }
+        let mut a = Section::new(format!("{signal}: {title} altered"), &["key", "dropped", "added", "changed"]);
+        for (k, x) in key_rows(d, keys) {
+            a.row(vec![k, x.dropped.to_string(), x.added.to_string(), x.changed.to_string()]);
+        }
+        out.push(a);
+    }
+}
+
+/// The verdict: whether the received store holds exactly what was generated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Nothing lost, duplicated, unexpected or altered.
+    Identical,
+    /// Some difference.
+    Differences,
+}
+
+/// Compares the store `received` with the store `expected` (the run generated again).
+pub fn compare(expected: &Path, received: &Path) -> Result<(Verdict, Report), ReportError> {
+    let (mut names, mut keys) = (Names::default(), Names::default());
+    let s = spans(expected, received, &mut names, &mut keys)?;
+    let l = logs(expected, received, &mut names, &mut keys)?;
+    let m = metrics(expected, received, &mut keys)?;
+    let differences = s.tally.differences() + l.differences() + m.differences();
+    let verdict = if differences == 0 { Verdict::Identical } else { Verdict::Differences };
+    let mut renames: Vec<(String, String, u64)> =
+        s.renames.iter().map(|((a, b), n)| (names.name(*a).to_owned(), names.name(*b).to_owned(), *n)).collect();
+    renames.sort();
+    let mut traces = tally_json(&s.tally, &keys);
+    traces["altered"]["renamed"] =
+        json!(renames.iter().map(|(a, b, n)| json!({"from": a, "to": b, "spans": n})).collect::<Vec<_>>());
+    traces["sampling"] = json!({
+        "traces": s.all.json(),
+        "errorTraces": s.errors.json(),
+        "slowTraces": s.slow.json(),
+        "slowThresholdSeconds": s.slow_threshold_ns as f64 / 1e9,
+    });
+    let json = json!({
+        "verdict": match verdict { Verdict::Identical => "identical", Verdict::Differences => "differences" },
+        "differences": differences,
+        "signals": {"traces": traces, "logs": tally_json(&l, &keys), "metrics": tally_json(&m, &keys)},
+    });
+    let mut sections = Vec::new();
+    tally_sections("Spans", "spans", &s.tally, &keys, &mut sections);
+    if !renames.is_empty() {
+        let mut r = Section::new("Spans: renamed", &["from", "to", "spans"]);
+        for (a, b, n) in &renames {
+            r.row(vec![a.clone(), b.clone(), n.to_string()]);
+        }
+        sections.push(r);
+    }
+    let mut k = Section::new(
+        format!("Traces kept (slow: root ≥ {:.3} s, the expected p90)", s.slow_threshold_ns as f64 / 1e9),
+        &["traces", "expected", "kept", "whole", "partial", "kept %"],
+    );
+    for (name, x) in [("all", s.all), ("with an error", s.errors), ("slow", s.slow)] {
+        let frac = if x.expected == 0 { 0.0 } else { x.kept as f64 / x.expected as f64 };
+        k.row(vec![
+            name.into(),
+            x.expected.to_string(),
+            x.kept.to_string(),
+            x.whole.to_string(),
+            (x.kept - x.whole).to_string(),
+            format!("{:.1}", frac * 100.0),
+        ]);
+    }
+    sections.push(k);
+    tally_sections("Log records", "records", &l, &keys, &mut sections);
+    tally_sections("Metric points", "points", &m, &keys, &mut sections);
+    let title = match verdict {
+        Verdict::Identical => "Verify: identical".to_owned(),
+        Verdict::Differences => format!("Verify: {differences} differences"),
+    };
+    Ok((verdict, Report { title, sections, json, charts: Vec::new() }))
+}
