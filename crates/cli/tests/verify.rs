@@ -163,3 +163,100 @@ fn tampered_files_verify_with_the_tamperers_own_counts() {
         assert_eq!(n(&x["missing"]) + n(&x["duplicated"]) + n(&x["unexpected"]) + n(&x["altered"]["items"]), 0, "{v}");
     }
 }
+
+/// A real collector in between: rotel receives the run and exports OTLP to our receiver,
+/// with a Python trace processor that strips `gen_ai.request.model` and renames the agent
+/// spans. Verify names exactly those spans (counted here from the run's own files) and finds
+/// nothing else in traces or logs.
+#[test]
+fn rotel_with_a_trace_processor_shows_exactly_what_it_changed() {
+    let dir = tempdir("verify-rotel");
+    let store = dir.join("store");
+    let ours = OurReceiver::start(&store, &[]);
+    let processor = repo().join("tests/peers/rotel_redact.py");
+    let rotel = common::Rotel::start_with(&[
+        "--exporter",
+        "otlp",
+        "--otlp-exporter-endpoint",
+        &format!("http://127.0.0.1:{}", ours.grpc),
+        "--otlp-with-trace-processor",
+        processor.to_str().unwrap(),
+    ]);
+    let (out, manifest) = (dir.join("out"), dir.join("run.json"));
+    let sent = run(&[
+        "--endpoint",
+        &format!("http://127.0.0.1:{}", rotel.grpc_port),
+        "--protocol",
+        "grpc",
+        "--output",
+        out.to_str().unwrap(),
+        "--manifest",
+        manifest.to_str().unwrap(),
+        "--signals",
+        "traces,logs",
+        "--seed",
+        "9",
+        "--start-time",
+        START,
+        "-q",
+        "run",
+        "--count",
+        "150",
+        "--rate",
+        "20",
+    ]);
+    assert_eq!(sent.code(), 0, "{}", sent.stderr());
+    // rotel flushes what it holds when it stops; then our receiver converts what it has.
+    common::interrupt(&rotel.peer.child);
+    let mut rotel = rotel;
+    rotel.peer.child.wait().unwrap();
+    assert!(ours.stop().status.success());
+
+    // What the processor should have changed, from the run's own file.
+    let (mut spans, mut stripped, mut altered) = (0u64, 0u64, 0u64);
+    let mut renamed: std::collections::BTreeMap<String, u64> = Default::default();
+    for line in std::fs::read_to_string(out.join("traces.jsonl")).unwrap().lines() {
+        let req: serde_json::Value = serde_json::from_str(line).unwrap();
+        for rs in req["resourceSpans"].as_array().unwrap() {
+            for ss in rs["scopeSpans"].as_array().unwrap() {
+                for s in ss["spans"].as_array().unwrap() {
+                    spans += 1;
+                    let has = s["attributes"]
+                        .as_array()
+                        .is_some_and(|a| a.iter().any(|kv| kv["key"] == "gen_ai.request.model"));
+                    let name = s["name"].as_str().unwrap();
+                    stripped += u64::from(has);
+                    if name.starts_with("invoke_agent") {
+                        *renamed.entry(name.to_owned()).or_default() += 1;
+                    }
+                    altered += u64::from(has || name.starts_with("invoke_agent"));
+                }
+            }
+        }
+    }
+    assert!(stripped > 20 && !renamed.is_empty(), "{stripped} {renamed:?}");
+    let (code, v) = verify(&manifest, &store);
+    assert_eq!(code, 4, "{v}");
+    let t = &v["signals"]["traces"];
+    assert_eq!((n(&t["expected"]), n(&t["delivered"])), (spans, spans), "{v}");
+    assert_eq!(n(&t["missing"]) + n(&t["duplicated"]) + n(&t["unexpected"]), 0, "{v}");
+    assert_eq!(
+        t["altered"]["attributes"],
+        serde_json::json!([{"key": "gen_ai.request.model", "dropped": stripped, "added": 0, "changed": 0}]),
+        "{v}"
+    );
+    assert_eq!(n(&t["altered"]["items"]), altered, "{v}");
+    let got: std::collections::BTreeMap<String, u64> = t["altered"]["renamed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["from"].as_str().unwrap().to_owned(), n(&r["spans"])))
+        .collect();
+    assert_eq!(got, renamed, "{v}");
+    for quiet in [&t["altered"]["resourceAttributes"], &t["altered"]["fields"]] {
+        assert!(quiet.as_array().is_some_and(Vec::is_empty) || quiet.as_object().is_some_and(|o| o.is_empty()), "{v}");
+    }
+    let l = &v["signals"]["logs"];
+    assert_eq!(l["delivered"], l["expected"], "{v}");
+    assert_eq!(n(&l["altered"]["items"]) + n(&l["missing"]) + n(&l["unexpected"]), 0, "{v}");
+}

@@ -448,60 +448,102 @@ const METRIC_COLUMNS: [&str; 9] = [
     "ResourceAttributes",
 ];
 
+/// A metric point: its series (with and without its resource), time, value and resource.
+struct Point {
+    series: u64,
+    loose: u64,
+    time: i64,
+    value: u64,
+    resource: u64,
+}
+
+fn read_point(b: &Batch, i: usize, keys: &mut Names, resources: &mut HashMap<u64, Vec<(u32, u64)>>) -> Point {
+    let c = |k: usize| &b.cols[k];
+    let mut loose = Vec::new();
+    loose.extend_from_slice(c(0).bytes(i).unwrap_or(b""));
+    loose.push(0);
+    loose.extend_from_slice(c(3).bytes(i).unwrap_or(b""));
+    loose.push(0);
+    for (k, v) in entries(c(2), i, keys) {
+        loose.extend_from_slice(&k.to_le_bytes());
+        loose.extend_from_slice(&v.to_le_bytes());
+    }
+    let mut res = Vec::new();
+    res.extend_from_slice(c(1).bytes(i).unwrap_or(b""));
+    res.push(0);
+    let res_entries = entries(c(8), i, keys);
+    for (k, v) in &res_entries {
+        res.extend_from_slice(&k.to_le_bytes());
+        res.extend_from_slice(&v.to_le_bytes());
+    }
+    let resource = hash(&res);
+    resources.entry(resource).or_insert(res_entries);
+    let loose = hash(&loose);
+    let mut value = Vec::new();
+    value.extend_from_slice(&c(7).int(i).unwrap_or(0).to_le_bytes());
+    value.extend_from_slice(&c(4).float(i).unwrap_or(f64::NAN).to_bits().to_le_bytes());
+    value.extend_from_slice(&c(5).int(i).unwrap_or(-1).to_le_bytes());
+    value.extend_from_slice(&c(6).float(i).unwrap_or(f64::NAN).to_bits().to_le_bytes());
+    Point { series: loose ^ resource.rotate_left(17), loose, time: b.time(i), value: hash(&value), resource }
+}
+
 fn metrics(expected: &Path, received: &Path, keys: &mut Names) -> Result<Tally, ReportError> {
     let f = Filter::default();
     let mut t = Tally::default();
-    // Series and time → the points' (value digest, seen).
-    let mut want: HashMap<(u64, i64), Vec<(u64, u32)>> = HashMap::new();
-    let point = |b: &Batch, i: usize, keys: &mut Names| {
-        let c = |k: usize| &b.cols[k];
-        let mut series = Vec::new();
-        series.extend_from_slice(c(0).bytes(i).unwrap_or(b""));
-        series.push(0);
-        series.extend_from_slice(c(1).bytes(i).unwrap_or(b""));
-        series.push(0);
-        series.extend_from_slice(c(3).bytes(i).unwrap_or(b""));
-        for col in [2, 8] {
-            series.push(0);
-            for (k, v) in entries(c(col), i, keys) {
-                series.extend_from_slice(&k.to_le_bytes());
-                series.extend_from_slice(&v.to_le_bytes());
-            }
-        }
-        let mut value = Vec::new();
-        value.extend_from_slice(&c(7).int(i).unwrap_or(0).to_le_bytes());
-        value.extend_from_slice(&c(4).float(i).unwrap_or(f64::NAN).to_bits().to_le_bytes());
-        value.extend_from_slice(&c(5).int(i).unwrap_or(-1).to_le_bytes());
-        value.extend_from_slice(&c(6).float(i).unwrap_or(f64::NAN).to_bits().to_le_bytes());
-        ((hash(&series), b.time(i)), hash(&value))
-    };
+    let mut resources: HashMap<u64, Vec<(u32, u64)>> = HashMap::new();
+    // Series and time → the points there: (value digest, seen, series without resource, resource).
+    let mut want: HashMap<(u64, i64), Vec<(u64, u32, u64, u64)>> = HashMap::new();
     rows(expected, Table::Metrics, &f, &METRIC_COLUMNS, |b, i| {
-        let (k, v) = point(b, i, keys);
-        want.entry(k).or_default().push((v, 0));
+        let p = read_point(b, i, keys, &mut resources);
+        want.entry((p.series, p.time)).or_default().push((p.value, 0, p.loose, p.resource));
         t.expected += 1;
     })?;
     // Received points matched as a multiset per series and time: resources with the same
     // attributes (scenarios sharing a service) give one series several points at one time.
-    let mut altered_unpaired: Vec<(u64, i64)> = Vec::new();
+    let mut unmatched: Vec<Point> = Vec::new();
     rows(received, Table::Metrics, &f, &METRIC_COLUMNS, |b, i| {
-        let (k, v) = point(b, i, keys);
-        let Some(group) = want.get_mut(&k) else {
-            t.unexpected += 1;
+        let p = read_point(b, i, keys, &mut resources);
+        let Some(group) = want.get_mut(&(p.series, p.time)) else {
+            unmatched.push(p);
             return;
         };
-        if let Some(w) = group.iter_mut().find(|w| w.0 == v && w.1 == 0) {
+        if let Some(w) = group.iter_mut().find(|w| w.0 == p.value && w.1 == 0) {
             w.1 = 1;
             t.delivered += 1;
-        } else if group.iter().any(|w| w.0 == v) {
+        } else if group.iter().any(|w| w.0 == p.value) {
             t.duplicated += 1;
         } else {
-            altered_unpaired.push(k);
+            unmatched.push(p);
         }
     })?;
-    // A point whose value matches none of its series' points at that time: an altered one,
-    // paired with a point still unmatched there; unexpected when none is left.
-    for k in altered_unpaired {
-        match want.get_mut(&k).and_then(|g| g.iter_mut().find(|w| w.1 == 0)) {
+    // Second chance for the rest: the same series and time with another value (an altered
+    // value), or the same point under another resource (altered resource attributes).
+    let mut by_point: HashMap<(u64, i64, u64), Vec<u64>> = HashMap::new();
+    for ((_, time), g) in &want {
+        for w in g.iter().filter(|w| w.1 == 0) {
+            by_point.entry((w.2, *time, w.0)).or_default().push(w.3);
+        }
+    }
+    for p in unmatched {
+        if let Some(res) = by_point.get_mut(&(p.loose, p.time, p.value)).and_then(Vec::pop) {
+            if let Some(w) = want
+                .get_mut(&(p.loose ^ res.rotate_left(17), p.time))
+                .and_then(|g| g.iter_mut().find(|w| w.1 == 0 && w.0 == p.value && w.3 == res))
+            {
+                w.1 = 1;
+            }
+            t.delivered += 1;
+            t.altered += 1;
+            let (a, b) = (
+                resources.get(&res).cloned().unwrap_or_default(),
+                resources.get(&p.resource).cloned().unwrap_or_default(),
+            );
+            if !diff_entries(&a, &b, &mut t.resource) {
+                t.field("service");
+            }
+            continue;
+        }
+        match want.get_mut(&(p.series, p.time)).and_then(|g| g.iter_mut().find(|w| w.1 == 0)) {
             Some(w) => {
                 w.1 = 1;
                 t.delivered += 1;

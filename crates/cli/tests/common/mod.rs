@@ -215,18 +215,23 @@ fn walk(d: &Path) -> Vec<PathBuf> {
 }
 
 impl Rotel {
-    /// Starts on two free ports; when rotel exits before both are open (a port taken in
-    /// between), tries other ports, and fails with rotel's log after five tries.
+    /// Starts with the blackhole exporter (see [`Rotel::start_with`]).
     pub fn start() -> Rotel {
+        Self::start_with(&["--exporter", "blackhole"])
+    }
+
+    /// Starts with these flags (exporter, processors) on two free ports; when rotel exits
+    /// before both are open (a port taken in between), tries other ports, and fails with
+    /// rotel's log after five tries.
+    pub fn start_with(flags: &[&str]) -> Rotel {
         let mut last = String::new();
         for _ in 0..5 {
             let (grpc_port, http_port) = (free_port(), free_port());
             let dir = tempdir("rotel");
             let child = Command::new(rotel_binary())
+                .arg("start")
+                .args(flags)
                 .args([
-                    "start",
-                    "--exporter",
-                    "blackhole",
                     "--otlp-grpc-endpoint",
                     &format!("127.0.0.1:{grpc_port}"),
                     "--otlp-http-endpoint",
