@@ -487,12 +487,15 @@ fn read_point(b: &Batch, i: usize, keys: &mut Names, resources: &mut HashMap<u64
     Point { series: loose ^ resource.rotate_left(17), loose, time: b.time(i), value: hash(&value), resource }
 }
 
+/// An expected point: (value digest, times seen, series without resource, resource).
+type Wanted = (u64, u32, u64, u64);
+
 fn metrics(expected: &Path, received: &Path, keys: &mut Names) -> Result<Tally, ReportError> {
     let f = Filter::default();
     let mut t = Tally::default();
     let mut resources: HashMap<u64, Vec<(u32, u64)>> = HashMap::new();
     // Series and time → the points there: (value digest, seen, series without resource, resource).
-    let mut want: HashMap<(u64, i64), Vec<(u64, u32, u64, u64)>> = HashMap::new();
+    let mut want: HashMap<(u64, i64), Vec<Wanted>> = HashMap::new();
     rows(expected, Table::Metrics, &f, &METRIC_COLUMNS, |b, i| {
         let p = read_point(b, i, keys, &mut resources);
         want.entry((p.series, p.time)).or_default().push((p.value, 0, p.loose, p.resource));
