@@ -260,3 +260,43 @@ fn rotel_with_a_trace_processor_shows_exactly_what_it_changed() {
     assert_eq!(l["delivered"], l["expected"], "{v}");
     assert_eq!(n(&l["altered"]["items"]) + n(&l["missing"]) + n(&l["unexpected"]), 0, "{v}");
 }
+
+/// A paced run (starting now) through our receiver: every span is stored with the time it
+/// was received, never before it ended (spans leave at their end), and verify gives the
+/// delay's percentiles.
+#[test]
+fn a_paced_run_has_its_delay_measured_from_span_end_to_receipt() {
+    let dir = tempdir("verify-delay");
+    let store = dir.join("store");
+    let manifest = dir.join("run.json");
+    let r = OurReceiver::start(&store, &[]);
+    let sent = run(&[
+        "--endpoint",
+        &format!("http://127.0.0.1:{}", r.grpc),
+        "--protocol",
+        "grpc",
+        "--manifest",
+        manifest.to_str().unwrap(),
+        "--seed",
+        "2",
+        "-q",
+        "scenario",
+        "--name",
+        "successful_agent_turn",
+        "--rate",
+        "20",
+        "--duration",
+        "2s",
+    ]);
+    assert_eq!(sent.code(), 0, "{}", sent.stderr());
+    assert!(r.stop().status.success());
+    let (code, v) = verify(&manifest, &store);
+    assert_eq!(code, 0, "{v}");
+    let t = &v["signals"]["traces"];
+    let d = &t["delay"];
+    assert_eq!(d["spans"], t["delivered"], "every received span has its receive time: {v}");
+    assert_eq!(d["early"], 0, "none received before it ended: {v}");
+    let q = |k: &str| d[k].as_f64().unwrap();
+    assert!(0.0 <= q("p50Seconds") && q("p50Seconds") <= q("p95Seconds") && q("p95Seconds") <= q("p99Seconds"), "{d}");
+    assert!(q("p99Seconds") <= q("maxSeconds") * 1.01, "{d}");
+}

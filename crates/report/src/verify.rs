@@ -129,6 +129,8 @@ struct Span {
     duration: i64,
     attrs: Vec<(u32, u64)>,
     resource: Vec<(u32, u64)>,
+    /// When the receiver got it (received spans only).
+    received: Option<i64>,
     seen: u32,
 }
 
@@ -170,7 +172,7 @@ impl Kept {
 /// Renamed spans: (expected name, received name) → count.
 type Renames = HashMap<(u32, u32), u64>;
 
-const SPAN_COLUMNS: [&str; 10] = [
+const SPAN_COLUMNS: [&str; 11] = [
     "TraceId",
     "SpanId",
     "ParentSpanId",
@@ -181,6 +183,7 @@ const SPAN_COLUMNS: [&str; 10] = [
     "StatusCode",
     "SpanAttributes",
     "ResourceAttributes",
+    "ReceivedTime",
 ];
 
 struct SpanPass<'a> {
@@ -204,6 +207,7 @@ impl SpanPass<'_> {
             duration: c(6).int(i).unwrap_or(0),
             attrs: entries(c(8), i, self.keys),
             resource: entries(c(9), i, self.keys),
+            received: c(10).int(i),
             seen: 0,
         };
         (key, span)
@@ -234,6 +238,11 @@ struct SpanResult {
     errors: Kept,
     slow: Kept,
     slow_threshold_ns: u64,
+    /// Receive time minus span end, of the delivered spans with a receive time.
+    delay: Durations,
+    /// Of those, spans received before they ended (a clock ahead, or a sender that does
+    /// not wait for the end).
+    early: u64,
 }
 
 fn spans(expected: &Path, received: &Path, names: &mut Names, keys: &mut Names) -> Result<SpanResult, ReportError> {
@@ -254,6 +263,8 @@ fn spans(expected: &Path, received: &Path, names: &mut Names, keys: &mut Names) 
         errors: Kept::default(),
         slow: Kept::default(),
         slow_threshold_ns,
+        delay: Durations::default(),
+        early: 0,
     };
     let of = passes(total);
     let error = names.id("Error");
@@ -282,6 +293,13 @@ fn spans(expected: &Path, received: &Path, names: &mut Names, keys: &mut Names) 
                 return;
             }
             t.delivered += 1;
+            if let Some(at) = got.received {
+                let end = got.start.saturating_add(got.duration);
+                if at < end {
+                    r.early += 1;
+                }
+                r.delay.add(at.saturating_sub(end).max(0).cast_unsigned(), false);
+            }
             let mut differ = false;
             if w.name != got.name {
                 *r.renames.entry((w.name, got.name)).or_default() += 1;
@@ -650,6 +668,19 @@ pub fn compare(expected: &Path, received: &Path) -> Result<(Verdict, Report), Re
         "slowTraces": s.slow.json(),
         "slowThresholdSeconds": s.slow_threshold_ns as f64 / 1e9,
     });
+    let d = &s.delay;
+    traces["delay"] = if d.count == 0 {
+        serde_json::Value::Null
+    } else {
+        json!({
+            "spans": d.count,
+            "early": s.early,
+            "p50Seconds": d.quantile_s(0.5),
+            "p95Seconds": d.quantile_s(0.95),
+            "p99Seconds": d.quantile_s(0.99),
+            "maxSeconds": d.max_s(),
+        })
+    };
     let json = json!({
         "verdict": match verdict { Verdict::Identical => "identical", Verdict::Differences => "differences" },
         "differences": differences,
@@ -680,6 +711,19 @@ pub fn compare(expected: &Path, received: &Path) -> Result<(Verdict, Report), Re
         ]);
     }
     sections.push(k);
+    if d.count > 0 {
+        let mut dl = Section::new(
+            format!("Delay: receive time minus span end, {} spans ({} received before their end)", d.count, s.early),
+            &["p50 (s)", "p95 (s)", "p99 (s)", "max (s)"],
+        );
+        dl.row(vec![
+            crate::render::secs(d.quantile_s(0.5)),
+            crate::render::secs(d.quantile_s(0.95)),
+            crate::render::secs(d.quantile_s(0.99)),
+            crate::render::secs(d.max_s()),
+        ]);
+        sections.push(dl);
+    }
     tally_sections("Log records", "records", &l, &keys, &mut sections);
     tally_sections("Metric points", "points", &m, &keys, &mut sections);
     let title = match verdict {

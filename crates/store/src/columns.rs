@@ -300,6 +300,11 @@ impl RowGroup {
         self.scalar(Kind::Time, Some(ns.cast_signed()), push_i64);
     }
 
+    /// A timestamp, or null.
+    pub fn time_or_null(&mut self, ns: Option<u64>) {
+        self.scalar(Kind::Time, ns.map(u64::cast_signed), push_i64);
+    }
+
     /// An unsigned integer, stored in Parquet's signed INT64 with the UINT_64 annotation.
     pub fn u64(&mut self, v: u64) {
         self.scalar(Kind::U64, Some(v.cast_signed()), push_i64);

@@ -190,7 +190,7 @@ pub fn status_code(code: i32) -> &'static str {
 }
 
 /// Adds each span of a request as a row; returns how many.
-pub fn spans(req: &ExportTraceServiceRequest, sink: &mut impl Sink) -> u64 {
+pub fn spans(req: &ExportTraceServiceRequest, received: Option<u64>, sink: &mut impl Sink) -> u64 {
     let mut n = 0;
     for rs in &req.resource_spans {
         let res = resource_parts(rs.resource.as_ref());
@@ -239,6 +239,7 @@ pub fn spans(req: &ExportTraceServiceRequest, sink: &mut impl Sink) -> u64 {
                 r.str(tenant(&sets));
                 r.str(first(&sets[..1], COMPONENT_KEYS));
                 r.str(first(&sets[1..], &[tsim_model::SCENARIO_KEY]));
+                r.time_or_null(received);
                 n += 1;
             }
         }
@@ -247,7 +248,7 @@ pub fn spans(req: &ExportTraceServiceRequest, sink: &mut impl Sink) -> u64 {
 }
 
 /// Adds each log record of a request as a row; returns how many.
-pub fn logs(req: &ExportLogsServiceRequest, sink: &mut impl Sink) -> u64 {
+pub fn logs(req: &ExportLogsServiceRequest, received: Option<u64>, sink: &mut impl Sink) -> u64 {
     let mut n = 0;
     for rl in &req.resource_logs {
         let res = resource_parts(rl.resource.as_ref());
@@ -283,6 +284,7 @@ pub fn logs(req: &ExportLogsServiceRequest, sink: &mut impl Sink) -> u64 {
                 r.str(first(&sets[1..], &[tsim_model::SCENARIO_KEY]));
                 r.str(first(&sets[..1], &["artifact.path"]));
                 r.str(first(&sets[..1], &["artifact.review.status"]));
+                r.time_or_null(received);
                 n += 1;
             }
         }
@@ -353,7 +355,7 @@ fn exemplar_value(e: &Exemplar) -> f64 {
 }
 
 /// Adds each data point of a request as a row; returns how many.
-pub fn metrics(req: &ExportMetricsServiceRequest, sink: &mut impl Sink) -> u64 {
+pub fn metrics(req: &ExportMetricsServiceRequest, received: Option<u64>, sink: &mut impl Sink) -> u64 {
     let mut n = 0;
     for rm in &req.resource_metrics {
         let res = resource_parts(rm.resource.as_ref());
@@ -441,6 +443,7 @@ pub fn metrics(req: &ExportMetricsServiceRequest, sink: &mut impl Sink) -> u64 {
                     r.str_list(ids.iter().map(|(s, _)| s.as_str()));
                     r.str_list(ids.iter().map(|(_, t)| t.as_str()));
                     r.map_list(ex.iter().map(|e| pairs(e)));
+                    r.time_or_null(received);
                     n += 1;
                 }
             }

@@ -88,14 +88,14 @@ impl Store {
 
     /// Appends a request (a serialized `Export*ServiceRequest` of `table`'s signal) to the
     /// log; durable after [`Store::sync`].
-    pub fn append(&mut self, table: Table, payload: &[u8]) -> Result<(), StoreError> {
+    pub fn append(&mut self, table: Table, received: Option<u64>, payload: &[u8]) -> Result<(), StoreError> {
         if self.current.is_none() {
             set_last_seq(&self.wal, self.next_seq)?;
             self.current = Some(Segment::create(&self.wal, self.next_seq)?);
             self.next_seq += 1;
         }
         match self.current.as_mut() {
-            Some(s) => s.append(table, payload),
+            Some(s) => s.append(table, received, payload),
             None => Ok(()),
         }
     }
@@ -149,15 +149,17 @@ pub fn convert(root: &Path, seq: u64) -> Result<Converted, StoreError> {
     let name = format!("part-{seq:012}");
     let mut writers: [Option<Writer>; 3] = [None, None, None];
     let mut rejected = Vec::new();
-    for (table, payload) in &r.records {
+    for (table, received, payload) in &r.records {
         let w = match &mut writers[*table as usize] {
             Some(w) => w,
             slot => slot.insert(Writer::new(root, *table, &name)?),
         };
         let n = match table {
-            Table::Traces => ExportTraceServiceRequest::decode(payload.clone()).map(|q| otlp::spans(&q, w)),
-            Table::Logs => ExportLogsServiceRequest::decode(payload.clone()).map(|q| otlp::logs(&q, w)),
-            Table::Metrics => ExportMetricsServiceRequest::decode(payload.clone()).map(|q| otlp::metrics(&q, w)),
+            Table::Traces => ExportTraceServiceRequest::decode(payload.clone()).map(|q| otlp::spans(&q, *received, w)),
+            Table::Logs => ExportLogsServiceRequest::decode(payload.clone()).map(|q| otlp::logs(&q, *received, w)),
+            Table::Metrics => {
+                ExportMetricsServiceRequest::decode(payload.clone()).map(|q| otlp::metrics(&q, *received, w))
+            }
         };
         match (n, table) {
             (Ok(n), Table::Traces) => out.spans += n,
@@ -268,7 +270,7 @@ mod tests {
         let t0 = 1_764_590_400_000_000_000u64;
         let (mut s, done) = Store::open(&root).expect("open");
         assert!(done.is_empty());
-        s.append(Table::Traces, &request(5, t0)).expect("append");
+        s.append(Table::Traces, None, &request(5, t0)).expect("append");
         s.sync().expect("sync");
         let first = wal::segment_path(&root.join("wal"), 1);
         let kept = fs::read(&first).expect("segment");
@@ -276,7 +278,7 @@ mod tests {
         // A crash after the Parquet files were in place but before the segment was removed:
         // converting it again replaces them, it does not add to them.
         fs::write(&first, kept).expect("restore");
-        s.append(Table::Traces, &request(7, t0)).expect("append");
+        s.append(Table::Traces, None, &request(7, t0)).expect("append");
         s.sync().expect("sync");
         drop(s); // a crash: the segment is still in the log
         let seg = wal::segment_path(&root.join("wal"), 2);
@@ -295,7 +297,7 @@ mod tests {
         assert!(done.is_empty());
         assert_eq!(stored_spans(&root), 12);
         // With the log empty, new segments still get new numbers (their files add, not replace).
-        s.append(Table::Traces, &request(3, t0)).expect("append");
+        s.append(Table::Traces, None, &request(3, t0)).expect("append");
         assert_eq!(s.flush().expect("flush").map(|c| c.seq), Some(3));
         assert_eq!(stored_spans(&root), 15);
         let _ = fs::remove_dir_all(&root);

@@ -98,6 +98,8 @@ pub const SPANS: &[Col] = &[
     Col::optional("TenantId", Str),
     Col::optional("Component", Str),
     Col::optional("Scenario", Str),
+    // When the receiver got it (null for what was imported or written by a run).
+    Col::optional("ReceivedTime", Time),
 ];
 
 /// Columns of `otel_logs`: one row per log record.
@@ -125,6 +127,7 @@ pub const LOGS: &[Col] = &[
     Col::optional("Scenario", Str),
     Col::optional("ArtifactPath", Str),
     Col::optional("ReviewStatus", Str),
+    Col::optional("ReceivedTime", Time),
 ];
 
 /// Columns of `otel_metrics`: one row per data point, of every metric type (the ClickHouse
@@ -160,6 +163,7 @@ pub const METRICS: &[Col] = &[
     Col::new("Exemplars.SpanId", StrList),
     Col::new("Exemplars.TraceId", StrList),
     Col::new("Exemplars.FilteredAttributes", MapList),
+    Col::optional("ReceivedTime", Time),
 ];
 
 #[cfg(test)]

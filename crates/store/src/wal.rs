@@ -1,5 +1,6 @@
 //! The write-ahead log: OTLP requests as they were accepted, framed (length, CRC-32 of the
-//! record, signal) in numbered segment files, synced before they are acknowledged. A torn
+//! record, signal, and when it was received) in numbered segment files, synced before they
+//! are acknowledged. A torn
 //! tail (a crash mid-write) is found by its frame and cut off when the segment is read.
 
 use std::fs::{self, File, OpenOptions};
@@ -9,9 +10,12 @@ use std::path::{Path, PathBuf};
 use crate::StoreError;
 use crate::tables::Table;
 
-/// Bytes before a record's payload: its length (u32 LE), CRC-32 of signal byte + payload
-/// (u32 LE), the signal (u8).
+/// Bytes before a record's payload: its length (u32 LE), CRC-32 of the signal byte, the
+/// receive time and the payload (u32 LE), the signal (u8), then — when the signal byte has
+/// [`RECEIVED`] set — the receive time (u64 LE, ns since the epoch).
 const HEADER: usize = 9;
+/// The bit of the signal byte saying a receive time follows.
+const RECEIVED: u8 = 0x80;
 
 /// The largest record a segment takes (a request larger than this is refused upstream).
 pub const MAX_RECORD: usize = 64 << 20;
@@ -25,7 +29,7 @@ fn signal_byte(t: Table) -> u8 {
 }
 
 fn table_of(b: u8) -> Option<Table> {
-    match b {
+    match b & !RECEIVED {
         1 => Some(Table::Traces),
         2 => Some(Table::Logs),
         3 => Some(Table::Metrics),
@@ -33,9 +37,10 @@ fn table_of(b: u8) -> Option<Table> {
     }
 }
 
-fn crc(signal: u8, payload: &[u8]) -> u32 {
+fn crc(signal: u8, received: &[u8], payload: &[u8]) -> u32 {
     let mut h = crc32fast::Hasher::new();
     h.update(&[signal]);
+    h.update(received);
     h.update(payload);
     h.finalize()
 }
@@ -90,20 +95,24 @@ impl Segment {
         Ok(Self { path, out: BufWriter::with_capacity(1 << 20, file), seq, bytes: 0, records: 0, kept: 0 })
     }
 
-    /// Appends a request (buffered: durable after [`Segment::sync`]).
-    pub fn append(&mut self, table: Table, payload: &[u8]) -> Result<(), StoreError> {
-        let s = signal_byte(table);
+    /// Appends a request, with when it was received if it was (buffered: durable after
+    /// [`Segment::sync`]).
+    pub fn append(&mut self, table: Table, received: Option<u64>, payload: &[u8]) -> Result<(), StoreError> {
+        let time = received.map(u64::to_le_bytes);
+        let time: &[u8] = time.as_ref().map_or(&[], |t| t.as_slice());
+        let s = signal_byte(table) | if received.is_some() { RECEIVED } else { 0 };
         let len = u32::try_from(payload.len())
             .map_err(|_| StoreError::io(&self.path, std::io::ErrorKind::InvalidInput.into()))?;
         let mut head = [0u8; HEADER];
         head[..4].copy_from_slice(&len.to_le_bytes());
-        head[4..8].copy_from_slice(&crc(s, payload).to_le_bytes());
+        head[4..8].copy_from_slice(&crc(s, time, payload).to_le_bytes());
         head[8] = s;
         self.out
             .write_all(&head)
+            .and_then(|()| self.out.write_all(time))
             .and_then(|()| self.out.write_all(payload))
             .map_err(|e| StoreError::io(&self.path, e))?;
-        self.bytes += (HEADER + payload.len()) as u64;
+        self.bytes += (HEADER + time.len() + payload.len()) as u64;
         self.records += 1;
         Ok(())
     }
@@ -144,8 +153,8 @@ impl Segment {
 /// corrupt tail ends the segment; `valid` says how many bytes were whole.
 #[derive(Debug, Default)]
 pub struct Records {
-    /// The requests, with their signal.
-    pub records: Vec<(Table, bytes::Bytes)>,
+    /// The requests, with their signal and when they were received (if they were).
+    pub records: Vec<(Table, Option<u64>, bytes::Bytes)>,
     /// Bytes of whole records.
     pub valid: u64,
     /// Bytes after them that were cut off (a write a crash interrupted).
@@ -166,15 +175,17 @@ pub fn read(dir: &Path, seq: u64) -> Result<Records, StoreError> {
         let len = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
         let sum = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
         let Some(table) = table_of(h[8]) else { break };
-        if len > MAX_RECORD || data.len() - at - HEADER < len {
+        let extra = if h[8] & RECEIVED != 0 { 8 } else { 0 };
+        if len > MAX_RECORD || data.len() - at - HEADER < len + extra {
             break;
         }
-        let payload = &data[at + HEADER..at + HEADER + len];
-        if crc(h[8], payload) != sum {
+        let (time, start) = (&data[at + HEADER..at + HEADER + extra], at + HEADER + extra);
+        if crc(h[8], time, &data[start..start + len]) != sum {
             break;
         }
-        out.records.push((table, data.slice(at + HEADER..at + HEADER + len)));
-        at += HEADER + len;
+        let received = (extra == 8).then(|| u64::from_le_bytes(time.try_into().unwrap_or_default()));
+        out.records.push((table, received, data.slice(start..start + len)));
+        at = start + len;
     }
     out.valid = at as u64;
     out.torn = (data.len() - at) as u64;
@@ -199,9 +210,9 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).expect("dir");
         let mut s = Segment::create(&dir, 7).expect("create");
-        s.append(Table::Traces, b"first").expect("append");
-        s.append(Table::Logs, b"").expect("append");
-        s.append(Table::Metrics, &[9; 1000]).expect("append");
+        s.append(Table::Traces, None, b"first").expect("append");
+        s.append(Table::Logs, Some(7), b"").expect("append");
+        s.append(Table::Metrics, None, &[9; 1000]).expect("append");
         let whole = s.bytes;
         s.close().expect("close");
         assert_eq!(segments(&dir).expect("list"), vec![7]);
@@ -212,8 +223,8 @@ mod tests {
         drop(f);
         let r = read(&dir, 7).expect("read");
         assert_eq!(r.records.len(), 3);
-        assert_eq!(r.records[0], (Table::Traces, bytes::Bytes::from_static(b"first")));
-        assert_eq!(r.records[1], (Table::Logs, bytes::Bytes::new()));
+        assert_eq!(r.records[0], (Table::Traces, None, bytes::Bytes::from_static(b"first")));
+        assert_eq!(r.records[1], (Table::Logs, Some(7), bytes::Bytes::new()));
         assert_eq!((r.valid, r.torn), (whole, 10));
         truncate(&dir, 7, r.valid).expect("truncate");
         assert_eq!(fs::metadata(&p).expect("meta").len(), whole);
@@ -225,13 +236,13 @@ mod tests {
 
         // A failed write rolls back to what was synced: nothing unacknowledged stays.
         let mut s = Segment::create(&dir, 8).expect("create");
-        s.append(Table::Traces, b"acknowledged").expect("append");
+        s.append(Table::Traces, None, b"acknowledged").expect("append");
         s.sync().expect("sync");
-        s.append(Table::Traces, b"never acknowledged").expect("append");
+        s.append(Table::Traces, None, b"never acknowledged").expect("append");
         s.out.flush().expect("flush"); // it reached the file, but was never synced
         assert_eq!(s.rollback().expect("rollback"), 8);
         let r = read(&dir, 8).expect("read");
-        assert_eq!(r.records, vec![(Table::Traces, bytes::Bytes::from_static(b"acknowledged"))]);
+        assert_eq!(r.records, vec![(Table::Traces, None, bytes::Bytes::from_static(b"acknowledged"))]);
         assert_eq!(r.torn, 0);
         let _ = fs::remove_dir_all(&dir);
     }

@@ -242,7 +242,7 @@ mod tests {
             }],
         };
         let mut w = Writer::new(&dir, Table::Traces, "part-000001").expect("writer");
-        assert_eq!(otlp::spans(&req, &mut w), 3);
+        assert_eq!(otlp::spans(&req, None, &mut w), 3);
         let files = w.finish().expect("finish");
         assert_eq!(files.len(), 2);
         assert!(files[0].path.ends_with("signal=traces/date=2025-12-01/hour=12/part-000001.parquet"), "{:?}", files[0]);

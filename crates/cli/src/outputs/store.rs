@@ -68,7 +68,7 @@ impl Sink for StoreSink {
             let items = batch.items;
             let done = tokio::task::spawn_blocking(move || {
                 let mut s = store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                let written = s.append(t, &batch.payload).and_then(|()| s.write_out());
+                let written = s.append(t, None, &batch.payload).and_then(|()| s.write_out());
                 if let Err(e) = written {
                     let _ = s.rollback();
                     return Err(e.to_string());

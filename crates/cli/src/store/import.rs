@@ -138,7 +138,7 @@ pub fn load(paths: &[PathBuf], store: &Path) -> Result<Totals> {
                 };
                 let payload = encode(table, line.as_bytes())
                     .map_err(|e| anyhow::anyhow!("{}:{}: {}: {}", f.display(), i + 1, e.path, e.message))?;
-                st.append(table, &payload)?;
+                st.append(table, None, &payload)?;
                 t.lines += 1;
                 if st.full()
                     && let Some(c) = st.flush()?

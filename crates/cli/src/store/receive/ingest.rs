@@ -74,6 +74,8 @@ struct Job {
     payload: Bytes,
     /// Items per service in it.
     items: Vec<(String, u64)>,
+    /// When it arrived (ns since the epoch).
+    received: u64,
     ack: oneshot::Sender<Result<(), Refused>>,
 }
 
@@ -90,7 +92,8 @@ impl Ingest {
     /// returns once it is durable, or why not.
     pub async fn store(&self, table: Table, payload: Bytes, items: Vec<(String, u64)>) -> Result<(), Refused> {
         let (ack, done) = oneshot::channel();
-        match self.tx.try_send(Job { table, payload, items, ack }) {
+        let received = crate::pipeline::now_ns();
+        match self.tx.try_send(Job { table, payload, items, received, ack }) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => return Err(Refused::Busy),
             Err(TrySendError::Disconnected(_)) => return Err(Refused::Closing),
@@ -192,7 +195,8 @@ fn hand_over(closed: Result<Option<u64>, tsim_store::StoreError>, conv: &std::sy
 /// Appends a group of requests, syncs once, and acknowledges them all (or none).
 fn commit(store: &mut Store, group: &mut Vec<Job>, conv: &std::sync::mpsc::Sender<u64>, stats: &Stats) {
     let before = store.pending_bytes();
-    let result = group.iter().try_for_each(|j| store.append(j.table, &j.payload)).and_then(|()| store.sync());
+    let result =
+        group.iter().try_for_each(|j| store.append(j.table, Some(j.received), &j.payload)).and_then(|()| store.sync());
     match result {
         Ok(()) => {
             stats.wal_bytes.fetch_add(store.pending_bytes().saturating_sub(before), Ordering::Relaxed);
