@@ -17,8 +17,9 @@ use sha2::{Digest, Sha256};
 /// The version of the manifest's layout.
 pub const VERSION: u32 = 1;
 
-/// Flags outside the "Data" heading that shape the data nonetheless.
-const ALSO_DATA: &[&str] = &["metrics_interval"];
+/// Flags outside the "Data" heading that shape the data nonetheless: the metrics' interval,
+/// and the export order with its budget (metrics count a span when it leaves).
+const ALSO_DATA: &[&str] = &["metrics_interval", "export_order", "reorder_budget"];
 /// Flags never recorded: written out from the run's resolved values instead (the seed, the
 /// start and end: a backfill's window is relative to the time of the run), or meaning
 /// nothing to the data (help), or verify's own (the stop).

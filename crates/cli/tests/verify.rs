@@ -300,3 +300,95 @@ fn a_paced_run_has_its_delay_measured_from_span_end_to_receipt() {
     assert!(0.0 <= q("p50Seconds") && q("p50Seconds") <= q("p95Seconds") && q("p95Seconds") <= q("p99Seconds"), "{d}");
     assert!(q("p99Seconds") <= q("maxSeconds") * 1.01, "{d}");
 }
+
+/// A faulty stage between the run and our receiver: a proxy that drops every 10th request,
+/// forwards some twice, tail-samples a tenth of the traces but every error trace, strips an
+/// attribute and renames the agent spans. Verify's figures equal the proxy's own count.
+#[test]
+fn a_faulty_proxy_is_caught_with_its_own_numbers() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let dir = tempdir("verify-proxy");
+    let store = dir.join("store");
+    let ours = OurReceiver::start(&store, &[]);
+    let port = common::free_port();
+    let mut child = Command::new(python())
+        .arg(repo().join("tests/peers/fault_proxy.py"))
+        .args([port.to_string(), ours.http.to_string()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let _proxy = common::Peer { child };
+    assert_eq!(line.trim(), "READY");
+    let manifest = dir.join("run.json");
+    let sent = run(&[
+        "--endpoint",
+        &format!("http://127.0.0.1:{port}"),
+        "--protocol",
+        "http/protobuf",
+        "--export-order",
+        "trace",
+        "--manifest",
+        manifest.to_str().unwrap(),
+        "--seed",
+        "13",
+        "--start-time",
+        START,
+        "-q",
+        "run",
+        "--count",
+        "400",
+        "--rate",
+        "20",
+    ]);
+    assert_eq!(sent.code(), 0, "{}", sent.stderr());
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "GET /report HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).unwrap();
+    let did: serde_json::Value = serde_json::from_str(buf.split_once("\r\n\r\n").unwrap().1).unwrap();
+    assert!(ours.stop().status.success());
+    assert!(n(&did["requests"]) >= 20 && n(&did["missing"]) > 0 && n(&did["duplicated"]) > 0, "{did}");
+
+    let (code, v) = verify(&manifest, &store);
+    assert_eq!(code, 4, "{v}");
+    let t = &v["signals"]["traces"];
+    assert_eq!(t["expected"], did["spans"], "{v}");
+    assert_eq!(t["missing"], did["missing"], "{v}");
+    assert_eq!(t["duplicated"], did["duplicated"], "{v}");
+    assert_eq!(t["unexpected"], 0, "{v}");
+    assert_eq!(t["altered"]["items"], did["altered"], "{v}");
+    assert_eq!(
+        t["altered"]["attributes"],
+        serde_json::json!([{"key": "gen_ai.request.model", "dropped": did["dropped_attr"], "added": 0, "changed": 0}]),
+        "{v}"
+    );
+    let renamed: serde_json::Map<String, serde_json::Value> = t["altered"]["renamed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["from"].as_str().unwrap().to_owned(), r["spans"].clone()))
+        .collect();
+    assert_eq!(serde_json::Value::Object(renamed), did["renamed"], "{v}");
+    let sampling = &t["sampling"];
+    assert_eq!((&sampling["traces"]["expected"], &sampling["traces"]["kept"]), (&did["traces"], &did["kept"]), "{v}");
+    assert_eq!(
+        (&sampling["errorTraces"]["expected"], &sampling["errorTraces"]["kept"]),
+        (&did["error_traces"], &did["error_kept"]),
+        "{v}"
+    );
+    // The sampler kept error traces far more often than the rest.
+    let frac = |k: &str| sampling[k]["keptFraction"].as_f64().unwrap();
+    assert!(frac("errorTraces") > 2.0 * frac("traces").min(0.45), "{sampling}");
+    // Logs and metrics went through untouched.
+    for sig in ["logs", "metrics"] {
+        let x = &v["signals"][sig];
+        assert_eq!(x["delivered"], x["expected"], "{sig}: {v}");
+        assert_eq!(
+            n(&x["missing"]) + n(&x["duplicated"]) + n(&x["unexpected"]) + n(&x["altered"]["items"]),
+            0,
+            "{sig}: {v}"
+        );
+    }
+}

@@ -60,9 +60,10 @@ impl Durations {
         if self.count == 0 { 0.0 } else { self.sum_ns as f64 / self.count as f64 / 1e9 }
     }
 
-    /// The `q` quantile of durations in seconds (within 1 % of the exact value).
+    /// The `q` quantile of durations in seconds (within 1 % of the exact value, and never
+    /// above the longest).
     pub fn quantile_s(&self, q: f64) -> f64 {
-        self.sketch.quantile(q).ok().flatten().unwrap_or(0.0)
+        self.sketch.quantile(q).ok().flatten().unwrap_or(0.0).min(self.max_s())
     }
 
     /// The distribution as (percentile, seconds) points from the 1st to the 99.9th
