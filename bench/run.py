@@ -3,6 +3,7 @@
     python3 bench/run.py            # full run (about 3 minutes, 60 s of it paced)
     python3 bench/run.py --quick    # smaller counts, 10 s paced
     python3 bench/run.py --store    # the store: receiver vs rotel, report vs DuckDB over 10M spans
+    python3 bench/run.py --verify   # verify over a 10M-span store: time and peak RSS
 
 The same 7-span agent turn (`successful_agent_turn`) goes through:
   1. our engine to a null sink (--discard: generated and encoded, then dropped)
@@ -215,6 +216,28 @@ def store_bench(quick):
           f"ratio {ours / theirs:.2f} (goals: < 5 s, ≤ 2×)")
 
 
+def verify_bench(quick):
+    """`verify` over a store of a mixed run (the run's own --store: identical), against the
+    goal of 10M spans in under a minute with flat memory: its time and peak RSS, and the
+    time of the run it regenerates (most of verify is generating the run again)."""
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "telemetry-simulator"], cwd=ROOT, check=True)
+    tmp = Path(tempfile.mkdtemp(prefix="tsim-verify-bench-"))
+    n = 13_000 if quick else 1_270_000  # ~7.9 spans per trace: ~100k or ~10M spans
+    try:
+        print(f"a mixed run of {n:,} traces into a store, with its manifest…", flush=True)
+        run_wall, _, run_rss = measure_rusage([str(BIN), "-q", "--store", str(tmp / "store"), "--manifest",
+                                               str(tmp / "run.json"), "--seed", "1", "--start-time",
+                                               "2026-11-01T00:00:00Z", "run", "--count", str(n), "--rate", "20"])
+        counts = json.loads((tmp / "run.json").read_text())["counts"]
+        wall, cpu, rss = measure_rusage([str(BIN), "verify", "--manifest", str(tmp / "run.json"), "--store",
+                                         str(tmp / "store"), "--format", "json"])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"run: {run_wall:.0f} s ({run_rss:.0f} MiB RSS); verify of {counts['spans']:,} spans, "
+          f"{counts['log_records']:,} records, {counts['metric_points']:,} points: {wall:.0f} s "
+          f"({cpu:.0f} CPU s, {rss:.0f} MiB RSS; goal for 10M spans: < 60 s, flat memory)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smaller runs (a smoke test of the harness)")
@@ -225,6 +248,8 @@ def main():
     ap.add_argument("--store", action="store_true",
                     help="only: the store side by side (receiver vs rotel over OTLP/gRPC, report summary over 10M "
                          "spans vs DuckDB, bytes per span); about 10 minutes, 2 with --quick")
+    ap.add_argument("--verify", action="store_true",
+                    help="only: verify over a 10M-span store (100k with --quick): its time and peak RSS")
     ap.add_argument("--bin", type=Path, help="measure this build instead of target/release (e.g. an older commit's, for a before/after)")
     a = ap.parse_args()
     global BIN
@@ -235,6 +260,8 @@ def main():
         return write_paper_rss()
     if a.store:
         return store_bench(a.quick)
+    if a.verify:
+        return verify_bench(a.quick)
 
     traces = 200_000 if a.quick else 1_000_000
     py_traces = 5_000 if a.quick else 20_000
