@@ -81,12 +81,27 @@ impl Durations {
     }
 }
 
+/// A map with a fast hash of fixed seeds (aHash: the reports key maps by strings and ids of
+/// their own data, not by input an attacker chooses per request).
+pub type FastMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
+
+/// An empty [`FastMap`].
+pub fn fast_map<K, V>() -> FastMap<K, V> {
+    FastMap::with_hasher(ahash::RandomState::with_seeds(1, 2, 3, 4))
+}
+
 /// Distinct strings, numbered in the order they are first seen (so that groups can be keyed
 /// by a number, and a string is allocated once).
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct Names {
     names: Vec<String>,
-    index: std::collections::HashMap<String, u32>,
+    index: FastMap<String, u32>,
+}
+
+impl Default for Names {
+    fn default() -> Self {
+        Self { names: Vec::new(), index: fast_map() }
+    }
 }
 
 impl Names {

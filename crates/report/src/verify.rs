@@ -6,26 +6,23 @@
 //! were kept (whole or in part; error and slow traces apart). The join runs in passes over
 //! a share of the trace ids each, so memory holds one share of the expected items at a time.
 
-use std::collections::{BTreeMap, HashMap};
-use std::hash::{Hash, Hasher};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::json;
 use tsim_store::Table;
 
 use crate::scan::{Batch, Column, rows};
-use crate::stats::{Durations, Names};
+use crate::stats::{Durations, FastMap, Names, fast_map};
 use crate::{Filter, Report, ReportError, Section};
 
 /// Expected items held at once (one pass).
 pub const PASS_ITEMS: u64 = 1_000_000;
 
-/// A stable 64-bit hash (SipHash with fixed keys: the same in every process).
+/// A 64-bit digest of bytes (aHash with fixed seeds; both sides are hashed in one process).
 fn hash(b: &[u8]) -> u64 {
-    #[allow(deprecated)] // SipHasher's fixed keys are the point: stable across runs
-    let mut h = std::hash::SipHasher::new();
-    b.hash(&mut h);
-    h.finish()
+    static SEEDS: std::sync::OnceLock<ahash::RandomState> = std::sync::OnceLock::new();
+    SEEDS.get_or_init(|| ahash::RandomState::with_seeds(5, 6, 7, 8)).hash_one(b)
 }
 
 /// An id's bytes as a number (up to 32 hex digits), 0 for an empty id.
@@ -52,7 +49,7 @@ struct KeyDiff {
 }
 
 /// Compares two sorted entry lists, adding per key to `out`; whether they differ.
-fn diff_entries(want: &[(u32, u64)], got: &[(u32, u64)], out: &mut HashMap<u32, KeyDiff>) -> bool {
+fn diff_entries(want: &[(u32, u64)], got: &[(u32, u64)], out: &mut FastMap<u32, KeyDiff>) -> bool {
     let (mut i, mut j, mut differ) = (0, 0, false);
     while i < want.len() || j < got.len() {
         match (want.get(i), got.get(j)) {
@@ -81,7 +78,7 @@ fn diff_entries(want: &[(u32, u64)], got: &[(u32, u64)], out: &mut HashMap<u32, 
 }
 
 /// Counts of one signal.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Tally {
     expected: u64,
     delivered: u64,
@@ -89,13 +86,31 @@ struct Tally {
     duplicated: u64,
     unexpected: u64,
     altered: u64,
-    attrs: HashMap<u32, KeyDiff>,
-    resource: HashMap<u32, KeyDiff>,
+    attrs: FastMap<u32, KeyDiff>,
+    resource: FastMap<u32, KeyDiff>,
     /// Items whose time moved, and the largest move (ns).
     shifted: u64,
     max_shift: u64,
     /// Other fields: name → count (status, kind, parent, duration, body, severity, value…).
     fields: BTreeMap<&'static str, u64>,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Self {
+            expected: 0,
+            delivered: 0,
+            missing: 0,
+            duplicated: 0,
+            unexpected: 0,
+            altered: 0,
+            attrs: fast_map(),
+            resource: fast_map(),
+            shifted: 0,
+            max_shift: 0,
+            fields: BTreeMap::new(),
+        }
+    }
 }
 
 impl Tally {
@@ -170,7 +185,7 @@ impl Kept {
 }
 
 /// Renamed spans: (expected name, received name) → count.
-type Renames = HashMap<(u32, u32), u64>;
+type Renames = FastMap<(u32, u32), u64>;
 
 const SPAN_COLUMNS: [&str; 11] = [
     "TraceId",
@@ -258,7 +273,7 @@ fn spans(expected: &Path, received: &Path, names: &mut Names, keys: &mut Names) 
     let slow_threshold_ns = (roots.quantile_s(0.9) * 1e9) as u64;
     let mut r = SpanResult {
         tally: Tally { expected: total, ..Tally::default() },
-        renames: Renames::new(),
+        renames: fast_map(),
         all: Kept::default(),
         errors: Kept::default(),
         slow: Kept::default(),
@@ -269,7 +284,7 @@ fn spans(expected: &Path, received: &Path, names: &mut Names, keys: &mut Names) 
     let of = passes(total);
     let error = names.id("Error");
     for pass in 0..of {
-        let mut want: HashMap<(u128, u64), Span> = HashMap::new();
+        let mut want: FastMap<(u128, u64), Span> = fast_map();
         let mut p = SpanPass { names, keys };
         rows(expected, Table::Traces, &f, &SPAN_COLUMNS, |b, i| {
             if in_pass(b.cols[0].bytes(i).unwrap_or(b""), pass, of) {
@@ -322,7 +337,7 @@ fn spans(expected: &Path, received: &Path, names: &mut Names, keys: &mut Names) 
             differ |= diff_entries(&w.resource, &got.resource, &mut t.resource);
             t.altered += u64::from(differ);
         })?;
-        let mut traces: HashMap<u128, TraceKept> = HashMap::new();
+        let mut traces: FastMap<u128, TraceKept> = fast_map();
         for s in want.values() {
             t.missing += u64::from(s.seen == 0);
             let e = traces.entry(s.trace).or_default();
@@ -380,10 +395,11 @@ fn read_log(b: &Batch, i: usize, names: &mut Names, keys: &mut Names) -> Log {
 }
 
 /// Gives each record its ordinal in its group, in time order (ties by content).
-fn ordinals(v: Vec<Log>) -> HashMap<(LogGroup, u32), Log> {
+fn ordinals(v: Vec<Log>) -> FastMap<(LogGroup, u32), Log> {
     let mut v = v;
     v.sort_by(|a, b| a.group.cmp(&b.group).then(a.time.cmp(&b.time)).then(a.body.cmp(&b.body)));
-    let mut out = HashMap::with_capacity(v.len());
+    let mut out = fast_map();
+    out.reserve(v.len());
     let (mut last, mut n) = (None, 0u32);
     for l in v {
         if last != Some(l.group) {
@@ -475,7 +491,7 @@ struct Point {
     resource: u64,
 }
 
-fn read_point(b: &Batch, i: usize, keys: &mut Names, resources: &mut HashMap<u64, Vec<(u32, u64)>>) -> Point {
+fn read_point(b: &Batch, i: usize, keys: &mut Names, resources: &mut FastMap<u64, Vec<(u32, u64)>>) -> Point {
     let c = |k: usize| &b.cols[k];
     let mut loose = Vec::new();
     loose.extend_from_slice(c(0).bytes(i).unwrap_or(b""));
@@ -511,9 +527,9 @@ type Wanted = (u64, u32, u64, u64);
 fn metrics(expected: &Path, received: &Path, keys: &mut Names) -> Result<Tally, ReportError> {
     let f = Filter::default();
     let mut t = Tally::default();
-    let mut resources: HashMap<u64, Vec<(u32, u64)>> = HashMap::new();
+    let mut resources: FastMap<u64, Vec<(u32, u64)>> = fast_map();
     // Series and time → the points there: (value digest, seen, series without resource, resource).
-    let mut want: HashMap<(u64, i64), Vec<Wanted>> = HashMap::new();
+    let mut want: FastMap<(u64, i64), Vec<Wanted>> = fast_map();
     rows(expected, Table::Metrics, &f, &METRIC_COLUMNS, |b, i| {
         let p = read_point(b, i, keys, &mut resources);
         want.entry((p.series, p.time)).or_default().push((p.value, 0, p.loose, p.resource));
@@ -539,7 +555,7 @@ fn metrics(expected: &Path, received: &Path, keys: &mut Names) -> Result<Tally, 
     })?;
     // Second chance for the rest: the same series and time with another value (an altered
     // value), or the same point under another resource (altered resource attributes).
-    let mut by_point: HashMap<(u64, i64, u64), Vec<u64>> = HashMap::new();
+    let mut by_point: FastMap<(u64, i64, u64), Vec<u64>> = fast_map();
     for ((_, time), g) in &want {
         for w in g.iter().filter(|w| w.1 == 0) {
             by_point.entry((w.2, *time, w.0)).or_default().push(w.3);
@@ -578,14 +594,14 @@ fn metrics(expected: &Path, received: &Path, keys: &mut Names) -> Result<Tally, 
     Ok(t)
 }
 
-fn key_rows(d: &HashMap<u32, KeyDiff>, keys: &Names) -> Vec<(String, KeyDiff)> {
+fn key_rows(d: &FastMap<u32, KeyDiff>, keys: &Names) -> Vec<(String, KeyDiff)> {
     let mut v: Vec<(String, KeyDiff)> = d.iter().map(|(k, x)| (keys.name(*k).to_owned(), *x)).collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
     v
 }
 
 fn tally_json(t: &Tally, keys: &Names) -> serde_json::Value {
-    let per_key = |d: &HashMap<u32, KeyDiff>| {
+    let per_key = |d: &FastMap<u32, KeyDiff>| {
         key_rows(d, keys)
             .into_iter()
             .map(|(k, x)| json!({"key": k, "dropped": x.dropped, "added": x.added, "changed": x.changed}))
@@ -650,10 +666,22 @@ pub enum Verdict {
 
 /// Compares the store `received` with the store `expected` (the run generated again).
 pub fn compare(expected: &Path, received: &Path) -> Result<(Verdict, Report), ReportError> {
-    let (mut names, mut keys) = (Names::default(), Names::default());
-    let s = spans(expected, received, &mut names, &mut keys)?;
-    let l = logs(expected, received, &mut names, &mut keys)?;
-    let m = metrics(expected, received, &mut keys)?;
+    // Spans on one core, log records then metric points on another; each with its own names.
+    let ((s, names, keys), (l, log_keys), (m, metric_keys)) = std::thread::scope(|sc| {
+        let spans_job = sc.spawn(|| {
+            let (mut names, mut keys) = (Names::default(), Names::default());
+            spans(expected, received, &mut names, &mut keys).map(|r| (r, names, keys))
+        });
+        let rest = sc.spawn(|| {
+            let (mut names, mut keys, mut metric_keys) = (Names::default(), Names::default(), Names::default());
+            let l = logs(expected, received, &mut names, &mut keys)?;
+            let m = metrics(expected, received, &mut metric_keys)?;
+            Ok::<_, ReportError>(((l, keys), (m, metric_keys)))
+        });
+        let s = spans_job.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?;
+        let (l, m) = rest.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?;
+        Ok::<_, ReportError>((s, l, m))
+    })?;
     let differences = s.tally.differences() + l.differences() + m.differences();
     let verdict = if differences == 0 { Verdict::Identical } else { Verdict::Differences };
     let mut renames: Vec<(String, String, u64)> =
@@ -684,7 +712,7 @@ pub fn compare(expected: &Path, received: &Path) -> Result<(Verdict, Report), Re
     let json = json!({
         "verdict": match verdict { Verdict::Identical => "identical", Verdict::Differences => "differences" },
         "differences": differences,
-        "signals": {"traces": traces, "logs": tally_json(&l, &keys), "metrics": tally_json(&m, &keys)},
+        "signals": {"traces": traces, "logs": tally_json(&l, &log_keys), "metrics": tally_json(&m, &metric_keys)},
     });
     let mut sections = Vec::new();
     tally_sections("Spans", "spans", &s.tally, &keys, &mut sections);
@@ -724,8 +752,8 @@ pub fn compare(expected: &Path, received: &Path) -> Result<(Verdict, Report), Re
         ]);
         sections.push(dl);
     }
-    tally_sections("Log records", "records", &l, &keys, &mut sections);
-    tally_sections("Metric points", "points", &m, &keys, &mut sections);
+    tally_sections("Log records", "records", &l, &log_keys, &mut sections);
+    tally_sections("Metric points", "points", &m, &metric_keys, &mut sections);
     let title = match verdict {
         Verdict::Identical => "Verify: identical".to_owned(),
         Verdict::Differences => format!("Verify: {differences} differences"),
