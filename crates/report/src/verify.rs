@@ -77,6 +77,9 @@ fn diff_entries(want: &[(u32, u64)], got: &[(u32, u64)], out: &mut FastMap<u32, 
     differ
 }
 
+/// Expected and received entries of one map.
+type EntryPair<'a> = (&'a [(u32, u64)], &'a [(u32, u64)]);
+
 /// Counts of one signal.
 #[derive(Debug)]
 struct Tally {
@@ -125,6 +128,26 @@ impl Tally {
         self.shifted += 1;
         self.max_shift = self.max_shift.max(want.abs_diff(got));
         true
+    }
+
+    /// Counts a delivered item's changed fields (`(name, same)`) and its attribute and resource
+    /// differences; it is altered if any differ or `differ` already says so.
+    fn alter(
+        &mut self,
+        mut differ: bool,
+        fields: &[(&'static str, bool)],
+        attrs: EntryPair<'_>,
+        resource: EntryPair<'_>,
+    ) {
+        for &(field, same) in fields {
+            if !same {
+                self.field(field);
+                differ = true;
+            }
+        }
+        differ |= diff_entries(attrs.0, attrs.1, &mut self.attrs);
+        differ |= diff_entries(resource.0, resource.1, &mut self.resource);
+        self.altered += u64::from(differ);
     }
 
     fn differences(&self) -> u64 {
@@ -321,21 +344,14 @@ fn spans(expected: &Path, received: &Path, names: &mut Names, keys: &mut Names) 
                 differ = true;
             }
             differ |= t.shift(w.start, got.start);
-            for (field, same) in [
+            let fields = [
                 ("duration", w.duration == got.duration),
                 ("status", w.status == got.status),
                 ("kind", w.kind == got.kind),
                 ("parent", w.parent == got.parent),
                 ("service", w.service == got.service),
-            ] {
-                if !same {
-                    t.field(field);
-                    differ = true;
-                }
-            }
-            differ |= diff_entries(&w.attrs, &got.attrs, &mut t.attrs);
-            differ |= diff_entries(&w.resource, &got.resource, &mut t.resource);
-            t.altered += u64::from(differ);
+            ];
+            t.alter(differ, &fields, (&w.attrs, &got.attrs), (&w.resource, &got.resource));
         })?;
         let mut traces: FastMap<u128, TraceKept> = fast_map();
         for s in want.values() {
@@ -454,16 +470,9 @@ fn logs(expected: &Path, received: &Path, names: &mut Names, keys: &mut Names) -
             n += 1;
             w.seen += 1;
             t.delivered += 1;
-            let mut differ = t.shift(w.time, g.time);
-            for (field, same) in [("severity", w.severity == g.severity), ("body", w.body == g.body)] {
-                if !same {
-                    t.field(field);
-                    differ = true;
-                }
-            }
-            differ |= diff_entries(&w.attrs, &g.attrs, &mut t.attrs);
-            differ |= diff_entries(&w.resource, &g.resource, &mut t.resource);
-            t.altered += u64::from(differ);
+            let differ = t.shift(w.time, g.time);
+            let fields = [("severity", w.severity == g.severity), ("body", w.body == g.body)];
+            t.alter(differ, &fields, (&w.attrs, &g.attrs), (&w.resource, &g.resource));
         }
         t.missing += want.values().filter(|l| l.seen == 0).count() as u64;
     }
