@@ -334,6 +334,10 @@ pub enum Command {
         /// table (aligned, for a terminal), json, or markdown.
         #[arg(long, value_name = "FORMAT", default_value = "table", value_parser = ["table", "json", "markdown"])]
         format: String,
+        /// Expected spans or records held in memory at once; beyond, both sides are spilled to
+        /// bucket files by trace id and joined bucket by bucket.
+        #[arg(long, value_name = "N", default_value_t = tsim_report::verify::PASS_ITEMS)]
+        memory_items: u64,
     },
     /// Load OTLP/JSON lines (the simulator's traces.jsonl, logs.jsonl, metrics.jsonl, or any
     /// OTLP/JSON lines file) into a store of Parquet files.

@@ -142,7 +142,7 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
         Command::List => list::list(&load_catalog(&g)?),
         Command::Receive { args } => store::receive::receive(&args, g.outputs.store.store.as_deref(), g.quiet),
         Command::Report { report, with } => store::report::report(&report, &with, &g),
-        Command::Verify { format } => store::verify::verify(&g, &format),
+        Command::Verify { format, memory_items } => store::verify::verify(&g, &format, memory_items),
         Command::Import { paths } => store::import::import(&paths, g.outputs.store.store.as_deref(), g.quiet),
         Command::Validate { paths, show } => validate::validate(&paths, &g, schema.as_ref(), &show),
         Command::Scenario { name, run } => {

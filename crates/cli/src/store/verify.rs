@@ -18,7 +18,7 @@ pub const EXIT_DIFFERENCES: u8 = 4;
 const KEEP_ENV: &[&str] = &["PATH", "HOME", "TMPDIR", "LANG"];
 
 /// Runs `verify`.
-pub fn verify(g: &Global, format: &str) -> Result<ExitCode> {
+pub fn verify(g: &Global, format: &str, per: u64) -> Result<ExitCode> {
     let Some(path) = &g.manifest else {
         usage!("verify needs --manifest FILE (written by the run with --manifest FILE)");
     };
@@ -54,7 +54,7 @@ pub fn verify(g: &Global, format: &str) -> Result<ExitCode> {
         );
     }
     let (received, _temp) = super::open_source(store)?;
-    let (verdict, report) = tsim_report::verify::compare(&expected, &received)?;
+    let (verdict, report) = tsim_report::verify::compare(&expected, &received, &work.0.join("spill"), per)?;
     let format = match format {
         "json" => Format::Json,
         "markdown" => Format::Markdown,

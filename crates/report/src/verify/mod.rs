@@ -3,8 +3,9 @@
 //! trace and span id, log records by trace, span and ordinal, metric points by series and
 //! time. Per signal: delivered, missing, duplicated, unexpected; per attribute key how many
 //! items had it dropped, added or changed; renamed spans, shifted timestamps; which traces
-//! were kept (whole or in part; error and slow traces apart). The join runs in passes over
-//! a share of the trace ids each, so memory holds one share of the expected items at a time.
+//! were kept (whole or in part; error and slow traces apart). Beyond [`PASS_ITEMS`] expected
+//! items, both sides are spilled once to bucket files by trace id and joined bucket by bucket,
+//! so memory holds one bucket at a time and each store is read once.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,11 +13,15 @@ use std::path::Path;
 use serde_json::json;
 use tsim_store::Table;
 
+mod spill;
+
+use spill::{Buckets, Dec, Enc};
+
 use crate::scan::{Batch, Column, rows};
 use crate::stats::{Durations, FastMap, Names, fast_map};
 use crate::{Filter, Report, ReportError, Section};
 
-/// Expected items held at once (one pass).
+/// Expected spans or records held in memory at once by default (one bucket).
 pub const PASS_ITEMS: u64 = 1_000_000;
 
 /// A 64-bit digest of bytes (aHash with fixed seeds; both sides are hashed in one process).
@@ -172,6 +177,37 @@ struct Span {
     seen: u32,
 }
 
+impl Span {
+    fn encode(&self, key: (u128, u64), e: &mut Enc) {
+        e.0.clear();
+        e.u128(key.0).u64(key.1).u32(self.name).u32(self.kind).u32(self.service).u32(self.status);
+        e.u64(self.parent).i64(self.start).i64(self.duration).i64(self.received.unwrap_or(i64::MIN));
+        e.entries(&self.attrs).entries(&self.resource);
+    }
+
+    fn decode(b: &[u8]) -> ((u128, u64), Span) {
+        let mut d = Dec::new(b);
+        let key = (d.u128(), d.u64());
+        let (name, kind, service, status) = (d.u32(), d.u32(), d.u32(), d.u32());
+        let (parent, start, duration, received) = (d.u64(), d.i64(), d.i64(), d.i64());
+        let span = Span {
+            trace: key.0,
+            name,
+            kind,
+            service,
+            status,
+            parent,
+            start,
+            duration,
+            received: (received != i64::MIN).then_some(received),
+            attrs: d.entries(),
+            resource: d.entries(),
+            seen: 0,
+        };
+        (key, span)
+    }
+}
+
 /// Per trace: spans expected and delivered, and whether it failed or was slow.
 #[derive(Default)]
 struct TraceKept {
@@ -252,13 +288,9 @@ impl SpanPass<'_> {
     }
 }
 
-/// The shares of trace ids the join runs in, for `expected` items.
-fn passes(expected: u64) -> u64 {
-    expected.div_ceil(PASS_ITEMS).max(1)
-}
-
-fn in_pass(trace_hex: &[u8], pass: u64, of: u64) -> bool {
-    of == 1 || (id128(trace_hex) as u64) % of == pass
+/// The shares of trace ids the join runs in, for `expected` items, `per` items a share.
+fn passes(expected: u64, per: u64) -> u64 {
+    expected.div_ceil(per.max(1)).max(1)
 }
 
 /// How many rows `table` holds under `root`.
@@ -283,7 +315,13 @@ struct SpanResult {
     early: u64,
 }
 
-fn spans(expected: &Path, received: &Path, names: &mut Names, keys: &mut Names) -> Result<SpanResult, ReportError> {
+fn spans(
+    expected: &Path,
+    received: &Path,
+    (scratch, per): (&Path, u64),
+    names: &mut Names,
+    keys: &mut Names,
+) -> Result<SpanResult, ReportError> {
     let f = Filter::default();
     let total = count(expected, Table::Traces)?;
     // Slow traces: a root span at or above the expected roots' 90th percentile.
@@ -304,77 +342,128 @@ fn spans(expected: &Path, received: &Path, names: &mut Names, keys: &mut Names) 
         delay: Durations::default(),
         early: 0,
     };
-    let of = passes(total);
+    let of = passes(total, per);
     let error = names.id("Error");
-    for pass in 0..of {
+    if of == 1 {
         let mut want: FastMap<(u128, u64), Span> = fast_map();
         let mut p = SpanPass { names, keys };
         rows(expected, Table::Traces, &f, &SPAN_COLUMNS, |b, i| {
-            if in_pass(b.cols[0].bytes(i).unwrap_or(b""), pass, of) {
-                let (k, s) = p.read(b, i);
-                want.insert(k, s);
-            }
+            let (k, s) = p.read(b, i);
+            want.insert(k, s);
         })?;
-        let t = &mut r.tally;
         rows(received, Table::Traces, &f, &SPAN_COLUMNS, |b, i| {
-            if !in_pass(b.cols[0].bytes(i).unwrap_or(b""), pass, of) {
-                return;
-            }
             let (k, got) = p.read(b, i);
-            let Some(w) = want.get_mut(&k) else {
-                t.unexpected += 1;
-                return;
-            };
-            w.seen += 1;
-            if w.seen > 1 {
-                t.duplicated += 1;
-                return;
-            }
-            t.delivered += 1;
-            if let Some(at) = got.received {
-                let end = got.start.saturating_add(got.duration);
-                if at < end {
-                    r.early += 1;
-                }
-                r.delay.add(at.saturating_sub(end).max(0).cast_unsigned(), false);
-            }
-            let mut differ = false;
-            if w.name != got.name {
-                *r.renames.entry((w.name, got.name)).or_default() += 1;
-                differ = true;
-            }
-            differ |= t.shift(w.start, got.start);
-            let fields = [
-                ("duration", w.duration == got.duration),
-                ("status", w.status == got.status),
-                ("kind", w.kind == got.kind),
-                ("parent", w.parent == got.parent),
-                ("service", w.service == got.service),
-            ];
-            t.alter(differ, &fields, (&w.attrs, &got.attrs), (&w.resource, &got.resource));
+            match_span(&mut want, k, &got, &mut r);
         })?;
-        let mut traces: FastMap<u128, TraceKept> = fast_map();
-        for s in want.values() {
-            t.missing += u64::from(s.seen == 0);
-            let e = traces.entry(s.trace).or_default();
-            e.spans += 1;
-            e.delivered += u32::from(s.seen > 0);
-            e.error |= s.status == error;
-            if s.parent == 0 {
-                e.root_ns = Some(s.duration);
+        kept(&want, error, &mut r);
+        return Ok(r);
+    }
+    // Spilled by trace id: each side read once, joined bucket by bucket.
+    let buckets = usize::try_from(of).unwrap_or(usize::MAX);
+    let mut spill_side = |root: &Path, tag: &str| -> Result<Vec<std::path::PathBuf>, ReportError> {
+        let mut out = Buckets::create(scratch, tag, buckets)?;
+        let mut p = SpanPass { names, keys };
+        let (mut e, mut failed) = (Enc::default(), None);
+        rows(root, Table::Traces, &f, &SPAN_COLUMNS, |b, i| {
+            let (k, s) = p.read(b, i);
+            s.encode(k, &mut e);
+            if let Err(err) = out.put((k.0 as u64 % of) as usize, &e.0) {
+                failed.get_or_insert(err);
             }
+        })?;
+        if let Some(err) = failed {
+            return Err(err);
         }
-        for tr in traces.values() {
-            r.all.add(tr);
-            if tr.error {
-                r.errors.add(tr);
-            }
-            if tr.root_ns.is_some_and(|d| d.cast_unsigned() >= slow_threshold_ns) {
-                r.slow.add(tr);
-            }
+        out.finish()
+    };
+    let want_files = spill_side(expected, "spans-expected")?;
+    let got_files = spill_side(received, "spans-received")?;
+    for (wf, gf) in want_files.iter().zip(&got_files) {
+        let bytes = spill::take(wf)?;
+        let mut want: FastMap<(u128, u64), Span> = spill::records(&bytes).map(Span::decode).collect_map();
+        drop(bytes);
+        let bytes = spill::take(gf)?;
+        for rec in spill::records(&bytes) {
+            let (k, got) = Span::decode(rec);
+            match_span(&mut want, k, &got, &mut r);
         }
+        kept(&want, error, &mut r);
     }
     Ok(r)
+}
+
+/// Collects pairs into a [`FastMap`].
+trait CollectMap<K, V> {
+    fn collect_map(self) -> FastMap<K, V>;
+}
+
+impl<K: std::hash::Hash + Eq, V, I: Iterator<Item = (K, V)>> CollectMap<K, V> for I {
+    fn collect_map(self) -> FastMap<K, V> {
+        let mut m = fast_map();
+        m.extend(self);
+        m
+    }
+}
+
+/// Joins one received span with the expected ones.
+fn match_span(want: &mut FastMap<(u128, u64), Span>, k: (u128, u64), got: &Span, r: &mut SpanResult) {
+    let t = &mut r.tally;
+    let Some(w) = want.get_mut(&k) else {
+        t.unexpected += 1;
+        return;
+    };
+    w.seen += 1;
+    if w.seen > 1 {
+        t.duplicated += 1;
+        return;
+    }
+    t.delivered += 1;
+    if let Some(at) = got.received {
+        let end = got.start.saturating_add(got.duration);
+        if at < end {
+            r.early += 1;
+        }
+        r.delay.add(at.saturating_sub(end).max(0).cast_unsigned(), false);
+    }
+    let mut differ = false;
+    if w.name != got.name {
+        *r.renames.entry((w.name, got.name)).or_default() += 1;
+        differ = true;
+    }
+    differ |= t.shift(w.start, got.start);
+    let fields = [
+        ("duration", w.duration == got.duration),
+        ("status", w.status == got.status),
+        ("kind", w.kind == got.kind),
+        ("parent", w.parent == got.parent),
+        ("service", w.service == got.service),
+    ];
+    t.alter(differ, &fields, (&w.attrs, &got.attrs), (&w.resource, &got.resource));
+}
+
+/// After a share of the expected spans was joined: the missing ones, and which traces
+/// were kept (whole traces are in one share: shares are by trace id).
+fn kept(want: &FastMap<(u128, u64), Span>, error: u32, r: &mut SpanResult) {
+    let mut traces: FastMap<u128, TraceKept> = fast_map();
+    for s in want.values() {
+        r.tally.missing += u64::from(s.seen == 0);
+        let e = traces.entry(s.trace).or_default();
+        e.spans += 1;
+        e.delivered += u32::from(s.seen > 0);
+        e.error |= s.status == error;
+        if s.parent == 0 {
+            e.root_ns = Some(s.duration);
+        }
+    }
+    for tr in traces.values() {
+        r.all.add(tr);
+        if tr.error {
+            r.errors.add(tr);
+        }
+        if tr.root_ns.is_some_and(|d| d.cast_unsigned() >= r.slow_threshold_ns) {
+            r.slow.add(tr);
+        }
+    }
 }
 
 const LOG_COLUMNS: [&str; 8] =
@@ -428,55 +517,109 @@ fn ordinals(v: Vec<Log>) -> FastMap<(LogGroup, u32), Log> {
     out
 }
 
-fn logs(expected: &Path, received: &Path, names: &mut Names, keys: &mut Names) -> Result<Tally, ReportError> {
+impl Log {
+    fn encode(&self, e: &mut Enc) {
+        e.0.clear();
+        e.u128(self.group.0).u64(self.group.1).u32(self.group.2).i64(self.time).i64(self.severity).u64(self.body);
+        e.entries(&self.attrs).entries(&self.resource);
+    }
+
+    fn decode(b: &[u8]) -> Log {
+        let mut d = Dec::new(b);
+        Log {
+            group: (d.u128(), d.u64(), d.u32()),
+            time: d.i64(),
+            severity: d.i64(),
+            body: d.u64(),
+            attrs: d.entries(),
+            resource: d.entries(),
+            seen: 0,
+        }
+    }
+}
+
+fn logs(
+    expected: &Path,
+    received: &Path,
+    (scratch, per): (&Path, u64),
+    names: &mut Names,
+    keys: &mut Names,
+) -> Result<Tally, ReportError> {
     let f = Filter::default();
     let total = count(expected, Table::Logs)?;
     let mut t = Tally { expected: total, ..Tally::default() };
-    let of = passes(total);
-    for pass in 0..of {
-        let read = |root: &Path, names: &mut Names, keys: &mut Names| -> Result<Vec<Log>, ReportError> {
+    let of = passes(total, per);
+    if of == 1 {
+        let mut read = |root: &Path| -> Result<Vec<Log>, ReportError> {
             let mut v = Vec::new();
-            rows(root, Table::Logs, &f, &LOG_COLUMNS, |b, i| {
-                if in_pass(b.cols[0].bytes(i).unwrap_or(b""), pass, of) {
-                    v.push(read_log(b, i, names, keys));
-                }
-            })?;
+            rows(root, Table::Logs, &f, &LOG_COLUMNS, |b, i| v.push(read_log(b, i, names, keys)))?;
             Ok(v)
         };
-        let mut want = ordinals(read(expected, names, keys)?);
-        // Received records get ordinals the same way; a duplicate is the same content again.
-        let got = read(received, names, keys)?;
-        let mut got_sorted = got;
-        got_sorted.sort_by(|a, b| a.group.cmp(&b.group).then(a.time.cmp(&b.time)).then(a.body.cmp(&b.body)));
-        let (mut last, mut n, mut prev): (Option<LogGroup>, u32, Option<(i64, u64)>) = (None, 0, None);
-        for g in got_sorted {
-            if last != Some(g.group) {
-                last = Some(g.group);
-                n = 0;
-                prev = None;
+        let want = read(expected)?;
+        let got = read(received)?;
+        join_logs(want, got, &mut t);
+        return Ok(t);
+    }
+    // Spilled by trace id: each side read once, joined bucket by bucket.
+    let buckets = usize::try_from(of).unwrap_or(usize::MAX);
+    let mut spill_side = |root: &Path, tag: &str| -> Result<Vec<std::path::PathBuf>, ReportError> {
+        let mut out = Buckets::create(scratch, tag, buckets)?;
+        let (mut e, mut failed) = (Enc::default(), None);
+        rows(root, Table::Logs, &f, &LOG_COLUMNS, |b, i| {
+            let l = read_log(b, i, names, keys);
+            l.encode(&mut e);
+            if let Err(err) = out.put((l.group.0 as u64 % of) as usize, &e.0) {
+                failed.get_or_insert(err);
             }
-            // The same record again, where the run had no such twin.
-            let twin = want.get(&(g.group, n)).is_some_and(|w| (w.time, w.body) == (g.time, g.body));
-            if !twin && prev == Some((g.time, g.body)) {
-                t.duplicated += 1;
-                continue;
-            }
-            prev = Some((g.time, g.body));
-            let Some(w) = want.get_mut(&(g.group, n)) else {
-                t.unexpected += 1;
-                n += 1;
-                continue;
-            };
-            n += 1;
-            w.seen += 1;
-            t.delivered += 1;
-            let differ = t.shift(w.time, g.time);
-            let fields = [("severity", w.severity == g.severity), ("body", w.body == g.body)];
-            t.alter(differ, &fields, (&w.attrs, &g.attrs), (&w.resource, &g.resource));
+        })?;
+        if let Some(err) = failed {
+            return Err(err);
         }
-        t.missing += want.values().filter(|l| l.seen == 0).count() as u64;
+        out.finish()
+    };
+    let want_files = spill_side(expected, "logs-expected")?;
+    let got_files = spill_side(received, "logs-received")?;
+    for (wf, gf) in want_files.iter().zip(&got_files) {
+        let want: Vec<Log> = spill::records(&spill::take(wf)?).map(Log::decode).collect();
+        let got: Vec<Log> = spill::records(&spill::take(gf)?).map(Log::decode).collect();
+        join_logs(want, got, &mut t);
     }
     Ok(t)
+}
+
+/// Joins the received records of a share of the groups with the expected ones.
+fn join_logs(want: Vec<Log>, got: Vec<Log>, t: &mut Tally) {
+    let mut want = ordinals(want);
+    // Received records get ordinals the same way; a duplicate is the same content again.
+    let mut got_sorted = got;
+    got_sorted.sort_by(|a, b| a.group.cmp(&b.group).then(a.time.cmp(&b.time)).then(a.body.cmp(&b.body)));
+    let (mut last, mut n, mut prev): (Option<LogGroup>, u32, Option<(i64, u64)>) = (None, 0, None);
+    for g in got_sorted {
+        if last != Some(g.group) {
+            last = Some(g.group);
+            n = 0;
+            prev = None;
+        }
+        // The same record again, where the run had no such twin.
+        let twin = want.get(&(g.group, n)).is_some_and(|w| (w.time, w.body) == (g.time, g.body));
+        if !twin && prev == Some((g.time, g.body)) {
+            t.duplicated += 1;
+            continue;
+        }
+        prev = Some((g.time, g.body));
+        let Some(w) = want.get_mut(&(g.group, n)) else {
+            t.unexpected += 1;
+            n += 1;
+            continue;
+        };
+        n += 1;
+        w.seen += 1;
+        t.delivered += 1;
+        let differ = t.shift(w.time, g.time);
+        let fields = [("severity", w.severity == g.severity), ("body", w.body == g.body)];
+        t.alter(differ, &fields, (&w.attrs, &g.attrs), (&w.resource, &g.resource));
+    }
+    t.missing += want.values().filter(|l| l.seen == 0).count() as u64;
 }
 
 const METRIC_COLUMNS: [&str; 9] = [
@@ -673,17 +816,19 @@ pub enum Verdict {
     Differences,
 }
 
-/// Compares the store `received` with the store `expected` (the run generated again).
-pub fn compare(expected: &Path, received: &Path) -> Result<(Verdict, Report), ReportError> {
+/// Compares the store `received` with the store `expected` (the run generated again), holding
+/// at most `per` expected spans or records in memory: beyond, both sides are spilled to bucket
+/// files under `scratch` ([`PASS_ITEMS`] is the default).
+pub fn compare(expected: &Path, received: &Path, scratch: &Path, per: u64) -> Result<(Verdict, Report), ReportError> {
     // Spans on one core, log records then metric points on another; each with its own names.
     let ((s, names, keys), (l, log_keys), (m, metric_keys)) = std::thread::scope(|sc| {
         let spans_job = sc.spawn(|| {
             let (mut names, mut keys) = (Names::default(), Names::default());
-            spans(expected, received, &mut names, &mut keys).map(|r| (r, names, keys))
+            spans(expected, received, (&scratch.join("spans"), per), &mut names, &mut keys).map(|r| (r, names, keys))
         });
         let rest = sc.spawn(|| {
             let (mut names, mut keys, mut metric_keys) = (Names::default(), Names::default(), Names::default());
-            let l = logs(expected, received, &mut names, &mut keys)?;
+            let l = logs(expected, received, (&scratch.join("logs"), per), &mut names, &mut keys)?;
             let m = metrics(expected, received, &mut metric_keys)?;
             Ok::<_, ReportError>(((l, keys), (m, metric_keys)))
         });
