@@ -360,21 +360,13 @@ fn spans(
     }
     // Spilled by trace id: each side read once, joined bucket by bucket.
     let buckets = usize::try_from(of).unwrap_or(usize::MAX);
-    let mut spill_side = |root: &Path, tag: &str| -> Result<Vec<std::path::PathBuf>, ReportError> {
-        let mut out = Buckets::create(scratch, tag, buckets)?;
-        let mut p = SpanPass { names, keys };
-        let (mut e, mut failed) = (Enc::default(), None);
-        rows(root, Table::Traces, &f, &SPAN_COLUMNS, |b, i| {
+    let mut p = SpanPass { names, keys };
+    let mut spill_side = |root: &Path, tag: &str| {
+        spill_table(root, Table::Traces, &SPAN_COLUMNS, Buckets::create(scratch, tag, buckets)?, |b, i, e| {
             let (k, s) = p.read(b, i);
-            s.encode(k, &mut e);
-            if let Err(err) = out.put((k.0 as u64 % of) as usize, &e.0) {
-                failed.get_or_insert(err);
-            }
-        })?;
-        if let Some(err) = failed {
-            return Err(err);
-        }
-        out.finish()
+            s.encode(k, e);
+            k.0
+        })
     };
     let want_files = spill_side(expected, "spans-expected")?;
     let got_files = spill_side(received, "spans-received")?;
@@ -390,6 +382,29 @@ fn spans(
         kept(&want, error, &mut r);
     }
     Ok(r)
+}
+
+/// Reads `table` under `root` once, encoding each row (`encode` writes it and returns its
+/// trace id) into the bucket of its trace id; the bucket files.
+fn spill_table(
+    root: &Path,
+    table: Table,
+    columns: &[&str],
+    mut out: Buckets,
+    mut encode: impl FnMut(&Batch, usize, &mut Enc) -> u128,
+) -> Result<Vec<std::path::PathBuf>, ReportError> {
+    let n = out.len() as u64;
+    let (mut e, mut failed) = (Enc::default(), None);
+    rows(root, table, &Filter::default(), columns, |b, i| {
+        let trace = encode(b, i, &mut e);
+        if let Err(err) = out.put((trace as u64 % n) as usize, &e.0) {
+            failed.get_or_insert(err);
+        }
+    })?;
+    match failed {
+        Some(err) => Err(err),
+        None => out.finish(),
+    }
 }
 
 /// Collects pairs into a [`FastMap`].
@@ -562,20 +577,12 @@ fn logs(
     }
     // Spilled by trace id: each side read once, joined bucket by bucket.
     let buckets = usize::try_from(of).unwrap_or(usize::MAX);
-    let mut spill_side = |root: &Path, tag: &str| -> Result<Vec<std::path::PathBuf>, ReportError> {
-        let mut out = Buckets::create(scratch, tag, buckets)?;
-        let (mut e, mut failed) = (Enc::default(), None);
-        rows(root, Table::Logs, &f, &LOG_COLUMNS, |b, i| {
+    let mut spill_side = |root: &Path, tag: &str| {
+        spill_table(root, Table::Logs, &LOG_COLUMNS, Buckets::create(scratch, tag, buckets)?, |b, i, e| {
             let l = read_log(b, i, names, keys);
-            l.encode(&mut e);
-            if let Err(err) = out.put((l.group.0 as u64 % of) as usize, &e.0) {
-                failed.get_or_insert(err);
-            }
-        })?;
-        if let Some(err) = failed {
-            return Err(err);
-        }
-        out.finish()
+            l.encode(e);
+            l.group.0
+        })
     };
     let want_files = spill_side(expected, "logs-expected")?;
     let got_files = spill_side(received, "logs-received")?;

@@ -31,6 +31,11 @@ impl Buckets {
         Ok(b)
     }
 
+    /// How many buckets.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
     /// Appends a record to bucket `i`.
     pub fn put(&mut self, i: usize, record: &[u8]) -> Result<(), ReportError> {
         let len = u32::try_from(record.len()).unwrap_or(u32::MAX).to_le_bytes();
