@@ -371,8 +371,9 @@ pub fn run_in(cwd: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
         .envs(envs.iter().copied())
         .output()
         .unwrap();
-    let summary =
-        std::fs::read_to_string(&summary).map(|s| serde_json::from_str(&s).unwrap()).unwrap_or(serde_json::Value::Null);
+    let text = std::fs::read_to_string(&summary);
+    let _ = std::fs::remove_file(&summary);
+    let summary = text.map(|s| serde_json::from_str(&s).unwrap()).unwrap_or(serde_json::Value::Null);
     Run { out, summary }
 }
 
