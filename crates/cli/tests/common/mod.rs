@@ -468,15 +468,20 @@ pub fn assert_metrics_match(last: &serde_json::Value, spans: &[[String; 4]]) {
 
 /// GET `path` from 127.0.0.1:`port` (HTTP/1.0); returns (status, body).
 pub fn http_get(port: u16, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(PATIENCE)).unwrap();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    try_http_get(port, path).unwrap_or_else(|e| panic!("GET 127.0.0.1:{port}{path}: {e}"))
+}
+
+/// [`http_get`], or why the request could not be made.
+pub fn try_http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(PATIENCE))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
     let mut buf = Vec::new();
     let _ = s.read_to_end(&mut buf);
     let text = String::from_utf8_lossy(&buf).into_owned();
     let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
     let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    (status, body)
+    Ok((status, body))
 }
 
 /// Percent-encodes a query value.
@@ -500,9 +505,21 @@ pub struct Prometheus {
 }
 
 impl Prometheus {
+    /// Starts on a free port; when Prometheus exits before it is ready (its port taken in
+    /// between), tries another, and fails with its log after five tries.
     pub fn start(targets: &[u16], extra: &[&str]) -> Prometheus {
-        let dir = tempdir("prometheus");
-        let port = free_port();
+        let mut last = String::new();
+        for _ in 0..5 {
+            let dir = tempdir("prometheus");
+            match Self::try_start(&dir, free_port(), targets, extra) {
+                Some(p) => return p,
+                None => last = std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default(),
+            }
+        }
+        panic!("prometheus did not start; its log:\n{last}");
+    }
+
+    fn try_start(dir: &Path, port: u16, targets: &[u16], extra: &[&str]) -> Option<Prometheus> {
         let targets: Vec<String> = targets.iter().map(|p| format!("\"127.0.0.1:{p}\"")).collect();
         let config = format!(
             "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: sim\n    scrape_interval: 1s\n    static_configs:\n      - targets: [{}]\n",
@@ -518,9 +535,13 @@ impl Prometheus {
             .stderr(Stdio::from(std::fs::File::create(dir.join("prometheus.log")).unwrap()))
             .spawn()
             .expect("prometheus is needed: apt-get install prometheus");
-        let p = Prometheus { peer: Peer { child }, port };
-        wait_until("prometheus to be ready", || http_get_ok(port, "/-/ready").is_some());
-        p
+        let mut p = Prometheus { peer: Peer { child }, port };
+        let mut exited = false;
+        wait_until("prometheus to be ready or exit", || {
+            exited = p.peer.child.try_wait().ok().flatten().is_some();
+            exited || http_get_ok(port, "/-/ready").is_some()
+        });
+        (!exited).then_some(p)
     }
 
     /// The value of an instant query with a single result, if any.
@@ -559,8 +580,7 @@ impl Prometheus {
 }
 
 fn http_get_ok(port: u16, path: &str) -> Option<()> {
-    TcpStream::connect(("127.0.0.1", port)).ok()?;
-    (http_get(port, path).0 == 200).then_some(())
+    (try_http_get(port, path).ok()?.0 == 200).then_some(())
 }
 
 /// The (trace, span, parent, name) list of a decoded traces file.
