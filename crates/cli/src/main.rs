@@ -95,13 +95,16 @@ const DEFAULT_INTERVAL_MS: f64 = 10.0;
 const DEFAULT_COUNT: u64 = 100;
 
 fn main() -> ExitCode {
-    let matches = Cli::command().get_matches();
+    let mut cmd = Cli::command();
+    let matches = cmd.get_matches_mut();
     let mut cli = match Cli::from_arg_matches(&matches) {
         Ok(c) => c,
         Err(e) => e.exit(),
     };
     compat::fill_from_env(&mut cli.global, &matches);
-    manifest::capture(&Cli::command(), &matches);
+    if cli.global.manifest.is_some() && !matches!(cli.command, Command::Verify { .. }) {
+        manifest::capture(&cmd, &matches);
+    }
     match real_main(cli) {
         Ok(code) => code,
         Err(e) => {

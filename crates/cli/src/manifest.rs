@@ -99,7 +99,8 @@ pub struct Manifest {
 /// The data-shaping flags of the command line, captured once at start.
 static ARGS: OnceLock<(String, Vec<String>)> = OnceLock::new();
 
-/// Records the data-shaping flags of `matches` (the whole command line, parsed by `cmd`).
+/// Records the data-shaping flags of `matches` (the whole command line, parsed by `cmd`);
+/// called only when the run writes a manifest.
 pub fn capture(cmd: &clap::Command, matches: &ArgMatches) {
     let Some((name, sub)) = matches.subcommand() else { return };
     let Some(sub_cmd) = cmd.find_subcommand(name) else { return };
@@ -150,25 +151,14 @@ fn read_file(path: &Path, dir: usize, name: String) -> Result<File> {
     Ok(File { dir, path: name, sha256: sha256(&bytes), contents: String::from_utf8_lossy(&bytes).into_owned() })
 }
 
-/// The scenario files of the `index`-th folder (recursively, `*.yaml` / `*.yml`), by path
-/// inside it.
+/// The scenario files of the `index`-th `--scenarios-dir` (the files the catalog reads: its
+/// own scan), by path inside it.
 fn folder(index: usize, dir: &Path) -> Result<Vec<File>> {
-    let mut out = Vec::new();
-    let mut dirs = vec![dir.to_path_buf()];
-    while let Some(d) = dirs.pop() {
-        let rd = std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))?;
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                dirs.push(p);
-            } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
-                let rel = p.strip_prefix(dir).unwrap_or(&p).to_string_lossy().into_owned();
-                out.push(read_file(&p, index, rel)?);
-            }
-        }
-    }
-    out.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(out)
+    tsim_scenario::scan(dir)
+        .files
+        .iter()
+        .map(|p| read_file(p, index, p.strip_prefix(dir).unwrap_or(p).to_string_lossy().into_owned()))
+        .collect()
 }
 
 /// What the manifest of a run needs from it.

@@ -70,6 +70,17 @@ pub fn files(root: &Path, table: Table, f: &Filter) -> Result<Vec<PathBuf>, Repo
     Ok(out)
 }
 
+/// How many rows `table` holds under `root`, from the files' footers (no column is read).
+pub fn row_count(root: &Path, table: Table) -> Result<u64, ReportError> {
+    let mut n = 0u64;
+    for file in files(root, table, &Filter::default())? {
+        let f = File::open(&file).map_err(|e| ReportError::Io { path: file.clone(), source: e })?;
+        let reader = SerializedFileReader::new(f).map_err(|e| ReportError::Parquet { path: file.clone(), source: e })?;
+        n += u64::try_from(reader.metadata().file_metadata().num_rows()).unwrap_or(0);
+    }
+    Ok(n)
+}
+
 /// One column of a row group, one entry per row.
 #[derive(Debug)]
 pub enum Column {
@@ -160,26 +171,44 @@ impl Batch {
     }
 }
 
+/// A leaf's values with their definition and repetition levels (empty when not asked for).
+type Leaf<V> = (Vec<V>, Vec<i16>, Vec<i16>);
+
+/// Reads a leaf column's values of `rows` rows, with its definition levels if `def` (an
+/// optional or repeated column) and its repetition levels if `rep` (a repeated one).
+fn read_levels<T: DataType>(
+    mut r: ColumnReaderImpl<T>,
+    rows: usize,
+    def: bool,
+    rep: bool,
+) -> Result<Leaf<T::T>, ReportError>
+where
+    T::T: Clone,
+{
+    let mut values = Vec::with_capacity(rows);
+    let (mut defs, mut reps) = (Vec::new(), Vec::new());
+    let mut records = 0;
+    while records < rows {
+        let (n, _, _) =
+            r.read_records(rows - records, def.then_some(&mut defs), rep.then_some(&mut reps), &mut values)?;
+        if n == 0 {
+            break;
+        }
+        records += n;
+    }
+    Ok((values, defs, reps))
+}
+
 /// Reads a leaf column's values of `rows` rows, with their definition levels if optional.
 fn read_values<T: DataType>(
-    mut r: ColumnReaderImpl<T>,
+    r: ColumnReaderImpl<T>,
     rows: usize,
     optional: bool,
 ) -> Result<(Vec<T::T>, Vec<i16>), ReportError>
 where
     T::T: Clone,
 {
-    let mut values = Vec::with_capacity(rows);
-    let mut def = Vec::with_capacity(if optional { rows } else { 0 });
-    let mut records = 0;
-    while records < rows {
-        let (n, _, _) = r.read_records(rows - records, optional.then_some(&mut def), None, &mut values)?;
-        if n == 0 {
-            break;
-        }
-        records += n;
-    }
-    Ok((values, def))
+    read_levels(r, rows, optional, false).map(|(v, d, _)| (v, d))
 }
 
 /// Scalars per row, `None` where the definition level says null.
@@ -191,26 +220,14 @@ fn spread<V, O>(values: Vec<V>, def: &[i16], optional: bool, conv: impl Fn(V) ->
     def.iter().map(|d| if *d > 0 { it.next().map(&conv) } else { None }).collect()
 }
 
-/// A map leaf's values with their definition and repetition levels.
-type MapLeaf = (Vec<ByteArray>, Vec<i16>, Vec<i16>);
-
 /// Reads a `MAP<STRING, STRING>` column (its key leaf, then its value leaf): a new row starts
 /// at repetition level 0, and an entry is there when the definition level is 1.
 fn read_map(rg: &dyn RowGroupReader, leaf: usize, rows: usize) -> Result<Column, ReportError> {
-    let leaf_values = |leaf: usize| -> Result<MapLeaf, ReportError> {
-        let ColumnReader::ByteArrayColumnReader(mut r) = rg.get_column_reader(leaf)? else {
+    let leaf_values = |leaf: usize| -> Result<Leaf<ByteArray>, ReportError> {
+        let ColumnReader::ByteArrayColumnReader(r) = rg.get_column_reader(leaf)? else {
             return Err(ReportError::NoColumn(format!("leaf {leaf}")));
         };
-        let (mut values, mut def, mut rep) = (Vec::new(), Vec::new(), Vec::new());
-        let mut records = 0;
-        while records < rows {
-            let (n, _, _) = r.read_records(rows - records, Some(&mut def), Some(&mut rep), &mut values)?;
-            if n == 0 {
-                break;
-            }
-            records += n;
-        }
-        Ok((values, def, rep))
+        read_levels(r, rows, true, true)
     };
     let (keys, def, rep) = leaf_values(leaf)?;
     let (values, _, _) = leaf_values(leaf + 1)?;

@@ -293,13 +293,6 @@ fn passes(expected: u64, per: u64) -> u64 {
     expected.div_ceil(per.max(1)).max(1)
 }
 
-/// How many rows `table` holds under `root`.
-fn count(root: &Path, table: Table) -> Result<u64, ReportError> {
-    let mut n = 0;
-    rows(root, table, &Filter::default(), &[], |_, _| n += 1)?;
-    Ok(n)
-}
-
 /// What the span join found.
 struct SpanResult {
     tally: Tally,
@@ -323,7 +316,7 @@ fn spans(
     keys: &mut Names,
 ) -> Result<SpanResult, ReportError> {
     let f = Filter::default();
-    let total = count(expected, Table::Traces)?;
+    let total = crate::scan::row_count(expected, Table::Traces)?;
     // Slow traces: a root span at or above the expected roots' 90th percentile.
     let mut roots = Durations::default();
     rows(expected, Table::Traces, &f, &["ParentSpanId", "Duration"], |b, i| {
@@ -561,7 +554,7 @@ fn logs(
     keys: &mut Names,
 ) -> Result<Tally, ReportError> {
     let f = Filter::default();
-    let total = count(expected, Table::Logs)?;
+    let total = crate::scan::row_count(expected, Table::Logs)?;
     let mut t = Tally { expected: total, ..Tally::default() };
     let of = passes(total, per);
     if of == 1 {
