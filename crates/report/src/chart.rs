@@ -41,6 +41,8 @@ pub enum Chart {
 
 /// Width of a chart, in pixels.
 const WIDTH: u32 = 860;
+/// At most this many bars are drawn (the first ones given).
+const MAX_BARS: usize = 40;
 /// Series with at most this many points get a mark on each.
 const MARKED_POINTS: usize = 60;
 /// At most this many series are drawn (the first ones given: the largest).
@@ -67,7 +69,7 @@ impl Chart {
     pub fn svg(&self) -> String {
         let mut out = String::new();
         let height = match self {
-            Chart::Bars { bars, .. } => 70 + 26 * u32::try_from(bars.len().max(1)).unwrap_or(u32::MAX).min(40),
+            Chart::Bars { bars, .. } => 70 + 26 * u32::try_from(bars.len().clamp(1, MAX_BARS)).unwrap_or(u32::MAX),
             _ => 360,
         };
         {
@@ -151,7 +153,7 @@ impl Chart {
                     .draw()?;
             }
             Chart::Bars { title, x_label, bars } => {
-                let bars = &bars[..bars.len().min(40)];
+                let bars = &bars[..bars.len().min(MAX_BARS)];
                 let top = bars.iter().map(|b| b.1).fold(0f64, f64::max).max(1e-9);
                 let longest = bars.iter().map(|b| b.0.chars().count()).max().unwrap_or(0);
                 let label_area = u32::try_from(longest * 7 + 16).unwrap_or(u32::MAX).clamp(60, WIDTH / 2);

@@ -75,7 +75,8 @@ pub fn row_count(root: &Path, table: Table) -> Result<u64, ReportError> {
     let mut n = 0u64;
     for file in files(root, table, &Filter::default())? {
         let f = File::open(&file).map_err(|e| ReportError::Io { path: file.clone(), source: e })?;
-        let reader = SerializedFileReader::new(f).map_err(|e| ReportError::Parquet { path: file.clone(), source: e })?;
+        let reader =
+            SerializedFileReader::new(f).map_err(|e| ReportError::Parquet { path: file.clone(), source: e })?;
         n += u64::try_from(reader.metadata().file_metadata().num_rows()).unwrap_or(0);
     }
     Ok(n)

@@ -317,21 +317,21 @@ fn spans(
 ) -> Result<SpanResult, ReportError> {
     let f = Filter::default();
     let total = crate::scan::row_count(expected, Table::Traces)?;
-    // Slow traces: a root span at or above the expected roots' 90th percentile.
+    // Slow traces: a root span at or above the expected roots' 90th percentile (known once the
+    // expected side is read, before any trace is judged).
     let mut roots = Durations::default();
-    rows(expected, Table::Traces, &f, &["ParentSpanId", "Duration"], |b, i| {
-        if b.cols[0].bytes(i).is_none_or(<[u8]>::is_empty) {
-            roots.add(b.cols[1].int(i).unwrap_or(0).cast_unsigned(), false);
+    let mut root = |s: &Span| {
+        if s.parent == 0 {
+            roots.add(s.duration.cast_unsigned(), false);
         }
-    })?;
-    let slow_threshold_ns = (roots.quantile_s(0.9) * 1e9) as u64;
+    };
     let mut r = SpanResult {
         tally: Tally { expected: total, ..Tally::default() },
         renames: fast_map(),
         all: Kept::default(),
         errors: Kept::default(),
         slow: Kept::default(),
-        slow_threshold_ns,
+        slow_threshold_ns: 0,
         delay: Durations::default(),
         early: 0,
     };
@@ -342,8 +342,10 @@ fn spans(
         let mut p = SpanPass { names, keys };
         rows(expected, Table::Traces, &f, &SPAN_COLUMNS, |b, i| {
             let (k, s) = p.read(b, i);
+            root(&s);
             want.insert(k, s);
         })?;
+        r.slow_threshold_ns = threshold(&roots);
         rows(received, Table::Traces, &f, &SPAN_COLUMNS, |b, i| {
             let (k, got) = p.read(b, i);
             match_span(&mut want, k, &got, &mut r);
@@ -354,15 +356,19 @@ fn spans(
     // Spilled by trace id: each side read once, joined bucket by bucket.
     let buckets = usize::try_from(of).unwrap_or(usize::MAX);
     let mut p = SpanPass { names, keys };
-    let mut spill_side = |root: &Path, tag: &str| {
-        spill_table(root, Table::Traces, &SPAN_COLUMNS, Buckets::create(scratch, tag, buckets)?, |b, i, e| {
+    let mut spill_side = |store: &Path, tag: &str, mut each: Option<&mut dyn FnMut(&Span)>| {
+        spill_table(store, Table::Traces, &SPAN_COLUMNS, Buckets::create(scratch, tag, buckets)?, |b, i, e| {
             let (k, s) = p.read(b, i);
+            if let Some(f) = each.as_mut() {
+                f(&s);
+            }
             s.encode(k, e);
             k.0
         })
     };
-    let want_files = spill_side(expected, "spans-expected")?;
-    let got_files = spill_side(received, "spans-received")?;
+    let want_files = spill_side(expected, "spans-expected", Some(&mut root))?;
+    let got_files = spill_side(received, "spans-received", None)?;
+    r.slow_threshold_ns = threshold(&roots);
     for (wf, gf) in want_files.iter().zip(&got_files) {
         let bytes = spill::take(wf)?;
         let mut want: FastMap<(u128, u64), Span> = spill::records(&bytes).map(Span::decode).collect_map();
@@ -375,6 +381,11 @@ fn spans(
         kept(&want, error, &mut r);
     }
     Ok(r)
+}
+
+/// The slow-trace threshold (ns): the roots' 90th percentile.
+fn threshold(roots: &Durations) -> u64 {
+    (roots.quantile_s(0.9) * 1e9) as u64
 }
 
 /// Reads `table` under `root` once, encoding each row (`encode` writes it and returns its
