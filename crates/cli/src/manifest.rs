@@ -228,7 +228,7 @@ pub fn read(path: &Path) -> Result<Manifest> {
 
 /// The command line that generates the manifest's run again into `store` (no other output),
 /// with its files written under `dir`; its environment is the manifest's `env` alone.
-pub fn replay_args(m: &Manifest, dir: &Path, store: &Path) -> Result<Vec<String>> {
+pub fn replay_args(m: &Manifest, dir: &Path) -> Result<Vec<String>> {
     let mut args = Vec::new();
     let scenario_dir = |i: usize| dir.join(format!("scenarios-{i}"));
     let dirs = m.args.iter().filter(|a| a.starts_with("--scenarios-dir=")).count();
@@ -272,6 +272,6 @@ pub fn replay_args(m: &Manifest, dir: &Path, store: &Path) -> Result<Vec<String>
         args.push(format!("--end={e}"));
     }
     args.push(format!("--stop-after={}", m.counts.traces));
-    args.extend(["--store".into(), store.display().to_string(), "--quiet".into()]);
+    args.extend(["--verify-frames".into(), "--quiet".into()]);
     Ok(args)
 }

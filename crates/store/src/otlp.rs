@@ -19,8 +19,100 @@ use crate::columns::RowGroup;
 
 /// Where a row goes: the time it is partitioned by.
 pub trait Sink {
+    /// What takes the row's columns.
+    type Row: Row;
     /// The row group for a row at `time_ns`; the row is then added to it, column by column.
-    fn rows(&mut self, time_ns: u64) -> &mut RowGroup;
+    fn rows(&mut self, time_ns: u64) -> &mut Self::Row;
+}
+
+/// Takes a row's columns one after another, in the table's column order: a [`RowGroup`]
+/// being built, or anything else that wants the rows as the store makes them (`verify`
+/// reads the run it generates again this way, so both sides of its join come from one
+/// conversion).
+pub trait Row {
+    /// A timestamp (ns since the epoch).
+    fn time(&mut self, ns: u64);
+    /// A timestamp, or null.
+    fn time_or_null(&mut self, ns: Option<u64>);
+    /// An unsigned integer.
+    fn u64(&mut self, v: u64);
+    /// A signed integer, or null.
+    fn i64(&mut self, v: Option<i64>);
+    /// A 32-bit integer.
+    fn i32(&mut self, v: i32);
+    /// A float, or null.
+    fn f64(&mut self, v: Option<f64>);
+    /// A boolean, or null.
+    fn bool(&mut self, v: Option<bool>);
+    /// A string, or null.
+    fn str(&mut self, v: Option<&str>);
+    /// An id (stored as lower-case hex; empty for an empty id).
+    fn hex(&mut self, id: &[u8]);
+    /// A map of strings.
+    fn map<'a>(&mut self, entries: impl IntoIterator<Item = (&'a str, &'a str)>);
+    /// A list of maps of strings.
+    fn map_list<'a, M>(&mut self, maps: impl IntoIterator<Item = M>)
+    where
+        M: IntoIterator<Item = (&'a str, &'a str)>;
+    /// A list of timestamps.
+    fn time_list(&mut self, v: impl IntoIterator<Item = u64>);
+    /// A list of unsigned integers.
+    fn u64_list(&mut self, v: impl IntoIterator<Item = u64>);
+    /// A list of floats.
+    fn f64_list(&mut self, v: impl IntoIterator<Item = f64>);
+    /// A list of strings.
+    fn str_list<'a>(&mut self, v: impl IntoIterator<Item = &'a str>);
+}
+
+impl Row for RowGroup {
+    fn time(&mut self, ns: u64) {
+        RowGroup::time(self, ns);
+    }
+    fn time_or_null(&mut self, ns: Option<u64>) {
+        RowGroup::time_or_null(self, ns);
+    }
+    fn u64(&mut self, v: u64) {
+        RowGroup::u64(self, v);
+    }
+    fn i64(&mut self, v: Option<i64>) {
+        RowGroup::i64(self, v);
+    }
+    fn i32(&mut self, v: i32) {
+        RowGroup::i32(self, v);
+    }
+    fn f64(&mut self, v: Option<f64>) {
+        RowGroup::f64(self, v);
+    }
+    fn bool(&mut self, v: Option<bool>) {
+        RowGroup::bool(self, v);
+    }
+    fn str(&mut self, v: Option<&str>) {
+        RowGroup::str(self, v);
+    }
+    fn hex(&mut self, id: &[u8]) {
+        RowGroup::hex(self, id);
+    }
+    fn map<'a>(&mut self, entries: impl IntoIterator<Item = (&'a str, &'a str)>) {
+        RowGroup::map(self, entries);
+    }
+    fn map_list<'a, M>(&mut self, maps: impl IntoIterator<Item = M>)
+    where
+        M: IntoIterator<Item = (&'a str, &'a str)>,
+    {
+        RowGroup::map_list(self, maps);
+    }
+    fn time_list(&mut self, v: impl IntoIterator<Item = u64>) {
+        RowGroup::time_list(self, v);
+    }
+    fn u64_list(&mut self, v: impl IntoIterator<Item = u64>) {
+        RowGroup::u64_list(self, v);
+    }
+    fn f64_list(&mut self, v: impl IntoIterator<Item = f64>) {
+        RowGroup::f64_list(self, v);
+    }
+    fn str_list<'a>(&mut self, v: impl IntoIterator<Item = &'a str>) {
+        RowGroup::str_list(self, v);
+    }
 }
 
 /// Lower-case hex of an id (empty for an empty id), as the ClickHouse exporter writes ids.

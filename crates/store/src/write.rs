@@ -167,6 +167,8 @@ impl Drop for Writer {
 }
 
 impl Sink for Writer {
+    type Row = RowGroup;
+
     fn rows(&mut self, time_ns: u64) -> &mut RowGroup {
         let hour = time_ns / HOUR_NS;
         if self.error.is_none() && !self.parts.contains_key(&hour) {

@@ -23,8 +23,9 @@ const BYTES_PER_TRACE: f64 = 12_000.0;
 
 pub(super) fn build<'a>(c: &'a Ctx<'a>, _: &'a Flags) -> Built<'a> {
     let g = c.g;
+    let o = &g.outputs;
     let elsewhere =
-        g.outputs.discard.discard || g.outputs.output_file.output_file.is_some() || g.outputs.store.store.is_some();
+        o.discard.discard || o.output_file.output_file.is_some() || o.store.store.is_some() || o.frames.verify_frames;
     if !((c.otlp.is_empty() && !elsewhere) || g.output.is_some()) {
         return none();
     }

@@ -62,6 +62,7 @@ outputs! {
     influx,
     elasticsearch,
     store,
+    frames,
     stdout,
 }
 

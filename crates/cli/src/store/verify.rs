@@ -1,12 +1,13 @@
-//! `verify --manifest FILE --store DIR`: generates the manifest's run again into a temporary
-//! store (this program, run with the manifest's flags and its environment alone, writing
-//! nothing else) and compares the store the telemetry arrived in with it.
+//! `verify --manifest FILE --store DIR`: generates the manifest's run again (this program,
+//! run with the manifest's flags and its environment alone, writing nothing but its OTLP
+//! requests, as frames on a pipe) and compares the store the telemetry arrived in with it
+//! as the requests come.
 
-use std::process::{Command, ExitCode};
+use std::process::{Command, ExitCode, Stdio};
 
 use anyhow::{Context, Result};
 use tsim_report::Format;
-use tsim_report::verify::Verdict;
+use tsim_report::verify::{Counts, Verdict};
 
 use crate::args::Global;
 use crate::manifest;
@@ -36,25 +37,35 @@ pub fn verify(g: &Global, format: &str, per: u64) -> Result<ExitCode> {
     }
     let work = super::temp("verify");
     std::fs::create_dir_all(&work.0)?;
-    let expected = work.0.join("expected");
-    let args = manifest::replay_args(&m, &work.0, &expected)?;
+    let (received, _temp) = super::open_source(store)?;
+    let args = manifest::replay_args(&m, &work.0)?;
     let mut cmd = Command::new(std::env::current_exe().context("finding this program")?);
-    cmd.args(&args).env_clear().envs(&m.env);
+    cmd.args(&args).env_clear().envs(&m.env).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     for k in KEEP_ENV {
         if let Some(v) = std::env::var_os(k) {
             cmd.env(k, v);
         }
     }
-    let out = cmd.output().context("running the regeneration")?;
-    if !out.status.success() {
-        anyhow::bail!(
-            "generating the run again failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+    let mut child = cmd.spawn().context("running the regeneration")?;
+    let (Some(frames), Some(mut err)) = (child.stdout.take(), child.stderr.take()) else {
+        anyhow::bail!("running the regeneration: no pipe to it");
+    };
+    let stderr = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut err, &mut s);
+        s
+    });
+    let counts =
+        Counts { spans: m.counts.spans, log_records: m.counts.log_records, metric_points: m.counts.metric_points };
+    let compared = tsim_report::verify::compare(frames, counts, &received, &work.0.join("spill"), per);
+    let status = child.wait().context("waiting for the regeneration")?;
+    let stderr = stderr.join().unwrap_or_default();
+    // A comparison that failed stopped reading, which stops the generation too: its own
+    // error is the one to tell.
+    let (verdict, report) = compared?;
+    if !status.success() {
+        anyhow::bail!("generating the run again failed ({status}): {}", stderr.trim());
     }
-    let (received, _temp) = super::open_source(store)?;
-    let (verdict, report) = tsim_report::verify::compare(&expected, &received, &work.0.join("spill"), per)?;
     let format = match format {
         "json" => Format::Json,
         "markdown" => Format::Markdown,

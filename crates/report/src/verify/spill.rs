@@ -1,5 +1,5 @@
-//! Records spilled to bucket files by trace id, so that a join holds one bucket of each side
-//! in memory at a time, and reads each store once whatever its size.
+//! Records put in buckets by trace id — files when they do not fit in memory at once — so
+//! that a join holds one bucket of each side at a time, and reads each side once.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -11,17 +11,48 @@ fn io(path: &Path, source: std::io::Error) -> ReportError {
     ReportError::Io { path: path.to_owned(), source }
 }
 
-/// Bucket files being written: each record length-prefixed (u32 LE).
+/// Buckets being written, each record length-prefixed (u32 LE): files, or (when everything
+/// fits in one) memory.
 pub struct Buckets {
     paths: Vec<PathBuf>,
     files: Vec<BufWriter<File>>,
+    memory: Option<Vec<Vec<u8>>>,
+}
+
+/// The size of a bucket's chunks in memory (a chunk never grows, so nothing is copied).
+const CHUNK: usize = 4 << 20;
+
+/// A written bucket.
+pub enum Bucket {
+    /// On disk.
+    File(PathBuf),
+    /// In memory, in chunks of whole records.
+    Memory(Vec<Vec<u8>>),
+}
+
+impl Bucket {
+    /// Its bytes, in chunks of whole records (a file is removed once read).
+    pub fn take(self) -> Result<Vec<Vec<u8>>, ReportError> {
+        match self {
+            Bucket::Memory(b) => Ok(b),
+            Bucket::File(path) => {
+                let b = std::fs::read(&path).map_err(|e| io(&path, e))?;
+                let _ = std::fs::remove_file(&path);
+                Ok(vec![b])
+            }
+        }
+    }
 }
 
 impl Buckets {
-    /// `n` empty buckets `TAG-I.spill` in `dir`.
+    /// `n` buckets: one in memory when `n` is 1, else empty files `TAG-I.spill` in `dir`.
     pub fn create(dir: &Path, tag: &str, n: usize) -> Result<Self, ReportError> {
+        let mut b = Buckets { paths: Vec::new(), files: Vec::new(), memory: None };
+        if n <= 1 {
+            b.memory = Some(Vec::new());
+            return Ok(b);
+        }
         std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
-        let mut b = Buckets { paths: Vec::with_capacity(n), files: Vec::with_capacity(n) };
         for i in 0..n {
             let p = dir.join(format!("{tag}-{i}.spill"));
             let f = File::create(&p).map_err(|e| io(&p, e))?;
@@ -31,36 +62,44 @@ impl Buckets {
         Ok(b)
     }
 
-    /// How many buckets.
-    pub fn len(&self) -> usize {
-        self.files.len()
-    }
-
-    /// Appends a record to bucket `i`.
-    pub fn put(&mut self, i: usize, record: &[u8]) -> Result<(), ReportError> {
+    /// Appends a record to the bucket of `trace`.
+    pub fn put(&mut self, trace: u128, record: &[u8]) -> Result<(), ReportError> {
         let len = u32::try_from(record.len()).unwrap_or(u32::MAX).to_le_bytes();
+        if let Some(chunks) = &mut self.memory {
+            let need = 4 + record.len();
+            if chunks.last().is_none_or(|c| c.capacity() - c.len() < need) {
+                chunks.push(Vec::with_capacity(CHUNK.max(need)));
+            }
+            if let Some(m) = chunks.last_mut() {
+                m.extend_from_slice(&len);
+                m.extend_from_slice(record);
+            }
+            return Ok(());
+        }
+        let i = (trace as u64 % self.files.len() as u64) as usize;
         let f = &mut self.files[i];
         f.write_all(&len).and_then(|()| f.write_all(record)).map_err(|e| io(&self.paths[i], e))
     }
 
-    /// Writes everything out; the bucket files, in order.
-    pub fn finish(self) -> Result<Vec<PathBuf>, ReportError> {
+    /// Writes everything out; the buckets, in order.
+    pub fn finish(self) -> Result<Vec<Bucket>, ReportError> {
+        if let Some(m) = self.memory {
+            return Ok(vec![Bucket::Memory(m)]);
+        }
         for (mut f, p) in self.files.into_iter().zip(&self.paths) {
             f.flush().map_err(|e| io(p, e))?;
         }
-        Ok(self.paths)
+        Ok(self.paths.into_iter().map(Bucket::File).collect())
     }
 }
 
-/// A bucket's bytes (removed from disk once read).
-pub fn take(path: &Path) -> Result<Vec<u8>, ReportError> {
-    let b = std::fs::read(path).map_err(|e| io(path, e))?;
-    let _ = std::fs::remove_file(path);
-    Ok(b)
+/// The records of a bucket's chunks.
+pub fn all_records(chunks: &[Vec<u8>]) -> impl Iterator<Item = &[u8]> {
+    chunks.iter().flat_map(|c| records(c))
 }
 
-/// The records of a bucket's bytes.
-pub fn records(buf: &[u8]) -> impl Iterator<Item = &[u8]> {
+/// The records of a chunk.
+fn records(buf: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut at = 0;
     std::iter::from_fn(move || {
         let len = buf.get(at..at + 4)?;
@@ -101,10 +140,10 @@ impl Enc {
     }
 
     /// Map entries (key id, value digest), with their count.
-    pub fn entries(&mut self, e: &[(u32, u64)]) -> &mut Self {
+    pub fn entries(&mut self, e: &[(u64, u64)]) -> &mut Self {
         self.u32(u32::try_from(e.len()).unwrap_or(u32::MAX));
         for (k, v) in e {
-            self.u32(*k).u64(*v);
+            self.u64(*k).u64(*v);
         }
         self
     }
@@ -152,8 +191,8 @@ impl<'a> Dec<'a> {
     }
 
     /// Map entries.
-    pub fn entries(&mut self) -> Vec<(u32, u64)> {
+    pub fn entries(&mut self) -> Vec<(u64, u64)> {
         let n = self.u32() as usize;
-        (0..n.min(self.b.len() / 12 + 1)).map(|_| (self.u32(), self.u64())).collect()
+        (0..n.min(self.b.len() / 16 + 1)).map(|_| (self.u64(), self.u64())).collect()
     }
 }

@@ -1,0 +1,346 @@
+//! What the join compares of a span, a log record and a metric point, read alike from both
+//! sides: from the rows of a store (what arrived) or from the rows the store's own conversion
+//! makes of the run generated again (expected). Strings become 64-bit digests; the names a
+//! report shows (attribute keys, span names) are kept in a [`Dict`].
+
+use super::spill::{Dec, Enc};
+use crate::scan::{Batch, Column};
+use crate::stats::{FastMap, fast_map};
+
+/// A 64-bit digest of bytes (aHash with fixed seeds: the same in every thread).
+pub fn hash(b: &[u8]) -> u64 {
+    static SEEDS: std::sync::OnceLock<ahash::RandomState> = std::sync::OnceLock::new();
+    SEEDS.get_or_init(|| ahash::RandomState::with_seeds(5, 6, 7, 8)).hash_one(b)
+}
+
+/// An id's hex digits as a number (up to 32 digits), 0 for an empty id.
+pub fn id_of_hex(hex: &[u8]) -> u128 {
+    hex.iter().take(32).fold(0u128, |h, c| h << 4 | u128::from((*c as char).to_digit(16).unwrap_or(0)))
+}
+
+/// An id's bytes as a number (up to 16 bytes): the number of its hex form.
+pub fn id_of_bytes(id: &[u8]) -> u128 {
+    id.iter().take(16).fold(0u128, |h, b| h << 8 | u128::from(*b))
+}
+
+/// The strings behind digests, for the report.
+#[derive(Default)]
+pub struct Dict(FastMap<u64, String>);
+
+impl Dict {
+    /// The digest of `b`, remembering its text.
+    pub fn id(&mut self, b: &[u8]) -> u64 {
+        let h = hash(b);
+        self.0.entry(h).or_insert_with(|| String::from_utf8_lossy(b).into_owned());
+        h
+    }
+
+    /// The text of a digest.
+    pub fn name(&self, h: u64) -> &str {
+        self.0.get(&h).map_or("", String::as_str)
+    }
+
+    /// Adds another dictionary's strings.
+    pub fn merge(&mut self, o: Dict) {
+        for (k, v) in o.0 {
+            self.0.entry(k).or_insert(v);
+        }
+    }
+}
+
+/// A map's entries as (key digest, value digest), sorted by key.
+pub type Entries = Vec<(u64, u64)>;
+
+/// One row's columns, by their place in the list the row was read with.
+pub trait Fields {
+    /// The row's time (a span's start, a record's time, a point's time).
+    fn time(&self) -> i64;
+    /// An id column.
+    fn id(&self, k: usize) -> u128;
+    /// A string column's digest (that of "" when null).
+    fn text(&self, k: usize) -> u64;
+    /// A string column's digest, its text kept in `d`.
+    fn name(&self, k: usize, d: &mut Dict) -> u64;
+    /// An integer column.
+    fn int(&self, k: usize) -> Option<i64>;
+    /// A float column.
+    fn float(&self, k: usize) -> Option<f64>;
+    /// A map column's entries, keys kept in `d`.
+    fn entries(&mut self, k: usize, d: &mut Dict) -> Entries;
+}
+
+/// Row `.1` of a batch read from a store.
+pub struct At<'a>(pub &'a Batch, pub usize);
+
+impl Fields for At<'_> {
+    fn time(&self) -> i64 {
+        self.0.time(self.1)
+    }
+    fn id(&self, k: usize) -> u128 {
+        id_of_hex(self.0.cols[k].bytes(self.1).unwrap_or(b""))
+    }
+    fn text(&self, k: usize) -> u64 {
+        hash(self.0.cols[k].bytes(self.1).unwrap_or(b""))
+    }
+    fn name(&self, k: usize, d: &mut Dict) -> u64 {
+        d.id(self.0.cols[k].bytes(self.1).unwrap_or(b""))
+    }
+    fn int(&self, k: usize) -> Option<i64> {
+        self.0.cols[k].int(self.1)
+    }
+    fn float(&self, k: usize) -> Option<f64> {
+        self.0.cols[k].float(self.1)
+    }
+    fn entries(&mut self, k: usize, d: &mut Dict) -> Entries {
+        let Column::Map { starts, keys, values } = &self.0.cols[k] else { return Vec::new() };
+        let i = self.1;
+        let mut v: Entries =
+            (starts[i]..starts[i + 1]).map(|e| (d.id(keys[e].data()), hash(values[e].data()))).collect();
+        v.sort_unstable();
+        v
+    }
+}
+
+/// Compares two sorted entry lists, calling `each(key, dropped, added, changed)` per
+/// difference; whether they differ.
+pub fn diff_entries(want: &[(u64, u64)], got: &[(u64, u64)], mut each: impl FnMut(u64, u8)) -> bool {
+    let (mut i, mut j, mut differ) = (0, 0, false);
+    while i < want.len() || j < got.len() {
+        match (want.get(i), got.get(j)) {
+            (Some(a), Some(b)) if a.0 == b.0 => {
+                if a.1 != b.1 {
+                    each(a.0, CHANGED);
+                    differ = true;
+                }
+                i += 1;
+                j += 1;
+            }
+            (Some(a), b) if b.is_none_or(|b| a.0 < b.0) => {
+                each(a.0, DROPPED);
+                differ = true;
+                i += 1;
+            }
+            (_, Some(b)) => {
+                each(b.0, ADDED);
+                differ = true;
+                j += 1;
+            }
+            _ => break,
+        }
+    }
+    differ
+}
+
+/// An attribute the received item lacks.
+pub const DROPPED: u8 = 0;
+/// An attribute only the received item has.
+pub const ADDED: u8 = 1;
+/// An attribute whose value differs.
+pub const CHANGED: u8 = 2;
+
+/// The columns a span is read with, in this order.
+pub const SPAN_COLUMNS: [&str; 11] = [
+    "TraceId",
+    "SpanId",
+    "ParentSpanId",
+    "SpanName",
+    "SpanKind",
+    "ServiceName",
+    "Duration",
+    "StatusCode",
+    "SpanAttributes",
+    "ResourceAttributes",
+    "ReceivedTime",
+];
+
+/// A span: its trace and span ids are its key.
+pub struct Span {
+    pub trace: u128,
+    pub span: u64,
+    pub name: u64,
+    pub kind: u64,
+    pub service: u64,
+    pub status: u64,
+    pub parent: u64,
+    pub start: i64,
+    pub duration: i64,
+    pub attrs: Entries,
+    pub resource: Entries,
+    /// When the receiver got it (received spans only).
+    pub received: Option<i64>,
+    /// How often the received side had it (expected spans).
+    pub seen: u32,
+}
+
+impl Span {
+    /// Reads a row of [`SPAN_COLUMNS`].
+    pub fn read(f: &mut impl Fields, d: &mut Dict) -> Span {
+        Span {
+            trace: f.id(0),
+            span: f.id(1) as u64,
+            parent: f.id(2) as u64,
+            name: f.name(3, d),
+            kind: f.text(4),
+            service: f.text(5),
+            duration: f.int(6).unwrap_or(0),
+            status: f.text(7),
+            attrs: f.entries(8, d),
+            resource: f.entries(9, d),
+            received: f.int(10),
+            start: f.time(),
+            seen: 0,
+        }
+    }
+
+    /// The join key.
+    pub fn key(&self) -> (u128, u64) {
+        (self.trace, self.span)
+    }
+
+    pub fn encode(&self, e: &mut Enc) {
+        e.0.clear();
+        e.u128(self.trace).u64(self.span).u64(self.name).u64(self.kind).u64(self.service).u64(self.status);
+        e.u64(self.parent).i64(self.start).i64(self.duration).i64(self.received.unwrap_or(i64::MIN));
+        e.entries(&self.attrs).entries(&self.resource);
+    }
+
+    pub fn decode(b: &[u8]) -> Span {
+        let mut d = Dec::new(b);
+        let (trace, span, name, kind, service, status) = (d.u128(), d.u64(), d.u64(), d.u64(), d.u64(), d.u64());
+        let (parent, start, duration, received) = (d.u64(), d.i64(), d.i64(), d.i64());
+        Span {
+            trace,
+            span,
+            name,
+            kind,
+            service,
+            status,
+            parent,
+            start,
+            duration,
+            received: (received != i64::MIN).then_some(received),
+            attrs: d.entries(),
+            resource: d.entries(),
+            seen: 0,
+        }
+    }
+}
+
+/// The columns a log record is read with, in this order.
+pub const LOG_COLUMNS: [&str; 7] =
+    ["TraceId", "SpanId", "ServiceName", "SeverityNumber", "Body", "LogAttributes", "ResourceAttributes"];
+
+/// Which records a log record is numbered among: (trace, span, service when without ids).
+pub type LogGroup = (u128, u64, u64);
+
+/// A log record, keyed by its group and its ordinal in it.
+pub struct Log {
+    pub group: LogGroup,
+    pub time: i64,
+    pub severity: i64,
+    pub body: u64,
+    pub attrs: Entries,
+    pub resource: Entries,
+    pub seen: u32,
+}
+
+impl Log {
+    /// Reads a row of [`LOG_COLUMNS`].
+    pub fn read(f: &mut impl Fields, d: &mut Dict) -> Log {
+        let (trace, span) = (f.id(0), f.id(1) as u64);
+        // Records without a span are told apart by their service.
+        let service = if trace == 0 && span == 0 { f.text(2) } else { 0 };
+        Log {
+            group: (trace, span, service),
+            time: f.time(),
+            severity: f.int(3).unwrap_or(0),
+            body: f.text(4),
+            attrs: f.entries(5, d),
+            resource: f.entries(6, d),
+            seen: 0,
+        }
+    }
+
+    pub fn encode(&self, e: &mut Enc) {
+        e.0.clear();
+        e.u128(self.group.0).u64(self.group.1).u64(self.group.2).i64(self.time).i64(self.severity).u64(self.body);
+        e.entries(&self.attrs).entries(&self.resource);
+    }
+
+    pub fn decode(b: &[u8]) -> Log {
+        let mut d = Dec::new(b);
+        Log {
+            group: (d.u128(), d.u64(), d.u64()),
+            time: d.i64(),
+            severity: d.i64(),
+            body: d.u64(),
+            attrs: d.entries(),
+            resource: d.entries(),
+            seen: 0,
+        }
+    }
+}
+
+/// The columns a metric point is read with, in this order.
+pub const METRIC_COLUMNS: [&str; 9] = [
+    "MetricName",
+    "ServiceName",
+    "Attributes",
+    "MetricType",
+    "Value",
+    "Count",
+    "Sum",
+    "StartTimeUnix",
+    "ResourceAttributes",
+];
+
+/// A metric point: its series (with and without its resource), time, value and resource.
+pub struct Point {
+    pub series: u64,
+    pub loose: u64,
+    pub time: i64,
+    pub value: u64,
+    pub resource: u64,
+}
+
+/// Resource digest → its attributes (to name what changed in a resource).
+pub type Resources = FastMap<u64, Entries>;
+
+/// A new, empty [`Resources`].
+pub fn resources() -> Resources {
+    fast_map()
+}
+
+impl Point {
+    /// Reads a row of [`METRIC_COLUMNS`].
+    pub fn read(f: &mut impl Fields, d: &mut Dict, resources: &mut Resources) -> Point {
+        let mut b = Vec::with_capacity(64);
+        let digest = |b: &mut Vec<u8>, parts: &[u64], entries: &[(u64, u64)]| {
+            b.clear();
+            for p in parts {
+                b.extend_from_slice(&p.to_le_bytes());
+            }
+            for (k, v) in entries {
+                b.extend_from_slice(&k.to_le_bytes());
+                b.extend_from_slice(&v.to_le_bytes());
+            }
+            hash(b)
+        };
+        let attrs = f.entries(2, d);
+        let loose = digest(&mut b, &[f.text(0), f.text(3)], &attrs);
+        let res_entries = f.entries(8, d);
+        let resource = digest(&mut b, &[f.text(1)], &res_entries);
+        resources.entry(resource).or_insert(res_entries);
+        let value = digest(
+            &mut b,
+            &[
+                f.int(7).unwrap_or(0).cast_unsigned(),
+                f.float(4).unwrap_or(f64::NAN).to_bits(),
+                f.int(5).unwrap_or(-1).cast_unsigned(),
+                f.float(6).unwrap_or(f64::NAN).to_bits(),
+            ],
+            &[],
+        );
+        Point { series: loose ^ resource.rotate_left(17), loose, time: f.time(), value, resource }
+    }
+}
