@@ -102,6 +102,12 @@ pub struct Global {
     )]
     pub mark_scenario: bool,
 
+    /// Name the run in the resource attribute `telemetry_simulator.run.id` (off unless
+    /// given). `verify` then compares only the items of this run, so that one store can
+    /// receive several runs; items of other runs are counted apart.
+    #[arg(help_heading = "Data (scenarios, seed, time, tenants)", long, global = true, value_name = "ID")]
+    pub run_id: Option<String>,
+
     /// Prefix that replaces `vendor.` in span types and attribute keys (also from
     /// TELEMETRY_SIMULATOR_VENDOR_NAME or VENDOR when TELEMETRY_SIMULATOR_ATTR_PREFIX is unset).
     #[arg(

@@ -250,6 +250,7 @@ fn execute(
             .unwrap_or_default(),
         openinference: g.openinference,
         mark_scenario: g.mark_scenario,
+        run_id: g.run_id.clone().filter(|s| !s.is_empty()),
         no_records: !signals.contains(&Signal::Logs),
         round_robin: each_once,
         schema_url: g.resource_schema_url.clone().filter(|s| !s.is_empty()),

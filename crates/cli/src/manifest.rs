@@ -226,8 +226,13 @@ pub fn read(path: &Path) -> Result<Manifest> {
     Ok(m)
 }
 
-/// The command line that generates the manifest's run again into `store` (no other output),
-/// with its files written under `dir`; its environment is the manifest's `env` alone.
+/// The run's `--run-id`, if it had one.
+pub fn run_id(m: &Manifest) -> Option<String> {
+    m.args.iter().find_map(|a| a.strip_prefix("--run-id=")).map(str::to_owned)
+}
+
+/// The command line that generates the manifest's run again as frames on stdout (no other
+/// output), with its files written under `dir`; its environment is the manifest's `env` alone.
 pub fn replay_args(m: &Manifest, dir: &Path) -> Result<Vec<String>> {
     let mut args = Vec::new();
     let scenario_dir = |i: usize| dir.join(format!("scenarios-{i}"));

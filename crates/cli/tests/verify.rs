@@ -400,3 +400,52 @@ fn a_faulty_proxy_is_caught_with_its_own_numbers() {
         );
     }
 }
+
+#[test]
+fn runs_named_with_run_id_share_a_store_and_verify_apart() {
+    let dir = tempdir("verify-run-id");
+    let store = dir.join("store");
+    let mut counts = Vec::new();
+    for (id, seed) in [("run-a", "5"), ("run-b", "6")] {
+        let manifest = dir.join(format!("{id}.json"));
+        let sent = run(&[
+            "--store",
+            store.to_str().unwrap(),
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "--run-id",
+            id,
+            "--seed",
+            seed,
+            "--start-time",
+            START,
+            "-q",
+            "run",
+            "--count",
+            "80",
+            "--rate",
+            "20",
+        ]);
+        assert_eq!(sent.code(), 0, "{}", sent.stderr());
+        let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+        assert!(m["args"].as_array().unwrap().iter().any(|a| a == &format!("--run-id={id}")), "{m}");
+        counts.push(m["counts"].clone());
+    }
+    for (i, id) in ["run-a", "run-b"].iter().enumerate() {
+        // Run from the test's folder: the regeneration writes no files of its own there.
+        let out = Command::new(bin())
+            .current_dir(&dir)
+            .args(["verify", "--manifest", &format!("{id}.json"), "--store", "store", "--format", "json"])
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        assert_eq!((out.status.code(), &v["verdict"]), (Some(0), &serde_json::json!("identical")), "{v}");
+        let other = &counts[1 - i];
+        assert_eq!(n(&v["signals"]["traces"]["otherRuns"]), n(&other["spans"]), "{v}");
+        assert_eq!(n(&v["signals"]["logs"]["otherRuns"]), n(&other["log_records"]), "{v}");
+        assert_eq!(n(&v["signals"]["traces"]["delivered"]), n(&counts[i]["spans"]), "{v}");
+        assert!(n(&v["signals"]["metrics"]["otherRuns"]) > 0, "{v}");
+        assert!(!dir.join("telemetry-out").exists(), "the regeneration wrote files");
+    }
+}

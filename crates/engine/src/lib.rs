@@ -55,6 +55,8 @@ pub struct EngineConfig {
     pub openinference: bool,
     /// Name each resource's scenario in [`tsim_model::SCENARIO_KEY`].
     pub mark_scenario: bool,
+    /// The run's id, set on every resource as [`tsim_model::RUN_ID_KEY`].
+    pub run_id: Option<String>,
     /// Build no log records (decisions, artifacts, logs): the run exports no logs. Spans
     /// are the same either way (records are drawn after them).
     pub no_records: bool,
@@ -162,6 +164,9 @@ impl Engine {
                 }
                 if cfg.mark_scenario {
                     set(&mut attrs, tsim_model::SCENARIO_KEY, OwnedValue::Str(s.name.clone()));
+                }
+                if let Some(id) = &cfg.run_id {
+                    set(&mut attrs, tsim_model::RUN_ID_KEY, OwnedValue::Str(id.clone()));
                 }
                 resources.list.push(Resource { attrs });
             }

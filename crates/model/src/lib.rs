@@ -36,6 +36,10 @@ mod trace;
 /// (`--mark-scenario`); the store promotes it to the `Scenario` column.
 pub const SCENARIO_KEY: &str = "telemetry_simulator.scenario";
 
+/// The resource attribute that names the run, when a run is given one (`--run-id`): `verify`
+/// then leaves the items of other runs in the same store aside.
+pub const RUN_ID_KEY: &str = "telemetry_simulator.run.id";
+
 pub use trace::{
     AnyValue, Event, KeyValue, LogRecord, OwnedValue, Resource, ResourceBatches, Resources, Scope, Span, SpanKind,
     StatusCode, Text, TraceBuf,

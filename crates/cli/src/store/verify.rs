@@ -57,7 +57,8 @@ pub fn verify(g: &Global, format: &str, per: u64) -> Result<ExitCode> {
     });
     let counts =
         Counts { spans: m.counts.spans, log_records: m.counts.log_records, metric_points: m.counts.metric_points };
-    let compared = tsim_report::verify::compare(frames, counts, &received, &work.0.join("spill"), per);
+    let run = manifest::run_id(&m);
+    let compared = tsim_report::verify::compare(frames, counts, run.as_deref(), &received, &work.0.join("spill"), per);
     let status = child.wait().context("waiting for the regeneration")?;
     let stderr = stderr.join().unwrap_or_default();
     // A comparison that failed stopped reading, which stops the generation too: its own

@@ -122,18 +122,19 @@ fn read_expected(
 }
 
 /// Reads `table` under `root` once, encoding each row (`encode` writes it and returns its
-/// trace id) into the bucket of its trace id; the buckets.
+/// trace id, or `None` to leave it out) into the bucket of its trace id; the buckets.
 fn spill_table(
     root: &Path,
     table: Table,
     columns: &[&str],
     mut out: Buckets,
-    mut encode: impl FnMut(&Batch, usize, &mut Enc) -> u128,
+    mut encode: impl FnMut(&Batch, usize, &mut Enc) -> Option<u128>,
 ) -> Result<Vec<Bucket>, ReportError> {
     let (mut e, mut failed) = (Enc::default(), None);
     rows(root, table, &Filter::default(), columns, |b, i| {
-        let trace = encode(b, i, &mut e);
-        if let Err(err) = out.put(trace, &e.0) {
+        if let Some(trace) = encode(b, i, &mut e)
+            && let Err(err) = out.put(trace, &e.0)
+        {
             failed.get_or_insert(err);
         }
     })?;
@@ -146,6 +147,19 @@ fn spill_table(
 /// A thread's result (its panic, carried on).
 fn joined<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> T {
     h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+}
+
+/// Which received items belong to another run: those whose resource names another run id
+/// (when the run has one).
+struct RunFilter {
+    key: u64,
+    id: Option<u64>,
+}
+
+impl RunFilter {
+    fn other(&self, resource: &[(u64, u64)]) -> bool {
+        self.id.is_some_and(|id| resource.iter().any(|&(k, v)| k == self.key && v != id))
+    }
 }
 
 /// One join of the second phase.
@@ -195,9 +209,11 @@ fn run_tasks(
 /// Compares the store `received` with the run generated again, read as frames (see
 /// [`write_frame`]) from `expected`; `counts` (the run's manifest's) size the buckets, `per`
 /// items a bucket ([`PASS_ITEMS`] by default), spilled under `scratch` when there are several.
+/// With `run` (the run's `--run-id`), received items of another run are counted apart.
 pub fn compare(
     expected: impl Read + Send,
     counts: Counts,
+    run: Option<&str>,
     received: &Path,
     scratch: &Path,
     per: u64,
@@ -208,51 +224,57 @@ pub fn compare(
     let (sdir, ldir) = (scratch.join("spans"), scratch.join("logs"));
     let mut want_resources = items::resources();
     // First phase: each side read once, at the same time.
-    let (want, got_span_buckets, (got_log_buckets, got_points, mut resources, got_dict)) = std::thread::scope(|sc| {
-        let want_resources = &mut want_resources;
-        let (sdir, ldir) = (&sdir, &ldir);
-        let want = sc.spawn(move || {
-            let b = (Buckets::create(sdir, "expected", nspans)?, Buckets::create(ldir, "expected", nlogs)?);
-            read_expected(expected, b, want_resources)
-        });
-        let got_spans = sc.spawn(move || {
-            let mut d = Dict::default();
-            let b = spill_table(
-                received,
-                Table::Traces,
-                &items::SPAN_COLUMNS,
-                Buckets::create(sdir, "received", nspans)?,
-                |b, i, e| {
+    let run = RunFilter { key: hash(tsim_model::RUN_ID_KEY.as_bytes()), id: run.map(|r| hash(r.as_bytes())) };
+    let run = &run;
+    let (want, got_span_buckets, (got_log_buckets, got_points, mut resources, got_dict, other)) =
+        std::thread::scope(|sc| {
+            let want_resources = &mut want_resources;
+            let (sdir, ldir) = (&sdir, &ldir);
+            let want = sc.spawn(move || {
+                let b = (Buckets::create(sdir, "expected", nspans)?, Buckets::create(ldir, "expected", nlogs)?);
+                read_expected(expected, b, want_resources)
+            });
+            let got_spans = sc.spawn(move || {
+                let (mut d, mut other) = (Dict::default(), 0);
+                let out = Buckets::create(sdir, "received", nspans)?;
+                let b = spill_table(received, Table::Traces, &items::SPAN_COLUMNS, out, |b, i, e| {
                     let s = Span::read(&mut At(b, i), &mut d);
+                    if run.other(&s.resource) {
+                        other += 1;
+                        return None;
+                    }
                     s.encode(e);
-                    s.trace
-                },
-            )?;
-            Ok::<_, ReportError>((b, d))
-        });
-        let got_rest = sc.spawn(move || {
-            let mut d = Dict::default();
-            let b = spill_table(
-                received,
-                Table::Logs,
-                &items::LOG_COLUMNS,
-                Buckets::create(ldir, "received", nlogs)?,
-                |b, i, e| {
+                    Some(s.trace)
+                })?;
+                Ok::<_, ReportError>((b, d, other))
+            });
+            let got_rest = sc.spawn(move || {
+                let (mut d, mut other) = (Dict::default(), [0, 0]);
+                let out = Buckets::create(ldir, "received", nlogs)?;
+                let b = spill_table(received, Table::Logs, &items::LOG_COLUMNS, out, |b, i, e| {
                     let l = Log::read(&mut At(b, i), &mut d);
+                    if run.other(&l.resource) {
+                        other[0] += 1;
+                        return None;
+                    }
                     l.encode(e);
-                    l.group.0
-                },
-            )?;
-            let (mut points, mut res) = (Vec::new(), items::resources());
-            rows(received, Table::Metrics, &Filter::default(), &items::METRIC_COLUMNS, |b, i| {
-                points.push(Point::read(&mut At(b, i), &mut d, &mut res));
-            })?;
-            Ok::<_, ReportError>((b, points, res, d))
-        });
-        let (want, got_spans, got_rest) = (joined(want), joined(got_spans), joined(got_rest));
-        Ok::<_, ReportError>((want?, got_spans?, got_rest?))
-    })?;
-    let (got_span_buckets, span_dict) = got_span_buckets;
+                    Some(l.group.0)
+                })?;
+                let (mut points, mut res) = (Vec::new(), items::resources());
+                rows(received, Table::Metrics, &Filter::default(), &items::METRIC_COLUMNS, |b, i| {
+                    let p = Point::read(&mut At(b, i), &mut d, &mut res);
+                    if res.get(&p.resource).is_some_and(|r| run.other(r)) {
+                        other[1] += 1;
+                    } else {
+                        points.push(p);
+                    }
+                })?;
+                Ok::<_, ReportError>((b, points, res, d, other))
+            });
+            let (want, got_spans, got_rest) = (joined(want), joined(got_spans), joined(got_rest));
+            Ok::<_, ReportError>((want?, got_spans?, got_rest?))
+        })?;
+    let (got_span_buckets, span_dict, other_spans) = got_span_buckets;
     let mut dict = want.dict;
     dict.merge(span_dict);
     dict.merge(got_dict);
@@ -277,6 +299,7 @@ pub fn compare(
     s.tally.expected = want.counts.spans;
     l.expected = want.counts.log_records;
     m.expected = want.counts.metric_points;
+    (s.tally.other_runs, l.other_runs, m.other_runs) = (other_spans, other[0], other[1]);
     Ok(render(&s, &l, &m, &dict))
 }
 
@@ -299,6 +322,7 @@ fn tally_json(t: &Tally, keys: &Dict) -> serde_json::Value {
         "missing": t.missing,
         "duplicated": t.duplicated,
         "unexpected": t.unexpected,
+        "otherRuns": t.other_runs,
         "altered": {
             "items": t.altered,
             "attributes": per_key(&t.attrs),
@@ -327,6 +351,9 @@ fn tally_sections(signal: &str, item: &str, t: &Tally, keys: &Dict, out: &mut Ve
     }
     for (k, v) in &t.fields {
         s.row(vec![format!("{k} changed"), v.to_string()]);
+    }
+    if t.other_runs > 0 {
+        s.row(vec!["of other runs (set aside)".to_owned(), t.other_runs.to_string()]);
     }
     out.push(s);
     for (title, d) in [("attributes", &t.attrs), ("resource attributes", &t.resource)] {

@@ -44,6 +44,8 @@ pub struct Tally {
     pub duplicated: u64,
     pub unexpected: u64,
     pub altered: u64,
+    /// Received items of other runs (set aside).
+    pub other_runs: u64,
     /// Per key digest.
     pub attrs: FastMap<u64, KeyDiff>,
     pub resource: FastMap<u64, KeyDiff>,
@@ -63,6 +65,7 @@ impl Default for Tally {
             duplicated: 0,
             unexpected: 0,
             altered: 0,
+            other_runs: 0,
             attrs: fast_map(),
             resource: fast_map(),
             shifted: 0,
