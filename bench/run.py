@@ -217,25 +217,30 @@ def store_bench(quick):
 
 
 def verify_bench(quick):
-    """`verify` over a store of a mixed run (the run's own --store: identical), against the
-    goal of 10M spans in under a minute with flat memory: its time and peak RSS, and the
-    time of the run it regenerates (most of verify is generating the run again)."""
+    """`verify` over a store of a run (the run's own --store: identical), against the goal of
+    10M spans in under a minute with flat memory: its time and peak RSS, for a mixed run
+    (spans, records and metric points) and for a run of spans alone, with the time the run
+    itself takes to generate into the null sink (verify generates it again)."""
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "telemetry-simulator"], cwd=ROOT, check=True)
-    tmp = Path(tempfile.mkdtemp(prefix="tsim-verify-bench-"))
     n = 13_000 if quick else 1_270_000  # ~7.9 spans per trace: ~100k or ~10M spans
-    try:
-        print(f"a mixed run of {n:,} traces into a store, with its manifest…", flush=True)
-        run_wall, _, run_rss = measure_rusage([str(BIN), "-q", "--store", str(tmp / "store"), "--manifest",
-                                               str(tmp / "run.json"), "--seed", "1", "--start-time",
-                                               "2026-11-01T00:00:00Z", "run", "--count", str(n), "--rate", "20"])
-        counts = json.loads((tmp / "run.json").read_text())["counts"]
-        wall, cpu, rss = measure_rusage([str(BIN), "verify", "--manifest", str(tmp / "run.json"), "--store",
-                                         str(tmp / "store"), "--format", "json"])
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print(f"run: {run_wall:.0f} s ({run_rss:.0f} MiB RSS); verify of {counts['spans']:,} spans, "
-          f"{counts['log_records']:,} records, {counts['metric_points']:,} points: {wall:.0f} s "
-          f"({cpu:.0f} CPU s, {rss:.0f} MiB RSS; goal for 10M spans: < 60 s, flat memory)")
+    for label, signals in [("mixed", []), ("spans only", ["--signals", "traces"])]:
+        tmp = Path(tempfile.mkdtemp(prefix="tsim-verify-bench-"))
+        common = signals + ["--seed", "1", "--start-time", "2026-11-01T00:00:00Z", "run", "--count", str(n),
+                            "--rate", "20"]
+        try:
+            print(f"{label}: a run of {n:,} traces into a store, with its manifest…", flush=True)
+            run_wall, _, run_rss = measure_rusage([str(BIN), "-q", "--store", str(tmp / "store"), "--manifest",
+                                                   str(tmp / "run.json")] + common)
+            gen_wall, _, _ = measure_rusage([str(BIN), "-q", "--discard"] + common)
+            counts = json.loads((tmp / "run.json").read_text())["counts"]
+            wall, cpu, rss = measure_rusage([str(BIN), "verify", "--manifest", str(tmp / "run.json"), "--store",
+                                             str(tmp / "store"), "--format", "json"])
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        print(f"{label}: run into the store {run_wall:.0f} s ({run_rss:.0f} MiB RSS), into the null sink "
+              f"{gen_wall:.0f} s; verify of {counts['spans']:,} spans, {counts['log_records']:,} records, "
+              f"{counts['metric_points']:,} points: {wall:.0f} s ({cpu:.0f} CPU s, {rss:.0f} MiB RSS; goal for "
+              f"10M spans: < 60 s, flat memory)", flush=True)
 
 
 def main():

@@ -340,8 +340,8 @@ pub enum Command {
         /// table (aligned, for a terminal), json, or markdown.
         #[arg(long, value_name = "FORMAT", default_value = "table", value_parser = ["table", "json", "markdown"])]
         format: String,
-        /// Expected spans or records held in memory at once; beyond, both sides are spilled to
-        /// bucket files by trace id and joined bucket by bucket.
+        /// Spans (or records) a bucket holds: a side with more is spilled to bucket files by
+        /// trace id; two buckets of each side are joined at once.
         #[arg(long, value_name = "N", default_value_t = tsim_report::verify::PASS_ITEMS)]
         memory_items: u64,
     },
