@@ -5,8 +5,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use tsim_sinks::{Batch, BoxFuture, Delivery, Format, Signal, Sink, SinkError};
-use tsim_store::Table;
 
+use super::store::table;
 use super::{Built, Ctx, Wired, none};
 
 /// The flag of the frames output.
@@ -22,14 +22,6 @@ pub struct Flags {
 struct FramesSink {
     out: Arc<Mutex<std::io::BufWriter<std::io::Stdout>>>,
     signal: Signal,
-}
-
-fn table(s: Signal) -> Table {
-    match s {
-        Signal::Traces => Table::Traces,
-        Signal::Logs => Table::Logs,
-        Signal::Metrics => Table::Metrics,
-    }
 }
 
 impl Sink for FramesSink {

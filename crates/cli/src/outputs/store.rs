@@ -31,7 +31,8 @@ struct StoreSink {
     dir: PathBuf,
 }
 
-fn table(s: Signal) -> Table {
+/// The store table of a signal.
+pub(super) fn table(s: Signal) -> Table {
     match s {
         Signal::Traces => Table::Traces,
         Signal::Logs => Table::Logs,
