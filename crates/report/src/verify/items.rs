@@ -101,6 +101,28 @@ impl Fields for At<'_> {
     }
 }
 
+/// The digest of some digests and entries.
+fn digest(b: &mut Vec<u8>, parts: &[u64], entries: &[(u64, u64)]) -> u64 {
+    b.clear();
+    for p in parts {
+        b.extend_from_slice(&p.to_le_bytes());
+    }
+    for (k, v) in entries {
+        b.extend_from_slice(&k.to_le_bytes());
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    hash(b)
+}
+
+/// A resource map column read once per distinct resource: its digest, its entries kept in
+/// `resources` (items carry the digest; the entries are looked up when two differ).
+fn resource_of(f: &mut impl Fields, k: usize, d: &mut Dict, resources: &mut Resources) -> u64 {
+    let e = f.entries(k, d);
+    let h = digest(&mut Vec::with_capacity(16 * e.len()), &[], &e);
+    resources.entry(h).or_insert(e);
+    h
+}
+
 /// Compares two sorted entry lists, calling `each(key, dropped, added, changed)` per
 /// difference; whether they differ.
 pub fn diff_entries(want: &[(u64, u64)], got: &[(u64, u64)], mut each: impl FnMut(u64, u8)) -> bool {
@@ -165,7 +187,8 @@ pub struct Span {
     pub start: i64,
     pub duration: i64,
     pub attrs: Entries,
-    pub resource: Entries,
+    /// Its resource's digest (see [`Resources`]).
+    pub resource: u64,
     /// When the receiver got it (received spans only).
     pub received: Option<i64>,
     /// How often the received side had it (expected spans).
@@ -174,7 +197,7 @@ pub struct Span {
 
 impl Span {
     /// Reads a row of [`SPAN_COLUMNS`].
-    pub fn read(f: &mut impl Fields, d: &mut Dict) -> Span {
+    pub fn read(f: &mut impl Fields, d: &mut Dict, resources: &mut Resources) -> Span {
         Span {
             trace: f.id(0),
             span: f.id(1) as u64,
@@ -185,7 +208,7 @@ impl Span {
             duration: f.int(6).unwrap_or(0),
             status: f.text(7),
             attrs: f.entries(8, d),
-            resource: f.entries(9, d),
+            resource: resource_of(f, 9, d, resources),
             received: f.int(10),
             start: f.time(),
             seen: 0,
@@ -201,7 +224,7 @@ impl Span {
         e.0.clear();
         e.u128(self.trace).u64(self.span).u64(self.name).u64(self.kind).u64(self.service).u64(self.status);
         e.u64(self.parent).i64(self.start).i64(self.duration).i64(self.received.unwrap_or(i64::MIN));
-        e.entries(&self.attrs).entries(&self.resource);
+        e.u64(self.resource).entries(&self.attrs);
     }
 
     pub fn decode(b: &[u8]) -> Span {
@@ -219,8 +242,8 @@ impl Span {
             start,
             duration,
             received: (received != i64::MIN).then_some(received),
+            resource: d.u64(),
             attrs: d.entries(),
-            resource: d.entries(),
             seen: 0,
         }
     }
@@ -240,13 +263,14 @@ pub struct Log {
     pub severity: i64,
     pub body: u64,
     pub attrs: Entries,
-    pub resource: Entries,
+    /// Its resource's digest.
+    pub resource: u64,
     pub seen: u32,
 }
 
 impl Log {
     /// Reads a row of [`LOG_COLUMNS`].
-    pub fn read(f: &mut impl Fields, d: &mut Dict) -> Log {
+    pub fn read(f: &mut impl Fields, d: &mut Dict, resources: &mut Resources) -> Log {
         let (trace, span) = (f.id(0), f.id(1) as u64);
         // Records without a span are told apart by their service.
         let service = if trace == 0 && span == 0 { f.text(2) } else { 0 };
@@ -256,7 +280,7 @@ impl Log {
             severity: f.int(3).unwrap_or(0),
             body: f.text(4),
             attrs: f.entries(5, d),
-            resource: f.entries(6, d),
+            resource: resource_of(f, 6, d, resources),
             seen: 0,
         }
     }
@@ -264,7 +288,7 @@ impl Log {
     pub fn encode(&self, e: &mut Enc) {
         e.0.clear();
         e.u128(self.group.0).u64(self.group.1).u64(self.group.2).i64(self.time).i64(self.severity).u64(self.body);
-        e.entries(&self.attrs).entries(&self.resource);
+        e.u64(self.resource).entries(&self.attrs);
     }
 
     pub fn decode(b: &[u8]) -> Log {
@@ -274,8 +298,8 @@ impl Log {
             time: d.i64(),
             severity: d.i64(),
             body: d.u64(),
+            resource: d.u64(),
             attrs: d.entries(),
-            resource: d.entries(),
             seen: 0,
         }
     }
@@ -315,17 +339,6 @@ impl Point {
     /// Reads a row of [`METRIC_COLUMNS`].
     pub fn read(f: &mut impl Fields, d: &mut Dict, resources: &mut Resources) -> Point {
         let mut b = Vec::with_capacity(64);
-        let digest = |b: &mut Vec<u8>, parts: &[u64], entries: &[(u64, u64)]| {
-            b.clear();
-            for p in parts {
-                b.extend_from_slice(&p.to_le_bytes());
-            }
-            for (k, v) in entries {
-                b.extend_from_slice(&k.to_le_bytes());
-                b.extend_from_slice(&v.to_le_bytes());
-            }
-            hash(b)
-        };
         let attrs = f.entries(2, d);
         let loose = digest(&mut b, &[f.text(0), f.text(3)], &attrs);
         let res_entries = f.entries(8, d);

@@ -3,21 +3,35 @@
 //! multiset per series and time. Each adds what it finds to its signal's tallies.
 
 use super::items::{Log, LogGroup, Point, Resources, Span};
-use super::tally::{Kept, SpanResult, Tally, TraceKept};
+use super::tally::{EntryPair, Kept, SpanResult, Tally, TraceKept};
 use crate::stats::{FastMap, fast_map};
 
 /// Joins one bucket of spans: `want` expected, `got` received (same trace ids).
-pub fn spans(want: impl Iterator<Item = Span>, got: impl Iterator<Item = Span>, error: u64, r: &mut SpanResult) {
+pub fn spans(
+    want: impl Iterator<Item = Span>,
+    got: impl Iterator<Item = Span>,
+    (error, resources): (u64, &Resources),
+    r: &mut SpanResult,
+) {
     let mut wanted: FastMap<(u128, u64), Span> = fast_map();
     wanted.extend(want.map(|s| (s.key(), s)));
     for g in got {
-        match_span(&mut wanted, &g, r);
+        match_span(&mut wanted, &g, resources, r);
     }
     kept(&wanted, error, r);
 }
 
+/// The entries of two resources, nothing when they are the same.
+fn pair(resources: &Resources, want: u64, got: u64) -> EntryPair<'_> {
+    if want == got {
+        return (&[], &[]);
+    }
+    let of = |h| resources.get(&h).map_or(&[][..], Vec::as_slice);
+    (of(want), of(got))
+}
+
 /// Joins one received span with the expected ones.
-fn match_span(want: &mut FastMap<(u128, u64), Span>, got: &Span, r: &mut SpanResult) {
+fn match_span(want: &mut FastMap<(u128, u64), Span>, got: &Span, resources: &Resources, r: &mut SpanResult) {
     let t = &mut r.tally;
     let Some(w) = want.get_mut(&got.key()) else {
         t.unexpected += 1;
@@ -49,7 +63,7 @@ fn match_span(want: &mut FastMap<(u128, u64), Span>, got: &Span, r: &mut SpanRes
         ("parent", w.parent == got.parent),
         ("service", w.service == got.service),
     ];
-    t.alter(differ, &fields, (&w.attrs, &got.attrs), (&w.resource, &got.resource));
+    t.alter(differ, &fields, (&w.attrs, &got.attrs), pair(resources, w.resource, got.resource));
 }
 
 /// After a bucket was joined: the missing spans, and which traces were kept (a trace is
@@ -84,7 +98,7 @@ fn by_group_time(v: &mut [Log]) {
 }
 
 /// Joins one bucket of log records.
-pub fn logs(mut want: Vec<Log>, mut got: Vec<Log>, t: &mut Tally) {
+pub fn logs(mut want: Vec<Log>, mut got: Vec<Log>, resources: &Resources, t: &mut Tally) {
     // Each record's ordinal in its group, in time order (ties by content).
     by_group_time(&mut want);
     let mut wanted: FastMap<(LogGroup, u32), Log> = fast_map();
@@ -124,7 +138,7 @@ pub fn logs(mut want: Vec<Log>, mut got: Vec<Log>, t: &mut Tally) {
         t.delivered += 1;
         let differ = t.shift(w.time, g.time);
         let fields = [("severity", w.severity == g.severity), ("body", w.body == g.body)];
-        t.alter(differ, &fields, (&w.attrs, &g.attrs), (&w.resource, &g.resource));
+        t.alter(differ, &fields, (&w.attrs, &g.attrs), pair(resources, w.resource, g.resource));
     }
     t.missing += wanted.values().filter(|l| l.seen == 0).count() as u64;
 }

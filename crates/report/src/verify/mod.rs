@@ -87,7 +87,7 @@ fn read_expected(
     while let Some(table) = read_frame(&mut frames, &mut buf)? {
         match table {
             Table::Traces => caps[0].decode(table, &buf, |row, d| {
-                let s = Span::read(row, d);
+                let s = Span::read(row, d, resources);
                 if s.parent == 0 {
                     roots.add(s.duration.cast_unsigned(), false);
                 }
@@ -98,7 +98,7 @@ fn read_expected(
                 }
             })?,
             Table::Logs => caps[1].decode(table, &buf, |row, d| {
-                let l = Log::read(row, d);
+                let l = Log::read(row, d, resources);
                 counts.log_records += 1;
                 l.encode(&mut e);
                 if let Err(err) = lb.put(l.group.0, &e.0) {
@@ -157,8 +157,8 @@ struct RunFilter {
 }
 
 impl RunFilter {
-    fn other(&self, resource: &[(u64, u64)]) -> bool {
-        self.id.is_some_and(|id| resource.iter().any(|&(k, v)| k == self.key && v != id))
+    fn other(&self, resource: Option<&items::Entries>) -> bool {
+        self.id.is_some_and(|id| resource.is_some_and(|r| r.iter().any(|&(k, v)| k == self.key && v != id)))
     }
 }
 
@@ -192,14 +192,14 @@ fn run_tasks(
                 join::spans(
                     spill::all_records(&w).map(Span::decode),
                     spill::all_records(&g).map(Span::decode),
-                    error,
+                    (error, resources),
                     &mut f.spans,
                 );
             }
             Some(Task::Logs(w, g)) => {
                 let want = spill::all_records(&w.take()?).map(Log::decode).collect();
                 let got = spill::all_records(&g.take()?).map(Log::decode).collect();
-                join::logs(want, got, &mut f.logs);
+                join::logs(want, got, resources, &mut f.logs);
             }
             Some(Task::Metrics(w, g)) => f.metrics.merge(join::metrics(w, g, resources)),
         }
@@ -235,35 +235,35 @@ pub fn compare(
                 read_expected(expected, b, want_resources)
             });
             let got_spans = sc.spawn(move || {
-                let (mut d, mut other) = (Dict::default(), 0);
+                let (mut d, mut other, mut res) = (Dict::default(), 0, items::resources());
                 let out = Buckets::create(sdir, "received", nspans)?;
                 let b = spill_table(received, Table::Traces, &items::SPAN_COLUMNS, out, |b, i, e| {
-                    let s = Span::read(&mut At(b, i), &mut d);
-                    if run.other(&s.resource) {
+                    let s = Span::read(&mut At(b, i), &mut d, &mut res);
+                    if run.other(res.get(&s.resource)) {
                         other += 1;
                         return None;
                     }
                     s.encode(e);
                     Some(s.trace)
                 })?;
-                Ok::<_, ReportError>((b, d, other))
+                Ok::<_, ReportError>((b, d, other, res))
             });
             let got_rest = sc.spawn(move || {
-                let (mut d, mut other) = (Dict::default(), [0, 0]);
+                let (mut d, mut other, mut res) = (Dict::default(), [0, 0], items::resources());
                 let out = Buckets::create(ldir, "received", nlogs)?;
                 let b = spill_table(received, Table::Logs, &items::LOG_COLUMNS, out, |b, i, e| {
-                    let l = Log::read(&mut At(b, i), &mut d);
-                    if run.other(&l.resource) {
+                    let l = Log::read(&mut At(b, i), &mut d, &mut res);
+                    if run.other(res.get(&l.resource)) {
                         other[0] += 1;
                         return None;
                     }
                     l.encode(e);
                     Some(l.group.0)
                 })?;
-                let (mut points, mut res) = (Vec::new(), items::resources());
+                let mut points = Vec::new();
                 rows(received, Table::Metrics, &Filter::default(), &items::METRIC_COLUMNS, |b, i| {
                     let p = Point::read(&mut At(b, i), &mut d, &mut res);
-                    if res.get(&p.resource).is_some_and(|r| run.other(r)) {
+                    if run.other(res.get(&p.resource)) {
                         other[1] += 1;
                     } else {
                         points.push(p);
@@ -274,7 +274,8 @@ pub fn compare(
             let (want, got_spans, got_rest) = (joined(want), joined(got_spans), joined(got_rest));
             Ok::<_, ReportError>((want?, got_spans?, got_rest?))
         })?;
-    let (got_span_buckets, span_dict, other_spans) = got_span_buckets;
+    let (got_span_buckets, span_dict, other_spans, span_resources) = got_span_buckets;
+    resources.extend(span_resources);
     let mut dict = want.dict;
     dict.merge(span_dict);
     dict.merge(got_dict);
