@@ -7,10 +7,15 @@ use super::spill::{Dec, Enc};
 use crate::scan::{Batch, Column};
 use crate::stats::{FastMap, fast_map};
 
-/// A 64-bit digest of bytes (aHash with fixed seeds: the same in every thread).
-pub fn hash(b: &[u8]) -> u64 {
+/// aHash with fixed seeds: the same digests in every thread.
+fn seeds() -> &'static ahash::RandomState {
     static SEEDS: std::sync::OnceLock<ahash::RandomState> = std::sync::OnceLock::new();
-    SEEDS.get_or_init(|| ahash::RandomState::with_seeds(5, 6, 7, 8)).hash_one(b)
+    SEEDS.get_or_init(|| ahash::RandomState::with_seeds(5, 6, 7, 8))
+}
+
+/// A 64-bit digest of bytes.
+pub fn hash(b: &[u8]) -> u64 {
+    seeds().hash_one(b)
 }
 
 /// An id's hex digits as a number (up to 32 digits), 0 for an empty id.
@@ -101,49 +106,50 @@ impl Fields for At<'_> {
     }
 }
 
-/// The digest of some digests and entries.
-fn digest(b: &mut Vec<u8>, parts: &[u64], entries: &[(u64, u64)]) -> u64 {
-    b.clear();
+/// The digest of some digests and entries, hashed as they come (no buffer).
+fn digest(parts: &[u64], entries: &[(u64, u64)]) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = seeds().build_hasher();
     for p in parts {
-        b.extend_from_slice(&p.to_le_bytes());
+        h.write_u64(*p);
     }
     for (k, v) in entries {
-        b.extend_from_slice(&k.to_le_bytes());
-        b.extend_from_slice(&v.to_le_bytes());
+        h.write_u64(*k);
+        h.write_u64(*v);
     }
-    hash(b)
+    h.finish()
 }
 
 /// A resource map column read once per distinct resource: its digest, its entries kept in
 /// `resources` (items carry the digest; the entries are looked up when two differ).
 fn resource_of(f: &mut impl Fields, k: usize, d: &mut Dict, resources: &mut Resources) -> u64 {
     let e = f.entries(k, d);
-    let h = digest(&mut Vec::with_capacity(16 * e.len()), &[], &e);
+    let h = digest(&[], &e);
     resources.entry(h).or_insert(e);
     h
 }
 
-/// Compares two sorted entry lists, calling `each(key, dropped, added, changed)` per
-/// difference; whether they differ.
-pub fn diff_entries(want: &[(u64, u64)], got: &[(u64, u64)], mut each: impl FnMut(u64, u8)) -> bool {
+/// Compares two sorted entry lists, calling `each(key, how)` per difference; whether they
+/// differ.
+pub fn diff_entries(want: &[(u64, u64)], got: &[(u64, u64)], mut each: impl FnMut(u64, Change)) -> bool {
     let (mut i, mut j, mut differ) = (0, 0, false);
     while i < want.len() || j < got.len() {
         match (want.get(i), got.get(j)) {
             (Some(a), Some(b)) if a.0 == b.0 => {
                 if a.1 != b.1 {
-                    each(a.0, CHANGED);
+                    each(a.0, Change::Changed);
                     differ = true;
                 }
                 i += 1;
                 j += 1;
             }
             (Some(a), b) if b.is_none_or(|b| a.0 < b.0) => {
-                each(a.0, DROPPED);
+                each(a.0, Change::Dropped);
                 differ = true;
                 i += 1;
             }
             (_, Some(b)) => {
-                each(b.0, ADDED);
+                each(b.0, Change::Added);
                 differ = true;
                 j += 1;
             }
@@ -153,12 +159,16 @@ pub fn diff_entries(want: &[(u64, u64)], got: &[(u64, u64)], mut each: impl FnMu
     differ
 }
 
-/// An attribute the received item lacks.
-pub const DROPPED: u8 = 0;
-/// An attribute only the received item has.
-pub const ADDED: u8 = 1;
-/// An attribute whose value differs.
-pub const CHANGED: u8 = 2;
+/// How an attribute differs.
+#[derive(Debug, Clone, Copy)]
+pub enum Change {
+    /// The received item lacks it.
+    Dropped,
+    /// Only the received item has it.
+    Added,
+    /// Its value differs.
+    Changed,
+}
 
 /// The columns a span is read with, in this order.
 pub const SPAN_COLUMNS: [&str; 11] = [
@@ -338,14 +348,12 @@ pub fn resources() -> Resources {
 impl Point {
     /// Reads a row of [`METRIC_COLUMNS`].
     pub fn read(f: &mut impl Fields, d: &mut Dict, resources: &mut Resources) -> Point {
-        let mut b = Vec::with_capacity(64);
         let attrs = f.entries(2, d);
-        let loose = digest(&mut b, &[f.text(0), f.text(3)], &attrs);
+        let loose = digest(&[f.text(0), f.text(3)], &attrs);
         let res_entries = f.entries(8, d);
-        let resource = digest(&mut b, &[f.text(1)], &res_entries);
+        let resource = digest(&[f.text(1)], &res_entries);
         resources.entry(resource).or_insert(res_entries);
         let value = digest(
-            &mut b,
             &[
                 f.int(7).unwrap_or(0).cast_unsigned(),
                 f.float(4).unwrap_or(f64::NAN).to_bits(),

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::items::{ADDED, CHANGED, DROPPED, diff_entries};
+use super::items::{Change, diff_entries};
 use crate::stats::{Durations, FastMap, fast_map};
 
 /// Per attribute key: items that lost it, gained it, or had its value changed.
@@ -16,12 +16,11 @@ pub struct KeyDiff {
 }
 
 impl KeyDiff {
-    fn count(&mut self, how: u8) {
+    fn count(&mut self, how: Change) {
         match how {
-            DROPPED => self.dropped += 1,
-            ADDED => self.added += 1,
-            CHANGED => self.changed += 1,
-            _ => {}
+            Change::Dropped => self.dropped += 1,
+            Change::Added => self.added += 1,
+            Change::Changed => self.changed += 1,
         }
     }
 
