@@ -133,19 +133,98 @@ pub struct Schedule {
     pub traffic: Traffic,
     seed: u64,
     curve: Option<Curve>,
+    /// Windows where the rate is multiplied (traffic incidents), in time order.
+    surges: Surges,
+}
+
+/// Windows of the schedule where the rate is multiplied: `(from, to, factor)` in seconds
+/// after the schedule's base (the curve's period start, else the start), disjoint and in
+/// order, with the extra traffic time of the windows before each one.
+#[derive(Debug, Clone, PartialEq, Default)]
+struct Surges {
+    list: Vec<(f64, f64, f64)>,
+    /// Extra cumulative intensity of the windows before window `k` (one more than `list`).
+    extra: Vec<f64>,
+    /// Cumulative intensity at each window's start.
+    starts: Vec<f64>,
 }
 
 impl Schedule {
     /// A schedule at `per_second` traces per second (infinite, or not above 0: all at once).
     pub fn new(start_ns: u64, per_second: f64, arrivals: Arrivals, traffic: Traffic, seed: u64) -> Self {
         let rate = if per_second > 0.0 { per_second } else { f64::INFINITY };
-        Self { start_ns, rate, arrivals, traffic, seed, curve: Curve::new(traffic, start_ns) }
+        let curve = Curve::new(traffic, start_ns);
+        Self { start_ns, rate, arrivals, traffic, seed, curve, surges: Surges::default() }
+    }
+
+    /// The schedule with the rate multiplied by `factor` from `from_ns` to `to_ns` for each
+    /// window (disjoint, in order; factors above 0): busier (or quieter) stretches on top of
+    /// the curve, as traffic incidents make them.
+    pub fn with_surges(mut self, windows: &[(u64, u64, f64)]) -> Self {
+        let mut list = Vec::with_capacity(windows.len());
+        let mut extra = vec![0.0];
+        let mut starts = Vec::with_capacity(windows.len());
+        let mut acc = 0.0;
+        for &(from, to, f) in windows {
+            if to <= from || !(f > 0.0 && f.is_finite()) {
+                continue;
+            }
+            let (a, b) = (self.offset_s(from), self.offset_s(to));
+            if list.last().is_some_and(|w: &(f64, f64, f64)| a < w.1) {
+                continue;
+            }
+            starts.push(self.base_lambda(a) + acc);
+            acc += (f - 1.0) * (self.base_lambda(b) - self.base_lambda(a));
+            list.push((a, b, f));
+            extra.push(acc);
+        }
+        self.surges = Surges { list, extra, starts };
+        self
+    }
+
+    /// Cumulative intensity of the curve alone (identity without one).
+    fn base_lambda(&self, x: f64) -> f64 {
+        self.curve.as_ref().map_or(x, |c| c.lambda(x))
+    }
+
+    fn base_inverse(&self, u: f64) -> f64 {
+        self.curve.as_ref().map_or(u, |c| c.inverse(u))
+    }
+
+    /// Cumulative intensity at `x` seconds after the base, surges included.
+    fn lambda(&self, x: f64) -> f64 {
+        let s = &self.surges;
+        let base = self.base_lambda(x);
+        let k = s.list.partition_point(|(a, _, _)| *a <= x);
+        if k == 0 {
+            return base;
+        }
+        let (a, b, f) = s.list[k - 1];
+        if x < b { base + s.extra[k - 1] + (f - 1.0) * (base - self.base_lambda(a)) } else { base + s.extra[k] }
+    }
+
+    /// The inverse of [`Schedule::lambda`].
+    fn inverse(&self, u: f64) -> f64 {
+        let s = &self.surges;
+        // The last window that starts at or before `u` in traffic time.
+        let k = s.starts.partition_point(|ua| *ua <= u);
+        if k == 0 {
+            return self.base_inverse(u);
+        }
+        let (a, b, f) = s.list[k - 1];
+        let ua = s.starts[k - 1];
+        let ub = self.base_lambda(b) + s.extra[k];
+        if u < ub { self.base_inverse(self.base_lambda(a) + (u - ua) / f) } else { self.base_inverse(u - s.extra[k]) }
     }
 
     /// The arrivals, in index order.
     pub fn clock(&self) -> Clock<'_> {
         let rng = Xoshiro256PlusPlus::seed_from_u64(splitmix64(self.seed ^ 0x5EED_A22A_7A15_0001));
-        let u0 = self.curve.as_ref().map_or(0.0, |c| c.lambda(self.offset_s(self.start_ns)));
+        let u0 = if self.curve.is_some() || !self.surges.list.is_empty() {
+            self.lambda(self.offset_s(self.start_ns))
+        } else {
+            0.0
+        };
         Clock { s: self, next: 0, u: 0.0, u0, rng }
     }
 
@@ -157,10 +236,11 @@ impl Schedule {
     /// Wall time (Unix ns) at traffic time `u` seconds after the start.
     fn at_traffic(&self, u: f64, u0: f64) -> u64 {
         match &self.curve {
-            None => self.start_ns + u64_sat((u * 1e9).round()),
-            Some(c) => {
-                let x = c.inverse(u0 + u);
-                u64_sat((f64_of(c.base_ns) + (x * 1e9).round()).max(f64_of(self.start_ns)))
+            None if self.surges.list.is_empty() => self.start_ns + u64_sat((u * 1e9).round()),
+            c => {
+                let base = c.as_ref().map_or(self.start_ns, |c| c.base_ns);
+                let x = self.inverse(u0 + u);
+                u64_sat((f64_of(base) + (x * 1e9).round()).max(f64_of(self.start_ns)))
             }
         }
     }
@@ -168,8 +248,8 @@ impl Schedule {
     /// Traffic time (seconds at the mean rate) between the start and `t_ns`.
     pub fn traffic_between(&self, t_ns: u64) -> f64 {
         match &self.curve {
-            None => f64_of(t_ns.saturating_sub(self.start_ns)) / 1e9,
-            Some(c) => c.lambda(self.offset_s(t_ns)) - c.lambda(self.offset_s(self.start_ns)),
+            None if self.surges.list.is_empty() => f64_of(t_ns.saturating_sub(self.start_ns)) / 1e9,
+            _ => self.lambda(self.offset_s(t_ns.max(self.start_ns))) - self.lambda(self.offset_s(self.start_ns)),
         }
     }
 
@@ -211,8 +291,10 @@ impl Clock<'_> {
         }
         let at = match (s.arrivals, &s.curve) {
             // Exactly `start + i × spacing`, as integers allow: no accumulated error.
-            (Arrivals::Constant, None) => s.start_ns + u64_sat((f64_of(i) * (1e9 / s.rate)).round()),
-            (Arrivals::Constant, Some(_)) => s.at_traffic(f64_of(i) / s.rate, self.u0),
+            (Arrivals::Constant, None) if s.surges.list.is_empty() => {
+                s.start_ns + u64_sat((f64_of(i) * (1e9 / s.rate)).round())
+            }
+            (Arrivals::Constant, _) => s.at_traffic(f64_of(i) / s.rate, self.u0),
             (Arrivals::Poisson, _) => {
                 let at = s.at_traffic(self.u, self.u0);
                 let gap = -(1.0 - unit(&mut self.rng)).ln() / s.rate;
@@ -296,6 +378,45 @@ mod tests {
         }
         // The week starts on Monday: the Friday start is four days into the period.
         assert_eq!((T0 - c.base_ns) / 1_000_000_000, 4 * 86_400);
+    }
+
+    #[test]
+    fn a_surge_multiplies_the_rate_in_its_window_only() {
+        let sec = 1_000_000_000u64;
+        for traffic in [Traffic::Flat, Traffic::Diurnal] {
+            let plain = Schedule::new(T0, 10.0, Arrivals::Constant, traffic, 1);
+            let s = plain
+                .clone()
+                .with_surges(&[(T0 + 100 * sec, T0 + 200 * sec, 3.0), (T0 + 300 * sec, T0 + 310 * sec, 0.5)]);
+            let mut c = s.clock();
+            let mut per = [0u64; 4];
+            loop {
+                let (_, at) = c.next_arrival();
+                if at >= T0 + 400 * sec {
+                    break;
+                }
+                let k = match (at - T0) / sec {
+                    0..100 => 0,
+                    100..200 => 1,
+                    200..300 => 2,
+                    _ => 3,
+                };
+                per[k] += 1;
+            }
+            let expect =
+                |a: u64, b: u64| (plain.traffic_between(T0 + b * sec) - plain.traffic_between(T0 + a * sec)) * 10.0;
+            let near = |got: u64, want: f64| (got as f64 - want).abs() <= 2.0;
+            assert!(near(per[0], expect(0, 100)), "{traffic:?} {per:?}");
+            assert!(near(per[1], 3.0 * expect(100, 200)), "{traffic:?} {per:?}");
+            assert!(near(per[2], expect(200, 300)), "{traffic:?} {per:?}");
+            assert!(near(per[3], expect(300, 400) - 0.5 * expect(300, 310)), "{traffic:?} {per:?}");
+            let want = per.iter().sum::<u64>();
+            assert!(s.expected_before(T0 + 400 * sec).abs_diff(want) <= 1, "{want}");
+            for x in [0.0, 99.0, 150.0, 250.0, 305.0, 1000.0] {
+                let back = s.inverse(s.lambda(x));
+                assert!((back - x).abs() < 1e-6, "{x} {back}");
+            }
+        }
     }
 
     #[test]

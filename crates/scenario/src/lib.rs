@@ -9,6 +9,7 @@ mod catalog;
 mod convert;
 mod diag;
 mod dist;
+mod incident;
 mod logging;
 mod read;
 pub mod semconv;
@@ -19,6 +20,10 @@ mod yaml;
 pub use catalog::{BUILTINS, Catalog, HIDDEN, Scan, load_file, load_path, not_scenario_warning, parse_scenario, scan};
 pub use diag::{Diagnostic, Diagnostics, did_you_mean};
 pub use dist::{DISTRIBUTIONS, Dist, NumDist};
+pub use incident::{
+    BUILTIN_INCIDENTS, Effects, GaugeEffect, INCIDENT_ERROR_TYPES, IncidentSpec, LatencyEffect, Target, When,
+    load_incidents, parse_incidents,
+};
 pub use logging::{LoggerSpec, LoggingConfig, load_logging_config, parse_logging_config};
 pub use spec::{
     ArtifactSpec, AttrSpec, Binding, CountSpec, DECISION_RESULTS, DECISION_TYPES, DEFAULT_RETRYABLE, DecisionSpec,

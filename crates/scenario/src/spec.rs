@@ -43,6 +43,9 @@ pub struct Scenario {
     /// The most spans one trace may have (`max_spans_per_trace`); the tree's worst case
     /// is checked against it when the file is read.
     pub max_spans: u64,
+    /// Incidents written in the scenario (they act on its own traces unless they name
+    /// `scenarios`).
+    pub incidents: Vec<crate::IncidentSpec>,
     /// The root span.
     pub root: SpanSpec,
     /// Where it came from: a path, or `builtin:<name>`.

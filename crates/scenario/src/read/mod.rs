@@ -29,6 +29,7 @@ const TOP_KEYS: &[&str] = &[
     "variants",
     "trace_attributes",
     "max_spans_per_trace",
+    "incidents",
 ];
 
 /// Top-level keys of the Python telemetry-simulator 2.x workload format (not supported).
@@ -142,6 +143,10 @@ impl Reader<'_, '_> {
                 None
             }
         };
+        let incidents = match f.get("incidents") {
+            Some(n) => crate::incident::read_list(self.rep, n),
+            None => Vec::new(),
+        };
         let max_spans = match f.get("max_spans_per_trace") {
             Some(n) => match self.rep.count(n, "max_spans_per_trace") {
                 Some(v) if (1..=budget::MAX_SPANS_LIMIT).contains(&v) => v,
@@ -178,6 +183,7 @@ impl Reader<'_, '_> {
             variants,
             trace_attributes,
             max_spans,
+            incidents,
             root: root?,
             source: source.to_string(),
         })
