@@ -102,6 +102,17 @@ pub struct Global {
     )]
     pub mark_scenario: bool,
 
+    /// Incidents on a schedule (latency spikes, error bursts, outages, traffic or token
+    /// surges): an incident file, or a shipped one by name (tool_outage, llm_latency_spike,
+    /// error_burst, cost_surge); repeatable. They add to those written in the scenarios.
+    #[arg(help_heading = "Data (scenarios, seed, time, tenants)", long, global = true, value_name = "FILE|NAME")]
+    pub incidents: Vec<String>,
+
+    /// Put the span attribute `incident.name` on the spans an incident hit (real telemetry
+    /// has no such attribute).
+    #[arg(help_heading = "Data (scenarios, seed, time, tenants)", long, global = true)]
+    pub mark_incidents: bool,
+
     /// Name the run in the resource attribute `telemetry_simulator.run.id` (off unless
     /// given). `verify` then compares only the items of this run, so that one store can
     /// receive several runs; items of other runs are counted apart.

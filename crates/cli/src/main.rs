@@ -209,6 +209,15 @@ fn with_schema(mut list: Vec<Scenario>, schema: Option<&Schema>, quiet: bool) ->
     list
 }
 
+/// The incidents of `--incidents` (files or shipped names), each file's problems located.
+fn load_incident_files(args: &[String]) -> Result<Vec<tsim_scenario::IncidentSpec>> {
+    let mut out = Vec::new();
+    for a in args {
+        out.extend(tsim_scenario::load_incidents(a).map_err(|d| usage_error!("--incidents {a}:\n{d}"))?);
+    }
+    Ok(out)
+}
+
 /// Mean spans per trace over the first traces of the run (the same on every shard).
 fn spans_per_trace(engine: &Engine, start: u64) -> f64 {
     const SAMPLE: u64 = 4096;
@@ -254,7 +263,9 @@ fn execute(
         no_records: !signals.contains(&Signal::Logs),
         round_robin: each_once,
         schema_url: g.resource_schema_url.clone().filter(|s| !s.is_empty()),
+        mark_incidents: g.mark_incidents,
     };
+    let extra = load_incident_files(&g.incidents)?;
     let refs: Vec<&Scenario> = scenarios.iter().collect();
     let mut engine = Engine::new(&refs, &cfg)?;
     // A rate in spans is converted with the mean span count, sampled only then.
@@ -268,7 +279,22 @@ fn execute(
         (None, Some(_)) => f64::INFINITY,
         (None, None) => 1e3 / DEFAULT_INTERVAL_MS,
     };
+    engine.set_incidents(&extra, start)?;
+    if !g.quiet {
+        for (k, spec) in engine.incidents().iter().enumerate() {
+            if engine.incident_reach(k) == 0 {
+                say!(
+                    "warning: {}:{}:{}: incident `{}` hits nothing in this run (no span or scenario of it matches)",
+                    spec.file,
+                    spec.at.0,
+                    spec.at.1,
+                    spec.name
+                );
+            }
+        }
+    }
     let schedule = Schedule::new(start, rate, run.arrivals, run.traffic, seed);
+    let schedule = if rate.is_finite() { schedule.with_surges(&engine.traffic_windows(start, end)) } else { schedule };
     // Bounds: a count; else the window's end; else (no window, no --follow) the default count.
     let end_ns = if run.follow { None } else { end };
     let count = match run.count {
@@ -383,6 +409,7 @@ fn execute(
                 shard: (shards > 1).then_some((shard_index, shards)),
                 scenarios_dirs: &g.scenarios_dir,
                 schema_path: g.schema_path.as_deref(),
+                incidents: &g.incidents,
                 interrupted: report.interrupted,
                 counts: manifest::Counts {
                     traces: report.traces,

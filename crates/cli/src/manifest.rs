@@ -90,6 +90,10 @@ pub struct Manifest {
     pub scenarios: Vec<File>,
     /// The `--schema-path` file.
     pub schema: Option<File>,
+    /// The `--incidents` files (a shipped incident file, given by name, has none), in order:
+    /// `dir` is the flag's position among the `--incidents` flags.
+    #[serde(default)]
+    pub incidents: Vec<File>,
     /// Whether Ctrl-C stopped the run (then `counts.traces` says how far it got).
     pub interrupted: bool,
     /// What the run generated.
@@ -175,6 +179,8 @@ pub struct RunFacts<'a> {
     pub scenarios_dirs: &'a [PathBuf],
     /// `--schema-path`.
     pub schema_path: Option<&'a Path>,
+    /// `--incidents`, each.
+    pub incidents: &'a [String],
     /// Stopped by Ctrl-C.
     pub interrupted: bool,
     /// What it generated.
@@ -209,6 +215,13 @@ pub fn write(path: &Path, f: RunFacts<'_>) -> Result<()> {
             .schema_path
             .map(|p| read_file(p, 0, p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()))
             .transpose()?,
+        incidents: f
+            .incidents
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| Path::new(a).exists())
+            .map(|(i, a)| read_file(Path::new(a), i, a.clone()))
+            .collect::<Result<_>>()?,
         interrupted: f.interrupted,
         counts: f.counts,
     };
@@ -256,8 +269,23 @@ pub fn replay_args(m: &Manifest, dir: &Path) -> Result<Vec<String>> {
         }
         None => None,
     };
+    let mut incident_files = Vec::new();
+    for f in &m.incidents {
+        let p = dir.join(format!("incidents-{}.yaml", f.dir));
+        std::fs::write(&p, &f.contents)?;
+        incident_files.push((f.dir, p));
+    }
+    let mut next_incidents = 0;
     args.push(m.command.clone());
     for a in &m.args {
+        if a.starts_with("--incidents=") {
+            match incident_files.iter().find(|(i, _)| *i == next_incidents) {
+                Some((_, p)) => args.push(format!("--incidents={}", p.display())),
+                None => args.push(a.clone()),
+            }
+            next_incidents += 1;
+            continue;
+        }
         if a.starts_with("--scenarios-dir=") {
             args.push(format!("--scenarios-dir={}", scenario_dir(next_dir).display()));
             next_dir += 1;

@@ -101,7 +101,35 @@ pub fn render(r: &Report, seed: u64, start: &str, replay: &str) -> String {
     for e in &r.close_errors {
         let _ = writeln!(s, "error closing a sink: {e}");
     }
+    incidents(&mut s, r);
     s
+}
+
+/// Incident windows shown in the summary at most (all are in `--summary-json`).
+const INCIDENT_ROWS: usize = 20;
+
+/// The incidents' windows and what they hit.
+fn incidents(s: &mut String, r: &Report) {
+    if r.incidents.is_empty() {
+        return;
+    }
+    let w = r.incidents.iter().map(|i| i.name.len()).max().unwrap_or(8).max(8);
+    let _ = writeln!(s, "{:<w$}  {:<27}  {:<27} {:>9} {:>11} {:>9}", "incident", "from", "to", "traces", "spans hit", "errors");
+    for i in r.incidents.iter().take(INCIDENT_ROWS) {
+        let _ = writeln!(
+            s,
+            "{:<w$}  {:<27}  {:<27} {:>9} {:>11} {:>9}",
+            i.name,
+            crate::rfc3339(i.start_ns),
+            crate::rfc3339(i.end_ns),
+            i.traces,
+            i.spans,
+            i.errors
+        );
+    }
+    if r.incidents.len() > INCIDENT_ROWS {
+        let _ = writeln!(s, "… and {} more windows (--summary-json lists them all)", r.incidents.len() - INCIDENT_ROWS);
+    }
 }
 
 /// The summary as JSON (`--summary-json`).
@@ -141,5 +169,13 @@ pub fn to_json(r: &Report, seed: u64, start: &str, replay: &str) -> serde_json::
             "bytes": k.bytes,
         })).collect::<Vec<_>>(),
         "close_errors": r.close_errors,
+        "incidents": r.incidents.iter().map(|i| serde_json::json!({
+            "name": i.name,
+            "start": crate::rfc3339_exact(i.start_ns),
+            "end": crate::rfc3339_exact(i.end_ns),
+            "traces": i.traces,
+            "spans": i.spans,
+            "errors": i.errors,
+        })).collect::<Vec<_>>(),
     })
 }

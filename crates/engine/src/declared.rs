@@ -75,8 +75,39 @@ fn statistic(stat: Stat, values: &mut [f64], last: f64) -> f64 {
     }
 }
 
+/// What an outage does to a gauge while it lasts: (when, value it reads, growth per minute).
+#[derive(Debug, Clone, Copy)]
+struct Driven {
+    timing: crate::incidents::Timing,
+    value: Option<f64>,
+    grow_per_minute: Option<f64>,
+}
+
+impl Driven {
+    /// The gauge's value at `t` from its own `v`: set during a window, or grown by a backlog
+    /// that builds during the window and drains as fast after it.
+    fn apply(&self, t: u64, v: f64) -> f64 {
+        let Some((_, s)) = self.timing.last_start(t) else { return v };
+        let end = s.saturating_add(self.timing.dur_ns);
+        let minutes = |ns: u64| f64_of(ns) / 60e9;
+        let mut out = v;
+        if t < end
+            && let Some(x) = self.value
+        {
+            out = x;
+        }
+        if let Some(g) = self.grow_per_minute {
+            let backlog = if t < end { g * minutes(t - s) } else { (g * minutes(end - s) - g * minutes(t - end)).max(0.0) };
+            out += backlog;
+        }
+        out
+    }
+}
+
 #[derive(Debug)]
 struct Gauge {
+    /// Outages that drive it.
+    driven: Vec<Driven>,
     metric: u16,
     resource: u32,
     labels: Vec<(String, String)>,
@@ -237,7 +268,25 @@ impl DeclaredMetrics {
                                 .name
                                 .bytes()
                                 .fold(si as u64 ^ (k as u64) << 32, |h, b| splitmix64(h ^ u64::from(b)));
+                            let driven = engine
+                                .incidents
+                                .list
+                                .iter()
+                                .filter(|c| c.scenarios.get(si).copied().unwrap_or(false))
+                                .flat_map(|c| c.gauges.iter().map(move |e| (c, e)))
+                                .filter(|(_, e)| {
+                                    glob(&e.metric, &spec.name)
+                                        && e.labels.iter().all(|(k, v)| labels.iter().any(|(lk, lv)| lk == k && lv == v))
+                                })
+                                .map(|(c, e)| Driven {
+                                    timing: c.timing,
+                                    // A health gauge reads 0 unless the outage says otherwise.
+                                    value: e.value.or((matches!(p, Process::Up { .. }) && e.grow_per_minute.is_none()).then_some(0.0)),
+                                    grow_per_minute: e.grow_per_minute,
+                                })
+                                .collect();
                             let gauge = Gauge {
+                                driven,
                                 metric,
                                 resource: engine.resource_id(si, None),
                                 labels,
@@ -384,6 +433,7 @@ impl DeclaredMetrics {
                 }
                 Process::Stat(_) => continue,
             };
+            let v = g.driven.iter().fold(v, |v, d| d.apply(time_ns, v));
             agg.record_labeled(g.metric, g.resource, &g.labels, v, None);
         }
         for d in self.per_scenario.iter_mut().flatten() {

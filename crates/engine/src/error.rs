@@ -43,6 +43,9 @@ pub enum CompileError {
         /// The reference as written.
         reference: String,
     },
+    /// Incidents that cannot be run (too many).
+    #[error("{0}")]
+    Incidents(String),
     /// Declared metrics that clash (a name used twice with different shapes, …).
     #[error("scenario `{scenario}`: {reason}")]
     Metrics {

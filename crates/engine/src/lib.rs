@@ -21,6 +21,7 @@ mod build;
 mod compile;
 pub mod declared;
 mod error;
+mod incidents;
 pub mod rng;
 pub use error::{CompileError, SamplerError};
 mod sample;
@@ -28,12 +29,13 @@ mod schedule;
 
 pub use build::{EDGE_MIN_NS, SPAN_FLAGS, Scratch};
 pub use compile::{CompiledScenario, DEFAULT_LEAF_MEDIAN_MS};
+pub use incidents::{Active, MAX_INCIDENTS, Window};
 pub use sample::Sampler;
 pub use schedule::{Arrivals, Clock, Schedule, Traffic};
 
 use rand::Rng;
 use tsim_model::{OwnedValue, Resource, Resources, TraceBuf};
-use tsim_scenario::{Literal, Scenario};
+use tsim_scenario::{IncidentSpec, Literal, Scenario};
 
 use crate::build::Builder;
 use crate::rng::{cumulative, pick, splitmix64, trace_rng};
@@ -64,6 +66,8 @@ pub struct EngineConfig {
     pub round_robin: bool,
     /// `schema_url` of every resource.
     pub schema_url: Option<String>,
+    /// Put `incident.name` on the spans incidents hit.
+    pub mark_incidents: bool,
 }
 
 /// Attribute keys naming a span's agent, in order of preference (the span, then ancestors).
@@ -103,7 +107,17 @@ pub struct Engine {
     no_records: bool,
     /// Key of the trace-id bijection.
     id_key: u64,
+    /// Scenario weights (traffic incidents reweigh them).
+    weights: Vec<f64>,
+    /// Incidents written in the scenarios (each scoped to its own scenario by default).
+    own_incidents: Vec<IncidentSpec>,
+    incidents: incidents::Incidents,
+    mark_incidents: bool,
+    fail_fast: Sampler,
 }
+
+/// Median duration of a call that fails fast (an outage's refused connection), in ms.
+const FAIL_FAST_MEDIAN_MS: f64 = 2.0;
 
 fn owned(l: &Literal) -> OwnedValue {
     match l {
@@ -171,9 +185,31 @@ impl Engine {
                 resources.list.push(Resource { attrs });
             }
         }
+        let own_incidents = scenarios
+            .iter()
+            .flat_map(|s| {
+                s.incidents.iter().map(|i| {
+                    let mut i = i.clone();
+                    if i.target.scenarios.is_empty() {
+                        i.target.scenarios.push(s.name.clone());
+                    }
+                    i
+                })
+            })
+            .collect();
+        let fail_fast = Sampler::new(
+            &tsim_scenario::NumDist::new(tsim_scenario::Dist::LogNormal { mu: FAIL_FAST_MEDIAN_MS.ln(), sigma: 0.5 }),
+            Some(0.0),
+        )
+        .map_err(|e| CompileError::Distribution { at: "incidents".into(), what: "fail-fast latency".into(), reason: e })?;
         Ok(Engine {
             scenarios: compiled,
-            scenario_cum: cumulative(weights),
+            scenario_cum: cumulative(weights.iter().copied()),
+            weights,
+            own_incidents,
+            incidents: incidents::Incidents::default(),
+            mark_incidents: cfg.mark_incidents,
+            fail_fast,
             round_robin: cfg.round_robin,
             tenant_cum: cumulative(cfg.tenants.iter().map(|(_, w)| *w)),
             tenants,
@@ -213,6 +249,51 @@ impl Engine {
         self.quota.get(usize_of(index)).map(|v| *v as usize)
     }
 
+    /// Sets the run's incidents: those written in its scenarios and `extra` (from incident
+    /// files), with the run starting at `start_ns` (for `after:`). Without a call, a run has
+    /// no incidents.
+    pub fn set_incidents(&mut self, extra: &[IncidentSpec], start_ns: u64) -> Result<(), CompileError> {
+        let specs: Vec<IncidentSpec> = self.own_incidents.iter().chain(extra).cloned().collect();
+        let tenants = self.tenants.len().max(1);
+        self.incidents = incidents::Incidents::new(specs, &self.scenarios, &self.resources, |s| idx(s * tenants), start_ns)?;
+        Ok(())
+    }
+
+    /// The run's incidents, in order (their index is [`Window::incident`]).
+    pub fn incidents(&self) -> &[IncidentSpec] {
+        &self.incidents.specs
+    }
+
+    /// The windows of the incidents that overlap `[from, to)`, in time order, at most
+    /// `limit` per incident.
+    pub fn incident_windows(&self, from: u64, to: u64, limit: usize) -> Vec<Window> {
+        self.incidents.windows(from, to, limit)
+    }
+
+    /// How many span nodes (over scenarios and variants) incident `k` may hit: 0 when its
+    /// target matches nothing of this run.
+    pub fn incident_reach(&self, k: usize) -> usize {
+        let c = &self.incidents.list[k];
+        if !c.on_spans() {
+            return usize::from(c.scenarios.iter().any(|s| *s));
+        }
+        self.incidents.hit_nodes(k)
+    }
+
+    /// The traffic incidents between `from` and `to` (unbounded: a long horizon) as windows
+    /// of a rate multiplier, for [`Schedule::with_surges`].
+    pub fn traffic_windows(&self, from: u64, to: Option<u64>) -> Vec<(u64, u64, f64)> {
+        if self.incidents.list.iter().all(|c| c.traffic.is_none()) {
+            return Vec::new();
+        }
+        let weights: Vec<f64> = if self.round_robin || self.scenarios.len() == 1 {
+            vec![1.0; self.scenarios.len()]
+        } else {
+            self.weights.clone()
+        };
+        self.incidents.traffic_windows(&weights, from, to)
+    }
+
     /// The run seed.
     pub fn seed(&self) -> u64 {
         self.seed
@@ -245,19 +326,46 @@ impl Engine {
         let scenario = match self.scenarios.len() {
             1 => 0,
             n if self.round_robin => usize_of(index % n as u64),
+            n if self.incidents.scoped_traffic => {
+                // Traffic incidents of some scenarios change the mix while they last.
+                self.incidents.mix_at(start_ns, &mut scratch.mix, n);
+                if scratch.mix.iter().all(|m| *m == 1.0) {
+                    pick(&mut rng, &self.scenario_cum)
+                } else {
+                    let cum = cumulative(self.weights.iter().zip(&scratch.mix).map(|(w, m)| w * m));
+                    pick(&mut rng, &cum)
+                }
+            }
             _ => pick(&mut rng, &self.scenario_cum),
         };
+        scratch.active.clear();
+        if !self.incidents.list.is_empty() {
+            for (k, c) in self.incidents.list.iter().enumerate() {
+                if c.scenarios[scenario]
+                    && let Some((occurrence, s)) = c.window_at(start_ns)
+                {
+                    let level = c.level(s, start_ns);
+                    if level > 0.0 {
+                        let incident = u16::try_from(k).unwrap_or(u16::MAX);
+                        let traffic_only = !c.on_spans();
+                        scratch.active.push(Active { incident, occurrence, level, spans: 0, errors: 0, traffic_only });
+                    }
+                }
+            }
+        }
         let tenant = (!self.tenants.is_empty()).then(|| pick(&mut rng, &self.tenant_cum));
         let sc = &self.scenarios[scenario];
-        let nodes: &[compile::CNode] = if sc.variants.is_empty() {
-            &sc.nodes
+        let (table, nodes): (usize, &[compile::CNode]) = if sc.variants.is_empty() {
+            (0, &sc.nodes)
         } else {
             let v = match self.quota.get(usize_of(index)) {
                 Some(v) if self.scenarios.len() == 1 => *v as usize,
                 _ => pick(&mut rng, &sc.variant_cum),
             };
-            &sc.variants[v].nodes
+            (v, &sc.variants[v].nodes)
         };
+        let node_hits: &[Vec<incidents::NodeHit>] =
+            self.incidents.hits.get(scenario).and_then(|t| t.get(table)).map_or(&[], Vec::as_slice);
         out.clear();
         out.scenario = &sc.name;
         let mut id = [0u8; 16];
@@ -284,6 +392,12 @@ impl Engine {
             cur_dur: 0,
             cur_error: None,
             cut: false,
+            incidents: &self.incidents.list,
+            node_hits,
+            active: &mut scratch.active,
+            pre: Vec::new(),
+            mark_incidents: self.mark_incidents,
+            fail_fast: &self.fail_fast,
         };
         b.run(start_ns, !self.no_records);
         let cut = b.cut;

@@ -40,6 +40,10 @@ pub const SCENARIO_KEY: &str = "telemetry_simulator.scenario";
 /// then leaves the items of other runs in the same store aside.
 pub const RUN_ID_KEY: &str = "telemetry_simulator.run.id";
 
+/// Span attribute naming the incidents that hit a span (`--mark-incidents`; comma-separated
+/// when several did).
+pub const INCIDENT_KEY: &str = "incident.name";
+
 pub use trace::{
     AnyValue, Event, KeyValue, LogRecord, OwnedValue, Resource, ResourceBatches, Resources, Scope, Span, SpanKind,
     StatusCode, Text, TraceBuf,

@@ -211,15 +211,31 @@ fn wait(
     }
 }
 
-/// The generation loop (runs on its own thread). Returns traces per scenario and whether
-/// it was interrupted.
+/// What the incidents hit, per (incident, window): traces, spans, error spans.
+pub(super) type IncidentTally = std::collections::BTreeMap<(u16, u64), (u64, u64, u64)>;
+
+/// What the generation loop did besides its counters.
+pub(super) struct Generated {
+    /// Traces per scenario.
+    pub per_scenario: Vec<u64>,
+    /// Stopped by Ctrl-C.
+    pub interrupted: bool,
+    /// What the incidents hit.
+    pub incidents: IncidentTally,
+    /// Start of the last trace.
+    pub last_start: Option<u64>,
+}
+
+/// The generation loop (runs on its own thread).
 pub(super) fn generate(
     plan: &Plan,
     outputs: &mut [Output],
     metrics: &mut Option<MetricsExport>,
     stop: &AtomicBool,
     counters: &Counters,
-) -> (Vec<u64>, bool) {
+) -> Generated {
+    let mut tally = IncidentTally::new();
+    let mut last_start = None;
     let engine = &plan.engine;
     let resources = engine.resources();
     let mut per_scenario = vec![0u64; engine.scenarios().len()];
@@ -314,6 +330,15 @@ pub(super) fn generate(
             counters.logs.fetch_add(b.logs.len() as u64, Ordering::Relaxed);
         }
         per_scenario[g.scenario] += 1;
+        last_start = Some(at);
+        for a in scratch.incident_hits() {
+            if a.spans > 0 || a.traffic_only {
+                let e = tally.entry((a.incident, a.occurrence)).or_default();
+                e.0 += 1;
+                e.1 += a.spans;
+                e.2 += a.errors;
+            }
+        }
         if g.cut {
             counters.cut.fetch_add(1, Ordering::Relaxed);
         }
@@ -381,5 +406,5 @@ pub(super) fn generate(
     if let Some(m) = metrics.as_mut() {
         m.close(resources, &mut out);
     }
-    (per_scenario, interrupted)
+    Generated { per_scenario, interrupted, incidents: tally, last_start }
 }

@@ -24,7 +24,7 @@ use crate::outputs::{Encoder, Wired};
 use export::{MetricsEncoding, MetricsExport};
 use generate::{Output, Targets, generate, shared_encoder};
 pub use plan::{ExportOrder, LATE_NS, Plan, WhenFull, now_ns};
-pub use report::{Report, SinkReport};
+pub use report::{IncidentRow, Report, SinkReport};
 use signals::Interrupts;
 
 /// Runs `plan` to completion (or Ctrl-C) and reports. Fails before generating when a sink
@@ -182,9 +182,12 @@ pub async fn run(plan: Plan, sinks: Vec<Wired>, live: Arc<Live>) -> anyhow::Resu
     let counters = &live.counters;
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut generation = generation;
-    let ((per_scenario, interrupted), generation_time) = loop {
+    let (done, generation_time) = loop {
         tokio::select! {
-            r = &mut generation => break r.unwrap_or_else(|_| ((Vec::new(), true), started.elapsed())),
+            r = &mut generation => break r.unwrap_or_else(|_| {
+                let g = generate::Generated { per_scenario: Vec::new(), interrupted: true, incidents: Default::default(), last_start: None };
+                (g, started.elapsed())
+            }),
             _ = tick.tick() => {
                 if show_progress && bar.is_hidden() && started.elapsed() > Duration::from_secs(1) {
                     bar.set_draw_target(ProgressDrawTarget::stderr());
@@ -205,7 +208,10 @@ pub async fn run(plan: Plan, sinks: Vec<Wired>, live: Arc<Live>) -> anyhow::Resu
     bar.finish_and_clear();
 
     let names: Vec<String> = plan.engine.scenarios().iter().map(|s| s.name().to_string()).collect();
+    let generate::Generated { per_scenario, interrupted, incidents, last_start } = done;
+    let incidents = incident_rows(&plan.engine, plan.schedule.start_ns, last_start, &incidents);
     Ok(Report {
+        incidents,
         traces: counters.traces.load(Ordering::Relaxed),
         spans: counters.spans.load(Ordering::Relaxed),
         error_spans: counters.errors.load(Ordering::Relaxed),
@@ -243,6 +249,31 @@ pub async fn run(plan: Plan, sinks: Vec<Wired>, live: Arc<Live>) -> anyhow::Resu
         spans_per_trace: live.spans_per_trace(),
         shard: (live.shard.1 > 1).then_some(live.shard),
     })
+}
+
+/// The windows of the run's incidents between its start and its last trace, with what each
+/// hit (windows the run covered that hit nothing are listed too).
+fn incident_rows(
+    engine: &tsim_engine::Engine,
+    start: u64,
+    last: Option<u64>,
+    tally: &generate::IncidentTally,
+) -> Vec<IncidentRow> {
+    /// Windows listed per incident at most (the tally holds every one that hit).
+    const LISTED: usize = 10_000;
+    let specs = engine.incidents();
+    if specs.is_empty() {
+        return Vec::new();
+    }
+    let to = last.map_or(start, |l| l.saturating_add(1));
+    let windows = engine.incident_windows(start, to, LISTED);
+    windows
+        .into_iter()
+        .map(|w| {
+            let (traces, spans, errors) = tally.get(&(w.incident, w.occurrence)).copied().unwrap_or_default();
+            IncidentRow { name: specs[w.incident as usize].name.clone(), start_ns: w.start_ns, end_ns: w.end_ns, traces, spans, errors }
+        })
+        .collect()
 }
 
 /// The progress message: spans so far, achieved against target rate, late traces.

@@ -27,9 +27,28 @@ pub struct SinkReport {
     pub counts_for_exit: bool,
 }
 
+/// One window of an incident and what it hit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentRow {
+    /// The incident's name.
+    pub name: String,
+    /// Window start, Unix ns.
+    pub start_ns: u64,
+    /// Window end, Unix ns.
+    pub end_ns: u64,
+    /// Traces it hit (for a traffic incident: traces of its scenarios in the window).
+    pub traces: u64,
+    /// Spans it hit.
+    pub spans: u64,
+    /// Of those, spans that failed.
+    pub errors: u64,
+}
+
 /// What a run did.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
+    /// Each incident window the run covered, in time order.
+    pub incidents: Vec<IncidentRow>,
     /// Traces generated.
     pub traces: u64,
     /// Spans generated.

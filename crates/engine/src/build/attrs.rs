@@ -127,12 +127,15 @@ impl<'e> Builder<'e, '_> {
     /// Attributes, error marks, events, status and end time of a finished span. `attempt`
     /// is set for attempt spans of a retried node (which carry retry attributes instead of
     /// the node's own attributes and events).
-    pub(super) fn finish(&mut self, span_idx: usize, n: &'e CNode, end: Ending) {
-        let Ending { failed, dur, copy_index, attempt, denied, from_child } = end;
+    pub(super) fn finish(&mut self, span_idx: usize, n: &'e CNode, end: Ending<'e>) {
+        let Ending { failed, dur, copy_index, attempt, denied, from_child, eff, pre } = end;
         let error_type: Option<Text<'e>> = match (failed, denied, from_child) {
             (true, true, _) => n.decision.as_ref().map(|d| Text::Static(&d.deny_error)),
             (true, false, Some(c)) => Some(self.out.spans[c as usize].status_message),
-            (true, false, None) => Some(Text::Static(&n.error_types[pick(&mut self.rng, &n.error_cum)])),
+            (true, false, None) => match eff.error_type() {
+                Some(t) => Some(Text::Static(t)),
+                None => Some(Text::Static(&n.error_types[pick(&mut self.rng, &n.error_cum)])),
+            },
             _ => None,
         };
         if from_child.is_some() {
@@ -149,9 +152,15 @@ impl<'e> Builder<'e, '_> {
                 self.out.attrs.push(KeyValue { key: "retry.is_retry", value: AnyValue::Bool(k > 1) });
             }
             None => {
-                for a in &n.attrs {
-                    let v = self.value(&a.value, a0 as usize, span_id, parent_id, copy_index, attempt);
+                for (i, a) in n.attrs.iter().enumerate() {
+                    let v = match pre.and_then(|b| self.pre[b + i]) {
+                        Some(v) => v,
+                        None => self.value(&a.value, a0 as usize, span_id, parent_id, copy_index, attempt),
+                    };
                     self.out.attrs.push(KeyValue { key: &a.key, value: v });
+                }
+                if eff.tokens != 1.0 {
+                    self.scale_tokens(a0 as usize, eff.tokens);
                 }
             }
         }
@@ -187,6 +196,7 @@ impl<'e> Builder<'e, '_> {
         if self.openinference && attempt.is_none() {
             self.push_openinference(a0 as usize, span_idx == 0);
         }
+        self.mark(eff.hit);
         self.out.spans[span_idx].attrs = (a0, idx(self.out.attrs.len()));
         if let (Some(parts), None) = (&n.name_parts, attempt) {
             let name = self.render_name(parts, span_idx, copy_index);
@@ -269,6 +279,7 @@ impl<'e> Builder<'e, '_> {
         let s = &mut self.out.spans[span_idx];
         s.events = (ev0, idx(self.out.events.len()));
         s.end_ns = dur;
+        self.count_hit(eff.hit, span_idx);
     }
 
     pub(super) fn lit(l: &'e Lit) -> AnyValue<'e> {

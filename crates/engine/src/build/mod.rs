@@ -7,8 +7,11 @@
 //! log records, decisions and artifacts.
 
 mod attrs;
+mod hits;
 mod layout;
 mod records;
+
+pub(crate) use hits::Eff;
 
 use tsim_model::num::{f64_of, idx, u64_sat};
 use tsim_model::{AnyValue, KeyValue, Span, StatusCode, Text, TraceBuf};
@@ -59,6 +62,17 @@ pub(crate) struct Builder<'e, 'o> {
     pub cur_error: Option<Text<'e>>,
     /// Set when the trace reached the scenario's span budget and was cut there.
     pub cut: bool,
+    /// The run's incidents, and which of them may hit each node of this trace's table.
+    pub incidents: &'e [crate::incidents::CIncident],
+    pub node_hits: &'e [Vec<crate::incidents::NodeHit>],
+    /// The incidents whose window holds the trace's start; what they hit is counted there.
+    pub active: &'o mut Vec<crate::incidents::Active>,
+    /// Attributes drawn as a span starts (an incident's match read them), per node attribute.
+    pub pre: Vec<Option<AnyValue<'e>>>,
+    /// Put `incident.name` on the spans incidents hit.
+    pub mark_incidents: bool,
+    /// The duration of a call that fails fast (an outage).
+    pub fail_fast: &'e Sampler,
 }
 
 /// Where a span of the current trace came from.
@@ -76,7 +90,7 @@ pub(crate) struct SpanNode {
 
 /// How a span ended, for [`Builder::finish`].
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Ending {
+pub(crate) struct Ending<'e> {
     failed: bool,
     dur: u64,
     copy_index: u64,
@@ -86,6 +100,10 @@ pub(crate) struct Ending {
     denied: bool,
     /// The span index of the failed child whose error it took.
     from_child: Option<u32>,
+    /// What incidents do to it.
+    eff: Eff<'e>,
+    /// Where its attributes drawn at its start are in `pre`.
+    pre: Option<usize>,
 }
 
 /// Reusable scratch space for [`Builder`], kept between traces.
@@ -98,6 +116,18 @@ pub struct Scratch {
     pub(crate) span_nodes: Vec<SpanNode>,
     /// Spans that made a policy decision: (span index, result index).
     pub(crate) decisions: Vec<(u32, u32)>,
+    /// The incidents active for the current trace and what they hit in it.
+    pub(crate) active: Vec<crate::incidents::Active>,
+    /// Each scenario's arrival multiplier at the trace's start (traffic incidents).
+    pub(crate) mix: Vec<f64>,
+}
+
+impl Scratch {
+    /// The incidents whose window held the last trace's start, with the spans and errors
+    /// they hit in it.
+    pub fn incident_hits(&self) -> &[crate::incidents::Active] {
+        &self.active
+    }
 }
 
 fn ms_to_ns(ms: f64) -> u64 {
@@ -193,6 +223,7 @@ impl<'e> Builder<'e, '_> {
         let ev_start = idx(self.out.events.len());
         let node = SpanNode { node: ni, attempt: false, failed_by_child: false, copy_index };
         let (span_idx, span_id) = self.open_span(&n.name, parent_id, n, node);
+        let (eff, pre) = self.incident_effects(ni, n, (span_id, parent_id), copy_index);
         // A policy decision is taken before the work; a deny can fail the span.
         let mut denied = false;
         if let Some(d) = &n.decision {
@@ -210,9 +241,15 @@ impl<'e> Builder<'e, '_> {
                     self.cut = true;
                     break;
                 }
-                let p = r.success[(k as usize - 1).min(r.success.len() - 1)];
-                let a_failed = forced || (k == 1 && r.force_initial_failure) || !chance(&mut self.rng, p);
-                let (asub, adur) = self.attempt(ni, n, span_id, k, a_failed, copy_index);
+                let p = match eff.error {
+                    Some((rate, _)) => 1.0 - rate,
+                    None => r.success[(k as usize - 1).min(r.success.len() - 1)],
+                };
+                let a_failed = forced
+                    || eff.outage.is_some()
+                    || (k == 1 && r.force_initial_failure)
+                    || !chance(&mut self.rng, p);
+                let (asub, adur) = self.attempt(ni, n, span_id, k, a_failed, copy_index, eff);
                 self.shift(asub, cursor);
                 cursor += adur;
                 if !a_failed {
@@ -235,14 +272,18 @@ impl<'e> Builder<'e, '_> {
             }
             (cursor + EDGE_MIN_NS, !ok)
         } else {
-            let failed = forced || chance(&mut self.rng, n.error_rate);
-            let (dur, failed_child) = self.body(n, span_id, failed, n.latency.as_ref());
+            let rate = eff.error.map_or(n.error_rate, |e| e.0);
+            let failed = forced || eff.outage.is_some() || chance(&mut self.rng, rate);
+            let (dur, failed_child) = self.body(n, span_id, failed, n.latency.as_ref(), &eff);
             if !failed && n.from_child > 0.0 && failed_child.is_some() && chance(&mut self.rng, n.from_child) {
                 from_child = failed_child;
             }
             (dur, failed || from_child.is_some())
         };
-        self.finish(span_idx, n, Ending { failed, dur, copy_index, attempt: None, denied, from_child });
+        self.finish(span_idx, n, Ending { failed, dur, copy_index, attempt: None, denied, from_child, eff, pre });
+        if let Some(base) = pre {
+            self.pre.truncate(base);
+        }
         (
             Sub { spans: (idx(span_idx), idx(self.out.spans.len())), events: (ev_start, idx(self.out.events.len())) },
             dur,
@@ -251,6 +292,7 @@ impl<'e> Builder<'e, '_> {
     }
 
     /// One attempt span of a retried node, holding the node's children.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn attempt(
         &mut self,
         ni: u32,
@@ -259,29 +301,34 @@ impl<'e> Builder<'e, '_> {
         k: u32,
         failed: bool,
         copy_index: u64,
+        eff: Eff<'e>,
     ) -> (Sub, u64) {
         let ev_start = idx(self.out.events.len());
         let node = SpanNode { node: ni, attempt: true, failed_by_child: false, copy_index };
         let (span_idx, span_id) = self.open_span(&n.attempt_name, parent_id, n, node);
-        let (dur, _) = self.body(n, span_id, failed, n.latency.as_ref());
-        self.finish(span_idx, n, Ending { failed, dur, copy_index, attempt: Some(k), denied: false, from_child: None });
+        let (dur, _) = self.body(n, span_id, failed, n.latency.as_ref(), &eff);
+        let end = Ending { failed, dur, copy_index, attempt: Some(k), denied: false, from_child: None, eff, pre: None };
+        self.finish(span_idx, n, end);
         (Sub { spans: (idx(span_idx), idx(self.out.spans.len())), events: (ev_start, idx(self.out.events.len())) }, dur)
     }
 
     /// Children first, then this span's own duration; places the children. Returns the
-    /// duration and the span index of the first child that failed.
+    /// duration and the span index of the first child that failed. An outage fails fast:
+    /// no children.
     pub(super) fn body(
         &mut self,
         n: &'e CNode,
         span_id: [u8; 8],
         failed: bool,
         latency: Option<&Sampler>,
+        eff: &Eff<'e>,
     ) -> (u64, Option<u32>) {
         let sc = self.sc;
         let base = self.kids.len();
         let mut sibling_failed = false;
         let mut first_failed = None;
-        for &ci in &n.children {
+        let children: &[u32] = if eff.outage.is_some() { &[] } else { &n.children };
+        for &ci in children {
             let c = &self.nodes[ci as usize];
             if !chance(&mut self.rng, c.probability) {
                 continue;
@@ -304,16 +351,21 @@ impl<'e> Builder<'e, '_> {
             }
         }
         let count = self.kids.len() - base;
-        let sampled = match latency {
-            Some(l) => Some(ms_to_ns(l.sample(&mut self.rng))),
-            None if count == 0 => Some(ms_to_ns(sc.default_leaf.sample(&mut self.rng))),
-            None => None,
+        let sampled = match (eff.lat_dist, eff.outage, latency) {
+            (Some(d), _, _) => Some(ms_to_ns(d.sample(&mut self.rng))),
+            (None, Some(_), _) => Some(ms_to_ns(self.fail_fast.sample(&mut self.rng))),
+            (None, None, Some(l)) => Some(ms_to_ns(l.sample(&mut self.rng))),
+            (None, None, None) if count == 0 => Some(ms_to_ns(sc.default_leaf.sample(&mut self.rng))),
+            (None, None, None) => None,
         };
+        let sampled = sampled.map(|ns| Self::stretch(eff, ns));
         if count == 0 {
             return (sampled.unwrap_or(0), None);
         }
         let dur = if n.parallel { self.layout_parallel(base, sampled) } else { self.layout_sequential(base, sampled) };
         self.kids.truncate(base);
+        // A parent without a latency of its own lasts as its children do, stretched.
+        let dur = if sampled.is_none() { Self::stretch(eff, dur) } else { dur };
         (dur, first_failed)
     }
 }
