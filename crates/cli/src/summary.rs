@@ -114,7 +114,11 @@ fn incidents(s: &mut String, r: &Report) {
         return;
     }
     let w = r.incidents.iter().map(|i| i.name.len()).max().unwrap_or(8).max(8);
-    let _ = writeln!(s, "{:<w$}  {:<27}  {:<27} {:>9} {:>11} {:>9}", "incident", "from", "to", "traces", "spans hit", "errors");
+    let _ = writeln!(
+        s,
+        "{:<w$}  {:<27}  {:<27} {:>9} {:>11} {:>9}",
+        "incident", "from", "to", "traces", "spans hit", "errors"
+    );
     for i in r.incidents.iter().take(INCIDENT_ROWS) {
         let _ = writeln!(
             s,

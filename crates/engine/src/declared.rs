@@ -97,7 +97,8 @@ impl Driven {
             out = x;
         }
         if let Some(g) = self.grow_per_minute {
-            let backlog = if t < end { g * minutes(t - s) } else { (g * minutes(end - s) - g * minutes(t - end)).max(0.0) };
+            let backlog =
+                if t < end { g * minutes(t - s) } else { (g * minutes(end - s) - g * minutes(t - end)).max(0.0) };
             out += backlog;
         }
         out
@@ -276,12 +277,17 @@ impl DeclaredMetrics {
                                 .flat_map(|c| c.gauges.iter().map(move |e| (c, e)))
                                 .filter(|(_, e)| {
                                     glob(&e.metric, &spec.name)
-                                        && e.labels.iter().all(|(k, v)| labels.iter().any(|(lk, lv)| lk == k && lv == v))
+                                        && e.labels
+                                            .iter()
+                                            .all(|(k, v)| labels.iter().any(|(lk, lv)| lk == k && lv == v))
                                 })
                                 .map(|(c, e)| Driven {
                                     timing: c.timing,
                                     // A health gauge reads 0 unless the outage says otherwise.
-                                    value: e.value.or((matches!(p, Process::Up { .. }) && e.grow_per_minute.is_none()).then_some(0.0)),
+                                    value: e
+                                        .value
+                                        .or((matches!(p, Process::Up { .. }) && e.grow_per_minute.is_none())
+                                            .then_some(0.0)),
                                     grow_per_minute: e.grow_per_minute,
                                 })
                                 .collect();

@@ -210,10 +210,12 @@ fn node_hit(k: u16, spec: &IncidentSpec, n: &CNode, trace_keys: &[Box<str>]) -> 
 }
 
 fn service_of(engine_resources: &tsim_model::Resources, rid: u32) -> Option<&str> {
-    engine_resources.list.get(rid as usize)?.attrs.iter().find(|(k, _)| k == "service.name").and_then(|(_, v)| match v {
-        tsim_model::OwnedValue::Str(s) => Some(s.as_str()),
-        _ => None,
-    })
+    engine_resources.list.get(rid as usize)?.attrs.iter().find(|(k, _)| k == "service.name").and_then(
+        |(_, v)| match v {
+            tsim_model::OwnedValue::Str(s) => Some(s.as_str()),
+            _ => None,
+        },
+    )
 }
 
 /// The compiled incidents of a run and the node tables' hits.
@@ -269,7 +271,8 @@ impl Incidents {
                 .iter()
                 .enumerate()
                 .map(|(si, sc)| {
-                    let named = spec.target.scenarios.is_empty() || spec.target.scenarios.iter().any(|n| **n == *sc.name);
+                    let named =
+                        spec.target.scenarios.is_empty() || spec.target.scenarios.iter().any(|n| **n == *sc.name);
                     let service = spec
                         .target
                         .service
@@ -302,8 +305,11 @@ impl Incidents {
             } else {
                 sc.variants.iter().map(|v| v.nodes.as_slice()).collect()
             };
-            let trace_keys: Vec<Box<str>> =
-                tables.first().and_then(|t| t.first()).map(|r| r.trace_attrs.iter().map(|a| a.key.clone()).collect()).unwrap_or_default();
+            let trace_keys: Vec<Box<str>> = tables
+                .first()
+                .and_then(|t| t.first())
+                .map(|r| r.trace_attrs.iter().map(|a| a.key.clone()).collect())
+                .unwrap_or_default();
             let per_table = tables
                 .iter()
                 .map(|nodes| {
@@ -349,7 +355,12 @@ impl Incidents {
                 if s >= to || n >= limit || (c.every_ns == 0 && occ > 0) {
                     break;
                 }
-                out.push(Window { incident: k as u16, occurrence: occ, start_ns: s, end_ns: s.saturating_add(c.dur_ns) });
+                out.push(Window {
+                    incident: k as u16,
+                    occurrence: occ,
+                    start_ns: s,
+                    end_ns: s.saturating_add(c.dur_ns),
+                });
                 n += 1;
                 occ += 1;
             }
@@ -381,11 +392,7 @@ impl Incidents {
             let mut t = w.start_ns;
             while t < w.end_ns {
                 let in_ramp = t < w.start_ns + c.ramp_ns || t >= w.end_ns - c.ramp_ns;
-                let next = if in_ramp {
-                    (t + step).min(w.end_ns)
-                } else {
-                    (w.end_ns - c.ramp_ns).max(t + 1)
-                };
+                let next = if in_ramp { (t + step).min(w.end_ns) } else { (w.end_ns - c.ramp_ns).max(t + 1) };
                 let mid = t + (next - t) / 2;
                 pieces.push((t, next, w.incident as usize, c.level(w.start_ns, mid)));
                 t = next;

@@ -201,7 +201,11 @@ impl Engine {
             &tsim_scenario::NumDist::new(tsim_scenario::Dist::LogNormal { mu: FAIL_FAST_MEDIAN_MS.ln(), sigma: 0.5 }),
             Some(0.0),
         )
-        .map_err(|e| CompileError::Distribution { at: "incidents".into(), what: "fail-fast latency".into(), reason: e })?;
+        .map_err(|e| CompileError::Distribution {
+            at: "incidents".into(),
+            what: "fail-fast latency".into(),
+            reason: e,
+        })?;
         Ok(Engine {
             scenarios: compiled,
             scenario_cum: cumulative(weights.iter().copied()),
@@ -255,7 +259,8 @@ impl Engine {
     pub fn set_incidents(&mut self, extra: &[IncidentSpec], start_ns: u64) -> Result<(), CompileError> {
         let specs: Vec<IncidentSpec> = self.own_incidents.iter().chain(extra).cloned().collect();
         let tenants = self.tenants.len().max(1);
-        self.incidents = incidents::Incidents::new(specs, &self.scenarios, &self.resources, |s| idx(s * tenants), start_ns)?;
+        self.incidents =
+            incidents::Incidents::new(specs, &self.scenarios, &self.resources, |s| idx(s * tenants), start_ns)?;
         Ok(())
     }
 

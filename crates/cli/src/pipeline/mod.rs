@@ -271,7 +271,14 @@ fn incident_rows(
         .into_iter()
         .map(|w| {
             let (traces, spans, errors) = tally.get(&(w.incident, w.occurrence)).copied().unwrap_or_default();
-            IncidentRow { name: specs[w.incident as usize].name.clone(), start_ns: w.start_ns, end_ns: w.end_ns, traces, spans, errors }
+            IncidentRow {
+                name: specs[w.incident as usize].name.clone(),
+                start_ns: w.start_ns,
+                end_ns: w.end_ns,
+                traces,
+                spans,
+                errors,
+            }
         })
         .collect()
 }

@@ -130,7 +130,8 @@ impl<'e> Builder<'e, '_> {
                 match p {
                     NPart::Text(t) => name.push_str(t),
                     NPart::SpanAttr(key) => {
-                        let v = n.attrs.iter().position(|a| a.key == *key).and_then(|i| pre.and_then(|b| self.pre[b + i]));
+                        let v =
+                            n.attrs.iter().position(|a| a.key == *key).and_then(|i| pre.and_then(|b| self.pre[b + i]));
                         if let Some(v) = v {
                             self.out.push_value_text(&v, &mut name);
                         }
@@ -170,7 +171,8 @@ impl<'e> Builder<'e, '_> {
         if hit == 0 || !self.mark_incidents {
             return;
         }
-        let mut names = self.incidents.iter().enumerate().filter(|(k, _)| hit & (1u64 << k) != 0).map(|(_, c)| &*c.name);
+        let mut names =
+            self.incidents.iter().enumerate().filter(|(k, _)| hit & (1u64 << k) != 0).map(|(_, c)| &*c.name);
         let value = match (names.next(), names.next()) {
             (Some(one), None) => Text::Static(one),
             (first, second) => {

@@ -245,10 +245,8 @@ impl<'e> Builder<'e, '_> {
                     Some((rate, _)) => 1.0 - rate,
                     None => r.success[(k as usize - 1).min(r.success.len() - 1)],
                 };
-                let a_failed = forced
-                    || eff.outage.is_some()
-                    || (k == 1 && r.force_initial_failure)
-                    || !chance(&mut self.rng, p);
+                let a_failed =
+                    forced || eff.outage.is_some() || (k == 1 && r.force_initial_failure) || !chance(&mut self.rng, p);
                 let (asub, adur) = self.attempt(ni, n, span_id, k, a_failed, copy_index, eff);
                 self.shift(asub, cursor);
                 cursor += adur;

@@ -1,0 +1,286 @@
+//! Incidents measured from the output: error rates inside and outside a window within 3σ
+//! of the configured ones, the latency ratio near the multiplier, outage spans all failed
+//! fast without children, tokens and arrivals multiplied, marks only where asked, the
+//! summary's counts equal to the marked spans, and traces outside the windows unchanged.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+
+use common::{bin, tempdir};
+use serde_json::Value;
+
+const START_NS: u64 = 1_794_614_400_000_000_000; // 2026-11-14T00:00:00Z
+const MIN: u64 = 60_000_000_000;
+
+const SCENARIO: &str = r#"
+name: incident_probe
+root:
+  type: turn
+  latency: {mean_ms: 20, variance: 0.2}
+  children:
+    - type: llm
+      name: "chat {gen_ai.request.model}"
+      latency: {mean_ms: 200, variance: 0.2}
+      attributes:
+        gen_ai.operation.name: chat
+        gen_ai.request.model: {distribution: categorical, values: {gpt-4o: 1, gpt-4o-mini: 1}}
+        gen_ai.usage.input_tokens: {distribution: log_normal, median: 500, sigma: 0.3}
+    - type: tool
+      latency: {mean_ms: 50, variance: 0.2}
+      error: {rate: 0.05}
+      attributes:
+        gen_ai.operation.name: execute_tool
+        gen_ai.tool.name: {distribution: categorical, values: {search: 1, fetch: 1}}
+      children:
+        - type: db
+          latency: {mean_ms: 5, variance: 0.1}
+"#;
+
+const INCIDENTS: &str = r#"
+incidents:
+  - name: search_errors
+    after: 10m
+    duration: 10m
+    attributes: {gen_ai.tool.name: search}
+    error: {rate: 0.4, type: upstream_5xx}
+  - name: mini_slow
+    after: 30m
+    duration: 10m
+    spans: "chat gpt-4o-mini"
+    latency: {multiply: 5}
+  - name: fetch_down
+    after: 50m
+    duration: 5m
+    spans: tool
+    attributes: {gen_ai.tool.name: fetch}
+    outage: {type: connection_refused}
+  - name: token_surge
+    after: 60m
+    duration: 10m
+    spans: "chat *"
+    tokens: {multiply: 4}
+  - name: rush
+    after: 80m
+    duration: 10m
+    traffic: {multiply: 3}
+"#;
+
+/// One span of the output.
+#[derive(Debug, Clone, PartialEq)]
+struct S {
+    trace: String,
+    id: String,
+    parent: String,
+    name: String,
+    start: u64,
+    end: u64,
+    error: bool,
+    attrs: BTreeMap<String, String>,
+}
+
+fn spans(path: &Path) -> Vec<S> {
+    let mut out = Vec::new();
+    for line in std::fs::read_to_string(path).unwrap().lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        for rs in v["resourceSpans"].as_array().unwrap() {
+            for ss in rs["scopeSpans"].as_array().unwrap() {
+                for sp in ss["spans"].as_array().unwrap() {
+                    let attrs = sp["attributes"]
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .map(|kv| {
+                                    let val = kv["value"].as_object().unwrap().values().next().unwrap();
+                                    let text = val.as_str().map(str::to_string).unwrap_or_else(|| val.to_string());
+                                    (kv["key"].as_str().unwrap().to_string(), text)
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let n = |k: &str| sp[k].as_str().unwrap().parse::<u64>().unwrap();
+                    out.push(S {
+                        trace: sp["traceId"].as_str().unwrap().into(),
+                        id: sp["spanId"].as_str().unwrap().into(),
+                        parent: sp["parentSpanId"].as_str().unwrap_or("").into(),
+                        name: sp["name"].as_str().unwrap().into(),
+                        start: n("startTimeUnixNano"),
+                        end: n("endTimeUnixNano"),
+                        error: sp["status"]["code"].as_u64() == Some(2),
+                        attrs,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Runs the probe scenario (traces only, OTLP/JSON) into `dir`, with `extra` flags.
+fn run(dir: &Path, extra: &[&str]) -> Value {
+    std::fs::create_dir_all(dir.join("scenarios")).unwrap();
+    std::fs::write(dir.join("scenarios/probe.yaml"), SCENARIO).unwrap();
+    std::fs::write(dir.join("incidents.yaml"), INCIDENTS).unwrap();
+    let out = Command::new(bin())
+        .current_dir(dir)
+        .args(["--scenarios-dir", "scenarios", "--signals", "traces", "--seed", "11"])
+        .args(["--start-time", "2026-11-14T00:00:00Z", "--summary-json", "summary.json", "--quiet"])
+        .args(extra)
+        .args(["scenario", "--name", "incident_probe", "--rate", "5", "--duration", "100m"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
+}
+
+/// The start of each trace (its root's start).
+fn trace_starts(all: &[S]) -> BTreeMap<String, u64> {
+    all.iter().filter(|s| s.parent.is_empty()).map(|s| (s.trace.clone(), s.start)).collect()
+}
+
+fn within(from_min: u64, to_min: u64) -> impl Fn(u64) -> bool {
+    move |t| t >= START_NS + from_min * MIN && t < START_NS + to_min * MIN
+}
+
+/// Error fraction of `spans` and whether it is within 3σ of `p`.
+fn check_rate(what: &str, spans: &[&S], p: f64) {
+    let n = spans.len() as f64;
+    assert!(n > 500.0, "{what}: only {n} spans");
+    let got = spans.iter().filter(|s| s.error).count() as f64 / n;
+    let sigma = (p * (1.0 - p) / n).sqrt();
+    assert!((got - p).abs() <= 3.0 * sigma, "{what}: error rate {got:.4}, configured {p} (3σ = {:.4})", 3.0 * sigma);
+}
+
+fn mean(xs: impl Iterator<Item = f64>) -> f64 {
+    let v: Vec<f64> = xs.collect();
+    assert!(v.len() > 500, "only {} values", v.len());
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+#[test]
+fn incident_effects_measure_as_configured() {
+    let dir = tempdir("incidents");
+    let summary = run(&dir.join("with"), &["--incidents", "incidents.yaml", "--mark-incidents"]);
+    let all = spans(&dir.join("with/telemetry-out/traces.jsonl"));
+    let starts = trace_starts(&all);
+    let at = |s: &S| starts[&s.trace];
+    fn tool(name: &'static str) -> impl Fn(&&S) -> bool {
+        move |s| s.name == "tool" && s.attrs.get("gen_ai.tool.name").map(String::as_str) == Some(name)
+    }
+
+    // Error burst: 40 % of search calls fail in the window, 5 % outside; fetch is untouched.
+    let burst = within(10, 20);
+    let search: Vec<&S> = all.iter().filter(tool("search")).collect();
+    check_rate("search in the window", &search.iter().copied().filter(|s| burst(at(s))).collect::<Vec<_>>(), 0.4);
+    check_rate("search before it", &search.iter().copied().filter(|s| within(0, 10)(at(s))).collect::<Vec<_>>(), 0.05);
+    let fetch: Vec<&S> = all.iter().filter(tool("fetch")).collect();
+    check_rate("fetch in the window", &fetch.iter().copied().filter(|s| burst(at(s))).collect::<Vec<_>>(), 0.05);
+    assert!(search.iter().filter(|s| burst(at(s)) && s.error).all(|s| s.attrs["error.type"] == "upstream_5xx"));
+
+    // Latency spike on a templated span name: gpt-4o-mini five times as slow, gpt-4o not.
+    let slow = within(30, 40);
+    let dur = |model: &'static str, inside: bool| {
+        mean(
+            all.iter()
+                .filter(|s| s.name == format!("chat {model}") && slow(at(s)) == inside && within(0, 80)(at(s)))
+                .map(|s| (s.end - s.start) as f64),
+        )
+    };
+    let ratio = dur("gpt-4o-mini", true) / dur("gpt-4o-mini", false);
+    assert!((ratio - 5.0).abs() < 0.25, "latency ratio {ratio}, multiplier 5");
+    let other = dur("gpt-4o", true) / dur("gpt-4o", false);
+    assert!((other - 1.0).abs() < 0.05, "untargeted latency ratio {other}");
+    // Parents cover their children: the turns of the window got slower too.
+    let turn = |inside: bool| {
+        mean(
+            all.iter()
+                .filter(|s| s.name == "turn" && slow(at(s)) == inside && within(0, 80)(at(s)))
+                .map(|s| (s.end - s.start) as f64),
+        )
+    };
+    assert!(turn(true) > 2.0 * turn(false), "turns in the spike {} vs {}", turn(true), turn(false));
+
+    // Outage: every fetch call fails fast with no children; before it, fetch calls query the db.
+    let down = within(50, 55);
+    let parents: BTreeSet<(&str, &str)> = all.iter().map(|s| (s.trace.as_str(), s.parent.as_str())).collect();
+    let out: Vec<&S> = fetch.iter().copied().filter(|s| down(at(s))).collect();
+    assert!(out.len() > 300, "{} fetch spans in the outage", out.len());
+    for s in &out {
+        assert!(s.error && s.attrs["error.type"] == "connection_refused", "{s:?}");
+        assert!(!parents.contains(&(s.trace.as_str(), s.id.as_str())), "a refused call has no children: {s:?}");
+        assert!(s.end - s.start < 50_000_000, "fails fast: {} ns", s.end - s.start);
+    }
+    let before: Vec<&S> = fetch.iter().copied().filter(|s| within(40, 50)(at(s))).collect();
+    assert!(before.iter().all(|s| parents.contains(&(s.trace.as_str(), s.id.as_str()))));
+    check_rate(
+        "fetch after the outage",
+        &fetch.iter().copied().filter(|s| within(55, 80)(at(s))).collect::<Vec<_>>(),
+        0.05,
+    );
+
+    // Token surge: four times the input tokens.
+    let tokens = |inside: bool| {
+        mean(
+            all.iter()
+                .filter(|s| s.name.starts_with("chat ") && within(60, 70)(at(s)) == inside && within(0, 80)(at(s)))
+                .map(|s| s.attrs["gen_ai.usage.input_tokens"].parse::<f64>().unwrap()),
+        )
+    };
+    let t = tokens(true) / tokens(false);
+    assert!((t - 4.0).abs() < 0.2, "token ratio {t}");
+
+    // Traffic: three times the arrivals in the rush, the rate elsewhere (constant arrivals).
+    let count = |a, b| starts.values().filter(|t| within(a, b)(**t)).count() as i64;
+    assert!((count(80, 90) - 3 * 3000).abs() <= 2, "rush: {}", count(80, 90));
+    assert!((count(70, 80) - 3000).abs() <= 1 && (count(90, 100) - 3000).abs() <= 1);
+    assert_eq!(summary["traces"].as_u64().unwrap() as usize, starts.len());
+
+    // Marks: exactly the hit spans; the summary's counts are theirs.
+    let rows = summary["incidents"].as_array().unwrap();
+    assert_eq!(rows.len(), 5, "{rows:?}");
+    for row in rows {
+        let name = row["name"].as_str().unwrap();
+        let marked: Vec<&S> = all
+            .iter()
+            .filter(|s| s.attrs.get("incident.name").is_some_and(|n| n.split(',').any(|x| x == name)))
+            .collect();
+        if name == "rush" {
+            assert!(marked.is_empty());
+            assert_eq!(row["traces"].as_i64().unwrap(), count(80, 90), "{row}");
+            continue;
+        }
+        assert_eq!(row["spans"].as_u64().unwrap() as usize, marked.len(), "{row}");
+        assert_eq!(row["errors"].as_u64().unwrap() as usize, marked.iter().filter(|s| s.error).count(), "{row}");
+        let traces: BTreeSet<&str> = marked.iter().map(|s| s.trace.as_str()).collect();
+        assert_eq!(row["traces"].as_u64().unwrap() as usize, traces.len(), "{row}");
+    }
+    assert_eq!(rows[2]["name"], "fetch_down");
+    assert_eq!(rows[2]["start"], "2026-11-14T00:50:00.000000Z");
+    assert_eq!(rows[2]["end"], "2026-11-14T00:55:00.000000Z");
+
+    // Without --mark-incidents nothing says so; traces outside every window (before the rush,
+    // which moves later arrivals) are the same as without incidents; same flags, same bytes.
+    run(&dir.join("plain"), &["--incidents", "incidents.yaml"]);
+    let plain = spans(&dir.join("plain/telemetry-out/traces.jsonl"));
+    assert!(plain.iter().all(|s| !s.attrs.contains_key("incident.name")));
+    run(&dir.join("none"), &[]);
+    let none = spans(&dir.join("none/telemetry-out/traces.jsonl"));
+    let quiet = |t: u64| {
+        !(within(10, 20)(t) || within(30, 40)(t) || within(50, 55)(t) || within(60, 70)(t) || t >= START_NS + 80 * MIN)
+    };
+    let outside = |list: &[S]| -> Vec<S> {
+        let st = trace_starts(list);
+        list.iter().filter(|s| quiet(st[&s.trace])).cloned().collect()
+    };
+    let (a, b) = (outside(&plain), outside(&none));
+    assert!(a.len() > 40_000, "{}", a.len());
+    assert!(a == b, "traces outside the windows differ from a run without incidents");
+    run(&dir.join("again"), &["--incidents", "incidents.yaml"]);
+    let x = std::fs::read(dir.join("plain/telemetry-out/traces.jsonl")).unwrap();
+    let y = std::fs::read(dir.join("again/telemetry-out/traces.jsonl")).unwrap();
+    assert!(x == y, "same seed and flags, different bytes");
+}
