@@ -284,3 +284,137 @@ fn incident_effects_measure_as_configured() {
     let y = std::fs::read(dir.join("again/telemetry-out/traces.jsonl")).unwrap();
     assert!(x == y, "same seed and flags, different bytes");
 }
+
+#[test]
+fn validate_locates_incident_errors_and_warns_about_targets_that_match_nothing() {
+    let dir = tempdir("incidents-validate");
+    std::fs::write(
+        dir.join("inc.yaml"),
+        "incidents:\n  - name: nothing\n    after: 1m\n    duration: 1m\n    spans: \"no such span *\"\n    latency: {multiply: 2}\n  - name: typo\n    after: 1m\n    duration: 1m\n    scenarios: [vos_event_flw]\n    traffic: {multiply: 2}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("bad.yaml"),
+        "incidents:\n  - name: x\n    at: yesterday\n    duration: 1m\n    error: {rate: 0.5}\n",
+    )
+    .unwrap();
+    let out = Command::new(bin()).current_dir(&dir).args(["validate", "inc.yaml", "bad.yaml"]).output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("ok      inc.yaml (2 incident(s))"), "{stdout}");
+    assert!(stderr.contains("bad.yaml:3:9: at `yesterday` is not an RFC 3339 time"), "{stderr}");
+    assert!(stderr.contains("warning: inc.yaml:5:12: incident `nothing`: `spans: no such span *`"), "{stderr}");
+    assert!(stderr.contains("no scenario named `vos_event_flw` (did you mean `vos_event_flow`?)"), "{stderr}");
+
+    // The shipped incident files hit the built-ins: no warning at all.
+    let shipped = ["tool_outage", "llm_latency_spike", "error_burst", "cost_surge"];
+    let mut cmd = Command::new(bin());
+    for s in shipped {
+        cmd.args(["--incidents", s]);
+    }
+    let out = cmd.arg("validate").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+
+    // A run with an incident file that does not read fails before generating, naming the place.
+    let out = Command::new(bin())
+        .current_dir(&dir)
+        .args(["--incidents", "bad.yaml", "run", "--count", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.yaml:3:9"));
+    let out =
+        Command::new(bin()).current_dir(&dir).args(["--incidents", "no_such", "run", "--count", "1"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("tool_outage, llm_latency_spike"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn an_outage_drives_its_gauges_and_a_scenario_may_carry_its_own_incidents() {
+    let dir = tempdir("incidents-gauges");
+    let out = Command::new(bin())
+        .current_dir(&dir)
+        .args(["--incidents", "tool_outage", "--seed", "3", "--start-time", "2026-11-14T00:00:00Z", "--quiet"])
+        .args(["--signals", "metrics", "--metrics-interval", "30s"])
+        .args(["scenario", "--name", "vos_event_flow", "--rate", "2", "--duration", "50m"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // (time, value) of a gauge series from the OTLP/JSON metrics lines.
+    let series = |metric: &str, label: (&str, &str)| -> Vec<(u64, f64)> {
+        let mut out = Vec::new();
+        for line in std::fs::read_to_string(dir.join("telemetry-out/metrics.jsonl")).unwrap().lines() {
+            let v: Value = serde_json::from_str(line).unwrap();
+            for rm in v["resourceMetrics"].as_array().unwrap() {
+                for sm in rm["scopeMetrics"].as_array().unwrap() {
+                    for m in sm["metrics"].as_array().unwrap().iter().filter(|m| m["name"] == metric) {
+                        for p in m["gauge"]["dataPoints"].as_array().unwrap() {
+                            let has = p["attributes"]
+                                .as_array()
+                                .unwrap()
+                                .iter()
+                                .any(|kv| kv["key"] == label.0 && kv["value"]["stringValue"] == label.1);
+                            if has {
+                                let t: u64 = p["timeUnixNano"].as_str().unwrap().parse().unwrap();
+                                let x = p["asDouble"]
+                                    .as_f64()
+                                    .or_else(|| p["asInt"].as_str().and_then(|s| s.parse().ok()))
+                                    .unwrap();
+                                out.push((t, x));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        out
+    };
+    let down = within(20, 30);
+    let health = series("health_status", ("service", "weaviate"));
+    assert!(health.len() > 80, "{}", health.len());
+    assert!(health.iter().filter(|(t, _)| down(*t)).all(|(_, v)| *v == 0.0), "{health:?}");
+    let up_outside = health.iter().filter(|(t, _)| !down(*t)).filter(|(_, v)| *v == 1.0).count() as f64;
+    let outside = health.iter().filter(|(t, _)| !down(*t)).count() as f64;
+    assert!(up_outside / outside > 0.9, "{up_outside}/{outside}");
+    // Other dependencies stay up as usual.
+    let db = series("health_status", ("service", "database"));
+    assert!(db.iter().filter(|(t, _)| down(*t)).any(|(_, v)| *v == 1.0));
+    // The notes queue grows through the outage (12 a minute) and drains after it.
+    let q = series("queue_depth", ("queue_name", "notes_agent_queue"));
+    let at = |min: u64| q.iter().find(|(t, _)| *t >= START_NS + min * MIN).unwrap().1;
+    assert!(at(29) > at(20) + 60.0, "queue {} → {}", at(20), at(29));
+    assert!(at(45) < at(30) - 60.0, "drains: {} → {}", at(30), at(45));
+
+    // An incident written in a scenario acts on that scenario's own traces.
+    let sc = SCENARIO.replace("name: incident_probe", "name: incident_probe\nincidents:\n  - {name: own, after: 0s, duration: 1h, spans: db, outage: {type: timeout}}");
+    std::fs::create_dir_all(dir.join("s")).unwrap();
+    std::fs::write(dir.join("s/p.yaml"), sc).unwrap();
+    let out = Command::new(bin())
+        .current_dir(&dir)
+        .args([
+            "--scenarios-dir",
+            "s",
+            "--signals",
+            "traces",
+            "--output",
+            "own",
+            "--summary-json",
+            "own.json",
+            "--quiet",
+        ])
+        .args(["scenario", "--name", "incident_probe", "--count", "200"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let all = spans(&dir.join("own/traces.jsonl"));
+    let db: Vec<&S> = all.iter().filter(|s| s.name == "db").collect();
+    assert!(!db.is_empty() && db.iter().all(|s| s.error && s.attrs["error.type"] == "timeout"));
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("own.json")).unwrap()).unwrap();
+    assert_eq!(summary["incidents"][0]["spans"].as_u64().unwrap() as usize, db.len());
+}

@@ -20,6 +20,11 @@ const MAX_TRAFFIC_WINDOWS: usize = 100_000;
 /// Steps of a traffic ramp (each at the mean level of its step).
 const RAMP_STEPS: u64 = 16;
 
+/// An incident's index (at most [`MAX_INCIDENTS`]).
+fn small(k: usize) -> u16 {
+    u16::try_from(k).unwrap_or(u16::MAX)
+}
+
 /// When an incident's windows are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Timing {
@@ -65,7 +70,7 @@ impl Timing {
         if t < self.start_ns {
             return None;
         }
-        let k = if self.every_ns == 0 { 0 } else { (t - self.start_ns) / self.every_ns };
+        let k = (t - self.start_ns).checked_div(self.every_ns).unwrap_or(0);
         Some((k, self.start_ns + k * self.every_ns))
     }
 
@@ -152,6 +157,29 @@ pub(crate) fn early(g: &Gen) -> bool {
     matches!(g, Gen::Lit(_) | Gen::Num { .. } | Gen::Cat { .. } | Gen::Uuid | Gen::Seq { .. })
 }
 
+/// Whether a name made from `parts` can match `glob`: every name is tried when the
+/// attributes it uses are drawn from lists (up to a few hundred names); else it may.
+fn some_name_matches(glob: &str, parts: &[NPart], n: &CNode) -> bool {
+    const MOST: usize = 256;
+    let mut names = vec![String::new()];
+    for p in parts {
+        let options: Vec<String> = match p {
+            NPart::Text(t) => vec![t.to_string()],
+            NPart::SpanAttr(key) => match n.attrs.iter().find(|a| a.key == *key).map(|a| &a.value) {
+                Some(Gen::Lit(l)) => vec![lit_text(l)],
+                Some(Gen::Cat { values, .. }) => values.iter().map(lit_text).collect(),
+                _ => return true,
+            },
+            NPart::Builtin(_) => return true,
+        };
+        if names.len() * options.len() > MOST {
+            return true;
+        }
+        names = names.iter().flat_map(|a| options.iter().map(move |o| format!("{a}{o}"))).collect();
+    }
+    names.iter().any(|name| crate::declared::glob(glob, name))
+}
+
 /// What `spec` may do at `n`: `None` when it can never hit it.
 fn node_hit(k: u16, spec: &IncidentSpec, n: &CNode, trace_keys: &[Box<str>]) -> Option<NodeHit> {
     let mut hit = NodeHit { incident: k, name_glob: None, conds: Vec::new(), pre: false };
@@ -176,6 +204,9 @@ fn node_hit(k: u16, spec: &IncidentSpec, n: &CNode, trace_keys: &[Box<str>]) -> 
                         }
                         NPart::Builtin(_) => return None,
                     }
+                }
+                if !some_name_matches(g, parts, n) {
+                    return None;
                 }
                 hit.name_glob = Some(g.as_str().into());
             }
@@ -320,7 +351,7 @@ impl Incidents {
                                 .iter()
                                 .enumerate()
                                 .filter(|(k, _)| list[*k].scenarios[si] && list[*k].on_spans())
-                                .filter_map(|(k, spec)| node_hit(k as u16, spec, n, &trace_keys))
+                                .filter_map(|(k, spec)| node_hit(small(k), spec, n, &trace_keys))
                                 .collect()
                         })
                         .collect()
@@ -356,7 +387,7 @@ impl Incidents {
                     break;
                 }
                 out.push(Window {
-                    incident: k as u16,
+                    incident: small(k),
                     occurrence: occ,
                     start_ns: s,
                     end_ns: s.saturating_add(c.dur_ns),

@@ -285,6 +285,38 @@ impl Engine {
         self.incidents.hit_nodes(k)
     }
 
+    /// The gauges of incident `k`'s outage (their line and column) that drive no gauge of
+    /// the scenarios it acts on.
+    pub fn incident_idle_gauges(&self, k: usize) -> Vec<(u32, u32)> {
+        let c = &self.incidents.list[k];
+        c.gauges
+            .iter()
+            .filter(|e| {
+                !self.scenarios.iter().enumerate().filter(|(si, _)| c.scenarios[*si]).any(|(_, sc)| {
+                    sc.metrics().iter().filter(|m| m.process.is_some() && declared::glob(&e.metric, &m.name)).any(|m| {
+                        let fixed = |k: &str, v: &str| {
+                            m.series.iter().any(|set| set.iter().any(|(l, x)| l == k && x == v))
+                                || m.label_values.iter().any(|(l, parts)| {
+                                    l == k
+                                        && parts.iter().all(|p| matches!(p, tsim_scenario::TemplatePart::Text(_)))
+                                        && parts
+                                            .iter()
+                                            .map(|p| match p {
+                                                tsim_scenario::TemplatePart::Text(t) => t.as_str(),
+                                                tsim_scenario::TemplatePart::Ref(_) => "",
+                                            })
+                                            .collect::<String>()
+                                            == v
+                                })
+                        };
+                        e.labels.iter().all(|(k, v)| fixed(k, v))
+                    })
+                })
+            })
+            .map(|e| e.at)
+            .collect()
+    }
+
     /// The traffic incidents between `from` and `to` (unbounded: a long horizon) as windows
     /// of a rate multiplier, for [`Schedule::with_surges`].
     pub fn traffic_windows(&self, from: u64, to: Option<u64>) -> Vec<(u64, u64, f64)> {

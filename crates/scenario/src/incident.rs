@@ -410,6 +410,15 @@ pub fn parse_incidents(src: &str, file: &str) -> Result<Vec<IncidentSpec>, Diagn
     }
 }
 
+/// Whether `src` is an incident file (a top-level `incidents:` and no scenario's `name:`
+/// or `root:`), judged without reporting anything.
+pub fn is_incident_file(src: &str) -> bool {
+    let mut rep = Reporter::new("", src);
+    let Some(root) = yaml::parse(src, &mut rep) else { return false };
+    let has = |k: &str| root.get(k).is_some();
+    has("incidents") && !has("name") && !has("root") && !has("spans")
+}
+
 /// The incident files shipped with the tool (for the built-in scenarios), by name.
 pub const BUILTIN_INCIDENTS: &[(&str, &str)] = &[
     ("tool_outage", include_str!("builtin/incidents/tool_outage.yaml")),

@@ -22,7 +22,7 @@ pub use diag::{Diagnostic, Diagnostics, did_you_mean};
 pub use dist::{DISTRIBUTIONS, Dist, NumDist};
 pub use incident::{
     BUILTIN_INCIDENTS, Effects, GaugeEffect, INCIDENT_ERROR_TYPES, IncidentSpec, LatencyEffect, Target, When,
-    load_incidents, parse_incidents,
+    is_incident_file, load_incidents, parse_incidents,
 };
 pub use logging::{LoggerSpec, LoggingConfig, load_logging_config, parse_logging_config};
 pub use spec::{
