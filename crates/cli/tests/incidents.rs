@@ -389,7 +389,7 @@ fn an_outage_drives_its_gauges_and_a_scenario_may_carry_its_own_incidents() {
     let q = series("queue_depth", ("queue_name", "notes_agent_queue"));
     let at = |min: u64| q.iter().find(|(t, _)| *t >= START_NS + min * MIN).unwrap().1;
     assert!(at(29) > at(20) + 60.0, "queue {} → {}", at(20), at(29));
-    assert!(at(45) < at(30) - 60.0, "drains: {} → {}", at(30), at(45));
+    assert!(at(35) < at(30) - 60.0, "drains: {} → {}", at(30), at(35));
 
     // An incident written in a scenario acts on that scenario's own traces.
     let sc = SCENARIO.replace("name: incident_probe", "name: incident_probe\nincidents:\n  - {name: own, after: 0s, duration: 1h, spans: db, outage: {type: timeout}}");

@@ -75,6 +75,10 @@ fn statistic(stat: Stat, values: &mut [f64], last: f64) -> f64 {
     }
 }
 
+/// How much faster a backlog drains once its outage is over (the consumer is back and
+/// works through it) than it grew.
+const DRAIN_SPEEDUP: f64 = 10.0;
+
 /// What an outage does to a gauge while it lasts: (when, value it reads, growth per minute).
 #[derive(Debug, Clone, Copy)]
 struct Driven {
@@ -85,7 +89,7 @@ struct Driven {
 
 impl Driven {
     /// The gauge's value at `t` from its own `v`: set during a window, or grown by a backlog
-    /// that builds during the window and drains as fast after it.
+    /// that builds during the window and drains [`DRAIN_SPEEDUP`] times as fast after it.
     fn apply(&self, t: u64, v: f64) -> f64 {
         let Some((_, s)) = self.timing.last_start(t) else { return v };
         let end = s.saturating_add(self.timing.dur_ns);

@@ -49,7 +49,8 @@ pub struct GaugeEffect {
     pub labels: Vec<(String, String)>,
     /// The value it reads during the window (default for an `up` gauge: 0).
     pub value: Option<f64>,
-    /// It grows by this much per minute during the window, and drains as fast after it.
+    /// It grows by this much per minute during the window, and drains ten times as fast
+    /// after it (the consumer is back).
     pub grow_per_minute: Option<f64>,
     /// Where it was written (line, column).
     pub at: (u32, u32),

@@ -59,6 +59,7 @@ outputs! {
     artifact_log,
     prometheus,
     remote_write,
+    openmetrics,
     influx,
     elasticsearch,
     store,

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use crate::proto::*;
 use crate::trace::{AnyValue, OwnedValue, Resources, SpanKind, StatusCode, TraceBuf};
 
+mod openmetrics;
 mod otlp;
 mod prometheus;
 mod remote_write;

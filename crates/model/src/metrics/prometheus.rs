@@ -51,7 +51,7 @@ pub fn sanitize(s: &str, metric: bool) -> String {
     out
 }
 
-fn escape_label(v: &str, out: &mut String) {
+pub(super) fn escape_label(v: &str, out: &mut String) {
     for c in v.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -64,19 +64,19 @@ fn escape_label(v: &str, out: &mut String) {
 
 /// A series as Prometheus sees it, after merging resources with the same labels.
 #[derive(Debug, Clone, Default)]
-struct Merged {
-    count: u64,
-    sum: f64,
-    buckets: Vec<u64>,
+pub(super) struct Merged {
+    pub count: u64,
+    pub sum: f64,
+    pub buckets: Vec<u64>,
 }
 
 /// (metric definition, sorted Prometheus labels) → merged values.
-type MergedSeries = std::collections::BTreeMap<(u16, Vec<(String, String)>), Merged>;
+pub(super) type MergedSeries = std::collections::BTreeMap<(u16, Vec<(String, String)>), Merged>;
 
 impl MetricsAgg {
     /// Series keyed by their Prometheus labels (resource labels plus attributes, sorted);
     /// series of different resources with the same labels are added together.
-    fn merged(&self, resources: &Resources) -> MergedSeries {
+    pub(super) fn merged(&self, resources: &Resources) -> MergedSeries {
         let mut merged = MergedSeries::new();
         for s in &self.series {
             let mut labels: Vec<(String, String)> = resource_labels(resources, s.resource);
