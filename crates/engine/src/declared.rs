@@ -101,8 +101,11 @@ impl Driven {
             out = x;
         }
         if let Some(g) = self.grow_per_minute {
-            let backlog =
-                if t < end { g * minutes(t - s) } else { (g * minutes(end - s) - g * minutes(t - end)).max(0.0) };
+            let backlog = if t < end {
+                g * minutes(t - s)
+            } else {
+                (g * minutes(end - s) - DRAIN_SPEEDUP * g * minutes(t - end)).max(0.0)
+            };
             out += backlog;
         }
         out
