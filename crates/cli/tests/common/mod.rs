@@ -508,10 +508,16 @@ impl Prometheus {
     /// Starts on a free port; when Prometheus exits before it is ready (its port taken in
     /// between), tries another, and fails with its log after five tries.
     pub fn start(targets: &[u16], extra: &[&str]) -> Prometheus {
+        Self::start_with_data(None, targets, extra)
+    }
+
+    /// [`Prometheus::start`] on the TSDB folder `data` (blocks made by promtool) when given.
+    pub fn start_with_data(data: Option<&Path>, targets: &[u16], extra: &[&str]) -> Prometheus {
         let mut last = String::new();
         for _ in 0..5 {
             let dir = tempdir("prometheus");
-            match Self::try_start(&dir, free_port(), targets, extra) {
+            let data = data.map_or_else(|| dir.join("data"), Path::to_path_buf);
+            match Self::try_start(&dir, &data, free_port(), targets, extra) {
                 Some(p) => return p,
                 None => last = std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default(),
             }
@@ -519,7 +525,7 @@ impl Prometheus {
         panic!("prometheus did not start; its log:\n{last}");
     }
 
-    fn try_start(dir: &Path, port: u16, targets: &[u16], extra: &[&str]) -> Option<Prometheus> {
+    fn try_start(dir: &Path, data: &Path, port: u16, targets: &[u16], extra: &[&str]) -> Option<Prometheus> {
         let targets: Vec<String> = targets.iter().map(|p| format!("\"127.0.0.1:{p}\"")).collect();
         let config = format!(
             "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: sim\n    scrape_interval: 1s\n    static_configs:\n      - targets: [{}]\n",
@@ -528,7 +534,7 @@ impl Prometheus {
         std::fs::write(dir.join("prometheus.yml"), config).unwrap();
         let child = Command::new("prometheus")
             .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+            .arg(format!("--storage.tsdb.path={}", data.display()))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .args(extra)
             .stdout(Stdio::null())
