@@ -243,6 +243,44 @@ def verify_bench(quick):
               f"10M spans: < 60 s, flat memory)", flush=True)
 
 
+# Ten incidents active for the whole run over the agent turn's spans: latency, errors and
+# tokens, matched by span name, by a templated name and by attribute values.
+TEN_INCIDENTS = """incidents:
+  - {name: i1, after: 0s, duration: 30d, spans: vendor.llm.call, latency: {multiply: 2}}
+  - {name: i2, after: 0s, duration: 30d, spans: "vendor.mcp.*", error: {rate: 0.05}}
+  - {name: i3, after: 0s, duration: 30d, attributes: {gen_ai.operation.name: chat}, tokens: {multiply: 3}}
+  - {name: i4, after: 0s, duration: 30d, attributes: {gen_ai.request.model: gpt-4.1-mini}, latency: {add_ms: 5}}
+  - {name: i5, after: 0s, duration: 30d, spans: vendor.planner, latency: {multiply: 1.5}}
+  - {name: i6, after: 0s, duration: 30d, spans: vendor.response.compose, error: {rate: 0.01}}
+  - {name: i7, after: 0s, duration: 30d, attributes: {gen_ai.tool.name: claims.getClaimStatus}, latency: {multiply: 1.2}}
+  - {name: i8, after: 0s, duration: 30d, spans: "*.attempt", latency: {add_ms: 1}}
+  - {name: i9, after: 0s, duration: 30d, spans: vendor.a2a.orchestrate, tokens: {multiply: 2}}
+  - {name: i10, after: 0s, duration: 30d, spans: "no.such.span", latency: {multiply: 9}}
+"""
+
+
+def incidents_bench(quick):
+    """The null sink with ten incidents active against none, alternating runs (the machine is
+    noisy): the median spans/s of each and their ratio."""
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "telemetry-simulator"], cwd=ROOT, check=True)
+    traces = 200_000 if quick else 1_000_000
+    tmp = Path(tempfile.mkdtemp(prefix="tsim-incidents-bench-"))
+    try:
+        (tmp / "ten.yaml").write_text(TEN_INCIDENTS)
+        base = ["--signals", "traces", "--seed", "1", "--discard", "--start-time", "2026-11-01T00:00:00Z"]
+        rates = {"none": [], "ten incidents": []}
+        for _ in range(3 if quick else 5):
+            for label, extra in [("none", []), ("ten incidents", ["--incidents", str(tmp / "ten.yaml")])]:
+                s, wall, _, _ = sim(base + extra + SCENARIO + ["--count", str(traces), "--interval", "0"], tmp / "s.json")
+                rates[label].append(s["spans"] / s["elapsed_seconds"])
+        med = {k: sorted(v)[len(v) // 2] for k, v in rates.items()}
+        print(f"null sink, {traces:,} traces: none {med['none'] / 1e6:.2f} M spans/s, ten incidents "
+              f"{med['ten incidents'] / 1e6:.2f} M spans/s ({med['ten incidents'] / med['none'] * 100:.0f} %; "
+              f"medians of {len(rates['none'])} alternating runs)", flush=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smaller runs (a smoke test of the harness)")
@@ -255,6 +293,8 @@ def main():
                          "spans vs DuckDB, bytes per span); about 10 minutes, 2 with --quick")
     ap.add_argument("--verify", action="store_true",
                     help="only: verify over a 10M-span store (100k with --quick): its time and peak RSS")
+    ap.add_argument("--incidents", action="store_true",
+                    help="only the null sink with ten incidents active against none")
     ap.add_argument("--bin", type=Path, help="measure this build instead of target/release (e.g. an older commit's, for a before/after)")
     a = ap.parse_args()
     global BIN
@@ -267,6 +307,8 @@ def main():
         return store_bench(a.quick)
     if a.verify:
         return verify_bench(a.quick)
+    if a.incidents:
+        return incidents_bench(a.quick)
 
     traces = 200_000 if a.quick else 1_000_000
     py_traces = 5_000 if a.quick else 20_000

@@ -376,6 +376,7 @@ impl Engine {
             _ => pick(&mut rng, &self.scenario_cum),
         };
         scratch.active.clear();
+        let mut active_mask = 0u64;
         if !self.incidents.list.is_empty() {
             for (k, c) in self.incidents.list.iter().enumerate() {
                 if c.scenarios[scenario]
@@ -385,6 +386,8 @@ impl Engine {
                     if level > 0.0 {
                         let incident = u16::try_from(k).unwrap_or(u16::MAX);
                         let traffic_only = !c.on_spans();
+                        scratch.slots[k] = u8::try_from(scratch.active.len()).unwrap_or(u8::MAX);
+                        active_mask |= 1u64 << k;
                         scratch.active.push(Active { incident, occurrence, level, spans: 0, errors: 0, traffic_only });
                     }
                 }
@@ -432,6 +435,8 @@ impl Engine {
             incidents: &self.incidents.list,
             node_hits,
             active: &mut scratch.active,
+            active_mask,
+            slots: &scratch.slots,
             pre: Vec::new(),
             mark_incidents: self.mark_incidents,
             fail_fast: &self.fail_fast,

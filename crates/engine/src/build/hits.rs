@@ -50,7 +50,7 @@ impl<'e> Builder<'e, '_> {
         ids: ([u8; 8], [u8; 8]),
         copy_index: u64,
     ) -> (Eff<'e>, Option<usize>) {
-        if self.active.is_empty() {
+        if self.active_mask == 0 {
             return (Eff::NONE, None);
         }
         let Some(hits) = self.node_hits.get(ni as usize).filter(|h| !h.is_empty()) else {
@@ -58,26 +58,29 @@ impl<'e> Builder<'e, '_> {
         };
         let mut eff = Eff::NONE;
         let mut pre = None;
+        // Composed in locals (kept in registers: a span may be hit by many incidents).
+        let (mut hit, mut lat_mul, mut lat_add, mut tokens) = (0u64, 1.0f64, 0.0f64, 1.0f64);
         for h in hits {
-            let Some(level) = self.active.iter().find(|a| a.incident == h.incident).map(|a| a.level) else {
+            if self.active_mask & (1u64 << h.incident) == 0 {
                 continue;
-            };
+            }
+            let level = self.active[self.slots[h.incident as usize] as usize].level;
             if h.pre && pre.is_none() {
                 pre = Some(self.pre_draw(n, ids, copy_index));
             }
-            if !self.holds(h, n, pre) {
+            if (!h.conds.is_empty() || h.name_glob.is_some()) && !self.holds(h, n, pre) {
                 continue;
             }
             let c = &self.incidents[h.incident as usize];
-            eff.hit |= 1u64 << h.incident;
+            hit |= 1u64 << h.incident;
             if let Some((m, add, dist)) = &c.latency {
                 if let Some(d) = dist
                     && chance(&mut self.rng, level)
                 {
                     eff.lat_dist = Some(d);
                 }
-                eff.lat_mul *= 1.0 + (m - 1.0) * level;
-                eff.lat_add_ms += add * level;
+                lat_mul *= 1.0 + (m - 1.0) * level;
+                lat_add += add * level;
             }
             if let Some((rate, ty)) = &c.error {
                 let base = eff.error.map_or(n.error_rate, |e| e.0);
@@ -89,9 +92,13 @@ impl<'e> Builder<'e, '_> {
                 eff.outage = Some(ty);
             }
             if let Some(t) = c.tokens {
-                eff.tokens *= 1.0 + (t - 1.0) * level;
+                tokens *= 1.0 + (t - 1.0) * level;
             }
         }
+        eff.hit = hit;
+        eff.lat_mul = lat_mul;
+        eff.lat_add_ms = lat_add;
+        eff.tokens = tokens;
         (eff, pre)
     }
 
@@ -195,7 +202,11 @@ impl<'e> Builder<'e, '_> {
             return;
         }
         let failed = self.out.spans[span_idx].status == StatusCode::Error;
-        for a in self.active.iter_mut().filter(|a| hit & (1u64 << a.incident) != 0) {
+        let mut bits = hit & self.active_mask;
+        while bits != 0 {
+            let k = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let a = &mut self.active[self.slots[k] as usize];
             a.spans += 1;
             a.errors += u64::from(failed);
         }

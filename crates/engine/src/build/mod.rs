@@ -67,6 +67,9 @@ pub(crate) struct Builder<'e, 'o> {
     pub node_hits: &'e [Vec<crate::incidents::NodeHit>],
     /// The incidents whose window holds the trace's start; what they hit is counted there.
     pub active: &'o mut Vec<crate::incidents::Active>,
+    /// Bit `k`: incident `k` is active; `slots[k]`: its place in `active`.
+    pub active_mask: u64,
+    pub slots: &'o [u8; crate::incidents::MAX_INCIDENTS],
     /// Attributes drawn as a span starts (an incident's match read them), per node attribute.
     pub pre: Vec<Option<AnyValue<'e>>>,
     /// Put `incident.name` on the spans incidents hit.
@@ -107,7 +110,7 @@ pub(crate) struct Ending<'e> {
 }
 
 /// Reusable scratch space for [`Builder`], kept between traces.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Scratch {
     pub(crate) kids: Vec<Kid>,
     pub(crate) text: String,
@@ -118,8 +121,25 @@ pub struct Scratch {
     pub(crate) decisions: Vec<(u32, u32)>,
     /// The incidents active for the current trace and what they hit in it.
     pub(crate) active: Vec<crate::incidents::Active>,
+    /// Each active incident's place in `active`.
+    pub(crate) slots: [u8; crate::incidents::MAX_INCIDENTS],
     /// Each scenario's arrival multiplier at the trace's start (traffic incidents).
     pub(crate) mix: Vec<f64>,
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Self {
+            kids: Vec::new(),
+            text: String::new(),
+            weights: Vec::new(),
+            span_nodes: Vec::new(),
+            decisions: Vec::new(),
+            active: Vec::new(),
+            slots: [0; crate::incidents::MAX_INCIDENTS],
+            mix: Vec::new(),
+        }
+    }
 }
 
 impl Scratch {
