@@ -284,7 +284,7 @@ fn execute(
         for (k, spec) in engine.incidents().iter().enumerate() {
             if engine.incident_reach(k) == 0 {
                 say!(
-                    "warning: {}:{}:{}: incident `{}` hits nothing in this run (no span or scenario of it matches)",
+                    "note: {}:{}:{}: incident `{}` hits nothing in this run (no span or scenario of it matches)",
                     spec.file,
                     spec.at.0,
                     spec.at.1,

@@ -24,8 +24,13 @@ const BYTES_PER_TRACE: f64 = 12_000.0;
 pub(super) fn build<'a>(c: &'a Ctx<'a>, _: &'a Flags) -> Built<'a> {
     let g = c.g;
     let o = &g.outputs;
-    let elsewhere =
-        o.discard.discard || o.output_file.output_file.is_some() || o.store.store.is_some() || o.frames.verify_frames;
+    // Metrics alone into an OpenMetrics file: that file is the output.
+    let openmetrics_only = o.openmetrics.openmetrics.is_some() && c.signals == [tsim_sinks::Signal::Metrics];
+    let elsewhere = o.discard.discard
+        || o.output_file.output_file.is_some()
+        || o.store.store.is_some()
+        || o.frames.verify_frames
+        || openmetrics_only;
     if !((c.otlp.is_empty() && !elsewhere) || g.output.is_some()) {
         return none();
     }
