@@ -19,6 +19,7 @@ and `rotel` (installed with pip when missing).
 """
 
 import argparse
+import re
 import json
 import os
 import shutil
@@ -267,16 +268,24 @@ def incidents_bench(quick):
     tmp = Path(tempfile.mkdtemp(prefix="tsim-incidents-bench-"))
     try:
         (tmp / "ten.yaml").write_text(TEN_INCIDENTS)
+        # The same matches with effects that change nothing: the cost of matching alone.
+        neutral = re.sub(r"(latency|error|tokens): \{[^}]*\}", "latency: {multiply: 1}", TEN_INCIDENTS)
+        (tmp / "neutral.yaml").write_text(neutral)
         base = ["--signals", "traces", "--seed", "1", "--discard", "--start-time", "2026-11-01T00:00:00Z"]
-        rates = {"none": [], "ten incidents": []}
+        cases = [("none", []), ("ten incidents", ["--incidents", str(tmp / "ten.yaml")]),
+                 ("ten neutral incidents", ["--incidents", str(tmp / "neutral.yaml")])]
+        rates = {label: [] for label, _ in cases}
+        errors = {}
         for _ in range(3 if quick else 5):
-            for label, extra in [("none", []), ("ten incidents", ["--incidents", str(tmp / "ten.yaml")])]:
+            for label, extra in cases:
                 s, wall, _, _ = sim(base + extra + SCENARIO + ["--count", str(traces), "--interval", "0"], tmp / "s.json")
                 rates[label].append(s["spans"] / s["elapsed_seconds"])
+                errors[label] = s["error_spans"]
         med = {k: sorted(v)[len(v) // 2] for k, v in rates.items()}
-        print(f"null sink, {traces:,} traces: none {med['none'] / 1e6:.2f} M spans/s, ten incidents "
-              f"{med['ten incidents'] / 1e6:.2f} M spans/s ({med['ten incidents'] / med['none'] * 100:.0f} %; "
-              f"medians of {len(rates['none'])} alternating runs)", flush=True)
+        for label, _ in cases:
+            print(f"null sink, {traces:,} traces, {label}: {med[label] / 1e6:.2f} M spans/s "
+                  f"({med[label] / med['none'] * 100:.0f} % of none; {errors[label]:,} error spans; median of "
+                  f"{len(rates[label])} alternating runs)", flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

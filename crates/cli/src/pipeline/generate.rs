@@ -234,7 +234,10 @@ pub(super) fn generate(
     stop: &AtomicBool,
     counters: &Counters,
 ) -> Generated {
-    let mut tally = IncidentTally::new();
+    // What the incidents hit, per window, with each incident's latest row at hand (a run
+    // passes through an incident's windows in order).
+    let mut rows: Vec<((u16, u64), (u64, u64, u64))> = Vec::new();
+    let mut latest_row = [usize::MAX; tsim_engine::MAX_INCIDENTS];
     let mut last_start = None;
     let engine = &plan.engine;
     let resources = engine.resources();
@@ -333,7 +336,17 @@ pub(super) fn generate(
         last_start = Some(at);
         for a in scratch.incident_hits() {
             if a.spans > 0 || a.traffic_only {
-                let e = tally.entry((a.incident, a.occurrence)).or_default();
+                let key = (a.incident, a.occurrence);
+                let k = a.incident as usize;
+                let r = match latest_row[k] {
+                    r if rows.get(r).is_some_and(|row| row.0 == key) => r,
+                    _ => rows.iter().position(|row| row.0 == key).unwrap_or_else(|| {
+                        rows.push((key, (0, 0, 0)));
+                        rows.len() - 1
+                    }),
+                };
+                latest_row[k] = r;
+                let e = &mut rows[r].1;
                 e.0 += 1;
                 e.1 += a.spans;
                 e.2 += a.errors;
@@ -406,5 +419,5 @@ pub(super) fn generate(
     if let Some(m) = metrics.as_mut() {
         m.close(resources, &mut out);
     }
-    Generated { per_scenario, interrupted, incidents: tally, last_start }
+    Generated { per_scenario, interrupted, incidents: rows.into_iter().collect(), last_start }
 }
