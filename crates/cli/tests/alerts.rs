@@ -14,7 +14,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::*;
 
@@ -91,19 +91,8 @@ fn day(dir: &Path, flags: &[&str], rate: &str) -> Run {
 
 #[test]
 fn each_shipped_rule_fires_in_its_incident_window_and_nowhere_else() {
-    let port = free_port();
-    let data = tempdir("alerts-vm");
-    let child = Command::new("victoria-metrics")
-        .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
-        .arg(format!("-storageDataPath={}", data.join("data").display()))
-        .arg("-retentionPeriod=100y")
-        .arg("-search.latencyOffset=0s")
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(std::fs::File::create(data.join("vm.log")).unwrap()))
-        .spawn()
-        .expect("victoria-metrics is needed: apt-get install victoria-metrics");
-    let _vm = Peer { child };
-    wait_port(port);
+    let vm = Victoria::start();
+    let port = vm.port;
     let url = format!("http://127.0.0.1:{port}");
 
     // History as is: VictoriaMetrics takes a backfill by remote write.

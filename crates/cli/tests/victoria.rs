@@ -5,25 +5,12 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-
 use common::*;
 
 #[test]
 fn influx_lines_into_victoria_metrics_read_back_the_totals() {
-    let port = free_port();
-    let data = tempdir("vm");
-    let child = Command::new("victoria-metrics")
-        .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
-        .arg(format!("-storageDataPath={}", data.join("data").display()))
-        .arg("-retentionPeriod=100y")
-        .arg("-search.latencyOffset=0s")
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(std::fs::File::create(data.join("vm.log")).unwrap()))
-        .spawn()
-        .expect("victoria-metrics is needed: apt-get install victoria-metrics");
-    let _vm = Peer { child };
-    wait_port(port);
+    let vm = Victoria::start();
+    let port = vm.port;
 
     let dir = tempdir("influx");
     let args = format!(

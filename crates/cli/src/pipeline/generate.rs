@@ -211,8 +211,11 @@ fn wait(
     }
 }
 
-/// What the incidents hit, per (incident, window): traces, spans, error spans.
-pub(super) type IncidentTally = std::collections::BTreeMap<(u16, u64), (u64, u64, u64)>;
+/// What an incident hit in one window: traces, spans, error spans.
+pub(super) type WindowHits = (u64, u64, u64);
+
+/// What the incidents hit, per (incident, window).
+pub(super) type IncidentTally = std::collections::BTreeMap<(u16, u64), WindowHits>;
 
 /// What the generation loop did besides its counters.
 pub(super) struct Generated {
@@ -236,7 +239,7 @@ pub(super) fn generate(
 ) -> Generated {
     // What the incidents hit, per window, with each incident's latest row at hand (a run
     // passes through an incident's windows in order).
-    let mut rows: Vec<((u16, u64), (u64, u64, u64))> = Vec::new();
+    let mut rows: Vec<((u16, u64), WindowHits)> = Vec::new();
     let mut latest_row = [usize::MAX; tsim_engine::MAX_INCIDENTS];
     let mut last_start = None;
     let engine = &plan.engine;

@@ -499,6 +499,32 @@ pub fn urlencode(s: &str) -> String {
 
 /// A Prometheus server (Debian package `prometheus`) on 127.0.0.1 with the given extra
 /// flags and scrape targets.
+/// VictoriaMetrics (Debian `victoria-metrics`) on a free port, with history kept and data
+/// searchable at once; stopped on drop.
+pub struct Victoria {
+    pub peer: Peer,
+    pub port: u16,
+}
+
+impl Victoria {
+    pub fn start() -> Victoria {
+        let port = free_port();
+        let data = tempdir("vm");
+        let child = Command::new("victoria-metrics")
+            .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+            .arg(format!("-storageDataPath={}", data.join("data").display()))
+            .arg("-retentionPeriod=100y")
+            .arg("-search.latencyOffset=0s")
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(std::fs::File::create(data.join("vm.log")).unwrap()))
+            .spawn()
+            .expect("victoria-metrics is needed: apt-get install victoria-metrics");
+        let vm = Victoria { peer: Peer { child }, port };
+        wait_port(port);
+        vm
+    }
+}
+
 pub struct Prometheus {
     pub peer: Peer,
     pub port: u16,

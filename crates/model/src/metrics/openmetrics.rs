@@ -3,7 +3,7 @@
 //! block opened by its `# TYPE` and `# HELP` lines (a writer regroups the blocks of many
 //! exports so that no family is interleaved, then ends the file with `# EOF`).
 
-use super::prometheus::{Merged, escape_label};
+use super::prometheus::{Merged, label_text};
 use super::*;
 
 /// OpenMetrics' type of a Prometheus type (`untyped` is `unknown`).
@@ -48,16 +48,7 @@ impl MetricsAgg {
                 o.push('\n');
                 last = Some(*m);
             }
-            let mut labels = String::new();
-            for (i, (k, v)) in label_list.iter().enumerate() {
-                if i > 0 {
-                    labels.push(',');
-                }
-                labels.push_str(k);
-                labels.push_str("=\"");
-                escape_label(v, &mut labels);
-                labels.push('"');
-            }
+            let labels = label_text(label_list);
             let braces = |extra: &str| -> String {
                 match (labels.is_empty(), extra.is_empty()) {
                     (true, true) => String::new(),

@@ -51,7 +51,7 @@ pub fn sanitize(s: &str, metric: bool) -> String {
     out
 }
 
-pub(super) fn escape_label(v: &str, out: &mut String) {
+fn escape_label(v: &str, out: &mut String) {
     for c in v.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -60,6 +60,21 @@ pub(super) fn escape_label(v: &str, out: &mut String) {
             c => out.push(c),
         }
     }
+}
+
+/// `k="v",…` of a series' labels, values escaped.
+pub(super) fn label_text(labels: &[(String, String)]) -> String {
+    let mut out = String::new();
+    for (i, (k, v)) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(k);
+        out.push_str("=\"");
+        escape_label(v, &mut out);
+        out.push('"');
+    }
+    out
 }
 
 /// A series as Prometheus sees it, after merging resources with the same labels.
@@ -119,16 +134,7 @@ impl MetricsAgg {
         let mut last: Option<u16> = None;
         for ((m, label_list), Merged { count, sum, buckets }) in &merged {
             let def = &self.defs[*m as usize];
-            let mut labels = String::new();
-            for (i, (k, v)) in label_list.iter().enumerate() {
-                if i > 0 {
-                    labels.push(',');
-                }
-                labels.push_str(k);
-                labels.push_str("=\"");
-                escape_label(v, &mut labels);
-                labels.push('"');
-            }
+            let labels = label_text(label_list);
             let name = def.prometheus_name();
             if last != Some(*m) {
                 let _ = writeln!(o, "# HELP {name} {}", def.description);
