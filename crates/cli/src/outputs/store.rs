@@ -5,6 +5,7 @@
 //! flag.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
@@ -29,6 +30,8 @@ struct StoreSink {
     store: Arc<Mutex<Store>>,
     signal: Signal,
     dir: PathBuf,
+    /// Sinks of the store not closed yet: the last to close converts what is pending.
+    open: Arc<AtomicUsize>,
 }
 
 /// The store table of a signal.
@@ -94,8 +97,14 @@ impl Sink for StoreSink {
 
     fn close(&mut self) -> BoxFuture<'_, Result<(), SinkError>> {
         let store = self.store.clone();
+        let last = self.open.fetch_sub(1, Ordering::AcqRel) == 1;
         Box::pin(async move {
-            // Every sink closes: the first converts what is pending, the others find little.
+            // The last sink to close converts what is pending: a conversion while another
+            // signal still writes would split the Parquet files by how the sinks happened to
+            // interleave, and the same run must give the same files.
+            if !last {
+                return Ok(());
+            }
             let r = tokio::task::spawn_blocking(move || {
                 store.lock().unwrap_or_else(std::sync::PoisonError::into_inner).flush().map(|_| ())
             })
@@ -122,9 +131,12 @@ pub(super) fn build<'a>(c: &'a Ctx<'a>, f: &'a Flags) -> Built<'a> {
             say!("note: --store {}: converted {} log segment(s) an earlier run left", dir.display(), replayed.len());
         }
         let store = Arc::new(Mutex::new(store));
+        let open = Arc::new(AtomicUsize::new(c.signals.len()));
         Ok(c.signals
             .iter()
-            .map(|&signal| Wired::shared(StoreSink { store: store.clone(), signal, dir: dir.clone() }))
+            .map(|&signal| {
+                Wired::shared(StoreSink { store: store.clone(), signal, dir: dir.clone(), open: open.clone() })
+            })
             .collect())
     }))
 }
