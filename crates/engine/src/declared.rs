@@ -151,6 +151,45 @@ fn def_of(spec: &MetricSpec) -> MetricDef {
     MetricDef::new(&spec.name, &spec.description, &spec.unit, kind_shape(spec), integer).verbatim()
 }
 
+/// The label sets of a process gauge's series: its fixed `label_values`, then each of its
+/// `series` (one series without any), in the declaration order of its labels.
+pub(crate) fn series_labels(spec: &MetricSpec) -> Vec<Vec<(String, String)>> {
+    let fixed: Vec<(String, String)> = spec
+        .label_values
+        .iter()
+        .map(|(k, parts)| {
+            let v: String = parts
+                .iter()
+                .map(|p| match p {
+                    TemplatePart::Text(t) => t.as_str(),
+                    TemplatePart::Ref(_) => "",
+                })
+                .collect();
+            (k.clone(), v)
+        })
+        .collect();
+    let series = if spec.series.is_empty() { vec![Vec::new()] } else { spec.series.clone() };
+    series
+        .into_iter()
+        .map(|set| {
+            let mut labels = fixed.clone();
+            for (l, v) in set {
+                match labels.iter_mut().find(|(k, _)| *k == l) {
+                    Some(slot) => slot.1 = v,
+                    None => labels.push((l, v)),
+                }
+            }
+            labels.sort_by_key(|(l, _)| spec.labels.iter().position(|x| x == l));
+            labels
+        })
+        .collect()
+}
+
+/// Whether an outage's gauge effect drives the series `labels` of gauge `name`.
+pub(crate) fn drives(e: &tsim_scenario::GaugeEffect, name: &str, labels: &[(String, String)]) -> bool {
+    glob(&e.metric, name) && e.labels.iter().all(|(k, v)| labels.iter().any(|(lk, lv)| lk == k && lv == v))
+}
+
 /// Checks that the scenarios' declared metrics can live together and with the derived
 /// ones (no two kinds under one name, no two names under one Prometheus name).
 pub fn check_names<'a>(specs: impl IntoIterator<Item = (&'a str, &'a MetricSpec)>) -> Result<(), crate::CompileError> {
@@ -243,31 +282,7 @@ impl DeclaredMetrics {
                         list.push(Declared { metric, spec: spec.clone(), stat: Some(*stat), samples: Vec::new() })
                     }
                     Some(p) => {
-                        let fixed: Vec<(String, String)> = spec
-                            .label_values
-                            .iter()
-                            .map(|(k, parts)| {
-                                let v: String = parts
-                                    .iter()
-                                    .map(|p| match p {
-                                        TemplatePart::Text(t) => t.as_str(),
-                                        TemplatePart::Ref(_) => "",
-                                    })
-                                    .collect();
-                                (k.clone(), v)
-                            })
-                            .collect();
-                        let series = if spec.series.is_empty() { vec![Vec::new()] } else { spec.series.clone() };
-                        for (k, set) in series.into_iter().enumerate() {
-                            let mut labels = fixed.clone();
-                            for (l, v) in set {
-                                match labels.iter_mut().find(|(k, _)| *k == l) {
-                                    Some(slot) => slot.1 = v,
-                                    None => labels.push((l, v)),
-                                }
-                            }
-                            // In declaration order of the metric's labels.
-                            labels.sort_by_key(|(l, _)| spec.labels.iter().position(|x| x == l));
+                        for (k, labels) in series_labels(spec).into_iter().enumerate() {
                             let walk = match p {
                                 Process::RandomWalk { start, .. } => *start,
                                 _ => 0.0,
@@ -282,12 +297,7 @@ impl DeclaredMetrics {
                                 .iter()
                                 .filter(|c| c.scenarios.get(si).copied().unwrap_or(false))
                                 .flat_map(|c| c.gauges.iter().map(move |e| (c, e)))
-                                .filter(|(_, e)| {
-                                    glob(&e.metric, &spec.name)
-                                        && e.labels
-                                            .iter()
-                                            .all(|(k, v)| labels.iter().any(|(lk, lv)| lk == k && lv == v))
-                                })
+                                .filter(|(_, e)| drives(e, &spec.name, &labels))
                                 .map(|(c, e)| Driven {
                                     timing: c.timing,
                                     // A health gauge reads 0 unless the outage says otherwise.

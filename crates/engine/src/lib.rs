@@ -289,29 +289,17 @@ impl Engine {
     /// the scenarios it acts on.
     pub fn incident_idle_gauges(&self, k: usize) -> Vec<(u32, u32)> {
         let c = &self.incidents.list[k];
+        let gauges: Vec<&tsim_scenario::MetricSpec> = self
+            .scenarios
+            .iter()
+            .enumerate()
+            .filter(|(si, _)| c.scenarios[*si])
+            .flat_map(|(_, sc)| sc.metrics().iter().filter(|m| m.process.is_some()))
+            .collect();
         c.gauges
             .iter()
             .filter(|e| {
-                !self.scenarios.iter().enumerate().filter(|(si, _)| c.scenarios[*si]).any(|(_, sc)| {
-                    sc.metrics().iter().filter(|m| m.process.is_some() && declared::glob(&e.metric, &m.name)).any(|m| {
-                        let fixed = |k: &str, v: &str| {
-                            m.series.iter().any(|set| set.iter().any(|(l, x)| l == k && x == v))
-                                || m.label_values.iter().any(|(l, parts)| {
-                                    l == k
-                                        && parts.iter().all(|p| matches!(p, tsim_scenario::TemplatePart::Text(_)))
-                                        && parts
-                                            .iter()
-                                            .map(|p| match p {
-                                                tsim_scenario::TemplatePart::Text(t) => t.as_str(),
-                                                tsim_scenario::TemplatePart::Ref(_) => "",
-                                            })
-                                            .collect::<String>()
-                                            == v
-                                })
-                        };
-                        e.labels.iter().all(|(k, v)| fixed(k, v))
-                    })
-                })
+                !gauges.iter().any(|m| declared::series_labels(m).iter().any(|l| declared::drives(e, &m.name, l)))
             })
             .map(|e| e.at)
             .collect()

