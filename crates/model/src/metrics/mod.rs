@@ -2,7 +2,8 @@
 //! span-metrics (`calls`, `duration` per span name, kind and status, as the collector's
 //! `spanmetrics` connector names them) and the OpenTelemetry GenAI client histograms
 //! (`gen_ai.client.operation.duration`, `gen_ai.client.token.usage`, with the buckets the
-//! semantic conventions advise). Histogram points carry the latest exemplar (trace and span
+//! semantic conventions advise), model cost and tokens (`llm.cost`, `llm.tokens`) and
+//! policy decisions (`policy.decisions`). Histogram points carry the latest exemplar (trace and span
 //! that produced a value). The aggregation is here; each encoding has a file of its own:
 //! [`otlp`] (protobuf and OTLP/JSON), [`prometheus`] (text exposition), [`remote_write`].
 //! An output with an encoding of its own implements [`MetricsEncoder`].
@@ -156,6 +157,13 @@ pub fn derived_defs() -> Vec<MetricDef> {
             false,
         ),
         MetricDef::new("llm.tokens", "Tokens used, by model and token type.", "{token}", Shape::Counter, true),
+        MetricDef::new(
+            "policy.decisions",
+            "Policy decisions, by type, result and policy.",
+            "{decision}",
+            Shape::Counter,
+            true,
+        ),
     ]
 }
 const CALLS: u16 = 0;
@@ -164,6 +172,7 @@ const GENAI_DURATION: u16 = 2;
 const GENAI_TOKENS: u16 = 3;
 const LLM_COST: u16 = 4;
 const LLM_TOKENS: u16 = 5;
+const POLICY_DECISIONS: u16 = 6;
 
 /// Operations that are model calls (the GenAI client metrics are about those).
 const MODEL_OPERATIONS: &[&str] = &["chat", "text_completion", "generate_content", "embeddings"];
@@ -416,6 +425,18 @@ impl MetricsAgg {
                     _ => None,
                 })
             };
+            // A policy decision shows on its span (`policy.decision.*` attributes).
+            if let Some(result) = text("policy.decision.result") {
+                let mut labels = [("policy.decision.result", result), ("", ""), ("", "")];
+                let mut n = 1;
+                for k in ["policy.decision.type", "policy.name"] {
+                    if let Some(v) = text(k) {
+                        labels[n] = (k, v);
+                        n += 1;
+                    }
+                }
+                self.record(POLICY_DECISIONS, resource, &labels[..n], 1.0, None);
+            }
             let Some(op) = text("gen_ai.operation.name") else { return };
             if !MODEL_OPERATIONS.contains(&op) {
                 return;
