@@ -52,7 +52,8 @@ fn queries() -> Vec<Query> {
 #[test]
 fn the_dashboards_are_well_formed_for_grafana() {
     let datasources =
-        std::fs::read_to_string(repo().join("deploy/compose/grafana/provisioning/datasources/datasources.yaml")).unwrap();
+        std::fs::read_to_string(repo().join("deploy/compose/grafana/provisioning/datasources/datasources.yaml"))
+            .unwrap();
     let list = dashboards();
     assert!(list.len() >= 3, "{} dashboards", list.len());
     let mut uids = Vec::new();

