@@ -331,3 +331,74 @@ fn the_collector_configuration_holds_together_as_far_as_the_collector_build_here
     std::fs::write(dir.join("batch.yaml"), batch.to_string()).unwrap();
     ok(Command::new(&collector).arg("validate").arg(format!("--config={}", dir.join("batch.yaml").display())));
 }
+
+/// One HTTP request as a stand-in Kibana saw it: (request line, headers, body).
+type Seen = (String, String, String);
+
+/// A stand-in Kibana on 127.0.0.1: `/api/status` fails the first time, every other request
+/// gets `{}`; returns its port and what it saw.
+fn fake_kibana() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<Seen>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Seen>::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            let mut headers = String::new();
+            let mut length = 0;
+            loop {
+                let mut h = String::new();
+                reader.read_line(&mut h).unwrap();
+                if h.trim().is_empty() {
+                    break;
+                }
+                if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+                headers.push_str(&h);
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let mut seen = log.lock().unwrap();
+            let first_status = line.contains("/api/status") && !seen.iter().any(|(l, _, _)| l.contains("/api/status"));
+            seen.push((line.trim().to_string(), headers, String::from_utf8(body).unwrap()));
+            let status = if first_status { "503 Service Unavailable" } else { "200 OK" };
+            let _ = write!(stream, "HTTP/1.1 {status}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}");
+        }
+    });
+    (port, seen)
+}
+
+#[test]
+fn the_kibana_setup_creates_both_data_views_once_kibana_answers() {
+    let (port, seen) = fake_kibana();
+    let dir = tempdir("kibana-setup");
+    // A file that the patterns would match as globs: they must stay patterns.
+    std::fs::write(dir.join("taskpilot-logs-x"), "").unwrap();
+    let text = ok(Command::new("sh")
+        .current_dir(&dir)
+        .arg(repo().join("deploy/compose/kibana-setup.sh"))
+        .env("KIBANA_URL", format!("http://127.0.0.1:{port}")));
+    assert!(text.contains("data view taskpilot-logs-*") && text.contains("data view decision-logs-*"), "{text}");
+    let seen = seen.lock().unwrap();
+    let statuses = seen.iter().filter(|(l, _, _)| l.starts_with("GET /api/status")).count();
+    assert_eq!(statuses, 2, "it waits for Kibana: {seen:?}");
+    let posts: Vec<&Seen> =
+        seen.iter().filter(|(l, _, _)| l.starts_with("POST /api/index_patterns/index_pattern ")).collect();
+    assert_eq!(posts.len(), 2, "{seen:?}");
+    for ((_, headers, body), (id, title)) in
+        posts.iter().zip([("taskpilot-logs", "taskpilot-logs-*"), ("decision-logs", "decision-logs-*")])
+    {
+        assert!(headers.to_ascii_lowercase().contains("kbn-xsrf: true"), "{headers}");
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(v["index_pattern"]["title"], title);
+        assert_eq!(v["index_pattern"]["id"], id);
+        assert_eq!(v["index_pattern"]["timeFieldName"], "@timestamp");
+        assert_eq!(v["override"], true);
+    }
+}
