@@ -87,21 +87,6 @@ fn expand(expr: &str) -> String {
     expr.replace("$__rate_interval", "1m").replace("$__range", "10m").replace("$__interval", "15s")
 }
 
-/// The result of an instant query: (labels, value) per series; `None` on an error status.
-fn instant(prom: &Prometheus, q: &str) -> Result<Vec<(serde_json::Value, f64)>, String> {
-    let (status, body) = http_get(prom.port, &format!("/api/v1/query?query={}", urlencode(q)));
-    if status != 200 {
-        return Err(body);
-    }
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    Ok(v["data"]["result"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| (r["metric"].clone(), r["value"][1].as_str().unwrap().parse::<f64>().unwrap_or(f64::NAN)))
-        .collect())
-}
-
 #[test]
 fn every_dashboard_panel_returns_data_from_a_prometheus_that_scraped_the_built_ins() {
     let dir = tempdir("dashboards");
@@ -142,7 +127,7 @@ fn every_dashboard_panel_returns_data_from_a_prometheus_that_scraped_the_built_i
     loop {
         empty = Vec::new();
         for (dash, panel, ref_id, expr) in &all {
-            match instant(&prom, &expand(expr)) {
+            match prom.instant(&expand(expr)) {
                 Err(e) => panic!("{dash} / {panel} / {ref_id}: Prometheus rejects `{expr}`: {e}"),
                 Ok(r) if r.iter().any(|(_, v)| v.is_finite()) => {}
                 Ok(r) => empty.push(format!("{dash} / {panel} / {ref_id} ({} series, none finite): {expr}", r.len())),
@@ -157,11 +142,11 @@ fn every_dashboard_panel_returns_data_from_a_prometheus_that_scraped_the_built_i
 
     // What the panels show is what the run made: the models the cost panel lists are the
     // models the run priced, and every policy result appears.
-    let models = instant(&prom, "sum by (gen_ai_request_model) (llm_cost_total)").unwrap();
+    let models = prom.instant("sum by (gen_ai_request_model) (llm_cost_total)").unwrap();
     assert!(models.len() >= 4, "{models:?}");
-    let results = instant(&prom, "sum by (policy_decision_result) (policy_decisions_total)").unwrap();
+    let results = prom.instant("sum by (policy_decision_result) (policy_decisions_total)").unwrap();
     let names: Vec<&str> = results.iter().filter_map(|(m, _)| m["policy_decision_result"].as_str()).collect();
     assert!(names.contains(&"allow") && names.contains(&"deny"), "{names:?}");
-    let dropped = instant(&prom, "sum(telemetry_simulator_sink_dropped_total)").unwrap();
+    let dropped = prom.instant("sum(telemetry_simulator_sink_dropped_total)").unwrap();
     assert!(dropped.first().is_some_and(|(_, v)| *v > 0.0), "{dropped:?}");
 }

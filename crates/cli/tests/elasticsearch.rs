@@ -7,7 +7,6 @@
 mod common;
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
@@ -34,51 +33,28 @@ fn class(id: &str) -> u64 {
 }
 
 fn handle(mut stream: std::net::TcpStream, state: &Mutex<State>) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut head = Vec::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        if line == "\r\n" {
-            break;
-        }
-        head.push(line.trim_end().to_string());
-    }
-    let header = |name: &str| {
-        head.iter().find_map(|h| {
-            h.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_string())
-        })
-    };
-    let len: usize = header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
-    let mut body = vec![0; len];
-    reader.read_exact(&mut body).unwrap();
+    let Some(req) = read_request(&stream) else { return };
     let mut st = state.lock().unwrap();
     st.requests += 1;
     let fail = |st: &mut State, e: String| st.framing_errors.push(e);
-    if !head[0].starts_with("POST /_bulk ") {
-        fail(&mut st, format!("request line {}", head[0]));
+    if !req.line.starts_with("POST /_bulk ") {
+        fail(&mut st, format!("request line {}", req.line));
     }
-    if header("content-type").as_deref() != Some("application/x-ndjson") {
-        fail(&mut st, format!("content type {:?}", header("content-type")));
+    if req.header("content-type") != Some("application/x-ndjson") {
+        fail(&mut st, format!("content type {:?}", req.header("content-type")));
     }
-    if header("authorization").as_deref() != Some("Basic ZWxhc3RpYzpzM2NyZXQ=") {
-        fail(&mut st, format!("authorization {:?}", header("authorization")));
+    if req.header("authorization") != Some("Basic ZWxhc3RpYzpzM2NyZXQ=") {
+        fail(&mut st, format!("authorization {:?}", req.header("authorization")));
     }
     let reply = |stream: &mut std::net::TcpStream, status: &str, body: String| {
-        let _ = write!(
-            stream,
-            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
+        respond(stream, status, "Content-Type: application/json\r\n", &body);
     };
     if st.requests == 1 {
         drop(st);
         reply(&mut stream, "503 Service Unavailable", r#"{"error":"busy"}"#.into());
         return;
     }
-    let text = String::from_utf8(body).unwrap();
+    let text = String::from_utf8(req.body).unwrap();
     if !text.ends_with('\n') {
         fail(&mut st, "body does not end with a newline".into());
     }

