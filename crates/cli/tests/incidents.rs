@@ -1,7 +1,9 @@
 //! Incidents measured from the output: error rates inside and outside a window within 3σ
 //! of the configured ones, the latency ratio near the multiplier, outage spans all failed
-//! fast without children, tokens and arrivals multiplied, marks only where asked, the
-//! summary's counts equal to the marked spans, and traces outside the windows unchanged.
+//! fast without children, tokens and arrivals multiplied, marks only where asked and exactly
+//! on the spans that start in a window (whatever their trace's start: both edges, and traces
+//! that start before a window and end after it), the summary's counts equal to the marked
+//! spans, and traces outside the windows unchanged.
 
 #![allow(clippy::unwrap_used)]
 
@@ -167,7 +169,8 @@ fn incident_effects_measure_as_configured() {
     let summary = run(&dir.join("with"), &["--incidents", "incidents.yaml", "--mark-incidents"]);
     let all = spans(&dir.join("with/telemetry-out/traces.jsonl"));
     let starts = trace_starts(&all);
-    let at = |s: &S| starts[&s.trace];
+    // An incident acts on a span by the span's own start.
+    let at = |s: &S| s.start;
     fn tool(name: &'static str) -> impl Fn(&&S) -> bool {
         move |s| s.name == "tool" && s.attrs.get("gen_ai.tool.name").map(String::as_str) == Some(name)
     }
@@ -262,8 +265,27 @@ fn incident_effects_measure_as_configured() {
     assert_eq!(rows[2]["start"], "2026-11-14T00:50:00.000000Z");
     assert_eq!(rows[2]["end"], "2026-11-14T00:55:00.000000Z");
 
-    // Without --mark-incidents nothing says so; traces outside every window (before the rush,
-    // which moves later arrivals) are the same as without incidents; same flags, same bytes.
+    // The rule at the edges: a targeted span is marked exactly when its own start is in the
+    // window, also in traces that started before the window or end after it (the short
+    // windows of the next test have many of those).
+    let windows: [(&str, u64, u64, Box<dyn Fn(&S) -> bool>); 4] = [
+        ("search_errors", 10, 20, Box::new(|s: &S| tool("search")(&s))),
+        ("mini_slow", 30, 40, Box::new(|s: &S| s.name == "chat gpt-4o-mini")),
+        ("fetch_down", 50, 55, Box::new(|s: &S| tool("fetch")(&s))),
+        ("token_surge", 60, 70, Box::new(|s: &S| s.name.starts_with("chat "))),
+    ];
+    let marked_by = |s: &S, name: &str| s.attrs.get("incident.name").is_some_and(|n| n.split(',').any(|x| x == name));
+    for (name, from, to, target) in &windows {
+        let (a, b) = (START_NS + from * MIN, START_NS + to * MIN);
+        for s in all.iter().filter(|s| target(s)) {
+            let inside = (a..b).contains(&s.start);
+            assert_eq!(marked_by(s, name), inside, "{name}: span starting at {} (window {a}..{b}): {s:?}", s.start);
+        }
+    }
+
+    // Without --mark-incidents nothing says so; traces with no span in a window (before the
+    // rush, which moves later arrivals) are the same as without incidents; same flags, same
+    // bytes.
     run(&dir.join("plain"), &["--incidents", "incidents.yaml"]);
     let plain = spans(&dir.join("plain/telemetry-out/traces.jsonl"));
     assert!(plain.iter().all(|s| !s.attrs.contains_key("incident.name")));
@@ -272,9 +294,10 @@ fn incident_effects_measure_as_configured() {
     let quiet = |t: u64| {
         !(within(10, 20)(t) || within(30, 40)(t) || within(50, 55)(t) || within(60, 70)(t) || t >= START_NS + 80 * MIN)
     };
+    let touched: BTreeSet<&str> = plain.iter().filter(|s| !quiet(s.start)).map(|s| s.trace.as_str()).collect();
     let outside = |list: &[S]| -> Vec<S> {
         let st = trace_starts(list);
-        list.iter().filter(|s| quiet(st[&s.trace])).cloned().collect()
+        list.iter().filter(|s| quiet(st[&s.trace]) && !touched.contains(s.trace.as_str())).cloned().collect()
     };
     let (a, b) = (outside(&plain), outside(&none));
     assert!(a.len() > 40_000, "{}", a.len());
@@ -283,6 +306,56 @@ fn incident_effects_measure_as_configured() {
     let x = std::fs::read(dir.join("plain/telemetry-out/traces.jsonl")).unwrap();
     let y = std::fs::read(dir.join("again/telemetry-out/traces.jsonl")).unwrap();
     assert!(x == y, "same seed and flags, different bytes");
+}
+
+/// Windows shorter than a trace: traces that start before a window and end after it have
+/// exactly their spans that start inside hit, the others not, and the summary counts them.
+#[test]
+fn windows_shorter_than_a_trace_hit_the_spans_that_start_inside() {
+    let dir = tempdir("incidents-blips");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("blips.yaml"),
+        "incidents:\n  - name: blip\n    after: 1m\n    every: 1m\n    duration: 120ms\n    spans: tool\n    \
+         latency: {multiply: 3}\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.join("scenarios")).unwrap();
+    std::fs::write(dir.join("scenarios/probe.yaml"), SCENARIO).unwrap();
+    let out = Command::new(bin())
+        .current_dir(&dir)
+        .args(["--scenarios-dir", "scenarios", "--signals", "traces", "--seed", "5", "--incidents", "blips.yaml"])
+        .args(["--mark-incidents", "--start-time", "2026-11-14T00:00:00Z", "--summary-json", "summary.json"])
+        .args(["--quiet", "scenario", "--name", "incident_probe", "--rate", "20", "--duration", "40m"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let all = spans(&dir.join("telemetry-out/traces.jsonl"));
+    let roots: BTreeMap<&str, (u64, u64)> =
+        all.iter().filter(|s| s.parent.is_empty()).map(|s| (s.trace.as_str(), (s.start, s.end))).collect();
+    let window = |t: u64| -> Option<(u64, u64)> {
+        let k = t.checked_sub(START_NS + MIN)? / MIN;
+        let a = START_NS + MIN + k * MIN;
+        (t < a + 120_000_000).then_some((a, a + 120_000_000))
+    };
+    let (mut hit, mut straddling, mut left_untouched) = (0, 0, 0);
+    for s in all.iter().filter(|s| s.name == "tool") {
+        let marked = s.attrs.get("incident.name").is_some_and(|n| n == "blip");
+        assert_eq!(marked, window(s.start).is_some(), "tool span starting at {}: {s:?}", s.start);
+        let (t0, t1) = roots[s.trace.as_str()];
+        if let Some((a, b)) = window(s.start) {
+            hit += 1;
+            straddling += usize::from(t0 < a && t1 > b);
+        } else if window(t0).is_some() {
+            left_untouched += 1;
+        }
+    }
+    assert!(straddling > 0, "no trace that starts before a window and ends after it ({hit} spans hit)");
+    assert!(left_untouched > 0, "no untouched tool span of a trace that began in a window");
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    let spans_counted: u64 =
+        summary["incidents"].as_array().unwrap().iter().map(|r| r["spans"].as_u64().unwrap()).sum();
+    assert_eq!(spans_counted as usize, hit, "{summary}");
 }
 
 #[test]

@@ -11,6 +11,8 @@ use crate::sample::Sampler;
 
 /// Most incidents one run may have (each is one bit of a span's hit mask).
 pub const MAX_INCIDENTS: usize = 64;
+/// Most builds of one trace while its spans' starts settle on their side of window edges.
+pub(crate) const MAX_PASSES: usize = 8;
 
 /// Longest stretch of simulated time whose periodic windows are laid out for the traffic of
 /// an unbounded run.
@@ -86,6 +88,12 @@ impl Timing {
 }
 
 impl CIncident {
+    /// How strongly it acts on a span starting at `t`: `None` outside its windows.
+    pub fn level_at(&self, t: u64) -> Option<f64> {
+        let (_, s) = self.window_at(t)?;
+        Some(self.level(s, t)).filter(|l| *l > 0.0)
+    }
+
     /// Whether it acts on spans (the traffic alone acts on arrivals).
     pub fn on_spans(&self) -> bool {
         self.latency.is_some() || self.error.is_some() || self.outage.is_some() || self.tokens.is_some()
@@ -132,7 +140,8 @@ pub struct Active {
     pub incident: u16,
     /// Which of its windows.
     pub occurrence: u64,
-    /// Strength at the trace's start (the ramps).
+    /// Strength at the first span it hit in the trace (for incidents on arrivals: at the
+    /// trace's start; the ramps).
     pub level: f64,
     /// Spans of the trace it hit.
     pub spans: u64,
@@ -472,6 +481,79 @@ impl Incidents {
                     }
                 }
             }
+        }
+    }
+}
+
+/// The first incident that judged a span at `at` otherwise than its actual `start` asks:
+/// its index (attempt spans of a retried call follow the call's span, so are not judged).
+pub(crate) fn misjudged_by(
+    list: &[CIncident],
+    hits: &[NodeHit],
+    candidates: u64,
+    at: u64,
+    start: u64,
+) -> Option<usize> {
+    hits.iter().filter(|h| candidates & (1u64 << h.incident) != 0).map(|h| h.incident as usize).find(|&k| {
+        let c = &list[k];
+        c.level_at(at).is_some() != c.level_at(start).is_some()
+    })
+}
+
+/// Whether some span of the trace just built in `out` was judged at a time on the other side
+/// of a window's edge than its actual start.
+pub(crate) fn misjudged(
+    list: &[CIncident],
+    node_hits: Option<&Vec<Vec<NodeHit>>>,
+    candidates: u64,
+    out: &tsim_model::TraceBuf<'_>,
+    scratch: &crate::build::Scratch,
+) -> bool {
+    let Some(node_hits) = node_hits else { return false };
+    out.spans.iter().enumerate().any(|(j, span)| {
+        let node = scratch.span_nodes[j];
+        let at = scratch.span_hits.get(j).map_or(span.start_ns, |h| h.1);
+        !node.attempt
+            && node_hits
+                .get(node.node as usize)
+                .is_some_and(|hits| misjudged_by(list, hits, candidates, at, span.start_ns).is_some())
+    })
+}
+
+/// Counts, per incident window, the spans of the trace just built that it hit and how many
+/// of them failed (into `scratch.active`, after the incidents on arrivals).
+pub(crate) fn tally(
+    list: &[CIncident],
+    trace_start: u64,
+    out: &tsim_model::TraceBuf<'_>,
+    scratch: &mut crate::build::Scratch,
+) {
+    for (j, &(hit, at)) in scratch.span_hits.iter().enumerate() {
+        let mut bits = hit;
+        while bits != 0 {
+            let k = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let Some((occurrence, s)) = list[k].window_at(at) else { continue };
+            let failed = out.spans.get(j).is_some_and(|sp| sp.status == tsim_model::StatusCode::Error);
+            let incident = small(k);
+            let a = match scratch.active.iter().position(|a| a.incident == incident && a.occurrence == occurrence) {
+                Some(i) => &mut scratch.active[i],
+                None => {
+                    let level = list[k].level(s, at.max(trace_start));
+                    scratch.active.push(Active {
+                        incident,
+                        occurrence,
+                        level,
+                        spans: 0,
+                        errors: 0,
+                        traffic_only: false,
+                    });
+                    let last = scratch.active.len() - 1;
+                    &mut scratch.active[last]
+                }
+            };
+            a.spans += 1;
+            a.errors += u64::from(failed);
         }
     }
 }

@@ -91,6 +91,14 @@ pub struct Generated {
     pub cut: bool,
 }
 
+/// One build of a trace: what it was, from which node table, and the incidents that may act
+/// on its spans.
+struct Pass {
+    g: Generated,
+    table: usize,
+    candidates: u64,
+}
+
 /// A set of compiled scenarios (mixed by weight) and tenants.
 #[derive(Debug)]
 pub struct Engine {
@@ -275,6 +283,12 @@ impl Engine {
         self.incidents.windows(from, to, limit)
     }
 
+    /// When window `occurrence` of incident `k` starts (Unix ns).
+    pub fn incident_window_start(&self, k: usize, occurrence: u64) -> u64 {
+        let c = &self.incidents.list[k];
+        c.start_ns.saturating_add(occurrence.saturating_mul(c.every_ns))
+    }
+
     /// How many span nodes (over scenarios and variants) incident `k` may hit: 0 when its
     /// target matches nothing of this run.
     pub fn incident_reach(&self, k: usize) -> usize {
@@ -340,6 +354,15 @@ impl Engine {
     }
 
     /// Builds trace `index`, starting at `start_ns` (Unix nanoseconds), into `out`.
+    ///
+    /// An incident acts on each span whose own start is in its window. A span's start is
+    /// known only once its parent has laid out its children, after the span was made, so the
+    /// trace is first built as if every span started with the trace; when a span's actual
+    /// start falls on the other side of a window's edge, the trace is built again with each
+    /// span judged at the start it had (at most [`incidents::MAX_PASSES`] builds: effects
+    /// move spans, so the times are followed until they stay on their side). A span whose
+    /// own effect moves it across the edge (its parent's margins grow with it) never settles:
+    /// the last build moves it to the nearest time on the side it was judged on.
     pub fn generate<'e>(
         &'e self,
         index: u64,
@@ -347,6 +370,33 @@ impl Engine {
         out: &mut TraceBuf<'e>,
         scratch: &mut Scratch,
     ) -> Generated {
+        scratch.hints.clear();
+        let mut pass = self.generate_pass(index, start_ns, out, scratch, false);
+        if pass.candidates != 0 {
+            for p in 2..=incidents::MAX_PASSES {
+                let hits = self.incidents.hits.get(pass.g.scenario).and_then(|t| t.get(pass.table));
+                if !incidents::misjudged(&self.incidents.list, hits, pass.candidates, out, scratch) {
+                    break;
+                }
+                scratch.hints.clear();
+                scratch.hints.extend(out.spans.iter().map(|s| s.start_ns));
+                pass = self.generate_pass(index, start_ns, out, scratch, p == incidents::MAX_PASSES);
+            }
+            incidents::tally(&self.incidents.list, start_ns, out, scratch);
+        }
+        pass.g
+    }
+
+    /// One build of trace `index`, each span judged by the incidents at its time in
+    /// `scratch.hints` (the trace's start where there is none); with `settle`, the last.
+    fn generate_pass<'e>(
+        &'e self,
+        index: u64,
+        start_ns: u64,
+        out: &mut TraceBuf<'e>,
+        scratch: &mut Scratch,
+        settle: bool,
+    ) -> Pass {
         let mut rng = trace_rng(self.seed, index);
         let scenario = match self.scenarios.len() {
             1 => 0,
@@ -364,23 +414,31 @@ impl Engine {
             _ => pick(&mut rng, &self.scenario_cum),
         };
         scratch.active.clear();
-        let mut active_mask = 0u64;
-        if !self.incidents.list.is_empty() {
-            for (k, c) in self.incidents.list.iter().enumerate() {
-                if c.scenarios[scenario]
-                    && let Some((occurrence, s)) = c.window_at(start_ns)
-                {
-                    let level = c.level(s, start_ns);
-                    if level > 0.0 {
-                        let incident = u16::try_from(k).unwrap_or(u16::MAX);
-                        let traffic_only = !c.on_spans();
-                        scratch.slots[k] = u8::try_from(scratch.active.len()).unwrap_or(u8::MAX);
-                        active_mask |= 1u64 << k;
-                        scratch.active.push(Active { incident, occurrence, level, spans: 0, errors: 0, traffic_only });
-                    }
+        // Incidents on arrivals count every trace that starts in their window; those on
+        // spans may act on any span of the trace.
+        let mut candidates = 0u64;
+        for (k, c) in self.incidents.list.iter().enumerate() {
+            if !c.scenarios[scenario] {
+                continue;
+            }
+            if c.on_spans() {
+                candidates |= 1u64 << k;
+            } else if let Some((occurrence, s)) = c.window_at(start_ns) {
+                let level = c.level(s, start_ns);
+                if level > 0.0 {
+                    let incident = u16::try_from(k).unwrap_or(u16::MAX);
+                    scratch.active.push(Active {
+                        incident,
+                        occurrence,
+                        level,
+                        spans: 0,
+                        errors: 0,
+                        traffic_only: true,
+                    });
                 }
             }
         }
+        scratch.span_hits.clear();
         let tenant = (!self.tenants.is_empty()).then(|| pick(&mut rng, &self.tenant_cum));
         let sc = &self.scenarios[scenario];
         let (table, nodes): (usize, &[compile::CNode]) = if sc.variants.is_empty() {
@@ -422,9 +480,11 @@ impl Engine {
             cut: false,
             incidents: &self.incidents.list,
             node_hits,
-            active: &mut scratch.active,
-            active_mask,
-            slots: &scratch.slots,
+            candidates,
+            hints: &scratch.hints,
+            trace_start: start_ns,
+            settle,
+            span_hits: &mut scratch.span_hits,
             pre: Vec::new(),
             mark_incidents: self.mark_incidents,
             fail_fast: &self.fail_fast,
@@ -432,6 +492,6 @@ impl Engine {
         b.run(start_ns, !self.no_records);
         let cut = b.cut;
         let resource = self.resource_id(scenario, tenant);
-        Generated { scenario, tenant, resource, cut }
+        Pass { g: Generated { scenario, tenant, resource, cut }, table, candidates }
     }
 }

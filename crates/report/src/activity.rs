@@ -5,7 +5,7 @@
 //! ERROR).
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use tsim_store::Snapshot;
 
 use serde_json::json;
 use tsim_store::Table;
@@ -23,7 +23,7 @@ const LOG_COLUMNS: [&str; 4] = ["SeverityNumber", "TraceId", "ServiceName", "Bod
 const WARN: std::ops::RangeInclusive<i64> = 13..=16;
 
 /// The activity, `limit` rows per section.
-pub fn report(root: &Path, f: &Filter, limit: usize) -> Result<Report, ReportError> {
+pub fn report(root: &Snapshot, f: &Filter, limit: usize) -> Result<Report, ReportError> {
     let mut finished: HashSet<Vec<u8>> = HashSet::new();
     // Traces with spans: their first span's start and service, and spans seen.
     let mut seen: HashMap<Vec<u8>, (i64, String, u64)> = HashMap::new();

@@ -2,7 +2,7 @@
 //! rate, duration mean / p50 / p95 / p99 / max, errors by type, and its latest runs.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use tsim_store::Snapshot;
 
 use serde_json::json;
 use tsim_store::Table;
@@ -18,7 +18,7 @@ const COLUMNS: [&str; 5] = ["AgentName", "Duration", "StatusCode", "ErrorType", 
 const LATEST: usize = 10;
 
 /// One agent's report.
-pub fn report(root: &Path, f: &Filter, agent: &str) -> Result<Report, ReportError> {
+pub fn report(root: &Snapshot, f: &Filter, agent: &str) -> Result<Report, ReportError> {
     let mut d = Durations::default();
     let mut types: BTreeMap<String, u64> = BTreeMap::new();
     // The latest runs: (trace, duration, status), newest first.

@@ -6,7 +6,7 @@
 //! and the pending reviews activity lists.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use tsim_store::Snapshot;
 
 use serde_json::json;
 use tsim_store::Table;
@@ -143,7 +143,7 @@ pub fn matches(pattern: &str, path: &str) -> bool {
 /// Calls `each` with every artifact diff that passes the filter (and whose path matches
 /// `pattern`, if given).
 fn each_diff(
-    root: &Path,
+    root: &Snapshot,
     f: &Filter,
     pattern: Option<&str>,
     mut each: impl FnMut(&Batch, usize),
@@ -172,7 +172,7 @@ pub struct Counts {
 
 /// How many artifact diffs were written, and their review status. Only the promoted
 /// columns are read, on every core.
-pub fn counts(root: &Path, f: &Filter) -> Result<Counts, ReportError> {
+pub fn counts(root: &Snapshot, f: &Filter) -> Result<Counts, ReportError> {
     let parts = fold(root, Table::Logs, f, &COLUMNS[..2], Counts::default, |c, b, i| {
         if b.cols[0].bytes(i).is_none() {
             return;
@@ -193,7 +193,7 @@ pub fn counts(root: &Path, f: &Filter) -> Result<Counts, ReportError> {
 }
 
 /// The latest `limit` diffs still pending review, newest first, and how many there are.
-pub fn pending(root: &Path, f: &Filter, limit: usize) -> Result<(u64, Vec<Diff>), ReportError> {
+pub fn pending(root: &Snapshot, f: &Filter, limit: usize) -> Result<(u64, Vec<Diff>), ReportError> {
     let mut latest = Latest::new(limit);
     let mut n = 0;
     each_diff(root, f, None, |b, i| {
@@ -219,14 +219,14 @@ struct Artifact {
 
 /// The report: the history of the artifacts matching `pattern` (the latest `limit` diffs), or
 /// the list of artifacts.
-pub fn report(root: &Path, f: &Filter, pattern: Option<&str>, limit: usize) -> Result<Report, ReportError> {
+pub fn report(root: &Snapshot, f: &Filter, pattern: Option<&str>, limit: usize) -> Result<Report, ReportError> {
     match pattern {
         Some(p) => history(root, f, p, limit),
         None => list(root, f),
     }
 }
 
-fn history(root: &Path, f: &Filter, pattern: &str, limit: usize) -> Result<Report, ReportError> {
+fn history(root: &Snapshot, f: &Filter, pattern: &str, limit: usize) -> Result<Report, ReportError> {
     let mut latest = Latest::new(limit);
     let mut total = 0u64;
     each_diff(root, f, Some(pattern), |b, i| {
@@ -259,7 +259,7 @@ fn history(root: &Path, f: &Filter, pattern: &str, limit: usize) -> Result<Repor
     Ok(Report { title: format!("Artifact history: {pattern}"), sections: vec![s], json, charts: Vec::new() })
 }
 
-fn list(root: &Path, f: &Filter) -> Result<Report, ReportError> {
+fn list(root: &Snapshot, f: &Filter) -> Result<Report, ReportError> {
     let mut by_path: BTreeMap<String, Artifact> = BTreeMap::new();
     each_diff(root, f, None, |b, i| {
         let path = b.cols[0].str(i).unwrap_or("");

@@ -4,7 +4,7 @@
 //! its service in parentheses. Prices are USD per million tokens, per model.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use tsim_store::Snapshot;
 
 use serde_json::json;
 use tsim_store::Table;
@@ -55,7 +55,7 @@ fn sorted(m: BTreeMap<&str, Usage>) -> Vec<(&str, Usage)> {
 }
 
 /// Tokens and cost by model and agent, at `prices`.
-pub fn report(root: &Path, f: &Filter, prices: &[Price]) -> Result<Report, ReportError> {
+pub fn report(root: &Snapshot, f: &Filter, prices: &[Price]) -> Result<Report, ReportError> {
     let mut names = Names::default();
     // Agents by span, and the spans with tokens: (parent, own agent, model, in, out, service).
     let mut agent_of: HashMap<u64, u32> = HashMap::new();

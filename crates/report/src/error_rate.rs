@@ -3,7 +3,7 @@
 //! `--above`, only the windows above that rate — the VOS guide's error-rate query.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use tsim_store::Snapshot;
 
 use serde_json::json;
 use tsim_store::Table;
@@ -15,7 +15,7 @@ use crate::{Filter, Report, ReportError, Section};
 const COLUMNS: [&str; 2] = ["StatusCode", "ServiceName"];
 
 /// Error rates per window of `window_ns`, those above `above` percent (all with `None`).
-pub fn report(root: &Path, f: &Filter, window_ns: u64, above: Option<f64>) -> Result<Report, ReportError> {
+pub fn report(root: &Snapshot, f: &Filter, window_ns: u64, above: Option<f64>) -> Result<Report, ReportError> {
     let window_ns = window_ns.max(1);
     let mut by_service: BTreeMap<String, BTreeMap<u64, (u64, u64)>> = BTreeMap::new();
     rows(root, Table::Traces, f, &COLUMNS, |b, i| {

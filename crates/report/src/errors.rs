@@ -2,7 +2,7 @@
 //! with status Error (trace, span, operation, agent or service, error type, status message)
 //! and log records of severity ERROR or above (trace, span, service, message).
 
-use std::path::Path;
+use tsim_store::Snapshot;
 
 use serde_json::json;
 use tsim_store::Table;
@@ -20,7 +20,7 @@ const LOG_COLUMNS: [&str; 6] = ["SeverityNumber", "TraceId", "SpanId", "Severity
 const ERROR_SEVERITY: i64 = 17;
 
 /// The latest `limit` error spans and error records.
-pub fn report(root: &Path, f: &Filter, limit: usize) -> Result<Report, ReportError> {
+pub fn report(root: &Snapshot, f: &Filter, limit: usize) -> Result<Report, ReportError> {
     let mut spans = Latest::new(limit);
     let mut total_spans = 0u64;
     rows(root, Table::Traces, f, &SPAN_COLUMNS, |b, i| {

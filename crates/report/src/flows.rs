@@ -5,7 +5,7 @@
 //! spans of the window read: narrow it with `--since`/`--until` for a large store.
 
 use std::collections::HashMap;
-use std::path::Path;
+use tsim_store::Snapshot;
 
 use serde_json::json;
 use tsim_store::Table;
@@ -21,7 +21,7 @@ const COLUMNS: [&str; 5] = ["TraceId", "SpanId", "Duration", "Component", "Servi
 type Steps = Vec<(i64, String, u32)>;
 
 /// Paths, most frequent first, at most `limit`.
-pub fn report(root: &Path, f: &Filter, limit: usize) -> Result<Report, ReportError> {
+pub fn report(root: &Snapshot, f: &Filter, limit: usize) -> Result<Report, ReportError> {
     // Per trace: its spans (start, span id, component index), and its end.
     let mut names = Names::default();
     let mut traces: HashMap<String, (Steps, i64)> = HashMap::new();

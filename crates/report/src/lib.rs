@@ -47,6 +47,9 @@ pub enum ReportError {
     /// A file lacks a column the report needs (not a store of this version).
     #[error("no column {0} in the store's files")]
     NoColumn(String),
+    /// The store's log could not be read.
+    #[error(transparent)]
+    Store(#[from] tsim_store::StoreError),
     /// The expected telemetry (a run generated again) could not be read.
     #[error("{0}")]
     Expected(String),

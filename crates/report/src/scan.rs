@@ -2,14 +2,14 @@
 //! touches, each row group's requested columns as vectors, rows filtered by time, service,
 //! tenant and scenario.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use parquet::column::reader::{ColumnReader, ColumnReaderImpl};
 use parquet::data_type::{ByteArray, DataType};
 use parquet::file::reader::{FileReader, RowGroupReader, SerializedFileReader};
-use tsim_store::Table;
 use tsim_store::columns::Kind;
+use tsim_store::{Snapshot, Table};
 
 use crate::ReportError;
 
@@ -31,47 +31,17 @@ pub struct Filter {
 
 const HOUR_NS: u64 = 3_600_000_000_000;
 
-/// The hour (since the epoch) of a partition directory pair `date=…/hour=…`.
-fn partition_hour(date: &str, hour: &str) -> Option<u64> {
-    let d: jiff::civil::Date = date.strip_prefix("date=")?.parse().ok()?;
-    let h: u64 = hour.strip_prefix("hour=")?.parse().ok()?;
-    let secs = d.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp().as_second();
-    Some(u64::try_from(secs).ok()? / 3600 + h)
-}
-
-/// The Parquet files of `table` under `root` whose hour can hold rows of the filter's range,
-/// in partition order.
-pub fn files(root: &Path, table: Table, f: &Filter) -> Result<Vec<PathBuf>, ReportError> {
-    let base = root.join(format!("signal={}", table.signal()));
-    let mut out = Vec::new();
-    let list = |d: &Path| -> Result<Vec<PathBuf>, ReportError> {
-        let mut v: Vec<PathBuf> = match fs::read_dir(d) {
-            Ok(r) => r.filter_map(Result::ok).map(|e| e.path()).collect(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(ReportError::Io { path: d.to_owned(), source: e }),
-        };
-        v.sort();
-        Ok(v)
-    };
-    for date in list(&base)? {
-        for hour in list(&date)? {
-            let name = |p: &Path| p.file_name().and_then(|n| n.to_str()).unwrap_or("").to_owned();
-            let Some(h) = partition_hour(&name(&date), &name(&hour)) else { continue };
-            if f.since.is_some_and(|s| (h + 1) * HOUR_NS <= s) || f.until.is_some_and(|u| h * HOUR_NS >= u) {
-                continue;
-            }
-            for file in list(&hour)? {
-                if file.extension().is_some_and(|x| x == "parquet") {
-                    out.push(file);
-                }
-            }
-        }
-    }
-    Ok(out)
+/// The Parquet files of `table` in the store `root` sees (its files and its log's requests
+/// not converted yet) whose hour can hold rows of the filter's range, in partition order.
+pub fn files(root: &Snapshot, table: Table, f: &Filter) -> Result<Vec<PathBuf>, ReportError> {
+    root.files(table, |h| {
+        !(f.since.is_some_and(|s| (h + 1) * HOUR_NS <= s) || f.until.is_some_and(|u| h * HOUR_NS >= u))
+    })
+    .map_err(ReportError::from)
 }
 
 /// How many rows `table` holds under `root`, from the files' footers (no column is read).
-pub fn row_count(root: &Path, table: Table) -> Result<u64, ReportError> {
+pub fn row_count(root: &Snapshot, table: Table) -> Result<u64, ReportError> {
     let mut n = 0u64;
     for file in files(root, table, &Filter::default())? {
         let f = File::open(&file).map_err(|e| ReportError::Io { path: file.clone(), source: e })?;
@@ -364,7 +334,7 @@ fn filtered_file(
 /// Calls `each(batch, row)` for every row of `table` under `root` that passes the filter,
 /// file by file in partition order; the batch holds `names`, in that order.
 pub fn rows(
-    root: &Path,
+    root: &Snapshot,
     table: Table,
     f: &Filter,
     names: &[&str],
@@ -379,7 +349,7 @@ pub fn rows(
 /// Like [`rows`], on every core: each thread folds the rows of its share of the files into
 /// its own state (`init`), and the states are returned, to be merged.
 pub fn fold<S: Send>(
-    root: &Path,
+    root: &Snapshot,
     table: Table,
     f: &Filter,
     names: &[&str],

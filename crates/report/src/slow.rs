@@ -4,7 +4,7 @@
 //! operation is the span name.
 
 use std::collections::HashMap;
-use std::path::Path;
+use tsim_store::Snapshot;
 
 use serde_json::json;
 use tsim_store::Table;
@@ -16,7 +16,7 @@ use crate::{Filter, Report, ReportError, Section, render::secs};
 const COLUMNS: [&str; 4] = ["AgentName", "SpanName", "Duration", "ServiceName"];
 
 /// Slow operations with a mean duration of at least `threshold_ns`, at most `limit`.
-pub fn report(root: &Path, f: &Filter, threshold_ns: u64, limit: usize) -> Result<Report, ReportError> {
+pub fn report(root: &Snapshot, f: &Filter, threshold_ns: u64, limit: usize) -> Result<Report, ReportError> {
     let mut groups: HashMap<String, HashMap<String, Durations>> = HashMap::new();
     rows(root, Table::Traces, f, &COLUMNS, |b, i| {
         let c = |k: usize| &b.cols[k];

@@ -4,7 +4,7 @@
 //! pending review, approved and rejected.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
+use tsim_store::Snapshot;
 
 use serde_json::json;
 use tsim_store::Table;
@@ -118,7 +118,7 @@ impl Summary {
 }
 
 /// Computes the summary of the store at `root` (the files shared among the cores).
-pub fn compute(root: &Path, f: &Filter) -> Result<Summary, ReportError> {
+pub fn compute(root: &Snapshot, f: &Filter) -> Result<Summary, ReportError> {
     let parts = fold(root, Table::Traces, f, &COLUMNS, Summary::default, Summary::add)?;
     let mut s = Summary::default();
     for p in parts {
@@ -137,7 +137,7 @@ pub fn agents_by_runs(agents: &ByAgent) -> Vec<(&String, &Durations)> {
 }
 
 /// The summary as a report.
-pub fn report(root: &Path, f: &Filter) -> Result<Report, ReportError> {
+pub fn report(root: &Snapshot, f: &Filter) -> Result<Report, ReportError> {
     let s = compute(root, f)?;
     let mut types: Vec<(&String, &u64)> = s.error_types.iter().collect();
     types.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));

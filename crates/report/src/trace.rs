@@ -3,7 +3,7 @@
 //! workflow is shown.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::Path;
+use tsim_store::Snapshot;
 
 use serde_json::json;
 use tsim_store::Table;
@@ -78,7 +78,7 @@ fn bar(start: i64, duration: u64, t0: i64, total: u64) -> String {
 }
 
 /// The trace(s) of `id`.
-pub fn report(root: &Path, f: &Filter, id: &str) -> Result<Report, ReportError> {
+pub fn report(root: &Snapshot, f: &Filter, id: &str) -> Result<Report, ReportError> {
     let mut traces: BTreeMap<String, Vec<Span>> = BTreeMap::new();
     rows(root, Table::Traces, f, &COLUMNS, |b, i| {
         let c = |k: usize| &b.cols[k];

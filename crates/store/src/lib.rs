@@ -6,6 +6,7 @@
 pub mod columns;
 pub mod otlp;
 pub mod otlp_json;
+pub mod snapshot;
 pub mod store;
 pub mod tables;
 pub mod wal;
@@ -13,6 +14,7 @@ pub mod write;
 
 use std::path::{Path, PathBuf};
 
+pub use snapshot::Snapshot;
 pub use store::{Converted, Store};
 pub use tables::Table;
 

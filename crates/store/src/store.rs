@@ -137,16 +137,45 @@ impl Store {
     }
 }
 
+/// The name of the Parquet files segment `seq` becomes (in every partition it touches).
+pub(crate) fn part_name(seq: u64) -> String {
+    format!("part-{seq:012}")
+}
+
 /// Converts segment `seq` of the store at `root` into Parquet, then removes it.
 pub fn convert(root: &Path, seq: u64) -> Result<Converted, StoreError> {
     let wal = root.join("wal");
     let r = wal::read(&wal, seq)?;
-    let mut out = Converted { seq, torn: r.torn, ..Converted::default() };
     if r.torn > 0 {
         keep_tail(&wal, seq, r.valid, "torn")?;
         wal::truncate(&wal, seq, r.valid)?;
     }
-    let name = format!("part-{seq:012}");
+    let (out, rejected) = convert_records(root, seq, &r)?;
+    if !rejected.is_empty() {
+        let p = wal.join(format!("{seq:012}.rejected"));
+        let mut seg = Vec::new();
+        for x in rejected {
+            seg.extend_from_slice(&(x.len() as u64).to_le_bytes());
+            seg.extend_from_slice(&x);
+        }
+        fs::write(&p, seg).map_err(|e| StoreError::io(&p, e))?;
+    }
+    let p = wal::segment_path(&wal, seq);
+    fs::remove_file(&p).map_err(|e| StoreError::io(&p, e))?;
+    File::open(&wal).and_then(|d| d.sync_all()).map_err(|e| StoreError::io(&wal, e))?;
+    Ok(out)
+}
+
+/// Writes the rows of segment `seq`'s records `r` as `part-SEQ.parquet` files under `root`
+/// (the store's own conversion, and a reader's of what is not converted yet); returns what
+/// was stored and the payloads that did not decode.
+pub(crate) fn convert_records(
+    root: &Path,
+    seq: u64,
+    r: &wal::Records,
+) -> Result<(Converted, Vec<bytes::Bytes>), StoreError> {
+    let mut out = Converted { seq, torn: r.torn, ..Converted::default() };
+    let name = part_name(seq);
     let mut writers: [Option<Writer>; 3] = [None, None, None];
     let mut rejected = Vec::new();
     for (table, received, payload) in &r.records {
@@ -167,26 +196,14 @@ pub fn convert(root: &Path, seq: u64) -> Result<Converted, StoreError> {
             (Ok(n), Table::Metrics) => out.points += n,
             (Err(_), _) => {
                 out.rejected += 1;
-                rejected.push(&payload[..]);
+                rejected.push(payload.clone());
             }
         }
     }
     for w in writers.into_iter().flatten() {
         out.files.extend(w.finish()?);
     }
-    if !rejected.is_empty() {
-        let p = wal.join(format!("{seq:012}.rejected"));
-        let mut seg = Vec::new();
-        for x in rejected {
-            seg.extend_from_slice(&(x.len() as u64).to_le_bytes());
-            seg.extend_from_slice(x);
-        }
-        fs::write(&p, seg).map_err(|e| StoreError::io(&p, e))?;
-    }
-    let p = wal::segment_path(&wal, seq);
-    fs::remove_file(&p).map_err(|e| StoreError::io(&p, e))?;
-    File::open(&wal).and_then(|d| d.sync_all()).map_err(|e| StoreError::io(&wal, e))?;
-    Ok(out)
+    Ok((out, rejected))
 }
 
 /// The last segment number used, as recorded in `wal/last-seq`.
@@ -222,11 +239,11 @@ fn keep_tail(wal: &Path, seq: u64, from: u64, ext: &str) -> Result<(), StoreErro
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 
-    fn request(n: u64, t0: u64) -> Vec<u8> {
+    pub(crate) fn request(n: u64, t0: u64) -> Vec<u8> {
         let spans = (0..n)
             .map(|i| Span {
                 trace_id: vec![2; 16],
@@ -243,7 +260,7 @@ mod tests {
         .encode_to_vec()
     }
 
-    fn stored_spans(root: &Path) -> u64 {
+    pub(crate) fn stored_spans(root: &Path) -> u64 {
         let mut n = 0;
         let mut dirs = vec![root.join("signal=traces")];
         while let Some(d) = dirs.pop() {

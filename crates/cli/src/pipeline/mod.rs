@@ -265,7 +265,12 @@ fn incident_rows(
     if specs.is_empty() {
         return Vec::new();
     }
-    let to = last.map_or(start, |l| l.saturating_add(1));
+    // Spans start after their trace: a window after the last trace's start may hold some.
+    let to = tally
+        .iter()
+        .filter(|(_, hits)| hits.1 > 0)
+        .map(|((k, occ), _)| engine.incident_window_start(usize::from(*k), *occ).saturating_add(1))
+        .fold(last.map_or(start, |l| l.saturating_add(1)), u64::max);
     let windows = engine.incident_windows(start, to, LISTED);
     windows
         .into_iter()

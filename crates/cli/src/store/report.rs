@@ -72,32 +72,33 @@ pub fn report(cmd: &ReportCommand, a: &ReportArgs, g: &crate::args::Global) -> R
         "html" => Format::Html,
         _ => Format::Table,
     };
-    let (root, _temp) = super::open_source(&source)?;
+    let src = super::open_source(&source)?;
+    let root = &src.snapshot;
     let mut r = match cmd {
-        ReportCommand::Summary => tsim_report::summary::report(&root, &filter)?,
-        ReportCommand::Agent { name } => tsim_report::agent::report(&root, &filter, name)?,
+        ReportCommand::Summary => tsim_report::summary::report(root, &filter)?,
+        ReportCommand::Agent { name } => tsim_report::agent::report(root, &filter, name)?,
         ReportCommand::Slow { threshold, limit } => {
-            tsim_report::slow::report(&root, &filter, threshold.saturating_mul(1_000_000), *limit)?
+            tsim_report::slow::report(root, &filter, threshold.saturating_mul(1_000_000), *limit)?
         }
-        ReportCommand::Errors { limit } => tsim_report::errors::report(&root, &filter, *limit)?,
-        ReportCommand::Trace { id } => tsim_report::trace::report(&root, &filter, id)?,
-        ReportCommand::Flows { limit } => tsim_report::flows::report(&root, &filter, *limit)?,
-        ReportCommand::Activity { limit } => tsim_report::activity::report(&root, &filter, *limit)?,
+        ReportCommand::Errors { limit } => tsim_report::errors::report(root, &filter, *limit)?,
+        ReportCommand::Trace { id } => tsim_report::trace::report(root, &filter, id)?,
+        ReportCommand::Flows { limit } => tsim_report::flows::report(root, &filter, *limit)?,
+        ReportCommand::Activity { limit } => tsim_report::activity::report(root, &filter, *limit)?,
         ReportCommand::Artifacts { path, limit } => {
-            tsim_report::artifacts::report(&root, &filter, path.as_deref(), *limit)?
+            tsim_report::artifacts::report(root, &filter, path.as_deref(), *limit)?
         }
-        ReportCommand::Cost { pricing } => tsim_report::cost::report(&root, &filter, &prices(pricing.as_deref(), g)?)?,
+        ReportCommand::Cost { pricing } => tsim_report::cost::report(root, &filter, &prices(pricing.as_deref(), g)?)?,
         ReportCommand::ErrorRate { window, above } => {
-            tsim_report::error_rate::report(&root, &filter, window.saturating_mul(1_000_000), *above)?
+            tsim_report::error_rate::report(root, &filter, window.saturating_mul(1_000_000), *above)?
         }
     };
     if format == Format::Html && matches!(cmd, ReportCommand::Summary) {
         // The page of the day: the summary with the error rate over time, the cost by model
         // and the flows.
         // (The error rate's chart only: its table has a row per window and service.)
-        r.charts.extend(tsim_report::error_rate::report(&root, &filter, FIVE_MINUTES_MS * 1_000_000, None)?.charts);
-        r.append(tsim_report::cost::report(&root, &filter, &prices(None, g)?)?);
-        r.append(tsim_report::flows::report(&root, &filter, HTML_FLOWS)?);
+        r.charts.extend(tsim_report::error_rate::report(root, &filter, FIVE_MINUTES_MS * 1_000_000, None)?.charts);
+        r.append(tsim_report::cost::report(root, &filter, &prices(None, g)?)?);
+        r.append(tsim_report::flows::report(root, &filter, HTML_FLOWS)?);
     }
     out!("{}", r.render(format).trim_end());
     Ok(ExitCode::SUCCESS)

@@ -37,7 +37,7 @@ pub fn verify(g: &Global, format: &str, per: u64) -> Result<ExitCode> {
     }
     let work = super::temp("verify");
     std::fs::create_dir_all(&work.0)?;
-    let (received, _temp) = super::open_source(store)?;
+    let received = super::open_source(store)?;
     let args = manifest::replay_args(&m, &work.0)?;
     let mut cmd = Command::new(std::env::current_exe().context("finding this program")?);
     cmd.args(&args).env_clear().envs(&m.env).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -58,7 +58,8 @@ pub fn verify(g: &Global, format: &str, per: u64) -> Result<ExitCode> {
     let counts =
         Counts { spans: m.counts.spans, log_records: m.counts.log_records, metric_points: m.counts.metric_points };
     let run = manifest::run_id(&m);
-    let compared = tsim_report::verify::compare(frames, counts, run.as_deref(), &received, &work.0.join("spill"), per);
+    let compared =
+        tsim_report::verify::compare(frames, counts, run.as_deref(), &received.snapshot, &work.0.join("spill"), per);
     let status = child.wait().context("waiting for the regeneration")?;
     let stderr = stderr.join().unwrap_or_default();
     // A comparison that failed stopped reading, which stops the generation too: its own

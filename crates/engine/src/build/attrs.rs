@@ -279,7 +279,7 @@ impl<'e> Builder<'e, '_> {
         let s = &mut self.out.spans[span_idx];
         s.events = (ev0, idx(self.out.events.len()));
         s.end_ns = dur;
-        self.count_hit(eff.hit, span_idx);
+        self.count_hit(&eff, span_idx);
     }
 
     pub(super) fn lit(l: &'e Lit) -> AnyValue<'e> {

@@ -2,7 +2,7 @@
 //! together (latency, errors, an outage, tokens), and the marks and counts they leave.
 
 use tsim_model::num::{f64_of, f64_of_i64, i64_sat, u64_sat};
-use tsim_model::{AnyValue, KeyValue, StatusCode, Text};
+use tsim_model::{AnyValue, KeyValue, Text};
 
 use super::Builder;
 use crate::compile::{CNode, NPart};
@@ -18,6 +18,8 @@ const TOKEN_KEYS: &[&str] = &["gen_ai.usage.input_tokens", "gen_ai.usage.output_
 pub(crate) struct Eff<'e> {
     /// Bit `k`: incident `k` hit the span.
     pub hit: u64,
+    /// The time the span was judged at (its start, as far as was known).
+    pub at: u64,
     pub lat_mul: f64,
     pub lat_add_ms: f64,
     pub lat_dist: Option<&'e Sampler>,
@@ -31,7 +33,7 @@ pub(crate) struct Eff<'e> {
 impl<'e> Eff<'e> {
     /// No incident.
     pub const NONE: Eff<'static> =
-        Eff { hit: 0, lat_mul: 1.0, lat_add_ms: 0.0, lat_dist: None, error: None, outage: None, tokens: 1.0 };
+        Eff { hit: 0, at: 0, lat_mul: 1.0, lat_add_ms: 0.0, lat_dist: None, error: None, outage: None, tokens: 1.0 };
 
     /// The error type of a failure the incidents caused.
     pub fn error_type(&self) -> Option<&'e str> {
@@ -40,31 +42,33 @@ impl<'e> Eff<'e> {
 }
 
 impl<'e> Builder<'e, '_> {
-    /// The effects of the active incidents that hit node `ni`'s span, which just opened.
-    /// Returns them and, when a match had to read the span's attributes, where they were
-    /// drawn in `pre` (the span keeps those values).
+    /// The effects of the incidents whose window holds the start of node `ni`'s span (index
+    /// `span_idx`), which just opened and hit it. Returns them and, when a match had to read
+    /// the span's attributes, where they were drawn in `pre` (the span keeps those values).
     pub(super) fn incident_effects(
         &mut self,
         ni: u32,
         n: &'e CNode,
+        span_idx: usize,
         ids: ([u8; 8], [u8; 8]),
         copy_index: u64,
     ) -> (Eff<'e>, Option<usize>) {
-        if self.active_mask == 0 {
+        if self.candidates == 0 {
             return (Eff::NONE, None);
         }
         let Some(hits) = self.node_hits.get(ni as usize).filter(|h| !h.is_empty()) else {
             return (Eff::NONE, None);
         };
-        let mut eff = Eff::NONE;
+        let at = self.hints.get(span_idx).copied().unwrap_or(self.trace_start);
+        let mut eff = Eff { at, ..Eff::NONE };
         let mut pre = None;
         // Composed in locals (kept in registers: a span may be hit by many incidents).
         let (mut hit, mut lat_mul, mut lat_add, mut tokens) = (0u64, 1.0f64, 0.0f64, 1.0f64);
         for h in hits {
-            if self.active_mask & (1u64 << h.incident) == 0 {
+            if self.candidates & (1u64 << h.incident) == 0 {
                 continue;
             }
-            let level = self.active[self.slots[h.incident as usize] as usize].level;
+            let Some(level) = self.incidents[h.incident as usize].level_at(at) else { continue };
             if h.pre && pre.is_none() {
                 pre = Some(self.pre_draw(n, ids, copy_index));
             }
@@ -196,19 +200,67 @@ impl<'e> Builder<'e, '_> {
         self.out.attrs.push(KeyValue { key: tsim_model::INCIDENT_KEY, value: AnyValue::Str(value) });
     }
 
-    /// Counts a finished span the incidents in `hit` hit, for their windows.
-    pub(super) fn count_hit(&mut self, hit: u64, span_idx: usize) {
-        if hit == 0 {
+    /// Notes which incidents hit a finished span, and when it was judged, for their windows'
+    /// counts once the trace is done.
+    pub(super) fn count_hit(&mut self, eff: &Eff<'_>, span_idx: usize) {
+        if self.span_hits.len() <= span_idx {
+            self.span_hits.resize(span_idx + 1, (0, 0));
+        }
+        self.span_hits[span_idx] = (eff.hit, eff.at);
+    }
+
+    /// The last resort when rebuilding does not settle a span on its side of an edge (its
+    /// own effect moves its start across it, through its parent's margins): the span and its
+    /// subtree move to the nearest time on the side it was judged on, when that keeps them
+    /// inside their parent. Times are absolute here (after the trace was placed).
+    pub(super) fn settle_misjudged(&mut self) {
+        for j in 0..self.out.spans.len() {
+            let node = self.span_nodes[j];
+            let Some(hits) = self.node_hits.get(node.node as usize).filter(|_| !node.attempt) else { continue };
+            let start = self.out.spans[j].start_ns;
+            let at = self.span_hits.get(j).map_or(start, |h| h.1);
+            let Some(k) = crate::incidents::misjudged_by(self.incidents, hits, self.candidates, at, start) else {
+                continue;
+            };
+            let c = &self.incidents[k];
+            // The nearest start on the judged side: into the window it was judged in, or out
+            // of the one it starts in.
+            let target = match (c.window_at(at), c.window_at(start)) {
+                (Some((_, ws)), _) if start < ws => ws,
+                (Some((_, ws)), _) => (ws + c.dur_ns).saturating_sub(1),
+                (None, Some((_, ws))) if start - ws <= ws + c.dur_ns - start => ws.saturating_sub(1),
+                (None, Some((_, ws))) => ws + c.dur_ns,
+                (None, None) => continue,
+            };
+            self.move_subtree(j, target);
+        }
+    }
+
+    /// Moves span `j` and its subtree so that it starts at `target`, if they stay within the
+    /// span's parent.
+    fn move_subtree(&mut self, j: usize, target: u64) {
+        let spans = &self.out.spans;
+        let mut ids = vec![spans[j].span_id];
+        let mut end = j + 1;
+        while end < spans.len() && ids.contains(&spans[end].parent_span_id) {
+            ids.push(spans[end].span_id);
+            end += 1;
+        }
+        let (s, e) = (spans[j].start_ns, spans[j].end_ns);
+        let parent = spans[..j].iter().rev().find(|p| p.span_id == spans[j].parent_span_id);
+        let fits = parent.is_some_and(|p| target > p.start_ns && target + (e - s) < p.end_ns);
+        if !fits {
             return;
         }
-        let failed = self.out.spans[span_idx].status == StatusCode::Error;
-        let mut bits = hit & self.active_mask;
-        while bits != 0 {
-            let k = bits.trailing_zeros() as usize;
-            bits &= bits - 1;
-            let a = &mut self.active[self.slots[k] as usize];
-            a.spans += 1;
-            a.errors += u64::from(failed);
+        for sp in &mut self.out.spans[j..end] {
+            sp.start_ns = sp.start_ns - s + target;
+            sp.end_ns = sp.end_ns - s + target;
+        }
+        for i in j..end {
+            let (e0, e1) = self.out.spans[i].events;
+            for ev in &mut self.out.events[e0 as usize..e1 as usize] {
+                ev.time_ns = ev.time_ns - s + target;
+            }
         }
     }
 }

@@ -65,11 +65,18 @@ pub(crate) struct Builder<'e, 'o> {
     /// The run's incidents, and which of them may hit each node of this trace's table.
     pub incidents: &'e [crate::incidents::CIncident],
     pub node_hits: &'e [Vec<crate::incidents::NodeHit>],
-    /// The incidents whose window holds the trace's start; what they hit is counted there.
-    pub active: &'o mut Vec<crate::incidents::Active>,
-    /// Bit `k`: incident `k` is active; `slots[k]`: its place in `active`.
-    pub active_mask: u64,
-    pub slots: &'o [u8; crate::incidents::MAX_INCIDENTS],
+    /// Bit `k`: incident `k` acts on spans of this trace's scenario (when a span starts in
+    /// one of its windows).
+    pub candidates: u64,
+    /// When each span (by index) starts, as far as is known: the last build's times (none on
+    /// the first build, where every span is judged at the trace's start).
+    pub hints: &'o [u64],
+    /// The trace's start (Unix ns).
+    pub trace_start: u64,
+    /// The last build of a trace whose spans did not settle: move what is left misjudged.
+    pub settle: bool,
+    /// For each span (by index), the incidents that hit it and the time it was judged at.
+    pub span_hits: &'o mut Vec<(u64, u64)>,
     /// Attributes drawn as a span starts (an incident's match read them), per node attribute.
     pub pre: Vec<Option<AnyValue<'e>>>,
     /// Put `incident.name` on the spans incidents hit.
@@ -110,7 +117,7 @@ pub(crate) struct Ending<'e> {
 }
 
 /// Reusable scratch space for [`Builder`], kept between traces.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Scratch {
     pub(crate) kids: Vec<Kid>,
     pub(crate) text: String,
@@ -119,32 +126,19 @@ pub struct Scratch {
     pub(crate) span_nodes: Vec<SpanNode>,
     /// Spans that made a policy decision: (span index, result index).
     pub(crate) decisions: Vec<(u32, u32)>,
-    /// The incidents active for the current trace and what they hit in it.
+    /// The incidents that acted on the current trace and what they hit in it.
     pub(crate) active: Vec<crate::incidents::Active>,
-    /// Each active incident's place in `active`.
-    pub(crate) slots: [u8; crate::incidents::MAX_INCIDENTS],
+    /// Each span's start in the last build (see [`Builder::hints`]).
+    pub(crate) hints: Vec<u64>,
+    /// Each span's incidents in the last build, and when it was judged.
+    pub(crate) span_hits: Vec<(u64, u64)>,
     /// Each scenario's arrival multiplier at the trace's start (traffic incidents).
     pub(crate) mix: Vec<f64>,
 }
 
-impl Default for Scratch {
-    fn default() -> Self {
-        Self {
-            kids: Vec::new(),
-            text: String::new(),
-            weights: Vec::new(),
-            span_nodes: Vec::new(),
-            decisions: Vec::new(),
-            active: Vec::new(),
-            slots: [0; crate::incidents::MAX_INCIDENTS],
-            mix: Vec::new(),
-        }
-    }
-}
-
 impl Scratch {
-    /// The incidents whose window held the last trace's start, with the spans and errors
-    /// they hit in it.
+    /// The incidents that acted on the last trace (per window), with the spans and errors
+    /// they hit in it; incidents on arrivals alone, when its start was in their window.
     pub fn incident_hits(&self) -> &[crate::incidents::Active] {
         &self.active
     }
@@ -218,6 +212,9 @@ impl<'e> Builder<'e, '_> {
         self.trace_attrs = (t0, idx(self.out.attrs.len()));
         let (sub, _, _) = self.node(0, [0; 8], false, 0);
         self.shift(sub, start_ns);
+        if self.settle {
+            self.settle_misjudged();
+        }
         if !records {
             return;
         }
@@ -243,7 +240,7 @@ impl<'e> Builder<'e, '_> {
         let ev_start = idx(self.out.events.len());
         let node = SpanNode { node: ni, attempt: false, failed_by_child: false, copy_index };
         let (span_idx, span_id) = self.open_span(&n.name, parent_id, n, node);
-        let (eff, pre) = self.incident_effects(ni, n, (span_id, parent_id), copy_index);
+        let (eff, pre) = self.incident_effects(ni, n, span_idx, (span_id, parent_id), copy_index);
         // A policy decision is taken before the work; a deny can fail the span.
         let mut denied = false;
         if let Some(d) = &n.decision {

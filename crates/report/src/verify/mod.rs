@@ -13,6 +13,7 @@
 
 use std::io::Read;
 use std::path::Path;
+use tsim_store::Snapshot;
 
 use serde_json::json;
 use tsim_store::Table;
@@ -124,7 +125,7 @@ fn read_expected(
 /// Reads `table` under `root` once, encoding each row (`encode` writes it and returns its
 /// trace id, or `None` to leave it out) into the bucket of its trace id; the buckets.
 fn spill_table(
-    root: &Path,
+    root: &Snapshot,
     table: Table,
     columns: &[&str],
     mut out: Buckets,
@@ -214,7 +215,7 @@ pub fn compare(
     expected: impl Read + Send,
     counts: Counts,
     run: Option<&str>,
-    received: &Path,
+    received: &Snapshot,
     scratch: &Path,
     per: u64,
 ) -> Result<(Verdict, Report), ReportError> {
