@@ -297,8 +297,14 @@ impl OurReceiver {
     }
 
     pub fn start_on(store: &Path, grpc: u16, http: u16, env: &[(&str, &str)]) -> OurReceiver {
+        Self::start_with(store, grpc, http, &["--flush-interval", "1s"], env)
+    }
+
+    /// Our receiver with `flags` of its own.
+    pub fn start_with(store: &Path, grpc: u16, http: u16, flags: &[&str], env: &[(&str, &str)]) -> OurReceiver {
         let child = Command::new(bin())
-            .args(["receive", "--store", store.to_str().unwrap(), "--flush-interval", "1s"])
+            .args(["receive", "--store", store.to_str().unwrap()])
+            .args(flags)
             .args(["--grpc-listen", &format!("127.0.0.1:{grpc}"), "--http-listen", &format!("127.0.0.1:{http}")])
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
