@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
 echo "==> installing test peers (pip: $(grep -v '^#' tests/requirements.txt | tr '\n' ' '))"
 "$PYTHON" -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt 2>&1 | grep -v -i "running pip as the 'root' user" || true
-"$PYTHON" -c "import grpc, opentelemetry.proto, rotel, otel_collector" || { echo "python test peers are missing" >&2; exit 1; }
+"$PYTHON" -c "import grpc, opentelemetry.proto, rotel, otel_collector, prometheus_client" || { echo "python test peers are missing" >&2; exit 1; }
 
 if ! command -v prometheus > /dev/null || ! command -v promtool > /dev/null || ! command -v victoria-metrics > /dev/null \
     || ! command -v chromium > /dev/null; then

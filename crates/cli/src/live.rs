@@ -5,6 +5,7 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use tsim_sinks::prometheus::Exposition;
 use tsim_sinks::{Signal, SinkStats};
 
 /// Live counters, shared with the progress line and the self-telemetry.
@@ -80,11 +81,18 @@ impl Live {
         c.spans.load(Ordering::Relaxed) as f64 / c.traces.load(Ordering::Relaxed).max(1) as f64
     }
 
-    /// The self-telemetry in the Prometheus text format (names `telemetry_simulator_*`).
-    pub fn render(&self, out: &mut String) {
+    /// The self-telemetry (names `telemetry_simulator_*`) in the text format, or in
+    /// OpenMetrics (a counter's family is named without its `_total`, its samples with it).
+    pub fn render(&self, out: &mut String, exposition: Exposition) {
         let c = &self.counters;
+        let openmetrics = matches!(exposition, Exposition::OpenMetrics { .. });
         let mut family = |name: &str, kind: &str, help: &str, samples: &[(String, f64)]| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            if openmetrics {
+                let family = if kind == "counter" { name.strip_suffix("_total").unwrap_or(name) } else { name };
+                let _ = writeln!(out, "# TYPE {family} {kind}\n# HELP {family} {help}");
+            } else {
+                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            }
             for (labels, v) in samples {
                 let _ = writeln!(out, "{name}{labels} {v}");
             }
@@ -211,12 +219,18 @@ mod tests {
             stats,
         });
         let mut s = String::new();
-        live.render(&mut s);
+        live.render(&mut s, Exposition::Text);
         assert!(s.contains("telemetry_simulator_traces_generated_total 10\n"), "{s}");
         assert!(s.contains("shard=\"2\",shards=\"4\""));
         assert!(s.contains("telemetry_simulator_target_traces_per_second 250\n"));
         assert!(s.contains(
             "telemetry_simulator_sink_dropped_total{sink=\"otlp-grpc http://x:4317\",signal=\"traces\",reason=\"queue \\\"full\\\"\"} 3"
         ));
+        let mut om = String::new();
+        live.render(&mut om, Exposition::OpenMetrics { legacy: false });
+        assert!(om.contains(
+            "# TYPE telemetry_simulator_traces_generated counter\n# HELP telemetry_simulator_traces_generated Traces generated.\ntelemetry_simulator_traces_generated_total 10\n"
+        ), "{om}");
+        assert!(om.contains("# TYPE telemetry_simulator_target_traces_per_second gauge\n"));
     }
 }

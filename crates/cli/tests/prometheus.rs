@@ -25,18 +25,7 @@ fn prometheus_scrapes_the_derived_metrics_and_promtool_accepts_them() {
         .unwrap();
     // The endpoint lingers after the run: wait until its own counters say that all 400
     // traces were generated and the one export (all traces start at once) was delivered.
-    wait_port(port);
-    let done = |body: &str| {
-        let value = |prefix: &str| {
-            body.lines().find(|l| l.starts_with(prefix)).and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        };
-        let sink = "{sink=\"prometheus";
-        value("telemetry_simulator_traces_generated_total ") == Some(400.0)
-            && value(&format!("telemetry_simulator_sink_generated_total{sink}")).is_some_and(|g| g > 0.0)
-            && value(&format!("telemetry_simulator_sink_generated_total{sink}"))
-                == value(&format!("telemetry_simulator_sink_delivered_total{sink}"))
-    };
-    wait_until("the run's export on /metrics", || done(&http_get(port, "/metrics").1));
+    wait_final_export(port, 400);
     let (status, exposition) = http_get(port, "/metrics");
     assert_eq!(status, 200);
     promtool_check(&exposition);
@@ -154,5 +143,92 @@ fn declared_metrics_keep_their_names_and_promtool_accepts_them() {
     let _ = sim.wait();
     assert!(exposition.contains("# TYPE workflow_runs untyped"));
     assert!(exposition.contains("# TYPE policy_violations_total counter"));
+    promtool_check(&exposition);
+}
+
+/// A cumulative series' identity as a backend sees it: metric name, resource attributes,
+/// scope and point attributes (attribute lists sorted).
+type Identity = (String, Vec<String>, String, Vec<String>);
+
+fn sorted_attrs(list: &serde_json::Value) -> Vec<String> {
+    let mut v: Vec<String> = list.as_array().into_iter().flatten().map(|a| a.to_string()).collect();
+    v.sort();
+    v
+}
+
+/// Every cumulative point (sums and histograms) of each line (export) of an OTLP/JSON
+/// metrics file: (identity, start time), in order.
+fn cumulative_points(path: &std::path::Path) -> Vec<Vec<(Identity, String)>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut exports = Vec::new();
+    for line in text.lines() {
+        let req: serde_json::Value = serde_json::from_str(line).unwrap();
+        let mut points = Vec::new();
+        for rm in req["resourceMetrics"].as_array().unwrap() {
+            let resource = sorted_attrs(&rm["resource"]["attributes"]);
+            for sm in rm["scopeMetrics"].as_array().unwrap() {
+                let scope = sm["scope"].to_string();
+                for m in sm["metrics"].as_array().unwrap() {
+                    let Some(data) = m.get("sum").or_else(|| m.get("histogram")) else { continue };
+                    assert_eq!(data["aggregationTemporality"], 2, "cumulative: {m}");
+                    for p in data["dataPoints"].as_array().unwrap() {
+                        let id = (
+                            m["name"].as_str().unwrap().to_string(),
+                            resource.clone(),
+                            scope.clone(),
+                            sorted_attrs(&p["attributes"]),
+                        );
+                        points.push((id, p["startTimeUnixNano"].as_str().unwrap().to_string()));
+                    }
+                }
+            }
+        }
+        exports.push(points);
+    }
+    exports
+}
+
+#[test]
+fn a_mixed_run_has_one_cumulative_series_per_identity() {
+    // The default mix: several built-in scenarios report the same service (no attribute of
+    // their own tells them apart), so their resources are alike.
+    let args = words("--seed 1 --start-time 2026-11-01T00:00:00Z run --count 2k -q");
+    let dir = tempdir("identity");
+    let r = run_in(&dir, &args, &[]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let exports = cumulative_points(&dir.join("telemetry-out/metrics.jsonl"));
+    assert!(exports.len() > 1, "several exports");
+    let mut start_of: std::collections::HashMap<Identity, String> = std::collections::HashMap::new();
+    let mut resources = std::collections::HashSet::new();
+    for (k, points) in exports.iter().enumerate() {
+        let mut seen = std::collections::HashSet::new();
+        for (id, start) in points {
+            assert!(seen.insert(id), "export {k}: two points of one series {id:?}");
+            let first = start_of.entry(id.clone()).or_insert_with(|| start.clone());
+            assert_eq!(first, start, "{id:?}: its start time moved (a backend reads a reset)");
+            resources.insert(id.1.clone());
+        }
+    }
+    let scenarios = r.summary["scenarios"].as_object().map_or(0, |m| m.len());
+    assert!(resources.len() < scenarios, "{} resources for {scenarios} scenarios: none alike?", resources.len());
+
+    // The same run's Prometheus exposition: each series once, and promtool accepts it.
+    let port = free_port();
+    let mut sim = Command::new(bin())
+        .current_dir(&dir)
+        .args(["--signals", "metrics", "--prometheus-listen", &format!("127.0.0.1:{port}"), "--linger"])
+        .args(&args)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_final_export(port, 2000);
+    let exposition = http_get(port, "/metrics").1;
+    let _ = sim.kill();
+    let _ = sim.wait();
+    let mut series = std::collections::HashSet::new();
+    for line in exposition.lines().filter(|l| !l.starts_with('#')) {
+        let id = line.rsplit_once(' ').map_or(line, |(id, _)| id);
+        assert!(series.insert(id), "a series twice in the exposition: {id}");
+    }
     promtool_check(&exposition);
 }

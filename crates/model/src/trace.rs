@@ -316,6 +316,29 @@ pub struct Resources {
     pub schema_url: String,
 }
 
+impl Resources {
+    /// For each resource id, the first id whose attributes are the same (in any order): what
+    /// a backend takes for one producer. Two scenarios of one service without attributes of
+    /// their own have alike resources, and their cumulative series must be one.
+    pub fn first_alike(&self) -> Vec<u32> {
+        let keys: Vec<Vec<&(String, OwnedValue)>> = self
+            .list
+            .iter()
+            .map(|r| {
+                let mut a: Vec<&(String, OwnedValue)> = r.attrs.iter().collect();
+                a.sort_by(|x, y| x.0.cmp(&y.0));
+                a
+            })
+            .collect();
+        let mut out: Vec<u32> = Vec::with_capacity(keys.len());
+        for (i, (id, k)) in (0u32..).zip(&keys).enumerate() {
+            let first = keys[..i].iter().position(|o| o == k).map_or(id, |j| out[j]);
+            out.push(first);
+        }
+        out
+    }
+}
+
 /// Encoded spans grouped by resource, in order of first appearance, with buffers kept for
 /// reuse between batches. Shared by the OTLP encoders.
 #[derive(Debug, Default)]

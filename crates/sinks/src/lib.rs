@@ -50,8 +50,6 @@ pub enum Format {
     DecisionJson,
     /// Artifact-diff lines (JSON, one per artifact a span wrote).
     ArtifactJson,
-    /// Prometheus text exposition.
-    PrometheusText,
     /// Prometheus remote-write `WriteRequest` (protobuf; the sink compresses it).
     RemoteWrite,
     /// Elasticsearch `_bulk` NDJSON (action and document lines).

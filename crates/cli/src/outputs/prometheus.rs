@@ -1,7 +1,10 @@
 //! `--prometheus-listen ADDR` (with `--linger[=D]`): the metrics and the simulator's own
-//! counters at `http://ADDR/metrics`.
+//! counters at `http://ADDR/metrics`, in the text format or, to a scrape that asks for it,
+//! OpenMetrics (with `_created` samples and the histograms' exemplars).
 
-use tsim_sinks::prometheus::{Linger, PrometheusSink};
+use tsim_model::Resources;
+use tsim_model::metrics::{MetricsAgg, MetricsEncoder, OpenMetricsOptions};
+use tsim_sinks::prometheus::{Expositions, Linger, PrometheusSink};
 
 use super::{Built, Ctx, Wired, none};
 use crate::args;
@@ -20,6 +23,24 @@ pub struct Flags {
     pub linger: Option<String>,
 }
 
+/// Both expositions of each export, for the endpoint to answer either.
+#[derive(Debug, Default)]
+struct Encode {
+    text: Vec<u8>,
+    openmetrics: Vec<u8>,
+}
+
+impl MetricsEncoder for Encode {
+    fn encode(&mut self, agg: &MetricsAgg, resources: &Resources, start_ns: u64, _time_ns: u64, out: &mut Vec<u8>) -> u64 {
+        agg.encode_prometheus(resources, &mut self.text);
+        // No timestamps (Prometheus stamps the scrape); counters and histograms started with the run.
+        let opts = OpenMetricsOptions { timestamp_ns: None, created_ns: Some(start_ns), exemplars: true };
+        agg.encode_openmetrics(resources, &opts, &mut self.openmetrics);
+        Expositions::pack(&self.text, &self.openmetrics, out);
+        agg.points() as u64
+    }
+}
+
 pub(super) fn build<'a>(c: &'a Ctx<'a>, f: &'a Flags) -> Built<'a> {
     let Some(addr) = &f.prometheus_listen else {
         if f.linger.is_some() {
@@ -36,11 +57,11 @@ pub(super) fn build<'a>(c: &'a Ctx<'a>, f: &'a Flags) -> Built<'a> {
     };
     Ok(Box::pin(async move {
         let own = c.live.clone();
-        let sink =
-            PrometheusSink::bind(addr, linger, std::sync::Arc::new(move |out: &mut String| own.render(out))).await?;
+        let sink = PrometheusSink::bind(addr, linger, std::sync::Arc::new(move |out: &mut String, e| own.render(out, e)))
+            .await?;
         if !c.g.quiet {
             say!("serving metrics at http://{}/metrics", sink.addr());
         }
-        Ok(vec![Wired::shared(sink)])
+        Ok(vec![Wired::metrics(sink, Encode::default())])
     }))
 }

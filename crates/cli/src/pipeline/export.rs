@@ -21,8 +21,7 @@ pub(super) enum MetricsEncoding {
 impl MetricsEncoding {
     /// The shared encoding of `format`, if it is a metrics format.
     pub(super) fn shared(format: Format) -> Option<Self> {
-        matches!(format, Format::OtlpProto | Format::OtlpJson | Format::PrometheusText | Format::RemoteWrite)
-            .then_some(Self::Shared(format))
+        matches!(format, Format::OtlpProto | Format::OtlpJson | Format::RemoteWrite).then_some(Self::Shared(format))
     }
 }
 
@@ -81,10 +80,6 @@ impl MetricsExport {
             }
             MetricsEncoding::Shared(Format::OtlpJson) => {
                 agg.encode_json(resources, start_ns, time_ns, out);
-                points
-            }
-            MetricsEncoding::Shared(Format::PrometheusText) => {
-                agg.encode_prometheus(resources, out);
                 points
             }
             // Remote write counts samples: histograms flatten into buckets, sum and count.

@@ -138,6 +138,7 @@ pub async fn run(plan: Plan, sinks: Vec<Wired>, live: Arc<Live>) -> anyhow::Resu
         let (plan, stop, live) = (plan.clone(), stop.clone(), live.clone());
         let start_ns = plan.schedule.start_ns;
         let mut agg = MetricsAgg::new();
+        agg.merge_alike_resources(plan.engine.resources());
         for sc in plan.engine.scenarios() {
             for p in sc.pricing() {
                 agg.set_price(tsim_model::metrics::Price {

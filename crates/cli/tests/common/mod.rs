@@ -503,15 +503,31 @@ pub fn http_get(port: u16, path: &str) -> (u16, String) {
 
 /// [`http_get`], or why the request could not be made.
 pub fn try_http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+    get_with(port, path, "").map(|(status, _, body)| (status, body))
+}
+
+/// GET `path` with an `Accept` header when given; returns (status, content type, body).
+pub fn http_get_accept(port: u16, path: &str, accept: Option<&str>) -> (u16, String, String) {
+    let header = accept.map(|a| format!("Accept: {a}\r\n")).unwrap_or_default();
+    get_with(port, path, &header).unwrap_or_else(|e| panic!("GET 127.0.0.1:{port}{path}: {e}"))
+}
+
+/// GET with extra header lines (each ending in CRLF): (status, content type, body).
+fn get_with(port: u16, path: &str, headers: &str) -> std::io::Result<(u16, String, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(PATIENCE))?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n{headers}\r\n")?;
     let mut buf = Vec::new();
     let _ = s.read_to_end(&mut buf);
     let text = String::from_utf8_lossy(&buf).into_owned();
     let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    Ok((status, body))
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let content_type = head
+        .lines()
+        .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("content-type")))
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_default();
+    Ok((status, content_type, body.to_string()))
 }
 
 /// Percent-encodes a query value.
@@ -711,6 +727,39 @@ impl Prometheus {
     }
 }
 
+impl Prometheus {
+    /// The (trace_id, span_id) of every exemplar `/api/v1/query_exemplars` returns for `q`
+    /// within an hour of now.
+    pub fn exemplars(&self, q: &str) -> Vec<(String, String)> {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let path = format!("/api/v1/query_exemplars?query={}&start={}&end={}", urlencode(q), now - 3600, now + 3600);
+        let (status, body) = http_get(self.port, &path);
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let series = v["data"].as_array().cloned().unwrap_or_default();
+        series
+            .iter()
+            .flat_map(|s| s["exemplars"].as_array().cloned().unwrap_or_default())
+            .map(|e| {
+                let label = |k: &str| e["labels"][k].as_str().unwrap_or_default().to_string();
+                (label("trace_id"), label("span_id"))
+            })
+            .collect()
+    }
+
+    /// (health, last error) of each scrape target.
+    pub fn targets(&self) -> Vec<(String, String)> {
+        let v: serde_json::Value = serde_json::from_str(&http_get(self.port, "/api/v1/targets").1).unwrap();
+        v["data"]["activeTargets"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|t| (t["health"].as_str().unwrap_or("").into(), t["lastError"].as_str().unwrap_or("").into()))
+            .collect()
+    }
+}
+
 fn http_get_ok(port: u16, path: &str) -> Option<()> {
     (try_http_get(port, path).ok()?.0 == 200).then_some(())
 }
@@ -767,6 +816,39 @@ pub fn promtool_check(exposition: &str) {
         })
         .collect();
     assert!(objections.is_empty(), "promtool (exit {:?}): {}", out.status.code(), objections.join("\n"));
+}
+
+/// Waits until a lingering `/metrics` on `port` says, in its own counters, that all `traces`
+/// were generated and its sink was handed the run's last export (and delivered it).
+pub fn wait_final_export(port: u16, traces: u64) {
+    wait_port(port);
+    let done = |body: &str| {
+        let value = |prefix: &str| {
+            body.lines().find(|l| l.starts_with(prefix)).and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        };
+        let sink = "{sink=\"prometheus";
+        value("telemetry_simulator_traces_generated_total ") == Some(traces as f64)
+            && value(&format!("telemetry_simulator_sink_generated_total{sink}")).is_some_and(|g| g > 0.0)
+            && value(&format!("telemetry_simulator_sink_generated_total{sink}"))
+                == value(&format!("telemetry_simulator_sink_delivered_total{sink}"))
+    };
+    wait_until("the run's export on /metrics", || done(&http_get(port, "/metrics").1));
+}
+
+/// Checks an OpenMetrics exposition with prometheus_client's parser (tests/peers/
+/// check_openmetrics.py), and with `text` that both hold the same samples; its report.
+pub fn check_openmetrics(openmetrics: &str, text: Option<&str>) -> serde_json::Value {
+    let dir = tempdir("om-check");
+    std::fs::write(dir.join("om.txt"), openmetrics).unwrap();
+    let mut cmd = Command::new(python());
+    cmd.arg(repo().join("tests/peers/check_openmetrics.py")).arg(dir.join("om.txt"));
+    if let Some(t) = text {
+        std::fs::write(dir.join("text.txt"), t).unwrap();
+        cmd.arg(dir.join("text.txt"));
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// Metric names the TaskPilot guide's demos show verbatim.

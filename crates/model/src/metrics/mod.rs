@@ -5,7 +5,8 @@
 //! semantic conventions advise), model cost and tokens (`llm.cost`, `llm.tokens`) and
 //! policy decisions (`policy.decisions`). Histogram points carry the latest exemplar (trace and span
 //! that produced a value). The aggregation is here; each encoding has a file of its own:
-//! [`otlp`] (protobuf and OTLP/JSON), [`prometheus`] (text exposition), [`remote_write`].
+//! [`otlp`] (protobuf and OTLP/JSON), [`prometheus`] (text exposition), [`openmetrics`] (OpenMetrics
+//! text: the file and the scrape), [`remote_write`].
 //! An output with an encoding of its own implements [`MetricsEncoder`].
 
 use crate::num::{f64_of, f64_of_i64};
@@ -19,6 +20,7 @@ mod otlp;
 mod prometheus;
 mod remote_write;
 
+pub use openmetrics::{EXEMPLAR_LABEL_CHARS, OPENMETRICS_EOF, OpenMetricsOptions};
 pub use prometheus::{prometheus_name, sanitize};
 
 /// The shape of a metric.
@@ -214,6 +216,8 @@ pub struct MetricsAgg {
     series: Vec<Series>,
     index: HashMap<String, usize>,
     key: String,
+    /// Resource id → the id its series are recorded under (see [`MetricsAgg::merge_alike_resources`]).
+    alias: Vec<u32>,
 }
 
 impl Default for MetricsAgg {
@@ -265,7 +269,18 @@ impl MetricsAgg {
             series: Vec::new(),
             index: HashMap::new(),
             key: String::new(),
+            alias: Vec::new(),
         }
+    }
+
+    /// Records the series of alike resources (the same attributes, see
+    /// [`Resources::first_alike`]) under the first of them, so that each cumulative series has
+    /// one identity: two scenarios of one service count into one series (as the Prometheus
+    /// exposition adds them), not two series of the same name, resource and attributes that a
+    /// backend would read as one counter resetting. Runs whose resources all differ record
+    /// as before.
+    pub fn merge_alike_resources(&mut self, resources: &Resources) {
+        self.alias = resources.first_alike();
     }
 
     /// Sets the price of models (replacing the example price of the same model).
@@ -343,6 +358,7 @@ impl MetricsAgg {
     /// Adds `value` to the series of (`metric`, `resource`, `labels`). Labels are borrowed:
     /// they are copied only when the series is new, so a known series costs no allocation.
     fn record(&mut self, metric: u16, resource: u32, labels: &[(&str, &str)], value: f64, ex: Option<Exemplar>) {
+        let resource = self.alias.get(resource as usize).copied().unwrap_or(resource);
         self.key.clear();
         let _ = std::fmt::Write::write_fmt(&mut self.key, format_args!("{metric}\u{1f}{resource}"));
         for (k, v) in labels {
@@ -521,6 +537,36 @@ impl MetricsAgg {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::trace::Resource;
+
+    #[test]
+    fn alike_resources_count_into_one_series_and_others_stay_apart() {
+        let res = |name: &str, extra: Option<&str>| {
+            let mut attrs = vec![("service.name".to_string(), OwnedValue::Str(name.into()))];
+            if let Some(x) = extra {
+                attrs.insert(0, ("deployment.environment".into(), OwnedValue::Str(x.into())));
+            }
+            Resource { attrs }
+        };
+        // 0 and 2 are alike (attributes in another order are the same resource); 1 is another
+        // service, 3 the same service elsewhere.
+        let mut r3 = res("a", Some("prod"));
+        r3.attrs.reverse();
+        let resources = Resources {
+            list: vec![res("a", Some("prod")), res("b", None), r3, res("a", Some("dev"))],
+            ..Resources::default()
+        };
+        assert_eq!(resources.first_alike(), vec![0, 1, 0, 3]);
+        let mut agg = MetricsAgg::new();
+        agg.merge_alike_resources(&resources);
+        let labels = [("span.name".to_string(), "x".to_string())];
+        for r in 0..4 {
+            agg.record_labeled(CALLS, r, &labels, 1.0, None);
+        }
+        assert_eq!(agg.points(), 3);
+        let merged: Vec<(u32, f64)> = agg.series.iter().map(|s| (s.resource, s.sum)).collect();
+        assert_eq!(merged, vec![(0, 2.0), (1, 1.0), (3, 1.0)]);
+    }
 
     #[test]
     fn names_follow_the_collector_exporter() {

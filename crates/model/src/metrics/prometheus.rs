@@ -83,6 +83,8 @@ pub(super) struct Merged {
     pub count: u64,
     pub sum: f64,
     pub buckets: Vec<u64>,
+    /// The latest exemplar of the merged series.
+    pub exemplar: Option<Exemplar>,
 }
 
 /// (metric definition, sorted Prometheus labels) → merged values.
@@ -105,6 +107,11 @@ impl MetricsAgg {
             e.sum += s.sum;
             for (a, b) in e.buckets.iter_mut().zip(&s.buckets) {
                 *a += b;
+            }
+            if let Some(x) = &s.exemplar
+                && e.exemplar.as_ref().is_none_or(|y| x.time_ns > y.time_ns)
+            {
+                e.exemplar = Some(x.clone());
             }
         }
         merged
@@ -132,7 +139,7 @@ impl MetricsAgg {
         let merged = self.merged(resources);
         let mut o = String::new();
         let mut last: Option<u16> = None;
-        for ((m, label_list), Merged { count, sum, buckets }) in &merged {
+        for ((m, label_list), Merged { count, sum, buckets, .. }) in &merged {
             let def = &self.defs[*m as usize];
             let labels = label_text(label_list);
             let name = def.prometheus_name();
@@ -178,7 +185,7 @@ impl MetricsAgg {
             l.sort();
             l
         };
-        for ((m, labels), Merged { count, sum, buckets }) in merged {
+        for ((m, labels), Merged { count, sum, buckets, .. }) in merged {
             let def = &self.defs[m as usize];
             match &def.shape {
                 Shape::Counter | Shape::Gauge => out.push((with(&labels, def.prometheus_name(), None), sum)),

@@ -8,7 +8,7 @@ mod sink;
 use std::path::PathBuf;
 
 use tsim_model::Resources;
-use tsim_model::metrics::{MetricsAgg, MetricsEncoder};
+use tsim_model::metrics::{MetricsAgg, MetricsEncoder, OpenMetricsOptions};
 use tsim_sinks::Signal;
 
 use super::{Built, Ctx, Wired, none};
@@ -29,7 +29,10 @@ struct Encode;
 
 impl MetricsEncoder for Encode {
     fn encode(&mut self, agg: &MetricsAgg, resources: &Resources, _start_ns: u64, time_ns: u64, out: &mut Vec<u8>) -> u64 {
-        agg.encode_openmetrics(resources, time_ns, out)
+        // Cumulative values at each export's time; no `_created` samples (backfilled, they
+        // would be one more series per series) nor exemplars: the file backfills values.
+        let opts = OpenMetricsOptions { timestamp_ns: Some(time_ns), ..OpenMetricsOptions::default() };
+        agg.encode_openmetrics(resources, &opts, out)
     }
 }
 
