@@ -268,7 +268,8 @@ fn incident_effects_measure_as_configured() {
     // The rule at the edges: a targeted span is marked exactly when its own start is in the
     // window, also in traces that started before the window or end after it (the short
     // windows of the next test have many of those).
-    let windows: [(&str, u64, u64, Box<dyn Fn(&S) -> bool>); 4] = [
+    type Target = Box<dyn Fn(&S) -> bool>;
+    let windows: [(&str, u64, u64, Target); 4] = [
         ("search_errors", 10, 20, Box::new(|s: &S| tool("search")(&s))),
         ("mini_slow", 30, 40, Box::new(|s: &S| s.name == "chat gpt-4o-mini")),
         ("fetch_down", 50, 55, Box::new(|s: &S| tool("fetch")(&s))),
