@@ -539,3 +539,23 @@ impl Point {
         Point { series: loose ^ resource.rotate_left(17), loose, time: f.time(), value, resource, exemplars }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::diff_multi;
+
+    #[test]
+    fn a_repeated_key_is_diffed_as_a_multiset() {
+        let all = |w: &[(u64, u64)], g: &[(u64, u64)]| {
+            let mut v = Vec::new();
+            let differ = diff_multi(w, g, |k, d, a, c| v.push((k, d, a, c)));
+            (differ, v)
+        };
+        // Key 1: one of two pairs lost; key 2: one changed, one added; key 3: gone; 4: new.
+        let want = [(1, 10), (1, 11), (2, 20), (3, 30)];
+        let got = [(1, 11), (2, 21), (2, 22), (4, 40)];
+        assert_eq!(all(&want, &got), (true, vec![(1, 1, 0, 0), (2, 0, 1, 1), (3, 1, 0, 0), (4, 0, 1, 0)]));
+        assert_eq!(all(&want, &want), (false, vec![]));
+        assert_eq!(all(&[], &[]), (false, vec![]));
+    }
+}
