@@ -531,7 +531,10 @@ fn a_proxy_that_loses_events_and_exemplars_is_named_for_each() {
         serde_json::json!({"dropped": did["exemplar_points"], "added": 0, "changed": 0}),
         "{v}"
     );
-    assert_eq!((&m["altered"]["fields"], &m["altered"]["attributes"]), (&serde_json::json!({}), &serde_json::json!([])));
+    assert_eq!(
+        (&m["altered"]["fields"], &m["altered"]["attributes"]),
+        (&serde_json::json!({}), &serde_json::json!([]))
+    );
     let l = &v["signals"]["logs"];
     assert_eq!(l["delivered"], l["expected"], "{v}");
     assert_eq!(n(&l["altered"]["items"]) + n(&l["missing"]) + n(&l["unexpected"]), 0, "{v}");

@@ -159,7 +159,8 @@ fn events_links_and_exemplars_are_compared_each_by_how_it_changed() {
         ("b", vec![exemplar(3, 0.5)]),
         ("c", Vec::new()),
     ]);
-    let got_points = metrics(vec![("a", vec![exemplar(1, 9.0)]), ("b", vec![exemplar(3, 0.5)]), ("c", vec![exemplar(4, 1.0)])]);
+    let got_points =
+        metrics(vec![("a", vec![exemplar(1, 9.0)]), ("b", vec![exemplar(3, 0.5)]), ("c", vec![exemplar(4, 1.0)])]);
 
     let dir = tempdir("verify-lists");
     let store = dir.join("store");

@@ -56,7 +56,7 @@ fn match_span(want: &mut FastMap<(u128, u64), Span>, got: &Span, resources: &Res
         differ = true;
     }
     differ |= t.shift(w.start, got.start);
-    differ |= t.diff_events_links((&w.events, &w.links), (&got.events, &got.links));
+    differ |= t.diff_events_links((&w.events, &got.events), (&w.links, &got.links));
     let fields = [
         ("duration", w.duration == got.duration),
         ("status", w.status == got.status),
@@ -182,7 +182,8 @@ impl WantedPoints {
 /// with its value, one with its exemplars too if there is one.
 fn take<'a>(group: &'a mut [Wanted], p: &Point) -> Option<&'a mut Wanted> {
     let free = |w: &Wanted| !w.seen && w.value == p.value;
-    let i = group.iter().position(|w| free(w) && *w.exemplars == *p.exemplars).or_else(|| group.iter().position(free))?;
+    let i =
+        group.iter().position(|w| free(w) && *w.exemplars == *p.exemplars).or_else(|| group.iter().position(free))?;
     let w = &mut group[i];
     w.seen = true;
     Some(w)

@@ -131,11 +131,12 @@ impl Tally {
         diff_entries(want, got, |k, how| r.entry(k).or_default().count(how))
     }
 
-    /// Counts the differences of a span's events (per name) and links; whether they differ.
-    pub fn diff_events_links(&mut self, want: (&[(u64, u64)], &[(u64, u64)]), got: (&[(u64, u64)], &[(u64, u64)])) -> bool {
+    /// Counts the differences of a span's events (per name) and links (each expected and
+    /// received); whether they differ.
+    pub fn diff_events_links(&mut self, events: EntryPair<'_>, links: EntryPair<'_>) -> bool {
         let ev = &mut self.events;
-        let events = diff_multi(want.0, got.0, |name, d, a, c| ev.entry(name).or_default().item(d, a, c));
-        diff_list(&mut self.links, want.1, got.1) | events
+        let differ = diff_multi(events.0, events.1, |name, d, a, c| ev.entry(name).or_default().item(d, a, c));
+        diff_list(&mut self.links, links.0, links.1) | differ
     }
 
     /// Counts the differences of a point's exemplars; whether they differ.
@@ -177,7 +178,9 @@ impl Tally {
         self.duplicated += o.duplicated;
         self.unexpected += o.unexpected;
         self.altered += o.altered;
-        for (mine, theirs) in [(&mut self.attrs, o.attrs), (&mut self.resource, o.resource), (&mut self.events, o.events)] {
+        for (mine, theirs) in
+            [(&mut self.attrs, o.attrs), (&mut self.resource, o.resource), (&mut self.events, o.events)]
+        {
             for (k, d) in theirs {
                 mine.entry(k).or_default().merge(&d);
             }
