@@ -24,13 +24,16 @@ fn diff_row(first: String, x: &KeyDiff) -> Vec<String> {
     vec![first, x.dropped.to_string(), x.added.to_string(), x.changed.to_string()]
 }
 
+/// Per key (its text under `label`): dropped, added, changed, in key order.
+fn per_key(d: &FastMap<u64, KeyDiff>, keys: &Dict, label: &str) -> Vec<serde_json::Value> {
+    key_rows(d, keys)
+        .into_iter()
+        .map(|(k, x)| json!({label: k, "dropped": x.dropped, "added": x.added, "changed": x.changed}))
+        .collect()
+}
+
 fn tally_json(t: &Tally, keys: &Dict) -> serde_json::Value {
-    let per_key = |d: &FastMap<u64, KeyDiff>| {
-        key_rows(d, keys)
-            .into_iter()
-            .map(|(k, x)| json!({"key": k, "dropped": x.dropped, "added": x.added, "changed": x.changed}))
-            .collect::<Vec<_>>()
-    };
+    let per_key = |d| per_key(d, keys, "key");
     json!({
         "expected": t.expected,
         "delivered": t.delivered,
@@ -92,25 +95,13 @@ fn tally_sections(signal: &str, item: &str, t: &Tally, keys: &Dict, out: &mut Ve
     }
 }
 
-/// The verdict and the report of the three tallies.
-pub(super) fn render(s: &SpanResult, l: &Tally, m: &Tally, dict: &Dict) -> (Verdict, Report) {
-    let differences = s.tally.differences() + l.differences() + m.differences();
-    let verdict = if differences == 0 { Verdict::Identical } else { Verdict::Differences };
-    let mut renames: Vec<(String, String, u64)> =
-        s.renames.iter().map(|((a, b), n)| (dict.name(*a).to_owned(), dict.name(*b).to_owned(), *n)).collect();
-    renames.sort();
+/// The spans' tally as JSON, with the renames, the sampling and the delay.
+fn traces_json(s: &SpanResult, renames: &[(String, String, u64)], dict: &Dict) -> serde_json::Value {
     let mut traces = tally_json(&s.tally, dict);
     traces["altered"]["renamed"] =
         json!(renames.iter().map(|(a, b, n)| json!({"from": a, "to": b, "spans": n})).collect::<Vec<_>>());
-    traces["altered"]["events"] = json!(
-        key_rows(&s.tally.events, dict)
-            .into_iter()
-            .map(|(k, x)| json!({"name": k, "dropped": x.dropped, "added": x.added, "changed": x.changed}))
-            .collect::<Vec<_>>()
-    );
+    traces["altered"]["events"] = json!(per_key(&s.tally.events, dict, "name"));
     traces["altered"]["links"] = diff_json(&s.tally.links);
-    let mut metrics = tally_json(m, dict);
-    metrics["altered"]["exemplars"] = diff_json(&m.exemplars);
     traces["sampling"] = json!({
         "traces": s.all.json(),
         "errorTraces": s.errors.json(),
@@ -130,10 +121,22 @@ pub(super) fn render(s: &SpanResult, l: &Tally, m: &Tally, dict: &Dict) -> (Verd
             "maxSeconds": d.max_s(),
         })
     };
+    traces
+}
+
+/// The verdict and the report of the three tallies.
+pub(super) fn render(s: &SpanResult, l: &Tally, m: &Tally, dict: &Dict) -> (Verdict, Report) {
+    let differences = s.tally.differences() + l.differences() + m.differences();
+    let verdict = if differences == 0 { Verdict::Identical } else { Verdict::Differences };
+    let mut renames: Vec<(String, String, u64)> =
+        s.renames.iter().map(|((a, b), n)| (dict.name(*a).to_owned(), dict.name(*b).to_owned(), *n)).collect();
+    renames.sort();
+    let mut metrics = tally_json(m, dict);
+    metrics["altered"]["exemplars"] = diff_json(&m.exemplars);
     let json = json!({
         "verdict": match verdict { Verdict::Identical => "identical", Verdict::Differences => "differences" },
         "differences": differences,
-        "signals": {"traces": traces, "logs": tally_json(l, dict), "metrics": metrics},
+        "signals": {"traces": traces_json(s, &renames, dict), "logs": tally_json(l, dict), "metrics": metrics},
     });
     let mut sections = Vec::new();
     tally_sections("Spans", "spans", &s.tally, dict, &mut sections);
@@ -160,6 +163,7 @@ pub(super) fn render(s: &SpanResult, l: &Tally, m: &Tally, dict: &Dict) -> (Verd
         ]);
     }
     sections.push(k);
+    let d = &s.delay;
     if d.count > 0 {
         let mut dl = Section::new(
             format!("Delay: receive time minus span end, {} spans ({} received before their end)", d.count, s.early),
