@@ -2,9 +2,10 @@
 //! read as OTLP requests from the generating process) joined with the store of what arrived
 //! (received) on the items' ids: spans by trace and span id, log records by trace, span and
 //! ordinal, metric points by series and time. Per signal: delivered, missing, duplicated,
-//! unexpected; per attribute key how many items had it dropped, added or changed; renamed
-//! spans, shifted timestamps; which traces were kept (whole or in part; error and slow traces
-//! apart); how late spans arrived.
+//! unexpected; per attribute key how many items had it dropped, added or changed; likewise
+//! span events (per name), span links and exemplars; renamed spans, shifted timestamps;
+//! which traces were kept (whole or in part; error and slow traces apart); how late spans
+//! arrived.
 //!
 //! Both sides are read once, at the same time (the expected stream on one thread, received
 //! spans and records on others), into buckets by trace id: one bucket in memory when a side
