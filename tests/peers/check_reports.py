@@ -9,7 +9,8 @@ usage: check_reports.py OUTPUT_DIR STORE REPORTS_DIR
   the reports' --format json output.
 
 Checks that the store holds exactly the spans of traces.jsonl (ids, names, services, times,
-status, promoted agent and error type), that the shipped sql/*.sql queries run on it, and that
+status, promoted agent and error type; their events and links) and the exemplars of
+metrics.jsonl, that the shipped sql/*.sql queries run on it, and that
 every figure of the reports equals what DuckDB computes (counts exactly, means to 1e-9, p95
 within the sketch's 1 % of the exact value at the same rank). Prints a JSON report with the
 mismatches found (none when all is well).
@@ -47,8 +48,8 @@ def first(attrs, keys):
     return None
 
 
-# The spans as sent.
-sent = set()
+# The spans as sent, and their events (span id, name, time, attributes) and links.
+sent, sent_events, sent_links = set(), [], 0
 for line in open(out_dir / "traces.jsonl"):
     for rs in json.loads(line)["resourceSpans"]:
         res = {a["key"]: value(a["value"]) for a in rs["resource"].get("attributes", [])}
@@ -59,6 +60,20 @@ for line in open(out_dir / "traces.jsonl"):
                 start, end = int(s["startTimeUnixNano"]), int(s["endTimeUnixNano"])
                 sent.add((s["traceId"], s["spanId"], s.get("parentSpanId", ""), s["name"], res.get("service.name", ""),
                           start, end - start, code, first(attrs, AGENT_KEYS), first(attrs, ERROR_KEYS)))
+                sent_events += [(s["spanId"], e["name"], int(e["timeUnixNano"]), len(e.get("attributes", [])))
+                                for e in s.get("events", [])]
+                sent_links += len(s.get("links", []))
+# The histogram points' exemplars as sent: (metric, time, values, span ids).
+sent_exemplars = []
+for line in open(out_dir / "metrics.jsonl"):
+    for rm in json.loads(line)["resourceMetrics"]:
+        for sm in rm["scopeMetrics"]:
+            for m in sm["metrics"]:
+                for p in m.get("histogram", {}).get("dataPoints", []):
+                    ex = p.get("exemplars", [])
+                    if ex:
+                        sent_exemplars.append((m["name"], int(p["timeUnixNano"]), [float(e["asDouble"]) for e in ex],
+                                               [e["spanId"] for e in ex]))
 
 con = duckdb.connect()
 con.execute("SET TimeZone = 'UTC'")
@@ -71,6 +86,20 @@ if stored != sent:
     mismatches.append({"what": "stored spans", "sent": len(sent), "stored": len(stored),
                        "only_sent": [list(x) for x in sorted(sent - stored)[:3]],
                        "only_stored": [list(x) for x in sorted(stored - sent)[:3]]})
+stored_events = con.execute(
+    f'SELECT SpanId, n, epoch_ns(t), cardinality(a) FROM (SELECT SpanId, unnest("Events.Name") AS n, '
+    f'unnest("Events.Timestamp") AS t, unnest("Events.Attributes") AS a FROM {spans})').fetchall()
+if sorted(stored_events) != sorted(sent_events) or not sent_events:
+    mismatches.append({"what": "stored events", "sent": len(sent_events), "stored": len(stored_events)})
+stored_links = con.execute(f'SELECT coalesce(sum(len("Links.TraceId")), 0) FROM {spans}').fetchone()[0]
+if stored_links != sent_links:
+    mismatches.append({"what": "stored links", "sent": sent_links, "stored": stored_links})
+points = f"read_parquet('{store}/signal=metrics/*/*/*.parquet', hive_partitioning = true)"
+stored_exemplars = [(n, t, list(v), list(s)) for n, t, v, s in con.execute(
+    f'SELECT MetricName, epoch_ns(TimeUnix), "Exemplars.Value", "Exemplars.SpanId" FROM {points} '
+    f'WHERE len("Exemplars.Value") > 0').fetchall()]
+if sorted(stored_exemplars) != sorted(sent_exemplars) or not sent_exemplars:
+    mismatches.append({"what": "stored exemplars", "sent": len(sent_exemplars), "stored": len(stored_exemplars)})
 # Hive partitions agree with the times they hold.
 bad = con.execute(f"SELECT count(*) FROM {spans} WHERE strftime(Timestamp, '%Y-%m-%d') <> CAST(date AS VARCHAR) "
                   f"OR hour(Timestamp) <> hour").fetchone()[0]

@@ -40,6 +40,31 @@ fn n(v: &serde_json::Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
 }
 
+/// A Python proxy of tests/peers (`LISTEN UPSTREAM` on its command line) in front of
+/// `upstream`, once it says READY; and its port.
+fn proxy(script: &str, upstream: u16) -> (common::Peer, u16) {
+    use std::io::BufRead;
+    let port = common::free_port();
+    let mut child = Command::new(python())
+        .arg(repo().join("tests/peers").join(script))
+        .args([port.to_string(), upstream.to_string()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let peer = common::Peer { child };
+    assert_eq!(line.trim(), "READY", "{script}");
+    (peer, port)
+}
+
+/// What a proxy says it did (its `GET /report`).
+fn proxy_report(port: u16) -> serde_json::Value {
+    let (status, body) = common::http_get(port, "/report");
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
 #[test]
 fn a_run_through_our_receiver_verifies_identical_over_every_protocol() {
     for protocol in ["grpc", "http/protobuf", "http/json"] {
@@ -314,21 +339,10 @@ fn a_paced_run_has_its_delay_measured_from_span_end_to_receipt() {
 /// attribute and renames the agent spans. Verify's figures equal the proxy's own count.
 #[test]
 fn a_faulty_proxy_is_caught_with_its_own_numbers() {
-    use std::io::{BufRead, BufReader, Read, Write};
     let dir = tempdir("verify-proxy");
     let store = dir.join("store");
     let ours = OurReceiver::start(&store, &[]);
-    let port = common::free_port();
-    let mut child = Command::new(python())
-        .arg(repo().join("tests/peers/fault_proxy.py"))
-        .args([port.to_string(), ours.http.to_string()])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let _proxy = common::Peer { child };
-    assert_eq!(line.trim(), "READY");
+    let (_proxy, port) = proxy("fault_proxy.py", ours.http);
     let manifest = dir.join("run.json");
     let sent = run(&[
         "--endpoint",
@@ -351,11 +365,7 @@ fn a_faulty_proxy_is_caught_with_its_own_numbers() {
         "20",
     ]);
     assert_eq!(sent.code(), 0, "{}", sent.stderr());
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(s, "GET /report HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).unwrap();
-    let did: serde_json::Value = serde_json::from_str(buf.split_once("\r\n\r\n").unwrap().1).unwrap();
+    let did = proxy_report(port);
     assert!(ours.stop().status.success());
     assert!(n(&did["requests"]) >= 20 && n(&did["missing"]) > 0 && n(&did["duplicated"]) > 0, "{did}");
 
@@ -447,5 +457,95 @@ fn runs_named_with_run_id_share_a_store_and_verify_apart() {
         assert_eq!(n(&v["signals"]["traces"]["delivered"]), n(&counts[i]["spans"]), "{v}");
         assert!(n(&v["signals"]["metrics"]["otherRuns"]) > 0, "{v}");
         assert!(!dir.join("telemetry-out").exists(), "the regeneration wrote files");
+    }
+}
+
+/// A stage that loses what rides on spans and points (tests/peers/event_proxy.py): it takes
+/// the events off every other span that has some, puts a link on one span and strips the
+/// histograms' exemplars. Verify names each — the events per name, the link, the exemplars —
+/// with the proxy's own counts, and nothing else; the run's own files verify identical.
+#[test]
+fn a_proxy_that_loses_events_and_exemplars_is_named_for_each() {
+    let dir = tempdir("verify-events");
+    let store = dir.join("store");
+    let ours = OurReceiver::start(&store, &[]);
+    let (_proxy, port) = proxy("event_proxy.py", ours.http);
+    let (out, manifest) = (dir.join("out"), dir.join("run.json"));
+    // The mixed run: exception events on failed spans, policy.decision events, histograms
+    // with exemplars.
+    let sent = run(&[
+        "--endpoint",
+        &format!("http://127.0.0.1:{port}"),
+        "--protocol",
+        "http/protobuf",
+        "--output",
+        out.to_str().unwrap(),
+        "--manifest",
+        manifest.to_str().unwrap(),
+        "--seed",
+        "17",
+        "--start-time",
+        START,
+        "-q",
+        "run",
+        "--count",
+        "200",
+        "--rate",
+        "20",
+    ]);
+    assert_eq!(sent.code(), 0, "{}", sent.stderr());
+    sent.assert_all_delivered();
+    let did = proxy_report(port);
+    assert!(ours.stop().status.success());
+    let lost = did["events"].as_object().unwrap();
+    assert!(lost.contains_key("exception") && n(&did["kept_events"]) > 0, "{did}");
+    assert!(n(&did["exemplar_points"]) > 10 && n(&did["linked"]) == 1, "{did}");
+
+    // Untouched, the same run verifies identical: events, links and exemplars included.
+    let (code, v) = verify(&manifest, &out);
+    assert_eq!((code, &v["verdict"]), (0, &serde_json::json!("identical")), "{v}");
+
+    let (code, v) = verify(&manifest, &store);
+    assert_eq!(code, 4, "{v}");
+    assert_eq!(v["verdict"], "differences", "{v}");
+    let t = &v["signals"]["traces"];
+    assert_eq!(t["delivered"], t["expected"], "{v}");
+    assert_eq!(n(&t["missing"]) + n(&t["duplicated"]) + n(&t["unexpected"]), 0, "{v}");
+    assert_eq!(t["altered"]["items"], did["altered"], "{v}");
+    let mut want: Vec<serde_json::Value> = lost
+        .iter()
+        .map(|(name, c)| serde_json::json!({"name": name, "dropped": c, "added": 0, "changed": 0}))
+        .collect();
+    want.sort_by_key(|e| e["name"].as_str().unwrap().to_owned());
+    assert_eq!(t["altered"]["events"], serde_json::Value::Array(want), "{v}");
+    assert_eq!(t["altered"]["links"], serde_json::json!({"dropped": 0, "added": 1, "changed": 0}), "{v}");
+    for quiet in ["attributes", "resourceAttributes", "renamed"] {
+        assert_eq!(t["altered"][quiet], serde_json::json!([]), "{quiet}: {v}");
+    }
+    assert_eq!(t["altered"]["fields"], serde_json::json!({}), "{v}");
+    let m = &v["signals"]["metrics"];
+    assert_eq!(m["delivered"], m["expected"], "{v}");
+    assert_eq!(m["altered"]["items"], did["exemplar_points"], "{v}");
+    assert_eq!(
+        m["altered"]["exemplars"],
+        serde_json::json!({"dropped": did["exemplar_points"], "added": 0, "changed": 0}),
+        "{v}"
+    );
+    assert_eq!(
+        (&m["altered"]["fields"], &m["altered"]["attributes"]),
+        (&serde_json::json!({}), &serde_json::json!([]))
+    );
+    let l = &v["signals"]["logs"];
+    assert_eq!(l["delivered"], l["expected"], "{v}");
+    assert_eq!(n(&l["altered"]["items"]) + n(&l["missing"]) + n(&l["unexpected"]), 0, "{v}");
+
+    // The text report names them too.
+    let text = Command::new(bin())
+        .args(["verify", "--manifest", manifest.to_str().unwrap(), "--store", store.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    for section in ["Spans: events altered", "Spans: links altered", "Metric points: exemplars altered"] {
+        assert!(text.contains(section), "{section}: {text}");
     }
 }

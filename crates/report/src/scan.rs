@@ -76,6 +76,15 @@ pub enum Column {
         /// The values of those keys.
         values: Vec<ByteArray>,
     },
+    /// Lists: row `i`'s elements are `items[starts[i]..starts[i + 1]]`, where `items` is a
+    /// column of its own, one entry per element (a list of maps: a [`Column::Map`] whose
+    /// rows are the maps).
+    List {
+        /// Where each row's elements start, one more than rows.
+        starts: Vec<usize>,
+        /// Every row's elements, one after another.
+        items: Box<Column>,
+    },
 }
 
 impl Column {
@@ -111,6 +120,14 @@ impl Column {
     /// Whether row `i` holds exactly `s`.
     pub fn is(&self, i: usize, s: &str) -> bool {
         self.bytes(i) == Some(s.as_bytes())
+    }
+
+    /// Row `i`'s list: the column of elements and where in it the row's are.
+    pub fn list(&self, i: usize) -> Option<(&Column, std::ops::Range<usize>)> {
+        match self {
+            Column::List { starts, items } => Some((&**items, starts[i]..starts[i + 1])),
+            _ => None,
+        }
     }
 
     /// The value of `key` in row `i`'s map.
@@ -214,6 +231,70 @@ fn read_map(rg: &dyn RowGroupReader, leaf: usize, rows: usize) -> Result<Column,
     Ok(Column::Map { starts, keys, values })
 }
 
+/// Where each row starts among the elements that `def` and `rep` (a list's levels) lay out:
+/// a row starts at repetition level 0, and an element is there when the definition level is
+/// 1. One more than rows.
+fn row_starts(def: &[i16], rep: &[i16]) -> Vec<usize> {
+    let mut starts = Vec::new();
+    let mut n = 0;
+    for (d, r) in def.iter().zip(rep) {
+        if *r == 0 {
+            starts.push(n);
+        }
+        n += usize::from(*d >= 1);
+    }
+    starts.push(n);
+    starts
+}
+
+/// Reads a `LIST<element>` column of scalars (`LIST<MAP>`: see [`read_map_list`]).
+fn read_list(rg: &dyn RowGroupReader, leaf: usize, rows: usize) -> Result<Column, ReportError> {
+    let (starts, items) = match rg.get_column_reader(leaf)? {
+        ColumnReader::Int64ColumnReader(r) => {
+            let (v, def, rep) = read_levels(r, rows, true, true)?;
+            (row_starts(&def, &rep), Column::Int(v.into_iter().map(Some).collect()))
+        }
+        ColumnReader::DoubleColumnReader(r) => {
+            let (v, def, rep) = read_levels(r, rows, true, true)?;
+            (row_starts(&def, &rep), Column::Float(v.into_iter().map(Some).collect()))
+        }
+        ColumnReader::ByteArrayColumnReader(r) => {
+            let (v, def, rep) = read_levels(r, rows, true, true)?;
+            (row_starts(&def, &rep), Column::Str { values: v, valid: Vec::new() })
+        }
+        _ => return Err(ReportError::NoColumn(format!("leaf {leaf}"))),
+    };
+    Ok(Column::List { starts, items: Box::new(items) })
+}
+
+/// Reads a `LIST<MAP<STRING, STRING>>` column (its key leaf, then its value leaf): a row
+/// starts at repetition level 0, a map at 0 or 1 (when the definition level says the list
+/// has one), an entry wherever the definition level is 2.
+fn read_map_list(rg: &dyn RowGroupReader, leaf: usize, rows: usize) -> Result<Column, ReportError> {
+    let leaf_values = |leaf: usize| -> Result<Leaf<ByteArray>, ReportError> {
+        let ColumnReader::ByteArrayColumnReader(r) = rg.get_column_reader(leaf)? else {
+            return Err(ReportError::NoColumn(format!("leaf {leaf}")));
+        };
+        read_levels(r, rows, true, true)
+    };
+    let (keys, def, rep) = leaf_values(leaf)?;
+    let (values, _, _) = leaf_values(leaf + 1)?;
+    let (mut starts, mut maps) = (Vec::with_capacity(rows + 1), Vec::new());
+    let mut entry = 0;
+    for (d, r) in def.iter().zip(&rep) {
+        if *r == 0 {
+            starts.push(maps.len());
+        }
+        if *r <= 1 && *d >= 1 {
+            maps.push(entry);
+        }
+        entry += usize::from(*d >= 2);
+    }
+    starts.push(maps.len());
+    maps.push(entry);
+    Ok(Column::List { starts, items: Box::new(Column::Map { starts: maps, keys, values }) })
+}
+
 fn read_column(rg: &dyn RowGroupReader, leaf: usize, rows: usize, optional: bool) -> Result<Column, ReportError> {
     Ok(match rg.get_column_reader(leaf)? {
         ColumnReader::Int64ColumnReader(r) => {
@@ -264,14 +345,19 @@ pub fn scan_file(
     for n in names {
         let leaf = table.leaf(n).ok_or_else(|| ReportError::NoColumn((*n).to_owned()))?;
         let col = &table.columns()[table.column(n).unwrap_or(0)];
-        leaves.push((leaf, col.optional, col.kind == Kind::Map));
+        leaves.push((leaf, col.optional, col.kind));
     }
     for g in 0..reader.num_row_groups() {
         let rg = reader.get_row_group(g).map_err(pq)?;
         let rows = usize::try_from(rg.metadata().num_rows()).unwrap_or(0);
         let mut cols = Vec::with_capacity(leaves.len());
-        for &(leaf, optional, map) in &leaves {
-            let col = if map { read_map(&*rg, leaf, rows) } else { read_column(&*rg, leaf, rows, optional) };
+        for &(leaf, optional, kind) in &leaves {
+            let col = match kind {
+                Kind::Map => read_map(&*rg, leaf, rows),
+                Kind::MapList => read_map_list(&*rg, leaf, rows),
+                Kind::TimeList | Kind::StrList | Kind::U64List | Kind::F64List => read_list(&*rg, leaf, rows),
+                _ => read_column(&*rg, leaf, rows, optional),
+            };
             cols.push(col.map_err(|e| match e {
                 ReportError::Parquet { source, .. } => pq(source),
                 e => e,

@@ -65,6 +65,10 @@ enum Val {
     Int(Option<i64>),
     Float(Option<f64>),
     Map(Entries),
+    Ints(Vec<i64>),
+    Floats(Vec<f64>),
+    Texts(Vec<u64>),
+    Maps(Vec<Entries>),
     None,
 }
 
@@ -183,6 +187,46 @@ impl Fields for Captured<'_> {
             _ => Vec::new(),
         }
     }
+    fn ints(&mut self, k: usize) -> Vec<i64> {
+        match &mut self.vals[k] {
+            Val::Ints(v) => std::mem::take(v),
+            _ => Vec::new(),
+        }
+    }
+    fn floats(&mut self, k: usize) -> Vec<f64> {
+        match &mut self.vals[k] {
+            Val::Floats(v) => std::mem::take(v),
+            _ => Vec::new(),
+        }
+    }
+    fn texts(&mut self, k: usize, _: Option<&mut Dict>) -> Vec<u64> {
+        match &mut self.vals[k] {
+            Val::Texts(v) => std::mem::take(v),
+            _ => Vec::new(),
+        }
+    }
+    fn maps(&mut self, k: usize) -> Vec<Entries> {
+        match &mut self.vals[k] {
+            Val::Maps(v) => std::mem::take(v),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// A map's entries as sorted (key digest, value digest), keys kept in `d` when given.
+fn entries_of<'a>(entries: impl IntoIterator<Item = (&'a str, &'a str)>, mut d: Option<&mut Dict>) -> Entries {
+    let mut v: Entries = entries
+        .into_iter()
+        .map(|(k, v)| {
+            let k = match d.as_deref_mut() {
+                Some(d) => d.id(k.as_bytes()),
+                None => hash(k.as_bytes()),
+            };
+            (k, hash(v.as_bytes()))
+        })
+        .collect();
+    v.sort_unstable();
+    v
 }
 
 impl Sink for Capture {
@@ -225,28 +269,26 @@ impl Row for Capture {
         self.put(|_, _| Val::Id(id_of_bytes(id)));
     }
     fn map<'a>(&mut self, entries: impl IntoIterator<Item = (&'a str, &'a str)>) {
-        self.put(|_, d| {
-            let mut v: Entries = entries.into_iter().map(|(k, v)| (d.id(k.as_bytes()), hash(v.as_bytes()))).collect();
-            v.sort_unstable();
-            Val::Map(v)
-        });
+        self.put(|_, d| Val::Map(entries_of(entries, Some(d))));
     }
-    fn map_list<'a, M>(&mut self, _: impl IntoIterator<Item = M>)
+    fn map_list<'a, M>(&mut self, maps: impl IntoIterator<Item = M>)
     where
         M: IntoIterator<Item = (&'a str, &'a str)>,
     {
-        self.put(|_, _| Val::None);
+        self.put(|_, _| Val::Maps(maps.into_iter().map(|m| entries_of(m, None)).collect()));
     }
-    fn time_list(&mut self, _: impl IntoIterator<Item = u64>) {
-        self.put(|_, _| Val::None);
+    fn time_list(&mut self, v: impl IntoIterator<Item = u64>) {
+        self.put(|_, _| Val::Ints(v.into_iter().map(u64::cast_signed).collect()));
     }
-    fn u64_list(&mut self, _: impl IntoIterator<Item = u64>) {
-        self.put(|_, _| Val::None);
+    fn u64_list(&mut self, v: impl IntoIterator<Item = u64>) {
+        self.put(|_, _| Val::Ints(v.into_iter().map(u64::cast_signed).collect()));
     }
-    fn f64_list(&mut self, _: impl IntoIterator<Item = f64>) {
-        self.put(|_, _| Val::None);
+    fn f64_list(&mut self, v: impl IntoIterator<Item = f64>) {
+        self.put(|_, _| Val::Floats(v.into_iter().collect()));
     }
-    fn str_list<'a>(&mut self, _: impl IntoIterator<Item = &'a str>) {
-        self.put(|_, _| Val::None);
+    fn str_list<'a>(&mut self, v: impl IntoIterator<Item = &'a str>) {
+        self.put(|named, d| {
+            Val::Texts(v.into_iter().map(|s| if named { d.id(s.as_bytes()) } else { hash(s.as_bytes()) }).collect())
+        });
     }
 }

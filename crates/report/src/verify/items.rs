@@ -1,7 +1,9 @@
 //! What the join compares of a span, a log record and a metric point, read alike from both
 //! sides: from the rows of a store (what arrived) or from the rows the store's own conversion
 //! makes of the run generated again (expected). Strings become 64-bit digests; the names a
-//! report shows (attribute keys, span names) are kept in a [`Dict`].
+//! report shows (attribute keys, span and event names) are kept in a [`Dict`]. A span's
+//! events and links and a point's exemplars are kept compact: a (name or reference, content
+//! digest) pair each.
 
 use super::spill::{Dec, Enc};
 use crate::scan::{Batch, Column};
@@ -72,6 +74,14 @@ pub trait Fields {
     fn float(&self, k: usize) -> Option<f64>;
     /// A map column's entries, keys kept in `d`.
     fn entries(&mut self, k: usize, d: &mut Dict) -> Entries;
+    /// A list column of integers (timestamps).
+    fn ints(&mut self, k: usize) -> Vec<i64>;
+    /// A list column of floats.
+    fn floats(&mut self, k: usize) -> Vec<f64>;
+    /// A list column of strings, as digests (their texts kept in `d` when given).
+    fn texts(&mut self, k: usize, d: Option<&mut Dict>) -> Vec<u64>;
+    /// A list column of maps, each as its sorted entries (keys as digests, not kept).
+    fn maps(&mut self, k: usize) -> Vec<Entries>;
 }
 
 /// Row `.1` of a batch read from a store.
@@ -103,6 +113,38 @@ impl Fields for At<'_> {
             (starts[i]..starts[i + 1]).map(|e| (d.id(keys[e].data()), hash(values[e].data()))).collect();
         v.sort_unstable();
         v
+    }
+    fn ints(&mut self, k: usize) -> Vec<i64> {
+        match self.0.cols[k].list(self.1) {
+            Some((Column::Int(v), r)) => v[r].iter().map(|x| x.unwrap_or(0)).collect(),
+            _ => Vec::new(),
+        }
+    }
+    fn floats(&mut self, k: usize) -> Vec<f64> {
+        match self.0.cols[k].list(self.1) {
+            Some((Column::Float(v), r)) => v[r].iter().map(|x| x.unwrap_or(f64::NAN)).collect(),
+            _ => Vec::new(),
+        }
+    }
+    fn texts(&mut self, k: usize, mut d: Option<&mut Dict>) -> Vec<u64> {
+        let Some((Column::Str { values, .. }, r)) = self.0.cols[k].list(self.1) else { return Vec::new() };
+        values[r]
+            .iter()
+            .map(|b| match d.as_deref_mut() {
+                Some(d) => d.id(b.data()),
+                None => hash(b.data()),
+            })
+            .collect()
+    }
+    fn maps(&mut self, k: usize) -> Vec<Entries> {
+        let Some((Column::Map { starts, keys, values }, r)) = self.0.cols[k].list(self.1) else { return Vec::new() };
+        r.map(|m| {
+            let mut v: Entries =
+                (starts[m]..starts[m + 1]).map(|e| (hash(keys[e].data()), hash(values[e].data()))).collect();
+            v.sort_unstable();
+            v
+        })
+        .collect()
     }
 }
 
@@ -159,6 +201,51 @@ pub fn diff_entries(want: &[(u64, u64)], got: &[(u64, u64)], mut each: impl FnMu
     differ
 }
 
+/// Per key of two sorted lists of (key, content digest) pairs where a key may repeat (a
+/// span's events by name, its links, a point's exemplars): after the pairs found on both sides
+/// are set aside, how many of the key's are left on the expected side only (dropped), on the
+/// received side only (added), and of those how many pair up (changed: as many as the smaller
+/// side has). Calls `each(key, dropped, added, changed)` per key that differs; whether any does.
+pub fn diff_multi(want: &[(u64, u64)], got: &[(u64, u64)], mut each: impl FnMut(u64, u64, u64, u64)) -> bool {
+    let (mut i, mut j, mut differ) = (0, 0, false);
+    while i < want.len() || j < got.len() {
+        let key = match (want.get(i), got.get(j)) {
+            (Some(a), Some(b)) => a.0.min(b.0),
+            (Some(a), None) => a.0,
+            (None, Some(b)) => b.0,
+            (None, None) => break,
+        };
+        let (wi, gj) = (i, j);
+        while want.get(i).is_some_and(|a| a.0 == key) {
+            i += 1;
+        }
+        while got.get(j).is_some_and(|b| b.0 == key) {
+            j += 1;
+        }
+        let (w, g) = (&want[wi..i], &got[gj..j]);
+        // Pairs on both sides (both sorted by digest within the key).
+        let (mut x, mut y, mut same) = (0, 0, 0u64);
+        while x < w.len() && y < g.len() {
+            match w[x].1.cmp(&g[y].1) {
+                std::cmp::Ordering::Equal => {
+                    same += 1;
+                    x += 1;
+                    y += 1;
+                }
+                std::cmp::Ordering::Less => x += 1,
+                std::cmp::Ordering::Greater => y += 1,
+            }
+        }
+        let (left, right) = (w.len() as u64 - same, g.len() as u64 - same);
+        if left + right > 0 {
+            let changed = left.min(right);
+            each(key, left - changed, right - changed, changed);
+            differ = true;
+        }
+    }
+    differ
+}
+
 /// How an attribute differs.
 #[derive(Debug, Clone, Copy)]
 pub enum Change {
@@ -171,7 +258,7 @@ pub enum Change {
 }
 
 /// The columns a span is read with, in this order.
-pub const SPAN_COLUMNS: [&str; 11] = [
+pub const SPAN_COLUMNS: [&str; 18] = [
     "TraceId",
     "SpanId",
     "ParentSpanId",
@@ -183,7 +270,55 @@ pub const SPAN_COLUMNS: [&str; 11] = [
     "SpanAttributes",
     "ResourceAttributes",
     "ReceivedTime",
+    "Events.Timestamp",
+    "Events.Name",
+    "Events.Attributes",
+    "Links.TraceId",
+    "Links.SpanId",
+    "Links.TraceState",
+    "Links.Attributes",
 ];
+
+/// A span's events (from column `k`: times, names, attributes) as (name digest, digest of its
+/// time from the span's start and its attributes), sorted; names kept in `d`. An event's time
+/// is taken from its span's start, so a span moved whole is only a moved span.
+fn events(f: &mut impl Fields, k: usize, start: i64, d: &mut Dict) -> Entries {
+    let names = f.texts(k + 1, Some(d));
+    if names.is_empty() {
+        return Vec::new();
+    }
+    let (times, attrs) = (f.ints(k), f.maps(k + 2));
+    let mut v: Entries = names
+        .iter()
+        .enumerate()
+        .map(|(i, &name)| {
+            let at = times.get(i).map_or(0, |t| t.wrapping_sub(start).cast_unsigned());
+            (name, digest(&[at], attrs.get(i).map_or(&[][..], Vec::as_slice)))
+        })
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+/// A span's links (from column `k`: trace ids, span ids, trace states, attributes) as (digest
+/// of the linked trace and span id, digest of its trace state and attributes), sorted.
+fn links(f: &mut impl Fields, k: usize) -> Entries {
+    let traces = f.texts(k, None);
+    if traces.is_empty() {
+        return Vec::new();
+    }
+    let (spans, states, attrs) = (f.texts(k + 1, None), f.texts(k + 2, None), f.maps(k + 3));
+    let mut v: Entries = traces
+        .iter()
+        .enumerate()
+        .map(|(i, &trace)| {
+            let to = digest(&[trace, spans.get(i).copied().unwrap_or(0)], &[]);
+            (to, digest(&[states.get(i).copied().unwrap_or(0)], attrs.get(i).map_or(&[][..], Vec::as_slice)))
+        })
+        .collect();
+    v.sort_unstable();
+    v
+}
 
 /// A span: its trace and span ids are its key.
 pub struct Span {
@@ -203,11 +338,16 @@ pub struct Span {
     pub received: Option<i64>,
     /// How often the received side had it (expected spans).
     pub seen: u32,
+    /// Its events: (name digest, content digest), sorted.
+    pub events: Entries,
+    /// Its links: (linked ids' digest, content digest), sorted.
+    pub links: Entries,
 }
 
 impl Span {
     /// Reads a row of [`SPAN_COLUMNS`].
     pub fn read(f: &mut impl Fields, d: &mut Dict, resources: &mut Resources) -> Span {
+        let start = f.time();
         Span {
             trace: f.id(0),
             span: f.id(1) as u64,
@@ -220,8 +360,10 @@ impl Span {
             attrs: f.entries(8, d),
             resource: resource_of(f, 9, d, resources),
             received: f.int(10),
-            start: f.time(),
+            start,
             seen: 0,
+            events: events(f, 11, start, d),
+            links: links(f, 14),
         }
     }
 
@@ -234,7 +376,7 @@ impl Span {
         e.0.clear();
         e.u128(self.trace).u64(self.span).u64(self.name).u64(self.kind).u64(self.service).u64(self.status);
         e.u64(self.parent).i64(self.start).i64(self.duration).i64(self.received.unwrap_or(i64::MIN));
-        e.u64(self.resource).entries(&self.attrs);
+        e.u64(self.resource).entries(&self.attrs).entries(&self.events).entries(&self.links);
     }
 
     pub fn decode(b: &[u8]) -> Span {
@@ -255,6 +397,8 @@ impl Span {
             resource: d.u64(),
             attrs: d.entries(),
             seen: 0,
+            events: d.entries(),
+            links: d.entries(),
         }
     }
 }
@@ -316,7 +460,7 @@ impl Log {
 }
 
 /// The columns a metric point is read with, in this order.
-pub const METRIC_COLUMNS: [&str; 9] = [
+pub const METRIC_COLUMNS: [&str; 14] = [
     "MetricName",
     "ServiceName",
     "Attributes",
@@ -326,7 +470,34 @@ pub const METRIC_COLUMNS: [&str; 9] = [
     "Sum",
     "StartTimeUnix",
     "ResourceAttributes",
+    "Exemplars.TimeUnix",
+    "Exemplars.Value",
+    "Exemplars.SpanId",
+    "Exemplars.TraceId",
+    "Exemplars.FilteredAttributes",
 ];
+
+/// A point's exemplars (from column `k`: times, values, span ids, trace ids, filtered
+/// attributes) as (digest of the span and trace id they refer to, digest of time, value and
+/// attributes), sorted.
+fn exemplars(f: &mut impl Fields, k: usize) -> Entries {
+    let times = f.ints(k);
+    if times.is_empty() {
+        return Vec::new();
+    }
+    let (values, spans, traces, attrs) = (f.floats(k + 1), f.texts(k + 2, None), f.texts(k + 3, None), f.maps(k + 4));
+    let mut v: Entries = times
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| {
+            let to = digest(&[traces.get(i).copied().unwrap_or(0), spans.get(i).copied().unwrap_or(0)], &[]);
+            let value = values.get(i).map_or(0, |x| x.to_bits());
+            (to, digest(&[t.cast_unsigned(), value], attrs.get(i).map_or(&[][..], Vec::as_slice)))
+        })
+        .collect();
+    v.sort_unstable();
+    v
+}
 
 /// A metric point: its series (with and without its resource), time, value and resource.
 pub struct Point {
@@ -335,6 +506,8 @@ pub struct Point {
     pub time: i64,
     pub value: u64,
     pub resource: u64,
+    /// Its exemplars: (referred ids' digest, content digest), sorted.
+    pub exemplars: Entries,
 }
 
 /// Resource digest → its attributes (to name what changed in a resource).
@@ -362,6 +535,27 @@ impl Point {
             ],
             &[],
         );
-        Point { series: loose ^ resource.rotate_left(17), loose, time: f.time(), value, resource }
+        let exemplars = exemplars(f, 9);
+        Point { series: loose ^ resource.rotate_left(17), loose, time: f.time(), value, resource, exemplars }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::diff_multi;
+
+    #[test]
+    fn a_repeated_key_is_diffed_as_a_multiset() {
+        let all = |w: &[(u64, u64)], g: &[(u64, u64)]| {
+            let mut v = Vec::new();
+            let differ = diff_multi(w, g, |k, d, a, c| v.push((k, d, a, c)));
+            (differ, v)
+        };
+        // Key 1: one of two pairs lost; key 2: one changed, one added; key 3: gone; 4: new.
+        let want = [(1, 10), (1, 11), (2, 20), (3, 30)];
+        let got = [(1, 11), (2, 21), (2, 22), (4, 40)];
+        assert_eq!(all(&want, &got), (true, vec![(1, 1, 0, 0), (2, 0, 1, 1), (3, 1, 0, 0), (4, 0, 1, 0)]));
+        assert_eq!(all(&want, &want), (false, vec![]));
+        assert_eq!(all(&[], &[]), (false, vec![]));
     }
 }

@@ -56,6 +56,7 @@ fn match_span(want: &mut FastMap<(u128, u64), Span>, got: &Span, resources: &Res
         differ = true;
     }
     differ |= t.shift(w.start, got.start);
+    differ |= t.diff_events_links((&w.events, &got.events), (&w.links, &got.links));
     let fields = [
         ("duration", w.duration == got.duration),
         ("status", w.status == got.status),
@@ -143,8 +144,17 @@ pub fn logs(mut want: Vec<Log>, mut got: Vec<Log>, resources: &Resources, t: &mu
     t.missing += wanted.values().filter(|l| l.seen == 0).count() as u64;
 }
 
-/// An expected point: (value digest, times seen, series without resource, resource).
-type Wanted = (u64, u32, u64, u64);
+/// An expected point.
+struct Wanted {
+    /// Its value's digest.
+    value: u64,
+    /// Whether a received point took it.
+    seen: bool,
+    /// Its series without its resource, and its resource.
+    loose: u64,
+    resource: u64,
+    exemplars: Box<[(u64, u64)]>,
+}
 
 /// The expected metric points: series and time → the points there.
 #[derive(Default)]
@@ -155,10 +165,28 @@ pub struct WantedPoints {
 
 impl WantedPoints {
     /// Adds an expected point.
-    pub fn add(&mut self, p: &Point) {
-        self.points.entry((p.series, p.time)).or_default().push((p.value, 0, p.loose, p.resource));
+    pub fn add(&mut self, p: Point) {
+        let w = Wanted {
+            value: p.value,
+            seen: false,
+            loose: p.loose,
+            resource: p.resource,
+            exemplars: p.exemplars.into_boxed_slice(),
+        };
+        self.points.entry((p.series, p.time)).or_default().push(w);
         self.count += 1;
     }
+}
+
+/// Takes the expected point a received one (same series and time) is: the first not taken
+/// with its value, one with its exemplars too if there is one.
+fn take<'a>(group: &'a mut [Wanted], p: &Point) -> Option<&'a mut Wanted> {
+    let free = |w: &Wanted| !w.seen && w.value == p.value;
+    let i =
+        group.iter().position(|w| free(w) && *w.exemplars == *p.exemplars).or_else(|| group.iter().position(free))?;
+    let w = &mut group[i];
+    w.seen = true;
+    Some(w)
 }
 
 /// Joins the received points with the expected ones, as a multiset per series and time:
@@ -172,10 +200,10 @@ pub fn metrics(mut want: WantedPoints, got: Vec<Point>, resources: &Resources) -
             unmatched.push(p);
             continue;
         };
-        if let Some(w) = group.iter_mut().find(|w| w.0 == p.value && w.1 == 0) {
-            w.1 = 1;
+        if let Some(w) = take(group, &p) {
             t.delivered += 1;
-        } else if group.iter().any(|w| w.0 == p.value) {
+            t.altered += u64::from(t.diff_exemplars(&w.exemplars, &p.exemplars));
+        } else if group.iter().any(|w| w.value == p.value) {
             t.duplicated += 1;
         } else {
             unmatched.push(p);
@@ -185,8 +213,8 @@ pub fn metrics(mut want: WantedPoints, got: Vec<Point>, resources: &Resources) -
     // value), or the same point under another resource (altered resource attributes).
     let mut by_point: FastMap<(u64, i64, u64), Vec<u64>> = fast_map();
     for ((_, time), g) in &want.points {
-        for w in g.iter().filter(|w| w.1 == 0) {
-            by_point.entry((w.2, *time, w.0)).or_default().push(w.3);
+        for w in g.iter().filter(|w| !w.seen) {
+            by_point.entry((w.loose, *time, w.value)).or_default().push(w.resource);
         }
     }
     for p in unmatched {
@@ -194,9 +222,10 @@ pub fn metrics(mut want: WantedPoints, got: Vec<Point>, resources: &Resources) -
             if let Some(w) = want
                 .points
                 .get_mut(&(p.loose ^ res.rotate_left(17), p.time))
-                .and_then(|g| g.iter_mut().find(|w| w.1 == 0 && w.0 == p.value && w.3 == res))
+                .and_then(|g| g.iter_mut().find(|w| !w.seen && w.value == p.value && w.resource == res))
             {
-                w.1 = 1;
+                w.seen = true;
+                t.diff_exemplars(&w.exemplars, &p.exemplars);
             }
             t.delivered += 1;
             t.altered += 1;
@@ -207,16 +236,17 @@ pub fn metrics(mut want: WantedPoints, got: Vec<Point>, resources: &Resources) -
             }
             continue;
         }
-        match want.points.get_mut(&(p.series, p.time)).and_then(|g| g.iter_mut().find(|w| w.1 == 0)) {
+        match want.points.get_mut(&(p.series, p.time)).and_then(|g| g.iter_mut().find(|w| !w.seen)) {
             Some(w) => {
-                w.1 = 1;
+                w.seen = true;
                 t.delivered += 1;
                 t.altered += 1;
                 t.field("value");
+                t.diff_exemplars(&w.exemplars, &p.exemplars);
             }
             None => t.unexpected += 1,
         }
     }
-    t.missing = want.points.values().flatten().filter(|w| w.1 == 0).count() as u64;
+    t.missing = want.points.values().flatten().filter(|w| !w.seen).count() as u64;
     t
 }

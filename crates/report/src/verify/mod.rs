@@ -2,9 +2,10 @@
 //! read as OTLP requests from the generating process) joined with the store of what arrived
 //! (received) on the items' ids: spans by trace and span id, log records by trace, span and
 //! ordinal, metric points by series and time. Per signal: delivered, missing, duplicated,
-//! unexpected; per attribute key how many items had it dropped, added or changed; renamed
-//! spans, shifted timestamps; which traces were kept (whole or in part; error and slow traces
-//! apart); how late spans arrived.
+//! unexpected; per attribute key how many items had it dropped, added or changed; likewise
+//! span events (per name), span links and exemplars; renamed spans, shifted timestamps;
+//! which traces were kept (whole or in part; error and slow traces apart); how late spans
+//! arrived.
 //!
 //! Both sides are read once, at the same time (the expected stream on one thread, received
 //! spans and records on others), into buckets by trace id: one bucket in memory when a side
@@ -15,12 +16,12 @@ use std::io::Read;
 use std::path::Path;
 use tsim_store::Snapshot;
 
-use serde_json::json;
 use tsim_store::Table;
 
 mod capture;
 mod items;
 mod join;
+mod output;
 mod spill;
 mod tally;
 
@@ -30,11 +31,11 @@ use capture::{Capture, read_frame};
 use items::{At, Dict, Log, Point, Span, hash};
 use join::WantedPoints;
 use spill::{Bucket, Buckets, Enc};
-use tally::{KeyDiff, SpanResult, Tally};
+use tally::{SpanResult, Tally};
 
 use crate::scan::{Batch, rows};
-use crate::stats::{Durations, FastMap};
-use crate::{Filter, Report, ReportError, Section};
+use crate::stats::Durations;
+use crate::{Filter, Report, ReportError};
 
 /// Expected spans or records a bucket holds by default.
 pub const PASS_ITEMS: u64 = 1_000_000;
@@ -78,7 +79,7 @@ fn read_expected(
     resources: &mut items::Resources,
 ) -> Result<ExpectedSide, ReportError> {
     let mut caps = [
-        Capture::new(Table::Traces, &items::SPAN_COLUMNS, &["SpanName"]),
+        Capture::new(Table::Traces, &items::SPAN_COLUMNS, &["SpanName", "Events.Name"]),
         Capture::new(Table::Logs, &items::LOG_COLUMNS, &[]),
         Capture::new(Table::Metrics, &items::METRIC_COLUMNS, &[]),
     ];
@@ -107,7 +108,7 @@ fn read_expected(
                 }
             })?,
             Table::Metrics => caps[2].decode(table, &buf, |row, d| {
-                points.add(&Point::read(row, d, resources));
+                points.add(Point::read(row, d, resources));
                 counts.metric_points += 1;
             })?,
         }
@@ -302,72 +303,7 @@ pub fn compare(
     l.expected = want.counts.log_records;
     m.expected = want.counts.metric_points;
     (s.tally.other_runs, l.other_runs, m.other_runs) = (other_spans, other[0], other[1]);
-    Ok(render(&s, &l, &m, &dict))
-}
-
-fn key_rows(d: &FastMap<u64, KeyDiff>, keys: &Dict) -> Vec<(String, KeyDiff)> {
-    let mut v: Vec<(String, KeyDiff)> = d.iter().map(|(k, x)| (keys.name(*k).to_owned(), *x)).collect();
-    v.sort_by(|a, b| a.0.cmp(&b.0));
-    v
-}
-
-fn tally_json(t: &Tally, keys: &Dict) -> serde_json::Value {
-    let per_key = |d: &FastMap<u64, KeyDiff>| {
-        key_rows(d, keys)
-            .into_iter()
-            .map(|(k, x)| json!({"key": k, "dropped": x.dropped, "added": x.added, "changed": x.changed}))
-            .collect::<Vec<_>>()
-    };
-    json!({
-        "expected": t.expected,
-        "delivered": t.delivered,
-        "missing": t.missing,
-        "duplicated": t.duplicated,
-        "unexpected": t.unexpected,
-        "otherRuns": t.other_runs,
-        "altered": {
-            "items": t.altered,
-            "attributes": per_key(&t.attrs),
-            "resourceAttributes": per_key(&t.resource),
-            "timestampsShifted": {"items": t.shifted, "maxShiftSeconds": t.max_shift as f64 / 1e9},
-            "fields": t.fields,
-        },
-    })
-}
-
-fn tally_sections(signal: &str, item: &str, t: &Tally, keys: &Dict, out: &mut Vec<Section>) {
-    let mut s = Section::new(
-        format!("{signal}: {}", if t.differences() == 0 { "identical" } else { "differences" }),
-        &["", item],
-    );
-    for (k, v) in [
-        ("expected", t.expected),
-        ("delivered", t.delivered),
-        ("missing", t.missing),
-        ("duplicated", t.duplicated),
-        ("unexpected", t.unexpected),
-        ("altered", t.altered),
-        ("time shifted", t.shifted),
-    ] {
-        s.row(vec![k.to_owned(), v.to_string()]);
-    }
-    for (k, v) in &t.fields {
-        s.row(vec![format!("{k} changed"), v.to_string()]);
-    }
-    if t.other_runs > 0 {
-        s.row(vec!["of other runs (set aside)".to_owned(), t.other_runs.to_string()]);
-    }
-    out.push(s);
-    for (title, d) in [("attributes", &t.attrs), ("resource attributes", &t.resource)] {
-        if d.is_empty() {
-            continue;
-        }
-        let mut a = Section::new(format!("{signal}: {title} altered"), &["key", "dropped", "added", "changed"]);
-        for (k, x) in key_rows(d, keys) {
-            a.row(vec![k, x.dropped.to_string(), x.added.to_string(), x.changed.to_string()]);
-        }
-        out.push(a);
-    }
+    Ok(output::render(&s, &l, &m, &dict))
 }
 
 /// The verdict: whether the received store holds exactly what was generated.
@@ -377,85 +313,4 @@ pub enum Verdict {
     Identical,
     /// Some difference.
     Differences,
-}
-
-/// The verdict and the report of the three tallies.
-fn render(s: &SpanResult, l: &Tally, m: &Tally, dict: &Dict) -> (Verdict, Report) {
-    let differences = s.tally.differences() + l.differences() + m.differences();
-    let verdict = if differences == 0 { Verdict::Identical } else { Verdict::Differences };
-    let mut renames: Vec<(String, String, u64)> =
-        s.renames.iter().map(|((a, b), n)| (dict.name(*a).to_owned(), dict.name(*b).to_owned(), *n)).collect();
-    renames.sort();
-    let mut traces = tally_json(&s.tally, dict);
-    traces["altered"]["renamed"] =
-        json!(renames.iter().map(|(a, b, n)| json!({"from": a, "to": b, "spans": n})).collect::<Vec<_>>());
-    traces["sampling"] = json!({
-        "traces": s.all.json(),
-        "errorTraces": s.errors.json(),
-        "slowTraces": s.slow.json(),
-        "slowThresholdSeconds": s.slow_threshold_ns as f64 / 1e9,
-    });
-    let d = &s.delay;
-    traces["delay"] = if d.count == 0 {
-        serde_json::Value::Null
-    } else {
-        json!({
-            "spans": d.count,
-            "early": s.early,
-            "p50Seconds": d.quantile_s(0.5),
-            "p95Seconds": d.quantile_s(0.95),
-            "p99Seconds": d.quantile_s(0.99),
-            "maxSeconds": d.max_s(),
-        })
-    };
-    let json = json!({
-        "verdict": match verdict { Verdict::Identical => "identical", Verdict::Differences => "differences" },
-        "differences": differences,
-        "signals": {"traces": traces, "logs": tally_json(l, dict), "metrics": tally_json(m, dict)},
-    });
-    let mut sections = Vec::new();
-    tally_sections("Spans", "spans", &s.tally, dict, &mut sections);
-    if !renames.is_empty() {
-        let mut r = Section::new("Spans: renamed", &["from", "to", "spans"]);
-        for (a, b, n) in &renames {
-            r.row(vec![a.clone(), b.clone(), n.to_string()]);
-        }
-        sections.push(r);
-    }
-    let mut k = Section::new(
-        format!("Traces kept (slow: root ≥ {:.3} s, the expected p90)", s.slow_threshold_ns as f64 / 1e9),
-        &["traces", "expected", "kept", "whole", "partial", "kept %"],
-    );
-    for (name, x) in [("all", s.all), ("with an error", s.errors), ("slow", s.slow)] {
-        let frac = if x.expected == 0 { 0.0 } else { x.kept as f64 / x.expected as f64 };
-        k.row(vec![
-            name.into(),
-            x.expected.to_string(),
-            x.kept.to_string(),
-            x.whole.to_string(),
-            (x.kept - x.whole).to_string(),
-            format!("{:.1}", frac * 100.0),
-        ]);
-    }
-    sections.push(k);
-    if d.count > 0 {
-        let mut dl = Section::new(
-            format!("Delay: receive time minus span end, {} spans ({} received before their end)", d.count, s.early),
-            &["p50 (s)", "p95 (s)", "p99 (s)", "max (s)"],
-        );
-        dl.row(vec![
-            crate::render::secs(d.quantile_s(0.5)),
-            crate::render::secs(d.quantile_s(0.95)),
-            crate::render::secs(d.quantile_s(0.99)),
-            crate::render::secs(d.max_s()),
-        ]);
-        sections.push(dl);
-    }
-    tally_sections("Log records", "records", l, dict, &mut sections);
-    tally_sections("Metric points", "points", m, dict, &mut sections);
-    let title = match verdict {
-        Verdict::Identical => "Verify: identical".to_owned(),
-        Verdict::Differences => format!("Verify: {differences} differences"),
-    };
-    (verdict, Report { title, sections, json, charts: Vec::new() })
 }

@@ -1,10 +1,10 @@
 //! What a join counts: per signal, delivered / missing / duplicated / unexpected / altered
-//! items with the keys and fields that changed; for spans, which traces were kept and how
-//! late spans arrived. Tallies of buckets joined apart are merged.
+//! items with the keys, fields, events, links and exemplars that changed; for spans, which
+//! traces were kept and how late spans arrived. Tallies of buckets joined apart are merged.
 
 use std::collections::BTreeMap;
 
-use super::items::{Change, diff_entries};
+use super::items::{Change, diff_entries, diff_multi};
 use crate::stats::{Durations, FastMap, fast_map};
 
 /// Per attribute key: items that lost it, gained it, or had its value changed.
@@ -22,6 +22,19 @@ impl KeyDiff {
             Change::Added => self.added += 1,
             Change::Changed => self.changed += 1,
         }
+    }
+
+    /// Counts an item once for each way it differs (`dropped`, `added`, `changed`: how many of
+    /// its events, links or exemplars did).
+    fn item(&mut self, dropped: u64, added: u64, changed: u64) {
+        self.dropped += u64::from(dropped > 0);
+        self.added += u64::from(added > 0);
+        self.changed += u64::from(changed > 0);
+    }
+
+    /// Whether nothing is counted.
+    pub fn is_empty(&self) -> bool {
+        self.dropped + self.added + self.changed == 0
     }
 
     fn merge(&mut self, o: &KeyDiff) {
@@ -53,6 +66,12 @@ pub struct Tally {
     pub max_shift: u64,
     /// Other fields: name → count (status, kind, parent, duration, body, severity, value…).
     pub fields: BTreeMap<&'static str, u64>,
+    /// Per event name digest: spans that lost, gained, or had changed an event of that name.
+    pub events: FastMap<u64, KeyDiff>,
+    /// Spans that lost, gained, or had changed a link.
+    pub links: KeyDiff,
+    /// Points that lost, gained, or had changed an exemplar.
+    pub exemplars: KeyDiff,
 }
 
 impl Default for Tally {
@@ -70,8 +89,24 @@ impl Default for Tally {
             shifted: 0,
             max_shift: 0,
             fields: BTreeMap::new(),
+            events: fast_map(),
+            links: KeyDiff::default(),
+            exemplars: KeyDiff::default(),
         }
     }
+}
+
+/// Counts an item in `d` by how its list (links, exemplars: sorted (reference, content)
+/// pairs) differs; whether it does.
+fn diff_list(d: &mut KeyDiff, want: &[(u64, u64)], got: &[(u64, u64)]) -> bool {
+    let mut n = KeyDiff::default();
+    let differ = diff_multi(want, got, |_, dropped, added, changed| {
+        n.dropped += dropped;
+        n.added += added;
+        n.changed += changed;
+    });
+    d.item(n.dropped, n.added, n.changed);
+    differ
 }
 
 impl Tally {
@@ -94,6 +129,19 @@ impl Tally {
     pub fn diff_resource(&mut self, want: &[(u64, u64)], got: &[(u64, u64)]) -> bool {
         let r = &mut self.resource;
         diff_entries(want, got, |k, how| r.entry(k).or_default().count(how))
+    }
+
+    /// Counts the differences of a span's events (per name) and links (each expected and
+    /// received); whether they differ.
+    pub fn diff_events_links(&mut self, events: EntryPair<'_>, links: EntryPair<'_>) -> bool {
+        let ev = &mut self.events;
+        let differ = diff_multi(events.0, events.1, |name, d, a, c| ev.entry(name).or_default().item(d, a, c));
+        diff_list(&mut self.links, links.0, links.1) | differ
+    }
+
+    /// Counts the differences of a point's exemplars; whether they differ.
+    pub fn diff_exemplars(&mut self, want: &[(u64, u64)], got: &[(u64, u64)]) -> bool {
+        diff_list(&mut self.exemplars, want, got)
     }
 
     /// Counts a delivered item's changed fields (`(name, same)`) and its attribute and resource
@@ -130,7 +178,9 @@ impl Tally {
         self.duplicated += o.duplicated;
         self.unexpected += o.unexpected;
         self.altered += o.altered;
-        for (mine, theirs) in [(&mut self.attrs, o.attrs), (&mut self.resource, o.resource)] {
+        for (mine, theirs) in
+            [(&mut self.attrs, o.attrs), (&mut self.resource, o.resource), (&mut self.events, o.events)]
+        {
             for (k, d) in theirs {
                 mine.entry(k).or_default().merge(&d);
             }
@@ -140,6 +190,8 @@ impl Tally {
         for (k, n) in o.fields {
             *self.fields.entry(k).or_default() += n;
         }
+        self.links.merge(&o.links);
+        self.exemplars.merge(&o.exemplars);
     }
 }
 
