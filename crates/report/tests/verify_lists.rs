@@ -18,7 +18,7 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, spa
 use prost::Message;
 use serde_json::json;
 use tsim_report::verify::{Counts, PASS_ITEMS, Verdict, compare, write_frame};
-use tsim_store::{Store, Table};
+use tsim_store::{Snapshot, Store, Table};
 
 /// 2026-11-21T10:00:00Z in ns.
 const T0: u64 = 1_795_255_200_000_000_000;
@@ -176,7 +176,8 @@ fn events_links_and_exemplars_are_compared_each_by_how_it_changed() {
 
     let mut answers = Vec::new();
     for per in [PASS_ITEMS, 1] {
-        let (verdict, report) = compare(&frames[..], counts, None, &store, &dir.join("spill"), per).unwrap();
+        let (verdict, report) =
+            compare(&frames[..], counts, None, &Snapshot::open(&store).unwrap(), &dir.join("spill"), per).unwrap();
         assert_eq!(verdict, Verdict::Differences);
         answers.push(report.json);
     }
@@ -211,7 +212,8 @@ fn events_links_and_exemplars_are_compared_each_by_how_it_changed() {
     s.append(Table::Metrics, None, &sent_points).unwrap();
     s.flush().unwrap();
     drop(s);
-    let (verdict, report) = compare(&frames[..], counts, None, &same, &dir.join("spill2"), PASS_ITEMS).unwrap();
+    let (verdict, report) =
+        compare(&frames[..], counts, None, &Snapshot::open(&same).unwrap(), &dir.join("spill2"), PASS_ITEMS).unwrap();
     assert_eq!(verdict, Verdict::Identical, "{}", report.json);
     std::fs::remove_dir_all(&dir).unwrap();
 }
