@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command of the README: installs what the tests need (Python peers), then checks
 # formatting and lints, then runs every test (unit, property, and integration against real
-# peers started on 127.0.0.1). Works on a fresh machine with Rust and Python 3.
+# peers started on 127.0.0.1). Works on a fresh machine with Rust (and cargo-nextest, installed if
+# missing) and Python 3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,12 +29,15 @@ PROFILE="${PROFILE:-ci}"
 echo "==> cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked --profile "$PROFILE" -- -D warnings
 
-echo "==> cargo test --workspace (every test binary, all failures reported)"
-log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
-status=0
-cargo test --workspace --locked --no-fail-fast --profile "$PROFILE" 2>&1 | tee "$log" || status=$?
-# The totals over every test binary, as the last line.
-awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
-     END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$log"
-exit "$status"
+# cargo-nextest runs every test of every test binary in its own process, all binaries at
+# once (cargo test runs the binaries one after another). Most integration tests spend their
+# time waiting for a peer (a port, a scrape, a line), so more tests run at once than there
+# are cores; none asserts a time. No crate has doc tests.
+THREADS="${TEST_THREADS:-4}"
+if ! cargo nextest --version > /dev/null 2>&1; then
+    echo "==> installing cargo-nextest (cargo install)"
+    cargo install --locked cargo-nextest
+fi
+echo "==> cargo nextest run --workspace (every test, $THREADS at a time, all failures reported)"
+exec cargo nextest run --workspace --locked --no-fail-fast --cargo-profile "$PROFILE" --test-threads "$THREADS" \
+    --failure-output final --status-level fail
