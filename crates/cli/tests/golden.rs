@@ -67,10 +67,23 @@ fn outputs(tag: &str, command: &[&str], into: &mut BTreeMap<String, String>) {
         .unwrap();
     assert!(files.status.success(), "{tag}: {}", String::from_utf8_lossy(&files.stderr));
     digests(&dir.join("out"), into, tag);
-    let frames = Command::new(bin()).current_dir(&dir).arg("--verify-frames").args(common_flags(command)).output().unwrap();
+    let frames =
+        Command::new(bin()).current_dir(&dir).arg("--verify-frames").args(common_flags(command)).output().unwrap();
     assert!(frames.status.success(), "{tag} frames: {}", String::from_utf8_lossy(&frames.stderr));
     assert!(!frames.stdout.is_empty(), "{tag}: no frames");
-    into.insert(format!("{tag} otlp-protobuf-frames"), hex(&frames.stdout));
+    // Frames: signal (0 traces, 1 logs, 2 metrics), length (u32 LE), an Export*ServiceRequest.
+    // The signals' sinks interleave their frames as they run; each signal's are in order.
+    let mut per: [Vec<u8>; 3] = Default::default();
+    let mut at = 0;
+    while at < frames.stdout.len() {
+        let b = &frames.stdout[at..];
+        let len = u32::from_le_bytes([b[1], b[2], b[3], b[4]]) as usize;
+        per[b[0] as usize].extend_from_slice(&b[5..5 + len]);
+        at += 5 + len;
+    }
+    for (signal, bytes) in ["traces", "logs", "metrics"].iter().zip(&per) {
+        into.insert(format!("{tag} otlp-protobuf {signal}"), hex(bytes));
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
