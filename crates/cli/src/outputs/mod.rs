@@ -16,6 +16,7 @@ use anyhow::Result;
 use tsim_model::TraceEncoder;
 use tsim_model::metrics::MetricsEncoder;
 use tsim_sinks::otlp::{OtlpConfig, RetryPolicy};
+use tsim_sinks::tls::ClientTls;
 use tsim_sinks::{BoxFuture, Signal, Sink};
 
 use crate::args::Global;
@@ -73,8 +74,10 @@ pub struct Ctx<'a> {
     pub g: &'a Global,
     /// The signals of the run.
     pub signals: &'a [Signal],
-    /// The OTLP exporters resolved from flags and environment, per signal.
-    pub otlp: &'a [(Signal, OtlpConfig)],
+    /// The OTLP exporters resolved from flags and environment, per signal, with their TLS.
+    pub otlp: &'a [(Signal, OtlpConfig, ClientTls)],
+    /// The TLS of the flags (`--ca-cert`, …), for the network outputs that are not OTLP.
+    pub tls: &'a ClientTls,
     /// The retry policy of network sinks.
     pub policy: RetryPolicy,
     /// The live counters (served with `--prometheus-listen`).

@@ -20,6 +20,6 @@ pub(super) fn build<'a>(c: &'a Ctx<'a>, f: &'a Flags) -> Built<'a> {
     c.needs(Signal::Metrics, "--remote-write")?;
     let headers = http_headers(c.g)?;
     Ok(Box::pin(async move {
-        Ok(vec![Wired::shared(RemoteWriteSink::new(url, &headers, http_timeout(c.g), c.policy)?)])
+        Ok(vec![Wired::shared(RemoteWriteSink::new(url, &headers, http_timeout(c.g), c.policy, c.tls)?)])
     }))
 }

@@ -23,7 +23,7 @@ pub(super) fn build<'a>(c: &'a Ctx<'a>, f: &'a Flags) -> Built<'a> {
     c.needs(Signal::Metrics, "--influx-url")?;
     let headers = http_headers(c.g)?;
     Ok(Box::pin(async move {
-        let sink = sink::InfluxSink::new(url, &headers, http_timeout(c.g), c.policy)?;
+        let sink = sink::InfluxSink::new(url, &headers, http_timeout(c.g), c.policy, c.tls)?;
         Ok(vec![Wired::metrics(sink, encode::LineProtocol::default())])
     }))
 }
