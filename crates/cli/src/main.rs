@@ -72,7 +72,7 @@ use tsim_scenario::{Catalog, Scenario};
 use tsim_sinks::Signal;
 use tsim_sinks::otlp::config::OtlpFlags;
 use tsim_sinks::otlp::{OtlpConfig, RetryPolicy};
-use tsim_sinks::tls::ClientTls;
+use tsim_sinks::tls::TlsCache;
 
 use crate::args::{Cli, Command, Global, RunArgs};
 
@@ -346,22 +346,14 @@ fn execute(
         client_key: g.client_key.clone(),
         insecure: g.insecure,
     };
-    // Each distinct TLS setting is loaded once (its files read and checked before any
-    // connection); the flags' is every output's that is not OTLP.
-    let flags_tls = flags.tls().load()?;
-    let mut tls_loaded: Vec<ClientTls> = vec![flags_tls.clone()];
+    // Each distinct TLS setting is loaded once, its files read and checked before any
+    // connection (the flags' alone by the outputs that are not OTLP, when they need it).
+    let tls = TlsCache::default();
     let mut otlp = Vec::new();
     for &sig in &signals {
         if let Some(c) = OtlpConfig::resolve(&flags, sig, &env)? {
-            let tls = match tls_loaded.iter().find(|t| *t.settings() == c.tls) {
-                Some(t) => t.clone(),
-                None => {
-                    let t = c.tls.load()?;
-                    tls_loaded.push(t.clone());
-                    t
-                }
-            };
-            otlp.push((sig, c, tls));
+            let t = tls.load(&c.tls)?;
+            otlp.push((sig, c, t));
         }
     }
     let policy =
@@ -369,8 +361,16 @@ fn execute(
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(g.threads as usize).enable_all().build()?;
     let report = rt.block_on(async {
-        let ctx =
-            outputs::Ctx { g, signals: &signals, otlp: &otlp, tls: &flags_tls, policy, live: live.clone(), expected };
+        let ctx = outputs::Ctx {
+            g,
+            signals: &signals,
+            otlp: &otlp,
+            tls: &tls,
+            flags_tls: flags.tls(),
+            policy,
+            live: live.clone(),
+            expected,
+        };
         let sinks = outputs::build_all(&ctx).await?;
         let plan = pipeline::Plan {
             engine,

@@ -8,10 +8,10 @@ use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 
 use crate::Delivery;
-use crate::tls::{ClientTls, handshake_failure};
 use crate::otlp::RetryPolicy;
 use crate::otlp::response::retry_after;
 use crate::otlp::retry::Outcome;
+use crate::tls::{ClientTls, handshake_failure};
 use crate::{ConfigError, SinkBuildError};
 
 /// An HTTP client with the run's TLS (rustls, ring) and the simulator's user agent.

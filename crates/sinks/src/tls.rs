@@ -177,9 +177,11 @@ impl TlsSettings {
             builder.with_root_certificates(roots)
         };
         let mut config = match (&self.cert, &self.key) {
-            (Some(cert), Some(key)) => builder
-                .with_client_auth_cert(read_certs(cert)?, read_key(key)?)
-                .map_err(|error| TlsError::Rejected { what: format!("{} with {}", describe(cert), describe(key)), error })?,
+            (Some(cert), Some(key)) => {
+                builder.with_client_auth_cert(read_certs(cert)?, read_key(key)?).map_err(|error| {
+                    TlsError::Rejected { what: format!("{} with {}", describe(cert), describe(key)), error }
+                })?
+            }
             (None, None) => builder.with_no_client_auth(),
             (Some(given), None) => return Err(unpaired(given, "a client key (--client-key)")),
             (None, Some(given)) => return Err(unpaired(given, "a client certificate (--client-cert)")),
@@ -219,6 +221,24 @@ impl ClientTls {
         } else {
             format!("plain text, not encrypted ({source})")
         })
+    }
+}
+
+/// The loaded TLS of a run: each distinct [`TlsSettings`] is loaded once, and its sinks share
+/// the configurations.
+#[derive(Debug, Default)]
+pub struct TlsCache(std::sync::Mutex<Vec<ClientTls>>);
+
+impl TlsCache {
+    /// The configurations of `settings`, loaded at the first call.
+    pub fn load(&self, settings: &TlsSettings) -> Result<ClientTls, TlsError> {
+        let mut loaded = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(t) = loaded.iter().find(|t| t.settings == *settings) {
+            return Ok(t.clone());
+        }
+        let t = settings.load()?;
+        loaded.push(t.clone());
+        Ok(t)
     }
 }
 
@@ -265,16 +285,25 @@ impl ServerCertVerifier for NoVerify {
 /// When `e` (or one of its causes) is a TLS handshake with `peer` that failed for good — a
 /// certificate refused by either side, a peer that does not speak TLS — the reason, for the
 /// drop count: retrying cannot help.
+///
+/// A server refuses a client certificate of TLS 1.3 after the client's side of the handshake
+/// is done, with an alert the client reads with its first answer; HTTP/2 passes such a read
+/// error on as text only, so the alert is also recognised by rustls' wording.
 pub fn handshake_failure(e: &(dyn std::error::Error + 'static), peer: &str) -> Option<String> {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
-        let tls = err.downcast_ref::<rustls::Error>().or_else(|| {
-            err.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()).and_then(|i| i.downcast_ref())
-        });
-        if let Some(t) = tls {
+        if let Some(t) = err.downcast_ref::<rustls::Error>() {
             return Some(format!("TLS handshake with {peer} failed: {t}"));
         }
-        cur = err.source();
+        let text = err.to_string();
+        if text.starts_with("received fatal alert: ") {
+            return Some(format!("TLS handshake with {peer} failed: {text}"));
+        }
+        // An I/O error's `source` is its inner error's source: step into the inner one.
+        cur = match err.downcast_ref::<std::io::Error>() {
+            Some(io) => io.get_ref().map(|i| i as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
     }
     None
 }

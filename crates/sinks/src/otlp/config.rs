@@ -447,8 +447,12 @@ mod tests {
         assert_eq!(url(flags("grpc"), &[("OTEL_EXPORTER_OTLP_CERTIFICATE", "/ca.pem")]), "https://h:4317");
         let vars = [("OTEL_EXPORTER_OTLP_CERTIFICATE", "/ca.pem"), ("OTEL_EXPORTER_OTLP_TRACES_INSECURE", "True")];
         let c = resolve(flags("grpc"), &vars).unwrap();
-        assert_eq!((c.url.as_str(), c.tls.insecure.as_deref()), ("http://h:4317", Some("OTEL_EXPORTER_OTLP_TRACES_INSECURE")));
-        let c = resolve(OtlpFlags { insecure: true, ..flags("grpc") }, &[("OTEL_EXPORTER_OTLP_INSECURE", "false")]).unwrap();
+        assert_eq!(
+            (c.url.as_str(), c.tls.insecure.as_deref()),
+            ("http://h:4317", Some("OTEL_EXPORTER_OTLP_TRACES_INSECURE"))
+        );
+        let c = resolve(OtlpFlags { insecure: true, ..flags("grpc") }, &[("OTEL_EXPORTER_OTLP_INSECURE", "false")])
+            .unwrap();
         assert_eq!((c.url.as_str(), c.tls.insecure.as_deref()), ("http://h:4317", Some("--insecure")));
         // The spec: the variable is for gRPC only, and never downgrades an explicit scheme.
         assert_eq!(url(flags("http/protobuf"), &[("OTEL_EXPORTER_OTLP_INSECURE", "false")]), "http://h:4317/v1/traces");

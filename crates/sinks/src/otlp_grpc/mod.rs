@@ -76,12 +76,15 @@ pub struct GrpcSink {
     policy: RetryPolicy,
     tls: Option<connect::TlsConnector>,
     insecure: Option<String>,
+    /// `host:port`, naming the peer in messages.
+    peer: String,
 }
 
 impl GrpcSink {
     /// Prepares a lazily connecting channel to `cfg.url`, over `tls` for `https://`.
     pub fn new(cfg: OtlpConfig, signal: Signal, policy: RetryPolicy, tls: &ClientTls) -> Result<Self, SinkBuildError> {
-        let invalid = |e: &dyn std::fmt::Display| SinkBuildError::Client(format!("invalid gRPC endpoint `{}`: {e}", cfg.url));
+        let invalid =
+            |e: &dyn std::fmt::Display| SinkBuildError::Client(format!("invalid gRPC endpoint `{}`: {e}", cfg.url));
         let (url, connector) = match cfg.url.strip_prefix("https://") {
             // tonic sees a plain channel (its own TLS knows no insecure mode); the connector
             // speaks TLS and the origin puts `https` back into each request.
@@ -107,7 +110,8 @@ impl GrpcSink {
             metadata.insert(key, value);
         }
         let insecure = tls.insecure_note(&cfg.url);
-        Ok(Self { cfg, signal, endpoint: ep, grpc, metadata, policy, tls: connector, insecure })
+        let peer = ep.uri().authority().map_or_else(|| cfg.url.clone(), ToString::to_string);
+        Ok(Self { cfg, signal, endpoint: ep, grpc, metadata, policy, tls: connector, insecure, peer })
     }
 }
 
@@ -176,6 +180,7 @@ impl Sink for GrpcSink {
             policy: self.policy,
             tls: self.tls.clone(),
             insecure: self.insecure.clone(),
+            peer: self.peer.clone(),
         }))
     }
 
@@ -190,7 +195,8 @@ impl Sink for GrpcSink {
                     let metadata = self.metadata.clone();
                     let payload = batch.payload.clone();
                     let timeout = self.cfg.timeout;
-                    let peer = self.cfg.url.as_str();
+                    let peer = self.peer.as_str();
+                    let tls = self.tls.as_ref();
                     async move {
                         if let Err(e) = grpc.ready().await {
                             if let Some(why) = handshake_failure(&e, peer) {
@@ -205,9 +211,16 @@ impl Sink for GrpcSink {
                         let call = grpc.unary(req, PathAndQuery::from_static(path), RawCodec);
                         match tokio::time::timeout(timeout, call).await {
                             Ok(Ok(resp)) => {
+                                tls.inspect(|t| t.answered());
                                 Outcome::Done(Delivery::partial(items, partial_success_proto(&resp.into_inner())))
                             }
-                            Ok(Err(st)) => classify(&st, peer),
+                            Ok(Err(st)) => match (classify(&st, peer), tls.and_then(|t| t.refused())) {
+                                // Cancelled with the connection a TLS alert ended.
+                                (Outcome::Retry { .. }, Some(why)) => {
+                                    Outcome::Fail(format!("grpc: TLS handshake with {peer} failed: {why}"))
+                                }
+                                (o, _) => o,
+                            },
                             Err(_) => Outcome::Unanswered(format!("grpc: no answer within {timeout:?}")),
                         }
                     }
@@ -224,7 +237,7 @@ mod tests {
     #[test]
     fn transport_failures_are_retried_and_peer_statuses_are_not() {
         let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
-        let p = "https://h:4317";
+        let p = "h:4317";
         assert!(matches!(classify(&Status::from_error(Box::new(refused)), p), Outcome::Retry { .. }));
         assert!(matches!(classify(&Status::unknown("peer says no"), p), Outcome::Fail(_)));
         assert!(matches!(classify(&Status::invalid_argument("bad"), p), Outcome::Fail(_)));
@@ -234,7 +247,7 @@ mod tests {
             rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
         );
         match classify(&Status::from_error(Box::new(refused)), p) {
-            Outcome::Fail(why) => assert!(why.contains("TLS handshake with https://h:4317 failed"), "{why}"),
+            Outcome::Fail(why) => assert!(why.contains("TLS handshake with h:4317 failed"), "{why}"),
             o => panic!("{o:?}"),
         }
     }
