@@ -116,7 +116,9 @@ fn main() -> ExitCode {
         Err(e) => {
             say!("error: {e:#}");
             // A setting a sink cannot use (a bad URL, header, protocol) is a usage error too.
-            let usage = e.downcast_ref::<Usage>().is_some() || e.downcast_ref::<tsim_sinks::ConfigError>().is_some();
+            let usage = e.downcast_ref::<Usage>().is_some()
+                || e.downcast_ref::<tsim_sinks::ConfigError>().is_some()
+                || matches!(e.downcast_ref(), Some(tsim_sinks::tls::TlsError::Unpaired { .. }));
             ExitCode::from(if usage { EXIT_USAGE } else { 1 })
         }
     }

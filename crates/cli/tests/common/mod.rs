@@ -297,9 +297,15 @@ impl OurReceiver {
     }
 
     pub fn start_on(store: &Path, grpc: u16, http: u16, env: &[(&str, &str)]) -> OurReceiver {
+        Self::start_with(store, grpc, http, &[], env)
+    }
+
+    /// Starts with more flags (`--tls-cert`, …).
+    pub fn start_with(store: &Path, grpc: u16, http: u16, args: &[&str], env: &[(&str, &str)]) -> OurReceiver {
         let child = Command::new(bin())
             .args(["receive", "--store", store.to_str().unwrap(), "--flush-interval", "1s"])
             .args(["--grpc-listen", &format!("127.0.0.1:{grpc}"), "--http-listen", &format!("127.0.0.1:{http}")])
+            .args(args)
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
