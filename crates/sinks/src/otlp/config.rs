@@ -209,20 +209,7 @@ impl OtlpConfig {
         let signal_path = format!("v1/{}", signal.as_str());
         let signal_path = signal_path.as_str();
         let mut tls = Self::tls(flags, &sig, &get);
-        // How an endpoint without a scheme is reached (see the module's documentation).
-        let insecure_var = [format!("OTEL_EXPORTER_OTLP_{sig}_INSECURE"), "OTEL_EXPORTER_OTLP_INSECURE".into()]
-            .into_iter()
-            .find_map(|n| get(&n).map(|v| (n, v)))
-            .filter(|_| protocol == Protocol::Grpc)
-            .map(|(n, v)| parse_bool(&n, &v).map(|b| (n, b)))
-            .transpose()?;
-        let scheme_less_tls = match (&tls.insecure, &insecure_var) {
-            (Some(_), _) => false,
-            (None, Some((_, insecure))) => !insecure,
-            (None, None) => tls.ca.is_some() || tls.cert.is_some(),
-        };
-        let with_scheme = |url: &str| with_scheme(url, scheme_less_tls);
-        let scheme_less = [
+        let first_endpoint = [
             flags.endpoint.clone(),
             specific("ENDPOINT"),
             get("OTEL_EXPORTER_OTLP_ENDPOINT"),
@@ -230,11 +217,10 @@ impl OtlpConfig {
         ]
         .into_iter()
         .flatten()
-        .next()
-        .is_some_and(|e| !e.contains("://"));
-        if let (None, Some((name, true)), true) = (&tls.insecure, &insecure_var, scheme_less) {
-            tls.insecure = Some(name.clone());
-        }
+        .next();
+        let scheme_less = first_endpoint.is_some_and(|e| !e.contains("://"));
+        let scheme_less_tls = Self::scheme_less_tls(&mut tls, protocol, scheme_less, &sig, &get)?;
+        let with_scheme = |url: &str| with_scheme(url, scheme_less_tls);
         let specific_name = format!("OTEL_EXPORTER_OTLP_{sig}_ENDPOINT");
         let (source, url) = if let Some(e) = &flags.endpoint {
             crate::check_url("--endpoint", &with_scheme(e))?;
@@ -300,6 +286,35 @@ impl OtlpConfig {
             return Err(ConfigError::Timeout { name: "the OTLP timeout".into(), value: "0".into() });
         }
         Ok(Some(OtlpConfig { url, protocol, headers, compression, timeout, tls }))
+    }
+
+    /// Whether an endpoint without a scheme is reached over TLS (see the module's
+    /// documentation); a gRPC `OTEL_EXPORTER_OTLP_[SIGNAL_]INSECURE=true` that applies (the
+    /// endpoint has no scheme) becomes `tls`'s insecure mode, for the summary to say.
+    fn scheme_less_tls(
+        tls: &mut TlsSettings,
+        protocol: Protocol,
+        scheme_less: bool,
+        sig: &str,
+        get: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<bool, ConfigError> {
+        let var = [format!("OTEL_EXPORTER_OTLP_{sig}_INSECURE"), "OTEL_EXPORTER_OTLP_INSECURE".into()]
+            .into_iter()
+            .find_map(|n| get(&n).map(|v| (n, v)))
+            .filter(|_| protocol == Protocol::Grpc)
+            .map(|(n, v)| parse_bool(&n, &v).map(|b| (n, b)))
+            .transpose()?;
+        Ok(match (&tls.insecure, var) {
+            (Some(_), _) => false,
+            (None, Some((name, true))) => {
+                if scheme_less {
+                    tls.insecure = Some(name);
+                }
+                false
+            }
+            (None, Some((_, false))) => true,
+            (None, None) => tls.ca.is_some() || tls.cert.is_some(),
+        })
     }
 
     /// The TLS files, each from its flag, else the signal's variable, else the general one;

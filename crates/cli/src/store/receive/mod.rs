@@ -118,6 +118,53 @@ fn live_line(
     format!("{} · stored {}", parts.join(" · "), si(stored as f64))
 }
 
+type Served<E> = tokio::task::JoinHandle<Result<(), E>>;
+
+/// Starts both servers, over TLS when `tls` is given; they stop once `stop` turns true.
+fn serve(
+    shared: &Arc<grpc::Shared>,
+    grpc_l: tokio::net::TcpListener,
+    http_l: tokio::net::TcpListener,
+    tls: Option<&tls::ServerTls>,
+    stop: &tokio::sync::watch::Receiver<bool>,
+) -> Result<(Served<tonic::transport::Error>, Served<std::io::Error>)> {
+    let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let router = http::router(shared.clone());
+    Ok(match tls {
+        None => (
+            tokio::spawn(grpc::serve(shared.clone(), TcpIncoming::from(grpc_l), wait(stop.clone()))),
+            tokio::spawn(axum::serve(http_l, router).with_graceful_shutdown(wait(stop.clone())).into_future()),
+        ),
+        Some(t) => (
+            tokio::spawn(grpc::serve(shared.clone(), t.grpc(grpc_l), wait(stop.clone()))),
+            tokio::spawn(axum::serve(t.http(http_l)?, router).with_graceful_shutdown(wait(stop.clone())).into_future()),
+        ),
+    })
+}
+
+/// Prints what was acknowledged, stored and refused; whether acknowledged items are still
+/// waiting in the log.
+fn final_counts(stats: &ingest::Stats, tls: Option<&tls::ServerTls>) -> bool {
+    let mut lost = false;
+    for t in Table::ALL {
+        let s = stats.of(t);
+        let (acked, stored) = (s.acked.load(Ordering::Relaxed), s.stored.load(Ordering::Relaxed));
+        lost |= acked != stored;
+        say!(
+            "{:<8} {acked} items in {} requests acknowledged, {stored} stored, {} requests refused",
+            t.signal(),
+            s.requests.load(Ordering::Relaxed),
+            s.refused.load(Ordering::Relaxed)
+        );
+    }
+    if let Some(t) = tls {
+        say!("tls      {} handshakes refused", t.refused.load(Ordering::Relaxed));
+    }
+    lost
+}
+
 /// Runs the receiver until Ctrl-C or SIGTERM.
 pub fn receive(a: &ReceiveArgs, store: Option<&std::path::Path>, quiet: bool) -> Result<ExitCode> {
     let store = store.map_or_else(|| PathBuf::from(super::DEFAULT_STORE), std::path::Path::to_path_buf);
@@ -138,35 +185,15 @@ pub fn receive(a: &ReceiveArgs, store: Option<&std::path::Path>, quiet: bool) ->
         let stats = ingest.stats.clone();
         let shared = Arc::new(grpc::Shared { ingest, token });
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-            let _ = rx.wait_for(|s| *s).await;
-        };
-        let (g, h) = match &tls {
-            None => (
-                tokio::spawn(grpc::serve(shared.clone(), TcpIncoming::from(grpc_l), wait(stop_rx.clone()))),
-                tokio::spawn(
-                    axum::serve(http_l, http::router(shared.clone()))
-                        .with_graceful_shutdown(wait(stop_rx.clone()))
-                        .into_future(),
-                ),
-            ),
-            Some(t) => (
-                tokio::spawn(grpc::serve(shared.clone(), t.grpc(grpc_l), wait(stop_rx.clone()))),
-                tokio::spawn(
-                    axum::serve(t.http(http_l)?, http::router(shared.clone()))
-                        .with_graceful_shutdown(wait(stop_rx.clone()))
-                        .into_future(),
-                ),
-            ),
-        };
+        let (g, h) = serve(&shared, grpc_l, http_l, tls.as_ref(), &stop_rx)?;
         drop(shared);
         let paths = "(/v1/traces, /v1/logs, /v1/metrics; /metrics)";
+        let into = format!("storing into {} — Ctrl-C stops", store.display());
         match &tls {
-            None => say!("receiving OTLP on grpc://{grpc_addr} and http://{http_addr} {paths}, storing into {} — Ctrl-C stops", store.display()),
+            None => say!("receiving OTLP on grpc://{grpc_addr} and http://{http_addr} {paths}, {into}"),
             Some(t) => say!(
-                "receiving OTLP over TLS{} on https://{grpc_addr} (gRPC) and https://{http_addr} {paths}, storing into {} — Ctrl-C stops",
+                "receiving OTLP over TLS{} on https://{grpc_addr} (gRPC) and https://{http_addr} {paths}, {into}",
                 if t.mutual { " (client certificates required)" } else { "" },
-                store.display()
             ),
         }
         let tty = std::io::stderr().is_terminal() && !quiet;
@@ -201,21 +228,7 @@ pub fn receive(a: &ReceiveArgs, store: Option<&std::path::Path>, quiet: bool) ->
             say!("error: the HTTP server: {e}");
         }
         tokio::task::spawn_blocking(move || writer.finish()).await.ok();
-        let mut lost = false;
-        for t in Table::ALL {
-            let s = stats.of(t);
-            let (acked, stored) = (s.acked.load(Ordering::Relaxed), s.stored.load(Ordering::Relaxed));
-            lost |= acked != stored;
-            say!(
-                "{:<8} {acked} items in {} requests acknowledged, {stored} stored, {} requests refused",
-                t.signal(),
-                s.requests.load(Ordering::Relaxed),
-                s.refused.load(Ordering::Relaxed)
-            );
-        }
-        if let Some(t) = &tls {
-            say!("tls      {} handshakes refused", t.refused.load(Ordering::Relaxed));
-        }
+        let lost = final_counts(&stats, tls.as_ref());
         if lost {
             say!("warning: some acknowledged items are still in the log (a conversion failed); they are converted at the next start");
             return Ok(ExitCode::from(1));
