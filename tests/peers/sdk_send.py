@@ -3,7 +3,10 @@ traces through the SDK's OTLP/gRPC exporter, two through its OTLP/HTTP (protobuf
 each with a BatchSpanProcessor; prints the spans it finished, as JSON lines of
 [trace_id, span_id, name, service, start_ns, duration_ns, status].
 
-usage: sdk_send.py GRPC_PORT HTTP_PORT
+usage: sdk_send.py GRPC_PORT HTTP_PORT [https]
+
+With `https`, both exporters use TLS, with the CA and client certificate of the SDK's own
+variables (OTEL_EXPORTER_OTLP_CERTIFICATE, OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE, …).
 """
 import json
 import sys
@@ -16,6 +19,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
 from opentelemetry.trace import Status, StatusCode
 
 grpc_port, http_port = sys.argv[1:3]
+tls = sys.argv[3:4] == ["https"]
 finished = []
 
 
@@ -42,8 +46,13 @@ class Recording:
         return True
 
 
-for name, exporter in [("sdk-grpc", GrpcExporter(endpoint=f"127.0.0.1:{grpc_port}", insecure=True)),
-                       ("sdk-http", HttpExporter(endpoint=f"http://127.0.0.1:{http_port}/v1/traces"))]:
+if tls:
+    exporters = [("sdk-grpc", GrpcExporter(endpoint=f"https://127.0.0.1:{grpc_port}", insecure=False)),
+                 ("sdk-http", HttpExporter(endpoint=f"https://127.0.0.1:{http_port}/v1/traces"))]
+else:
+    exporters = [("sdk-grpc", GrpcExporter(endpoint=f"127.0.0.1:{grpc_port}", insecure=True)),
+                 ("sdk-http", HttpExporter(endpoint=f"http://127.0.0.1:{http_port}/v1/traces"))]
+for name, exporter in exporters:
     provider = TracerProvider(resource=Resource.create({"service.name": name}))
     provider.add_span_processor(BatchSpanProcessor(Recording(exporter)))
     tracer = provider.get_tracer("sdk_send")

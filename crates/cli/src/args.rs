@@ -47,6 +47,25 @@ pub struct Global {
     #[arg(help_heading = "Delivery (OTLP, batching, retries)", long, global = true, value_name = "MS", value_parser = ranged::<1, 3_600_000>)]
     pub timeout: Option<u64>,
 
+    /// CA certificates (PEM) that `https://` servers must chain to, instead of the Web PKI
+    /// roots (also OTEL_EXPORTER_OTLP_[TRACES_]CERTIFICATE); every network output.
+    #[arg(help_heading = "Delivery (OTLP, batching, retries)", long, global = true, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Client certificate (PEM) for mutual TLS, with --client-key (also
+    /// OTEL_EXPORTER_OTLP_[TRACES_]CLIENT_CERTIFICATE).
+    #[arg(help_heading = "Delivery (OTLP, batching, retries)", long, global = true, value_name = "FILE")]
+    pub client_cert: Option<PathBuf>,
+
+    /// Private key (PEM) of --client-cert (also OTEL_EXPORTER_OTLP_[TRACES_]CLIENT_KEY).
+    #[arg(help_heading = "Delivery (OTLP, batching, retries)", long, global = true, value_name = "FILE")]
+    pub client_key: Option<PathBuf>,
+
+    /// Plain text to endpoints without a scheme; TLS without verifying the server's
+    /// certificate to `https://` ones. Said in the summary.
+    #[arg(help_heading = "Delivery (OTLP, batching, retries)", long, global = true)]
+    pub insecure: bool,
+
     /// Give up on a batch after retrying this long (e.g. 30s, 2m; 0 = no retries; at most 1d).
     #[arg(help_heading = "Delivery (OTLP, batching, retries)", long, global = true, value_name = "DURATION", default_value = "60s", value_parser = duration_at_most::<86_400_000>)]
     pub retry_max_elapsed: u64,

@@ -72,6 +72,7 @@ use tsim_scenario::{Catalog, Scenario};
 use tsim_sinks::Signal;
 use tsim_sinks::otlp::config::OtlpFlags;
 use tsim_sinks::otlp::{OtlpConfig, RetryPolicy};
+use tsim_sinks::tls::TlsCache;
 
 use crate::args::{Cli, Command, Global, RunArgs};
 
@@ -115,7 +116,9 @@ fn main() -> ExitCode {
         Err(e) => {
             say!("error: {e:#}");
             // A setting a sink cannot use (a bad URL, header, protocol) is a usage error too.
-            let usage = e.downcast_ref::<Usage>().is_some() || e.downcast_ref::<tsim_sinks::ConfigError>().is_some();
+            let usage = e.downcast_ref::<Usage>().is_some()
+                || e.downcast_ref::<tsim_sinks::ConfigError>().is_some()
+                || matches!(e.downcast_ref(), Some(tsim_sinks::tls::TlsError::Unpaired { .. }));
             ExitCode::from(if usage { EXIT_USAGE } else { 1 })
         }
     }
@@ -340,11 +343,19 @@ fn execute(
         headers: g.headers.clone(),
         compression: g.compression.clone(),
         timeout_ms: g.timeout,
+        ca_cert: g.ca_cert.clone(),
+        client_cert: g.client_cert.clone(),
+        client_key: g.client_key.clone(),
+        insecure: g.insecure,
     };
+    // Each distinct TLS setting is loaded once, its files read and checked before any
+    // connection (the flags' alone by the outputs that are not OTLP, when they need it).
+    let tls = TlsCache::default();
     let mut otlp = Vec::new();
     for &sig in &signals {
         if let Some(c) = OtlpConfig::resolve(&flags, sig, &env)? {
-            otlp.push((sig, c));
+            let t = tls.load(&c.tls)?;
+            otlp.push((sig, c, t));
         }
     }
     let policy =
@@ -352,7 +363,16 @@ fn execute(
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(g.threads as usize).enable_all().build()?;
     let report = rt.block_on(async {
-        let ctx = outputs::Ctx { g, signals: &signals, otlp: &otlp, policy, live: live.clone(), expected };
+        let ctx = outputs::Ctx {
+            g,
+            signals: &signals,
+            otlp: &otlp,
+            tls: &tls,
+            flags_tls: flags.tls(),
+            policy,
+            live: live.clone(),
+            expected,
+        };
         let sinks = outputs::build_all(&ctx).await?;
         let plan = pipeline::Plan {
             engine,

@@ -98,6 +98,9 @@ pub fn render(r: &Report, seed: u64, start: &str, replay: &str) -> String {
             let _ = writeln!(s, "{:<w$}    {unaccounted} {} not accounted for", "", k.signal.item());
         }
     }
+    for (name, what) in &r.insecure {
+        let _ = writeln!(s, "insecure: {name}: {what}");
+    }
     for e in &r.close_errors {
         let _ = writeln!(s, "error closing a sink: {e}");
     }
@@ -173,6 +176,7 @@ pub fn to_json(r: &Report, seed: u64, start: &str, replay: &str) -> serde_json::
             "bytes": k.bytes,
         })).collect::<Vec<_>>(),
         "close_errors": r.close_errors,
+        "insecure": r.insecure.iter().map(|(name, what)| serde_json::json!({"sink": name, "mode": what})).collect::<Vec<_>>(),
         "incidents": r.incidents.iter().map(|i| serde_json::json!({
             "name": i.name,
             "start": crate::rfc3339_exact(i.start_ns),

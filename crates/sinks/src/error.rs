@@ -27,6 +27,14 @@ pub enum ConfigError {
         /// What is wrong with it.
         why: String,
     },
+    /// A boolean variable that is neither `true` nor `false`.
+    #[error("{name} `{value}` is not true or false")]
+    Bool {
+        /// The variable.
+        name: String,
+        /// Its value.
+        value: String,
+    },
     /// A timeout that is not a number of milliseconds above 0.
     #[error("{name} `{value}` is not a number of milliseconds above 0")]
     Timeout {
@@ -62,6 +70,9 @@ pub enum SinkBuildError {
         /// The OS error.
         error: std::io::Error,
     },
+    /// A TLS file or setting that cannot be used.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     /// The HTTP or gRPC client (TLS setup, endpoint) could not be built.
     #[error("{0}")]
     Client(String),

@@ -11,14 +11,14 @@ use crate::Delivery;
 use crate::otlp::RetryPolicy;
 use crate::otlp::response::retry_after;
 use crate::otlp::retry::Outcome;
+use crate::tls::{ClientTls, handshake_failure};
 use crate::{ConfigError, SinkBuildError};
 
-/// An HTTP client with rustls (ring) and the simulator's user agent.
-pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, SinkBuildError> {
-    // reqwest is built without a bundled crypto provider; use ring.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+/// An HTTP client with the run's TLS (rustls, ring) and the simulator's user agent.
+pub(crate) fn client(timeout: Duration, tls: &ClientTls) -> Result<reqwest::Client, SinkBuildError> {
     reqwest::Client::builder()
         .timeout(timeout)
+        .tls_backend_preconfigured(tls.http_config().clone())
         .user_agent(concat!("telemetry-simulator/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| SinkBuildError::Client(format!("HTTP client: {e}")))
@@ -69,19 +69,37 @@ pub(crate) struct NoAnswer {
     pub message: String,
     /// The request was sent and timed out: the peer may have taken it.
     pub timed_out: bool,
+    /// A TLS handshake that failed for good (a certificate refused): its reason.
+    pub tls_failure: Option<String>,
 }
 
 impl NoAnswer {
-    /// The retry outcome: a timeout leaves the peer's side unknown.
+    /// The retry outcome: a timeout leaves the peer's side unknown; a refused certificate
+    /// is permanent.
     pub fn outcome(self, label: &str) -> Outcome {
+        if let Some(reason) = self.tls_failure {
+            return Outcome::Fail(format!("{label}: {reason}"));
+        }
         let reason = format!("{label}: {}", self.message);
         if self.timed_out { Outcome::Unanswered(reason) } else { Outcome::Retry { reason, after: None } }
     }
 }
 
+/// `host:port` of a request's URL, naming the peer in messages.
+fn peer(url: Option<&reqwest::Url>) -> String {
+    match url {
+        Some(u) => format!("{}:{}", u.host_str().unwrap_or("?"), u.port_or_known_default().unwrap_or(0)),
+        None => "the peer".into(),
+    }
+}
+
 /// Sends `req`; a connection failure or a timeout is a [`NoAnswer`].
 pub(crate) async fn post(req: reqwest::RequestBuilder) -> Result<Answer, NoAnswer> {
-    let resp = req.send().await.map_err(|e| NoAnswer { message: error_chain(&e), timed_out: e.is_timeout() })?;
+    let resp = req.send().await.map_err(|e| NoAnswer {
+        message: error_chain(&e),
+        timed_out: e.is_timeout(),
+        tls_failure: handshake_failure(&e, &peer(e.url())),
+    })?;
     let status = resp.status().as_u16();
     let retry_after = resp
         .headers()
@@ -129,18 +147,31 @@ pub struct Endpoint {
     client: reqwest::Client,
     headers: HeaderMap,
     policy: RetryPolicy,
+    insecure: Option<String>,
 }
 
 impl Endpoint {
-    /// An endpoint with `fixed` headers plus the user's `extra` ones.
+    /// An endpoint with `fixed` headers plus the user's `extra` ones, over `tls`.
     pub fn new(
         url: &str,
         fixed: &[(HeaderName, &'static str)],
         extra: &[(String, String)],
         timeout: Duration,
         policy: RetryPolicy,
+        tls: &ClientTls,
     ) -> Result<Self, SinkBuildError> {
-        Ok(Self { url: url.to_string(), client: client(timeout)?, headers: headers(fixed, extra)?, policy })
+        Ok(Self {
+            url: url.to_string(),
+            client: client(timeout, tls)?,
+            headers: headers(fixed, extra)?,
+            policy,
+            insecure: tls.insecure_note(url),
+        })
+    }
+
+    /// What the insecure mode does to this endpoint, when it is on (for the summary).
+    pub fn insecure(&self) -> Option<String> {
+        self.insecure.clone()
     }
 
     /// POSTs `body` until it is done, retrying what `retryable` allows within the policy;

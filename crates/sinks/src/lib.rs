@@ -19,6 +19,7 @@ pub mod otlp_http;
 pub mod prometheus;
 pub mod remote_write;
 pub mod stdout;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -167,6 +168,11 @@ pub trait Sink: Send {
     /// The signal this sink carries.
     fn signal(&self) -> Signal {
         Signal::Traces
+    }
+    /// What the insecure mode (`--insecure`) does to this sink when it is on — plain text,
+    /// or TLS without verifying the server's certificate — for the summary to say.
+    fn insecure(&self) -> Option<String> {
+        None
     }
     /// Whether drops here make the run fail (false for views such as stdout).
     fn counts_for_exit(&self) -> bool {

@@ -64,5 +64,6 @@ pub(super) fn build<'a>(c: &'a Ctx<'a>, f: &'a Flags) -> Built<'a> {
     };
     let cfg = EsConfig { url: url.clone(), auth, max_docs: f.es_bulk_max_docs as usize, max_bytes: 5 << 20, timeout: http_timeout(c.g) };
     let encoder = Lines::new(EsBulkEncoder::new(&f.es_index, &f.es_decision_index));
-    Ok(Box::pin(async move { Ok(vec![Wired::traces(EsSink::new(cfg, c.policy)?, encoder)]) }))
+    let tls = c.http_tls()?;
+    Ok(Box::pin(async move { Ok(vec![Wired::traces(EsSink::new(cfg, c.policy, &tls)?, encoder)]) }))
 }

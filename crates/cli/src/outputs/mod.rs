@@ -16,6 +16,7 @@ use anyhow::Result;
 use tsim_model::TraceEncoder;
 use tsim_model::metrics::MetricsEncoder;
 use tsim_sinks::otlp::{OtlpConfig, RetryPolicy};
+use tsim_sinks::tls::{ClientTls, TlsCache, TlsSettings};
 use tsim_sinks::{BoxFuture, Signal, Sink};
 
 use crate::args::Global;
@@ -73,8 +74,12 @@ pub struct Ctx<'a> {
     pub g: &'a Global,
     /// The signals of the run.
     pub signals: &'a [Signal],
-    /// The OTLP exporters resolved from flags and environment, per signal.
-    pub otlp: &'a [(Signal, OtlpConfig)],
+    /// The OTLP exporters resolved from flags and environment, per signal, with their TLS.
+    pub otlp: &'a [(Signal, OtlpConfig, ClientTls)],
+    /// The run's loaded TLS.
+    pub tls: &'a TlsCache,
+    /// The TLS of the flags alone (`--ca-cert`, …), the network outputs' that are not OTLP.
+    pub flags_tls: TlsSettings,
     /// The retry policy of network sinks.
     pub policy: RetryPolicy,
     /// The live counters (served with `--prometheus-listen`).
@@ -84,6 +89,12 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// The TLS of the network outputs that are not OTLP, loaded at the first call (an
+    /// output's `build` calls it, so that a bad file stops the run before any connection).
+    fn http_tls(&self) -> Result<ClientTls> {
+        Ok(self.tls.load(&self.flags_tls)?)
+    }
+
     /// A usage error unless `signal` is among the run's signals.
     fn needs(&self, signal: Signal, flag: &str) -> Result<()> {
         if !self.signals.contains(&signal) {

@@ -16,7 +16,7 @@ pub struct Flags {}
 pub(super) fn build<'a>(c: &'a Ctx<'a>, _: &'a Flags) -> Built<'a> {
     Ok(Box::pin(async move {
         let mut sinks = Vec::new();
-        for (sig, cfg) in c.otlp {
+        for (sig, cfg, tls) in c.otlp {
             if *sig == c.signals[0] && cfg.protocol != Protocol::Grpc && cfg.url.contains(":4317") && !c.g.quiet {
                 say!(
                     "hint: port 4317 is usually OTLP/gRPC; this run uses {} (add --protocol grpc)",
@@ -24,8 +24,8 @@ pub(super) fn build<'a>(c: &'a Ctx<'a>, _: &'a Flags) -> Built<'a> {
                 );
             }
             sinks.push(match cfg.protocol {
-                Protocol::Grpc => Wired::shared(GrpcSink::new(cfg.clone(), *sig, c.policy)?),
-                _ => Wired::shared(HttpSink::new(cfg.clone(), *sig, c.policy)?),
+                Protocol::Grpc => Wired::shared(GrpcSink::new(cfg.clone(), *sig, c.policy, tls)?),
+                _ => Wired::shared(HttpSink::new(cfg.clone(), *sig, c.policy, tls)?),
             });
         }
         Ok(sinks)

@@ -19,7 +19,8 @@ pub(super) fn build<'a>(c: &'a Ctx<'a>, f: &'a Flags) -> Built<'a> {
     tsim_sinks::check_url("--remote-write", url)?;
     c.needs(Signal::Metrics, "--remote-write")?;
     let headers = http_headers(c.g)?;
+    let tls = c.http_tls()?;
     Ok(Box::pin(async move {
-        Ok(vec![Wired::shared(RemoteWriteSink::new(url, &headers, http_timeout(c.g), c.policy)?)])
+        Ok(vec![Wired::shared(RemoteWriteSink::new(url, &headers, http_timeout(c.g), c.policy, &tls)?)])
     }))
 }

@@ -67,7 +67,9 @@ pub async fn run(plan: Plan, sinks: Vec<Wired>, live: Arc<Live>) -> anyhow::Resu
     let mut scrapes = Vec::new();
     let mut tasks = Vec::new();
     let mut idle = Vec::new();
+    let mut insecure = Vec::new();
     for Wired { sink, encoder } in sinks {
+        insecure.extend(sink.insecure().map(|what| (sink.name(), what)));
         let (tx, rx) = mpsc::channel(plan.queue_size.max(1));
         let stats = Arc::new(SinkStats::default());
         live.sinks.lock().unwrap_or_else(|e| e.into_inner()).push(LiveSink {
@@ -240,6 +242,7 @@ pub async fn run(plan: Plan, sinks: Vec<Wired>, live: Arc<Live>) -> anyhow::Resu
         cut: counters.cut.load(Ordering::Relaxed),
         interrupted,
         close_errors,
+        insecure,
         late: counters.late.load(Ordering::Relaxed),
         ahead_budget: counters.ahead_budget.load(Ordering::Relaxed),
         ahead_interrupted: counters.ahead_interrupted.load(Ordering::Relaxed),

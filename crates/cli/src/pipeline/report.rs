@@ -71,6 +71,9 @@ pub struct Report {
     pub interrupted: bool,
     /// Sink errors at close (e.g. a file that could not be flushed).
     pub close_errors: Vec<String>,
+    /// The sinks the insecure mode weakens (name, what it does: plain text or TLS without
+    /// verifying the server).
+    pub insecure: Vec<(String, String)>,
     /// Paced traces that started more than [`LATE_NS`] after their time.
     pub late: u64,
     /// Spans and records (output pieces and metric observations) released before their

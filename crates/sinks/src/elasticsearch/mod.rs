@@ -10,6 +10,7 @@ use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 
 use crate::otlp::RetryPolicy;
+use crate::tls::ClientTls;
 use crate::{Batch, BoxFuture, ConfigError, Delivery, Format, Signal, Sink, SinkBuildError};
 
 /// Credentials.
@@ -43,12 +44,14 @@ pub struct EsSink {
     client: reqwest::Client,
     headers: HeaderMap,
     policy: RetryPolicy,
+    insecure: Option<String>,
 }
 
 impl EsSink {
     /// A client for `cfg`.
-    pub fn new(cfg: EsConfig, policy: RetryPolicy) -> Result<Self, SinkBuildError> {
-        let client = crate::http::client(cfg.timeout)?;
+    pub fn new(cfg: EsConfig, policy: RetryPolicy, tls: &ClientTls) -> Result<Self, SinkBuildError> {
+        let client = crate::http::client(cfg.timeout, tls)?;
+        let insecure = tls.insecure_note(&cfg.url);
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
         // Basic credentials are added per request by the client (`basic_auth`).
@@ -59,7 +62,7 @@ impl EsSink {
                     .map_err(|_| ConfigError::Header("`authorization`: the API key has an invalid value".into()))?,
             );
         }
-        Ok(Self { cfg, client, headers, policy })
+        Ok(Self { cfg, client, headers, policy, insecure })
     }
 
     /// Delivers one chunk of (action, document) pairs, retrying what may be retried.
@@ -83,6 +86,10 @@ impl EsSink {
                 req = req.basic_auth(user, Some(password));
             }
             let (retry, after, reason): (Vec<usize>, _, String) = match crate::http::post(req).await {
+                Err(crate::http::NoAnswer { tls_failure: Some(why), .. }) => {
+                    *dropped.entry(format!("es: {why}")).or_default() += pending.len() as u64;
+                    break;
+                }
                 Err(e) => {
                     unanswered |= e.timed_out;
                     (pending.clone(), None, format!("es: {}", e.message))
@@ -178,6 +185,10 @@ fn per_item(body: &[u8], expected: usize) -> Result<Vec<ItemResult>, String> {
 impl Sink for EsSink {
     fn name(&self) -> String {
         format!("elasticsearch {}", self.cfg.url)
+    }
+
+    fn insecure(&self) -> Option<String> {
+        self.insecure.clone()
     }
 
     fn format(&self) -> Format {

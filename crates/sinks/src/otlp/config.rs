@@ -5,10 +5,21 @@
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` (a base: `v1/traces` is appended for HTTP), then
 //! `OTLP_HTTP_ENDPOINT` (a base, HTTP). Protocol, headers, compression and timeout follow
 //! the same signal-specific-first order, with the spec's defaults (http/protobuf, 10 s).
+//!
+//! TLS: `--ca-cert`, `--client-cert`, `--client-key` win over `OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE`
+//! (`_CLIENT_CERTIFICATE`, `_CLIENT_KEY`), which win over `OTEL_EXPORTER_OTLP_CERTIFICATE` (…).
+//! An endpoint's scheme decides between TLS and plain text. Without one (`host:port`):
+//! `--insecure` means plain text; for gRPC, `OTEL_EXPORTER_OTLP_[TRACES_]INSECURE` does as the
+//! spec says (`true` plain text, `false` TLS); else TLS when a CA file or client certificate is
+//! set, plain text otherwise (the SDKs' default is TLS; this tool's has always been plain).
+//! The variable never downgrades an explicit `https://` (the spec: the scheme wins);
+//! `--insecure` on `https://` keeps TLS but does not verify the server's certificate.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::ConfigError;
+use crate::tls::{Sourced, TlsSettings};
 
 /// OTLP transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +86,8 @@ pub struct OtlpConfig {
     pub compression: Compression,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// The TLS files and mode (used when `url` is `https://`; the mode also for a note).
+    pub tls: TlsSettings,
 }
 
 /// Flags that override the environment.
@@ -90,6 +103,28 @@ pub struct OtlpFlags {
     pub compression: Option<String>,
     /// `--timeout` in milliseconds.
     pub timeout_ms: Option<u64>,
+    /// `--ca-cert`.
+    pub ca_cert: Option<PathBuf>,
+    /// `--client-cert`.
+    pub client_cert: Option<PathBuf>,
+    /// `--client-key`.
+    pub client_key: Option<PathBuf>,
+    /// `--insecure`.
+    pub insecure: bool,
+}
+
+impl OtlpFlags {
+    /// The TLS of the flags alone, for the outputs that are not OTLP (the OTLP variables are
+    /// not theirs, as for `--header`).
+    pub fn tls(&self) -> TlsSettings {
+        let file = |p: &Option<PathBuf>, flag: &str| p.clone().map(|p| Sourced::new(p, flag));
+        TlsSettings {
+            ca: file(&self.ca_cert, "--ca-cert"),
+            cert: file(&self.client_cert, "--client-cert"),
+            key: file(&self.client_key, "--client-key"),
+            insecure: self.insecure.then(|| "--insecure".to_string()),
+        }
+    }
 }
 
 /// Default per-request timeout of the spec.
@@ -100,8 +135,21 @@ fn has_path(url: &str) -> bool {
     matches!(rest.find('/'), Some(i) if i + 1 < rest.len())
 }
 
-fn with_scheme(url: &str) -> String {
-    if url.contains("://") { url.to_string() } else { format!("http://{url}") }
+fn with_scheme(url: &str, tls: bool) -> String {
+    match (url.contains("://"), tls) {
+        (true, _) => url.to_string(),
+        (false, true) => format!("https://{url}"),
+        (false, false) => format!("http://{url}"),
+    }
+}
+
+/// Parses an `OTEL_EXPORTER_OTLP_*INSECURE` value.
+fn parse_bool(name: &str, v: &str) -> Result<bool, ConfigError> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(ConfigError::Bool { name: name.to_string(), value: v.to_string() }),
+    }
 }
 
 fn append_signal_path(base: &str, path: &str) -> String {
@@ -160,6 +208,19 @@ impl OtlpConfig {
         };
         let signal_path = format!("v1/{}", signal.as_str());
         let signal_path = signal_path.as_str();
+        let mut tls = Self::tls(flags, &sig, &get);
+        let first_endpoint = [
+            flags.endpoint.clone(),
+            specific("ENDPOINT"),
+            get("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            get("OTLP_HTTP_ENDPOINT"),
+        ]
+        .into_iter()
+        .flatten()
+        .next();
+        let scheme_less = first_endpoint.is_some_and(|e| !e.contains("://"));
+        let scheme_less_tls = Self::scheme_less_tls(&mut tls, protocol, scheme_less, &sig, &get)?;
+        let with_scheme = |url: &str| with_scheme(url, scheme_less_tls);
         let specific_name = format!("OTEL_EXPORTER_OTLP_{sig}_ENDPOINT");
         let (source, url) = if let Some(e) = &flags.endpoint {
             crate::check_url("--endpoint", &with_scheme(e))?;
@@ -224,7 +285,53 @@ impl OtlpConfig {
         if timeout.is_zero() {
             return Err(ConfigError::Timeout { name: "the OTLP timeout".into(), value: "0".into() });
         }
-        Ok(Some(OtlpConfig { url, protocol, headers, compression, timeout }))
+        Ok(Some(OtlpConfig { url, protocol, headers, compression, timeout, tls }))
+    }
+
+    /// Whether an endpoint without a scheme is reached over TLS (see the module's
+    /// documentation); a gRPC `OTEL_EXPORTER_OTLP_[SIGNAL_]INSECURE=true` that applies (the
+    /// endpoint has no scheme) becomes `tls`'s insecure mode, for the summary to say.
+    fn scheme_less_tls(
+        tls: &mut TlsSettings,
+        protocol: Protocol,
+        scheme_less: bool,
+        sig: &str,
+        get: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<bool, ConfigError> {
+        let var = [format!("OTEL_EXPORTER_OTLP_{sig}_INSECURE"), "OTEL_EXPORTER_OTLP_INSECURE".into()]
+            .into_iter()
+            .find_map(|n| get(&n).map(|v| (n, v)))
+            .filter(|_| protocol == Protocol::Grpc)
+            .map(|(n, v)| parse_bool(&n, &v).map(|b| (n, b)))
+            .transpose()?;
+        Ok(match (&tls.insecure, var) {
+            (Some(_), _) => false,
+            (None, Some((name, true))) => {
+                if scheme_less {
+                    tls.insecure = Some(name);
+                }
+                false
+            }
+            (None, Some((_, false))) => true,
+            (None, None) => tls.ca.is_some() || tls.cert.is_some(),
+        })
+    }
+
+    /// The TLS files, each from its flag, else the signal's variable, else the general one;
+    /// the insecure mode from `--insecure` (the variable is read with the endpoint).
+    fn tls(flags: &OtlpFlags, sig: &str, get: &dyn Fn(&str) -> Option<String>) -> TlsSettings {
+        let env = |what: &str| {
+            [format!("OTEL_EXPORTER_OTLP_{sig}_{what}"), format!("OTEL_EXPORTER_OTLP_{what}")]
+                .into_iter()
+                .find_map(|n| get(&n).map(|v| Sourced::new(PathBuf::from(v.trim()), n)))
+        };
+        let t = flags.tls();
+        TlsSettings {
+            ca: t.ca.or_else(|| env("CERTIFICATE")),
+            cert: t.cert.or_else(|| env("CLIENT_CERTIFICATE")),
+            key: t.key.or_else(|| env("CLIENT_KEY")),
+            insecure: t.insecure,
+        }
     }
 }
 
@@ -319,5 +426,61 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn tls_files_signal_first_and_flags_over_both() {
+        let grpc = |endpoint: &str| OtlpFlags {
+            endpoint: Some(endpoint.into()),
+            protocol: Some("grpc".into()),
+            ..Default::default()
+        };
+        let vars = [
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/g/ca.pem"),
+            ("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "/t/ca.pem"),
+            ("OTEL_EXPORTER_OTLP_CLIENT_KEY", "/g/key.pem"),
+            ("OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY", "/l/key.pem"),
+        ];
+        let c = resolve(grpc("https://h:4317"), &vars).unwrap();
+        assert_eq!(c.tls.ca, Some(Sourced::new("/t/ca.pem".into(), "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE")));
+        assert_eq!(c.tls.key, Some(Sourced::new("/g/key.pem".into(), "OTEL_EXPORTER_OTLP_CLIENT_KEY")));
+        assert_eq!((c.tls.cert, c.tls.insecure), (None, None));
+        let c = resolve(OtlpFlags { ca_cert: Some("/f/ca.pem".into()), ..grpc("https://h:4317") }, &vars).unwrap();
+        assert_eq!(c.tls.ca, Some(Sourced::new("/f/ca.pem".into(), "--ca-cert")));
+    }
+
+    #[test]
+    fn a_scheme_less_endpoint_is_tls_or_plain_as_the_settings_say() {
+        let flags = |protocol: &str| OtlpFlags {
+            endpoint: Some("h:4317".into()),
+            protocol: Some(protocol.into()),
+            ..Default::default()
+        };
+        let url = |f: OtlpFlags, vars: &[(&str, &str)]| resolve(f, vars).unwrap().url;
+        assert_eq!(url(flags("grpc"), &[]), "http://h:4317");
+        assert_eq!(url(flags("grpc"), &[("OTEL_EXPORTER_OTLP_INSECURE", "false")]), "https://h:4317");
+        assert_eq!(url(flags("grpc"), &[("OTEL_EXPORTER_OTLP_CERTIFICATE", "/ca.pem")]), "https://h:4317");
+        let vars = [("OTEL_EXPORTER_OTLP_CERTIFICATE", "/ca.pem"), ("OTEL_EXPORTER_OTLP_TRACES_INSECURE", "True")];
+        let c = resolve(flags("grpc"), &vars).unwrap();
+        assert_eq!(
+            (c.url.as_str(), c.tls.insecure.as_deref()),
+            ("http://h:4317", Some("OTEL_EXPORTER_OTLP_TRACES_INSECURE"))
+        );
+        let c = resolve(OtlpFlags { insecure: true, ..flags("grpc") }, &[("OTEL_EXPORTER_OTLP_INSECURE", "false")])
+            .unwrap();
+        assert_eq!((c.url.as_str(), c.tls.insecure.as_deref()), ("http://h:4317", Some("--insecure")));
+        // The spec: the variable is for gRPC only, and never downgrades an explicit scheme.
+        assert_eq!(url(flags("http/protobuf"), &[("OTEL_EXPORTER_OTLP_INSECURE", "false")]), "http://h:4317/v1/traces");
+        let c = resolve(
+            OtlpFlags { endpoint: Some("https://h:4317".into()), ..flags("grpc") },
+            &[("OTEL_EXPORTER_OTLP_INSECURE", "true")],
+        )
+        .unwrap();
+        assert_eq!((c.url.as_str(), c.tls.insecure), ("https://h:4317", None));
+        let e = OtlpConfig::resolve(&flags("grpc"), crate::Signal::Traces, &|k| {
+            (k == "OTEL_EXPORTER_OTLP_INSECURE").then(|| "yes".to_string())
+        })
+        .unwrap_err();
+        assert_eq!(e.to_string(), "OTEL_EXPORTER_OTLP_INSECURE `yes` is not true or false");
     }
 }

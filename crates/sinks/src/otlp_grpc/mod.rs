@@ -1,21 +1,27 @@
 //! OTLP/gRPC sink: `TraceService/Export` or `LogsService/Export` over tonic, sending our
 //! pre-encoded protobuf as is.
 //!
+//! `https://` endpoints connect through [`connect`] with the run's TLS; a handshake that
+//! fails for good (a certificate refused by either side) drops the batch at once.
+//!
 //! Retryable codes follow the OTLP specification: CANCELLED, DEADLINE_EXCEEDED, ABORTED,
 //! OUT_OF_RANGE, UNAVAILABLE, DATA_LOSS, and RESOURCE_EXHAUSTED only when the server sends
 //! a `RetryInfo`, whose delay is honoured. Everything else drops the batch with the status.
+
+mod connect;
 
 use bytes::{Buf, BufMut, Bytes};
 use http::uri::PathAndQuery;
 use tonic::client::Grpc;
 use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
-use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
+use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
 use crate::otlp::response::{grpc_retry_delay, partial_success_proto};
 use crate::otlp::retry::Outcome;
 use crate::otlp::{Compression, OtlpConfig, RetryPolicy};
+use crate::tls::{ClientTls, handshake_failure};
 use crate::{Batch, BoxFuture, ConfigError, Delivery, Format, Signal, Sink, SinkBuildError};
 
 /// A codec that passes bytes through: the payload is already protobuf.
@@ -68,23 +74,33 @@ pub struct GrpcSink {
     grpc: Grpc<Channel>,
     metadata: MetadataMap,
     policy: RetryPolicy,
+    tls: Option<connect::TlsConnector>,
+    insecure: Option<String>,
+    /// `host:port`, naming the peer in messages.
+    peer: String,
 }
 
 impl GrpcSink {
-    /// Prepares a lazily connecting channel to `cfg.url`.
-    pub fn new(cfg: OtlpConfig, signal: Signal, policy: RetryPolicy) -> Result<Self, SinkBuildError> {
-        let mut ep = Endpoint::from_shared(cfg.url.clone())
-            .map_err(|e| SinkBuildError::Client(format!("invalid gRPC endpoint `{}`: {e}", cfg.url)))?
+    /// Prepares a lazily connecting channel to `cfg.url`, over `tls` for `https://`.
+    pub fn new(cfg: OtlpConfig, signal: Signal, policy: RetryPolicy, tls: &ClientTls) -> Result<Self, SinkBuildError> {
+        let invalid =
+            |e: &dyn std::fmt::Display| SinkBuildError::Client(format!("invalid gRPC endpoint `{}`: {e}", cfg.url));
+        let (url, connector) = match cfg.url.strip_prefix("https://") {
+            // tonic sees a plain channel (its own TLS knows no insecure mode); the connector
+            // speaks TLS and the origin puts `https` back into each request.
+            Some(rest) => (format!("http://{rest}"), Some(connect::TlsConnector::new(&cfg.url, tls.grpc_config())?)),
+            None => (cfg.url.clone(), None),
+        };
+        let mut ep = Endpoint::from_shared(url)
+            .map_err(|e| invalid(&e))?
             .connect_timeout(cfg.timeout)
             .tcp_nodelay(true)
             .initial_stream_window_size(Some(WINDOW))
             .initial_connection_window_size(Some(WINDOW * 2));
-        if cfg.url.starts_with("https://") {
-            ep = ep
-                .tls_config(ClientTlsConfig::new().with_webpki_roots())
-                .map_err(|e| SinkBuildError::Client(format!("TLS setup for `{}`: {e}", cfg.url)))?;
+        if connector.is_some() {
+            ep = ep.origin(cfg.url.parse().map_err(|e| invalid(&e))?);
         }
-        let grpc = connect(&ep, cfg.compression);
+        let grpc = connect(&ep, cfg.compression, connector.as_ref());
         let mut metadata = MetadataMap::new();
         for (k, v) in &cfg.headers {
             let key = MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes())
@@ -93,13 +109,19 @@ impl GrpcSink {
                 .map_err(|_| ConfigError::Header(format!("`{k}` has an invalid value")))?;
             metadata.insert(key, value);
         }
-        Ok(Self { cfg, signal, endpoint: ep, grpc, metadata, policy })
+        let insecure = tls.insecure_note(&cfg.url);
+        let peer = ep.uri().authority().map_or_else(|| cfg.url.clone(), ToString::to_string);
+        Ok(Self { cfg, signal, endpoint: ep, grpc, metadata, policy, tls: connector, insecure, peer })
     }
 }
 
-/// A lazily connecting client over its own HTTP/2 connection.
-fn connect(ep: &Endpoint, compression: Compression) -> Grpc<Channel> {
-    let grpc = Grpc::new(ep.connect_lazy());
+/// A lazily connecting client over its own HTTP/2 connection (TLS through `tls`).
+fn connect(ep: &Endpoint, compression: Compression, tls: Option<&connect::TlsConnector>) -> Grpc<Channel> {
+    let channel = match tls {
+        Some(c) => ep.connect_with_connector_lazy(c.clone()),
+        None => ep.connect_lazy(),
+    };
+    let grpc = Grpc::new(channel);
     match compression {
         Compression::Gzip => {
             grpc.send_compressed(CompressionEncoding::Gzip).accept_compressed(CompressionEncoding::Gzip)
@@ -108,7 +130,10 @@ fn connect(ep: &Endpoint, compression: Compression) -> Grpc<Channel> {
     }
 }
 
-fn classify(st: &Status) -> Outcome {
+fn classify(st: &Status, peer: &str) -> Outcome {
+    if let Some(why) = handshake_failure(st, peer) {
+        return Outcome::Fail(format!("grpc: {why}"));
+    }
     let reason = format!("grpc {:?}: {}", st.code(), st.message());
     let delay = grpc_retry_delay(st.details());
     match st.code() {
@@ -131,6 +156,10 @@ impl Sink for GrpcSink {
         format!("otlp-grpc {}", self.cfg.url)
     }
 
+    fn insecure(&self) -> Option<String> {
+        self.insecure.clone()
+    }
+
     fn signal(&self) -> Signal {
         self.signal
     }
@@ -146,9 +175,12 @@ impl Sink for GrpcSink {
             cfg: self.cfg.clone(),
             signal: self.signal,
             endpoint: self.endpoint.clone(),
-            grpc: connect(&self.endpoint, self.cfg.compression),
+            grpc: connect(&self.endpoint, self.cfg.compression, self.tls.as_ref()),
             metadata: self.metadata.clone(),
             policy: self.policy,
+            tls: self.tls.clone(),
+            insecure: self.insecure.clone(),
+            peer: self.peer.clone(),
         }))
     }
 
@@ -163,8 +195,13 @@ impl Sink for GrpcSink {
                     let metadata = self.metadata.clone();
                     let payload = batch.payload.clone();
                     let timeout = self.cfg.timeout;
+                    let peer = self.peer.as_str();
+                    let tls = self.tls.as_ref();
                     async move {
                         if let Err(e) = grpc.ready().await {
+                            if let Some(why) = handshake_failure(&e, peer) {
+                                return Outcome::Fail(format!("grpc: {why}"));
+                            }
                             return Outcome::Retry { reason: format!("grpc unavailable: {e}"), after: None };
                         }
                         let mut req = tonic::Request::new(payload);
@@ -174,9 +211,16 @@ impl Sink for GrpcSink {
                         let call = grpc.unary(req, PathAndQuery::from_static(path), RawCodec);
                         match tokio::time::timeout(timeout, call).await {
                             Ok(Ok(resp)) => {
+                                tls.inspect(|t| t.answered());
                                 Outcome::Done(Delivery::partial(items, partial_success_proto(&resp.into_inner())))
                             }
-                            Ok(Err(st)) => classify(&st),
+                            Ok(Err(st)) => match (classify(&st, peer), tls.and_then(|t| t.refused())) {
+                                // Cancelled with the connection a TLS alert ended.
+                                (Outcome::Retry { .. }, Some(why)) => {
+                                    Outcome::Fail(format!("grpc: TLS handshake with {peer} failed: {why}"))
+                                }
+                                (o, _) => o,
+                            },
                             Err(_) => Outcome::Unanswered(format!("grpc: no answer within {timeout:?}")),
                         }
                     }
@@ -193,9 +237,18 @@ mod tests {
     #[test]
     fn transport_failures_are_retried_and_peer_statuses_are_not() {
         let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
-        assert!(matches!(classify(&Status::from_error(Box::new(refused))), Outcome::Retry { .. }));
-        assert!(matches!(classify(&Status::unknown("peer says no")), Outcome::Fail(_)));
-        assert!(matches!(classify(&Status::invalid_argument("bad")), Outcome::Fail(_)));
-        assert!(matches!(classify(&Status::unavailable("later")), Outcome::Retry { .. }));
+        let p = "h:4317";
+        assert!(matches!(classify(&Status::from_error(Box::new(refused)), p), Outcome::Retry { .. }));
+        assert!(matches!(classify(&Status::unknown("peer says no"), p), Outcome::Fail(_)));
+        assert!(matches!(classify(&Status::invalid_argument("bad"), p), Outcome::Fail(_)));
+        assert!(matches!(classify(&Status::unavailable("later"), p), Outcome::Retry { .. }));
+        let refused = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+        );
+        match classify(&Status::from_error(Box::new(refused)), p) {
+            Outcome::Fail(why) => assert!(why.contains("TLS handshake with h:4317 failed"), "{why}"),
+            o => panic!("{o:?}"),
+        }
     }
 }

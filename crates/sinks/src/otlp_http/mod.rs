@@ -15,6 +15,7 @@ use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use crate::http::{Endpoint, otlp_retryable};
 use crate::otlp::response::{partial_success_json, partial_success_proto};
 use crate::otlp::{Compression, OtlpConfig, Protocol, RetryPolicy};
+use crate::tls::ClientTls;
 use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink, SinkBuildError};
 
 /// Exports traces over OTLP/HTTP.
@@ -27,13 +28,13 @@ pub struct HttpSink {
 
 impl HttpSink {
     /// A client for `cfg` (protocol http/protobuf or http/json).
-    pub fn new(cfg: OtlpConfig, signal: Signal, policy: RetryPolicy) -> Result<Self, SinkBuildError> {
+    pub fn new(cfg: OtlpConfig, signal: Signal, policy: RetryPolicy, tls: &ClientTls) -> Result<Self, SinkBuildError> {
         let ct = if cfg.protocol == Protocol::HttpJson { "application/json" } else { "application/x-protobuf" };
         let mut fixed = vec![(CONTENT_TYPE, ct)];
         if cfg.compression == Compression::Gzip {
             fixed.push((CONTENT_ENCODING, "gzip"));
         }
-        let endpoint = Endpoint::new(&cfg.url, &fixed, &cfg.headers, cfg.timeout, policy)?;
+        let endpoint = Endpoint::new(&cfg.url, &fixed, &cfg.headers, cfg.timeout, policy, tls)?;
         Ok(Self { cfg, signal, endpoint })
     }
 }
@@ -47,6 +48,10 @@ fn gzip(data: &[u8]) -> Bytes {
 impl Sink for HttpSink {
     fn name(&self) -> String {
         format!("otlp-{} {}", self.cfg.protocol.as_str(), self.cfg.url)
+    }
+
+    fn insecure(&self) -> Option<String> {
+        self.endpoint.insecure()
     }
 
     fn signal(&self) -> Signal {

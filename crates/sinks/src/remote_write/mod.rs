@@ -7,6 +7,7 @@ use http::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderName};
 
 use crate::http::{Endpoint, server_error};
 use crate::otlp::RetryPolicy;
+use crate::tls::ClientTls;
 use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink, SinkBuildError};
 
 /// Sends metrics to a remote-write receiver.
@@ -21,19 +22,24 @@ impl RemoteWriteSink {
         extra: &[(String, String)],
         timeout: std::time::Duration,
         policy: RetryPolicy,
+        tls: &ClientTls,
     ) -> Result<Self, SinkBuildError> {
         let fixed = [
             (CONTENT_TYPE, "application/x-protobuf"),
             (CONTENT_ENCODING, "snappy"),
             (HeaderName::from_static("x-prometheus-remote-write-version"), "0.1.0"),
         ];
-        Ok(Self { endpoint: Endpoint::new(url, &fixed, extra, timeout, policy)? })
+        Ok(Self { endpoint: Endpoint::new(url, &fixed, extra, timeout, policy, tls)? })
     }
 }
 
 impl Sink for RemoteWriteSink {
     fn name(&self) -> String {
         format!("remote-write {}", self.endpoint.url)
+    }
+
+    fn insecure(&self) -> Option<String> {
+        self.endpoint.insecure()
     }
 
     fn format(&self) -> Format {

@@ -22,8 +22,9 @@ pub(super) fn build<'a>(c: &'a Ctx<'a>, f: &'a Flags) -> Built<'a> {
     tsim_sinks::check_url("--influx-url", url)?;
     c.needs(Signal::Metrics, "--influx-url")?;
     let headers = http_headers(c.g)?;
+    let tls = c.http_tls()?;
     Ok(Box::pin(async move {
-        let sink = sink::InfluxSink::new(url, &headers, http_timeout(c.g), c.policy)?;
+        let sink = sink::InfluxSink::new(url, &headers, http_timeout(c.g), c.policy, &tls)?;
         Ok(vec![Wired::metrics(sink, encode::LineProtocol::default())])
     }))
 }

@@ -5,6 +5,7 @@
 use http::header::CONTENT_TYPE;
 use tsim_sinks::http::{Endpoint, server_error_or_throttled};
 use tsim_sinks::otlp::RetryPolicy;
+use tsim_sinks::tls::ClientTls;
 use tsim_sinks::{Batch, BoxFuture, Delivery, Format, Signal, Sink, SinkBuildError};
 
 /// Writes metrics as InfluxDB line protocol.
@@ -20,8 +21,10 @@ impl InfluxSink {
         extra: &[(String, String)],
         timeout: std::time::Duration,
         policy: RetryPolicy,
+        tls: &ClientTls,
     ) -> Result<Self, SinkBuildError> {
-        let endpoint = Endpoint::new(url, &[(CONTENT_TYPE, "text/plain; charset=utf-8")], extra, timeout, policy)?;
+        let fixed = [(CONTENT_TYPE, "text/plain; charset=utf-8")];
+        let endpoint = Endpoint::new(url, &fixed, extra, timeout, policy, tls)?;
         Ok(Self { endpoint })
     }
 }
@@ -29,6 +32,10 @@ impl InfluxSink {
 impl Sink for InfluxSink {
     fn name(&self) -> String {
         format!("influx {}", self.endpoint.url)
+    }
+
+    fn insecure(&self) -> Option<String> {
+        self.endpoint.insecure()
     }
 
     fn format(&self) -> Format {

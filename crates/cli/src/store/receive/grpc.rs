@@ -124,16 +124,21 @@ service!(TraceService, "opentelemetry.proto.collector.trace.v1.TraceService", Ta
 service!(LogsService, "opentelemetry.proto.collector.logs.v1.LogsService", Table::Logs);
 service!(MetricsService, "opentelemetry.proto.collector.metrics.v1.MetricsService", Table::Metrics);
 
-/// Serves the three services on `listener` until `stop` resolves.
-pub async fn serve(
+/// Serves the three services on the connections of `incoming` (plain TCP, or TLS streams
+/// whose handshake is done) until `stop` resolves.
+pub async fn serve<IO, IE>(
     shared: Arc<Shared>,
-    listener: tokio::net::TcpListener,
+    incoming: impl tokio_stream::Stream<Item = Result<IO, IE>>,
     stop: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), tonic::transport::Error> {
+) -> Result<(), tonic::transport::Error>
+where
+    IO: tonic::transport::server::Connected + tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    IE: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     tonic::transport::Server::builder()
         .add_service(TraceService(shared.clone()))
         .add_service(LogsService(shared.clone()))
         .add_service(MetricsService(shared))
-        .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(listener), stop)
+        .serve_with_incoming_shutdown(incoming, stop)
         .await
 }

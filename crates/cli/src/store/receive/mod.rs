@@ -1,12 +1,14 @@
 //! `receive`: an OTLP receiver (gRPC and HTTP) that stores what it acknowledges — durable
 //! in the write-ahead log before the answer, converted to Parquet within `--flush-interval` —
 //! with a live line, its own counters on `/metrics`, and a clean stop on Ctrl-C or SIGTERM
-//! that converts everything pending.
+//! that converts everything pending. With `--tls-cert` both listeners speak TLS only
+//! ([`tls`]), with `--tls-client-ca` mutual TLS.
 
 mod grpc;
 mod http;
 mod ingest;
 mod payload;
+mod tls;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -17,6 +19,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use tonic::transport::server::TcpIncoming;
 use tsim_store::{Store, Table};
 
 use crate::args::parse_duration_ms;
@@ -38,6 +41,17 @@ pub struct ReceiveArgs {
     /// 64 MiB); reports see data once converted.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration_ms)]
     pub flush_interval: u64,
+    /// Serve both listeners over TLS only (1.2 or 1.3) with this certificate chain (PEM);
+    /// with --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM: PKCS#8, PKCS#1 or SEC1) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Require a client certificate signed by one of these CAs (PEM): mutual TLS. A client
+    /// without one is refused at the handshake.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
 }
 
 fn token(a: &ReceiveArgs) -> Result<Option<String>> {
@@ -104,10 +118,58 @@ fn live_line(
     format!("{} · stored {}", parts.join(" · "), si(stored as f64))
 }
 
+type Served<E> = tokio::task::JoinHandle<Result<(), E>>;
+
+/// Starts both servers, over TLS when `tls` is given; they stop once `stop` turns true.
+fn serve(
+    shared: &Arc<grpc::Shared>,
+    grpc_l: tokio::net::TcpListener,
+    http_l: tokio::net::TcpListener,
+    tls: Option<&tls::ServerTls>,
+    stop: &tokio::sync::watch::Receiver<bool>,
+) -> Result<(Served<tonic::transport::Error>, Served<std::io::Error>)> {
+    let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let router = http::router(shared.clone());
+    Ok(match tls {
+        None => (
+            tokio::spawn(grpc::serve(shared.clone(), TcpIncoming::from(grpc_l), wait(stop.clone()))),
+            tokio::spawn(axum::serve(http_l, router).with_graceful_shutdown(wait(stop.clone())).into_future()),
+        ),
+        Some(t) => (
+            tokio::spawn(grpc::serve(shared.clone(), t.grpc(grpc_l), wait(stop.clone()))),
+            tokio::spawn(axum::serve(t.http(http_l)?, router).with_graceful_shutdown(wait(stop.clone())).into_future()),
+        ),
+    })
+}
+
+/// Prints what was acknowledged, stored and refused; whether acknowledged items are still
+/// waiting in the log.
+fn final_counts(stats: &ingest::Stats, tls: Option<&tls::ServerTls>) -> bool {
+    let mut lost = false;
+    for t in Table::ALL {
+        let s = stats.of(t);
+        let (acked, stored) = (s.acked.load(Ordering::Relaxed), s.stored.load(Ordering::Relaxed));
+        lost |= acked != stored;
+        say!(
+            "{:<8} {acked} items in {} requests acknowledged, {stored} stored, {} requests refused",
+            t.signal(),
+            s.requests.load(Ordering::Relaxed),
+            s.refused.load(Ordering::Relaxed)
+        );
+    }
+    if let Some(t) = tls {
+        say!("tls      {} handshakes refused", t.refused.load(Ordering::Relaxed));
+    }
+    lost
+}
+
 /// Runs the receiver until Ctrl-C or SIGTERM.
 pub fn receive(a: &ReceiveArgs, store: Option<&std::path::Path>, quiet: bool) -> Result<ExitCode> {
     let store = store.map_or_else(|| PathBuf::from(super::DEFAULT_STORE), std::path::Path::to_path_buf);
     let token = token(a)?;
+    let tls = tls::load(a)?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     rt.block_on(async move {
         let (store_handle, replayed) =
@@ -123,19 +185,17 @@ pub fn receive(a: &ReceiveArgs, store: Option<&std::path::Path>, quiet: bool) ->
         let stats = ingest.stats.clone();
         let shared = Arc::new(grpc::Shared { ingest, token });
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-            let _ = rx.wait_for(|s| *s).await;
-        };
-        let g = tokio::spawn(grpc::serve(shared.clone(), grpc_l, wait(stop_rx.clone())));
-        let h = tokio::spawn(
-            axum::serve(http_l, http::router(shared.clone())).with_graceful_shutdown(wait(stop_rx.clone())).into_future(),
-        );
+        let (g, h) = serve(&shared, grpc_l, http_l, tls.as_ref(), &stop_rx)?;
         drop(shared);
-        say!(
-            "receiving OTLP on grpc://{grpc_addr} and http://{http_addr} (/v1/traces, /v1/logs, /v1/metrics; /metrics), \
-             storing into {} — Ctrl-C stops",
-            store.display()
-        );
+        let paths = "(/v1/traces, /v1/logs, /v1/metrics; /metrics)";
+        let into = format!("storing into {} — Ctrl-C stops", store.display());
+        match &tls {
+            None => say!("receiving OTLP on grpc://{grpc_addr} and http://{http_addr} {paths}, {into}"),
+            Some(t) => say!(
+                "receiving OTLP over TLS{} on https://{grpc_addr} (gRPC) and https://{http_addr} {paths}, {into}",
+                if t.mutual { " (client certificates required)" } else { "" },
+            ),
+        }
         let tty = std::io::stderr().is_terminal() && !quiet;
         // The live line, on a terminal only.
         let live = tty.then(|| {
@@ -168,18 +228,7 @@ pub fn receive(a: &ReceiveArgs, store: Option<&std::path::Path>, quiet: bool) ->
             say!("error: the HTTP server: {e}");
         }
         tokio::task::spawn_blocking(move || writer.finish()).await.ok();
-        let mut lost = false;
-        for t in Table::ALL {
-            let s = stats.of(t);
-            let (acked, stored) = (s.acked.load(Ordering::Relaxed), s.stored.load(Ordering::Relaxed));
-            lost |= acked != stored;
-            say!(
-                "{:<8} {acked} items in {} requests acknowledged, {stored} stored, {} requests refused",
-                t.signal(),
-                s.requests.load(Ordering::Relaxed),
-                s.refused.load(Ordering::Relaxed)
-            );
-        }
+        let lost = final_counts(&stats, tls.as_ref());
         if lost {
             say!("warning: some acknowledged items are still in the log (a conversion failed); they are converted at the next start");
             return Ok(ExitCode::from(1));
