@@ -87,6 +87,13 @@ impl Timing {
     }
 }
 
+impl Active {
+    /// A window of incident `incident` that acts on a trace, with nothing counted yet.
+    pub(crate) fn new(incident: u16, occurrence: u64, level: f64, traffic_only: bool) -> Self {
+        Self { incident, occurrence, level, spans: 0, errors: 0, traffic_only }
+    }
+}
+
 impl CIncident {
     /// How strongly it acts on a span starting at `t`: `None` outside its windows.
     pub fn level_at(&self, t: u64) -> Option<f64> {
@@ -540,14 +547,7 @@ pub(crate) fn tally(
                 Some(i) => &mut scratch.active[i],
                 None => {
                     let level = list[k].level(s, at.max(trace_start));
-                    scratch.active.push(Active {
-                        incident,
-                        occurrence,
-                        level,
-                        spans: 0,
-                        errors: 0,
-                        traffic_only: false,
-                    });
+                    scratch.active.push(Active::new(incident, occurrence, level, false));
                     let last = scratch.active.len() - 1;
                     &mut scratch.active[last]
                 }

@@ -427,14 +427,7 @@ impl Engine {
                 let level = c.level(s, start_ns);
                 if level > 0.0 {
                     let incident = u16::try_from(k).unwrap_or(u16::MAX);
-                    scratch.active.push(Active {
-                        incident,
-                        occurrence,
-                        level,
-                        spans: 0,
-                        errors: 0,
-                        traffic_only: true,
-                    });
+                    scratch.active.push(Active::new(incident, occurrence, level, true));
                 }
             }
         }
