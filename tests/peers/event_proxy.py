@@ -11,12 +11,13 @@ with what verify should find: per event name, the spans that lost an event of th
 that kept their events (`kept_events`); and the histogram points that lost their exemplars
 (`exemplar_points`) and the exemplars they had (`exemplars`).
 """
-import http.client
 import http.server
 import json
 import sys
 import threading
 from collections import Counter
+
+from upstream import forward as upstream_forward
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -31,13 +32,7 @@ exemplar_points = exemplars = 0
 
 
 def forward(path, body, ctype):
-    c = http.client.HTTPConnection("127.0.0.1", upstream, timeout=120)
-    c.request("POST", path, body=body, headers={"Content-Type": ctype})
-    r = c.getresponse()
-    r.read()
-    c.close()
-    if r.status != 200:
-        raise RuntimeError(f"upstream answered {r.status}")
+    upstream_forward(upstream, path, body, ctype)
 
 
 def tamper_spans(body):

@@ -13,12 +13,13 @@ every `invoke_agent …` span renamed `agent.run`. GET /report answers JSON with
 seen, what verify should find: spans, missing, duplicated, attributes dropped, renames,
 altered, and the traces expected / kept (all, with an error).
 """
-import http.client
 import http.server
 import json
 import sys
 import threading
 from collections import Counter
+
+from upstream import forward as upstream_forward
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -31,13 +32,7 @@ error_trace, spans_of = set(), Counter()
 
 
 def forward(path, body, ctype):
-    c = http.client.HTTPConnection("127.0.0.1", upstream, timeout=120)
-    c.request("POST", path, body=body, headers={"Content-Type": ctype})
-    r = c.getresponse()
-    r.read()
-    c.close()
-    if r.status != 200:
-        raise RuntimeError(f"upstream answered {r.status}")
+    upstream_forward(upstream, path, body, ctype)
 
 
 def sampled(trace_id):
