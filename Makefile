@@ -1,4 +1,4 @@
-# Local stack and runs (needs Docker or Podman with compose). See the README, "See it in Jaeger, Grafana and Kibana".
+# Local stack and runs (needs Docker or Podman with compose). See docs/stack.md.
 COMPOSE ?= docker compose
 STACK = $(COMPOSE) -f deploy/compose/compose.yaml
 SCENARIO ?= successful_agent_turn

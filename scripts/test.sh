@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test command of the README: installs what the tests need (Python peers), then checks
+# The test command of the README (docs/testing.md): installs what the tests need (Python peers), then checks
 # formatting and lints, then runs every test (unit, property, and integration against real
 # peers started on 127.0.0.1). Works on a fresh machine with Rust (and cargo-nextest, installed if
 # missing) and Python 3.

@@ -147,7 +147,7 @@ impl Receiver {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("python3 with grpcio and opentelemetry-proto is needed (see README: tests)");
+            .expect("python3 with grpcio and opentelemetry-proto is needed (see docs/testing.md)");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let peer = Peer { child };
