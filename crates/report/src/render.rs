@@ -1,5 +1,5 @@
 //! A report's result and how it is shown: aligned tables for a terminal, Markdown, JSON (the
-//! report's own document, whose fields the README documents), or one self-contained HTML
+//! report's own document, whose fields docs/store.md documents), or one self-contained HTML
 //! page with the tables and the report's charts.
 
 use std::fmt::Write as _;

@@ -74,7 +74,7 @@ impl Reader<'_, '_> {
         {
             let msg = format!(
                 "this is the Python telemetry-simulator 2.x workload format (`{}:`), which is not supported; \
-                 see README, \"Coming from the Python telemetry-simulator\"",
+                 see docs/python-1x.md, \"Coming from the Python telemetry-simulator\"",
                 k.as_str().unwrap_or_default()
             );
             self.rep.error(k.line, k.col, msg, None);
