@@ -1,13 +1,7 @@
-//! `receive`: an OTLP receiver (gRPC and HTTP) that stores what it acknowledges — durable
-//! in the write-ahead log before the answer, converted to Parquet within `--flush-interval` —
-//! with a live line, its own counters on `/metrics`, and a clean stop on Ctrl-C or SIGTERM
-//! that converts everything pending. With `--tls-cert` both listeners speak TLS only
-//! ([`tls`]), with `--tls-client-ca` mutual TLS.
+//! `receive`: the command around the OTLP receiver of `tsim_receive` (gRPC and HTTP, storing
+//! what it acknowledges) — its flags, the token file, the TLS files ([`tls`]), the start
+//! line, the live line on a terminal, a clean stop on Ctrl-C or SIGTERM and its summary.
 
-mod grpc;
-mod http;
-mod ingest;
-mod payload;
 mod tls;
 
 use std::collections::BTreeMap;
@@ -15,12 +9,10 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use tonic::transport::server::TcpIncoming;
-use tsim_store::{Store, Table};
+use tsim_receive::{Counts, Listener, Notice, ReceiveError, Receiver, ReceiverConfig, Running, Table};
 
 use crate::args::parse_duration_ms;
 
@@ -66,10 +58,6 @@ fn token(a: &ReceiveArgs) -> Result<Option<String>> {
     Ok(std::env::var("TELEMETRY_SIMULATOR_RECEIVE_TOKEN").ok().filter(|t| !t.is_empty()))
 }
 
-async fn bind(flag: &str, addr: &str) -> Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(addr).await.with_context(|| format!("{flag} {addr}: cannot listen"))
-}
-
 /// Waits for Ctrl-C or SIGTERM.
 async fn stopped() {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -91,18 +79,18 @@ fn si(x: f64) -> String {
 
 /// The live line: items per second per signal (and its busiest services) since the last.
 fn live_line(
-    stats: &ingest::Stats,
+    counts: &Counts,
     last: &mut [u64; 3],
     last_services: &mut BTreeMap<(Table, String), u64>,
     secs: f64,
 ) -> String {
-    let services = stats.services.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
     let mut parts = Vec::new();
     for t in Table::ALL {
-        let now = stats.of(t).acked.load(Ordering::Relaxed);
+        let now = counts.of(t).acked;
         let rate = (now - last[t as usize]) as f64 / secs;
         last[t as usize] = now;
-        let mut by: Vec<(&str, f64)> = services
+        let mut by: Vec<(&str, f64)> = counts
+            .services
             .iter()
             .filter(|((tt, _), _)| *tt == t)
             .map(|(k, v)| (k.1.as_str(), (v - last_services.get(k).copied().unwrap_or(0)) as f64 / secs))
@@ -113,56 +101,90 @@ fn live_line(
         let top = if top.is_empty() { String::new() } else { format!(" ({})", top.join(", ")) };
         parts.push(format!("{} {}/s{top}", t.signal(), si(rate)));
     }
-    *last_services = services;
-    let stored: u64 = Table::ALL.iter().map(|t| stats.of(*t).stored.load(Ordering::Relaxed)).sum();
+    last_services.clone_from(&counts.services);
+    let stored: u64 = Table::ALL.iter().map(|t| counts.of(*t).stored).sum();
     format!("{} · stored {}", parts.join(" · "), si(stored as f64))
 }
 
-type Served<E> = tokio::task::JoinHandle<Result<(), E>>;
-
-/// Starts both servers, over TLS when `tls` is given; they stop once `stop` turns true.
-fn serve(
-    shared: &Arc<grpc::Shared>,
-    grpc_l: tokio::net::TcpListener,
-    http_l: tokio::net::TcpListener,
-    tls: Option<&tls::ServerTls>,
-    stop: &tokio::sync::watch::Receiver<bool>,
-) -> Result<(Served<tonic::transport::Error>, Served<std::io::Error>)> {
-    let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
-    let router = http::router(shared.clone());
-    Ok(match tls {
-        None => (
-            tokio::spawn(grpc::serve(shared.clone(), TcpIncoming::from(grpc_l), wait(stop.clone()))),
-            tokio::spawn(axum::serve(http_l, router).with_graceful_shutdown(wait(stop.clone())).into_future()),
-        ),
-        Some(t) => (
-            tokio::spawn(grpc::serve(shared.clone(), t.grpc(grpc_l), wait(stop.clone()))),
-            tokio::spawn(axum::serve(t.http(http_l)?, router).with_graceful_shutdown(wait(stop.clone())).into_future()),
-        ),
-    })
-}
-
-/// Prints what was acknowledged, stored and refused; whether acknowledged items are still
-/// waiting in the log.
-fn final_counts(stats: &ingest::Stats, tls: Option<&tls::ServerTls>) -> bool {
-    let mut lost = false;
+/// Prints what was acknowledged, stored and refused (and refused handshakes with TLS).
+fn final_counts(counts: &Counts, tls: bool) {
     for t in Table::ALL {
-        let s = stats.of(t);
-        let (acked, stored) = (s.acked.load(Ordering::Relaxed), s.stored.load(Ordering::Relaxed));
-        lost |= acked != stored;
+        let s = counts.of(t);
         say!(
-            "{:<8} {acked} items in {} requests acknowledged, {stored} stored, {} requests refused",
+            "{:<8} {} items in {} requests acknowledged, {} stored, {} requests refused",
             t.signal(),
-            s.requests.load(Ordering::Relaxed),
-            s.refused.load(Ordering::Relaxed)
+            s.acked,
+            s.requests,
+            s.stored,
+            s.refused
         );
     }
-    if let Some(t) = tls {
-        say!("tls      {} handshakes refused", t.refused.load(Ordering::Relaxed));
+    if tls {
+        say!("tls      {} handshakes refused", counts.tls_refused);
     }
-    lost
+}
+
+/// Refused handshakes printed at most (all are counted).
+const SAID: u64 = 10;
+
+/// Prints what the receiver reports while it runs.
+fn print_notice(n: Notice) {
+    match &n {
+        Notice::HandshakeRefused { count, .. } if *count > SAID => {}
+        Notice::HandshakeRefused { count, .. } => {
+            let more = if *count == SAID { " (further refused handshakes are counted, not printed)" } else { "" };
+            say!("{n}{more}");
+        }
+        _ => say!("{n}"),
+    }
+}
+
+/// A start failure in the terms of the command line (a listener by its flag).
+fn start_error(e: ReceiveError) -> anyhow::Error {
+    match e {
+        ReceiveError::Bind { listener, addr, source } => {
+            let flag = match listener {
+                Listener::Grpc => "--grpc-listen",
+                Listener::Http => "--http-listen",
+            };
+            anyhow::Error::new(source).context(format!("{flag} {addr}: cannot listen"))
+        }
+        e => anyhow::Error::new(e),
+    }
+}
+
+/// Prints the start line (after the segments the last run left, unless quiet).
+fn start_line(running: &Running, store: &std::path::Path, tls: Option<bool>, quiet: bool) {
+    let replayed = running.replayed();
+    if !quiet && !replayed.is_empty() {
+        let items: u64 = replayed.iter().map(tsim_store::Converted::items).sum();
+        say!("converted {} log segment(s) left by the last run: {items} items", replayed.len());
+    }
+    let (grpc_addr, http_addr) = (running.grpc_addr(), running.http_addr());
+    let paths = "(/v1/traces, /v1/logs, /v1/metrics; /metrics)";
+    let into = format!("storing into {} — Ctrl-C stops", store.display());
+    match tls {
+        None => say!("receiving OTLP on grpc://{grpc_addr} and http://{http_addr} {paths}, {into}"),
+        Some(mutual) => say!(
+            "receiving OTLP over TLS{} on https://{grpc_addr} (gRPC) and https://{http_addr} {paths}, {into}",
+            if mutual { " (client certificates required)" } else { "" },
+        ),
+    }
+}
+
+/// Redraws the live line every second, forever.
+async fn live(running: &Running) {
+    let mut last = [0u64; 3];
+    let mut last_services = BTreeMap::new();
+    let mut t = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let line = live_line(&running.stats(), &mut last, &mut last_services, t.elapsed().as_secs_f64().max(1e-3));
+        t = Instant::now();
+        say_raw!("\r\x1b[2K{line}");
+    }
 }
 
 /// Runs the receiver until Ctrl-C or SIGTERM.
@@ -170,66 +192,33 @@ pub fn receive(a: &ReceiveArgs, store: Option<&std::path::Path>, quiet: bool) ->
     let store = store.map_or_else(|| PathBuf::from(super::DEFAULT_STORE), std::path::Path::to_path_buf);
     let token = token(a)?;
     let tls = tls::load(a)?;
+    let mutual = tls.is_some().then_some(a.tls_client_ca.is_some());
+    let config = ReceiverConfig {
+        grpc_listen: a.grpc_listen.clone(),
+        http_listen: a.http_listen.clone(),
+        token,
+        flush_interval: Duration::from_millis(a.flush_interval),
+        tls,
+        notify: Some(Arc::new(print_notice)),
+        ..ReceiverConfig::new(store.clone())
+    };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     rt.block_on(async move {
-        let (store_handle, replayed) =
-            Store::open(&store).with_context(|| format!("opening the store {}", store.display()))?;
-        let grpc_l = bind("--grpc-listen", &a.grpc_listen).await?;
-        let http_l = bind("--http-listen", &a.http_listen).await?;
-        let (grpc_addr, http_addr) = (grpc_l.local_addr()?, http_l.local_addr()?);
-        if !quiet && !replayed.is_empty() {
-            let items: u64 = replayed.iter().map(tsim_store::Converted::items).sum();
-            say!("converted {} log segment(s) left by the last run: {items} items", replayed.len());
-        }
-        let (ingest, writer) = ingest::start(store_handle, store.clone(), Duration::from_millis(a.flush_interval.max(1)));
-        let stats = ingest.stats.clone();
-        let shared = Arc::new(grpc::Shared { ingest, token });
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let (g, h) = serve(&shared, grpc_l, http_l, tls.as_ref(), &stop_rx)?;
-        drop(shared);
-        let paths = "(/v1/traces, /v1/logs, /v1/metrics; /metrics)";
-        let into = format!("storing into {} — Ctrl-C stops", store.display());
-        match &tls {
-            None => say!("receiving OTLP on grpc://{grpc_addr} and http://{http_addr} {paths}, {into}"),
-            Some(t) => say!(
-                "receiving OTLP over TLS{} on https://{grpc_addr} (gRPC) and https://{http_addr} {paths}, {into}",
-                if t.mutual { " (client certificates required)" } else { "" },
-            ),
-        }
-        let tty = std::io::stderr().is_terminal() && !quiet;
+        let running = Receiver::start(config).await.map_err(start_error)?;
+        start_line(&running, &store, mutual, quiet);
         // The live line, on a terminal only.
-        let live = tty.then(|| {
-            let stats = stats.clone();
-            tokio::spawn(async move {
-                let mut last = [0u64; 3];
-                let mut last_services = BTreeMap::new();
-                let mut t = Instant::now();
-                let mut tick = tokio::time::interval(Duration::from_secs(1));
-                tick.tick().await;
-                loop {
-                    tick.tick().await;
-                    let line = live_line(&stats, &mut last, &mut last_services, t.elapsed().as_secs_f64().max(1e-3));
-                    t = Instant::now();
-                    say_raw!("\r\x1b[2K{line}");
-                }
-            })
-        });
-        stopped().await;
-        if let Some(live) = live {
-            live.abort();
+        let tty = std::io::stderr().is_terminal() && !quiet;
+        tokio::select! {
+            () = stopped() => {}
+            () = live(&running), if tty => {}
+        }
+        if tty {
             say_raw!("\r\x1b[2K");
         }
         say!("stopping: answering what is in flight, then converting what is pending…");
-        let _ = stop_tx.send(true);
-        if let Ok(Err(e)) = g.await {
-            say!("error: the gRPC server: {e}");
-        }
-        if let Ok(Err(e)) = h.await {
-            say!("error: the HTTP server: {e}");
-        }
-        tokio::task::spawn_blocking(move || writer.finish()).await.ok();
-        let lost = final_counts(&stats, tls.as_ref());
-        if lost {
+        let summary = running.shutdown().await?;
+        final_counts(&summary.counts, mutual.is_some());
+        if summary.unconverted() {
             say!("warning: some acknowledged items are still in the log (a conversion failed); they are converted at the next start");
             return Ok(ExitCode::from(1));
         }

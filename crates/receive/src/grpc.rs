@@ -16,14 +16,14 @@ use tonic::body::Body;
 use tonic::codec::CompressionEncoding;
 use tonic::server::{Grpc, NamedService, UnaryService};
 use tonic::{Request, Response, Status};
-use tsim_sinks::otlp_grpc::RawCodec;
 use tsim_store::Table;
 
-use super::ingest::Ingest;
-use super::payload::{GRPC_MAX, authorized, protobuf};
+use crate::codec::RawCodec;
+use crate::ingest::Ingest;
+use crate::payload::{GRPC_MAX, authorized, protobuf};
 
 /// What every service shares.
-pub struct Shared {
+pub(crate) struct Shared {
     /// Where requests go.
     pub ingest: Ingest,
     /// The bearer token, if one is required.
@@ -97,7 +97,7 @@ macro_rules! service {
     ($ty:ident, $name:literal, $table:expr) => {
         /// An OTLP gRPC service.
         #[derive(Clone)]
-        pub struct $ty(pub Arc<Shared>);
+        pub(crate) struct $ty(pub Arc<Shared>);
 
         impl NamedService for $ty {
             const NAME: &'static str = $name;
@@ -126,7 +126,7 @@ service!(MetricsService, "opentelemetry.proto.collector.metrics.v1.MetricsServic
 
 /// Serves the three services on the connections of `incoming` (plain TCP, or TLS streams
 /// whose handshake is done) until `stop` resolves.
-pub async fn serve<IO, IE>(
+pub(crate) async fn serve<IO, IE>(
     shared: Arc<Shared>,
     incoming: impl tokio_stream::Stream<Item = Result<IO, IE>>,
     stop: impl Future<Output = ()> + Send + 'static,

@@ -19,15 +19,15 @@ use axum::routing::{get, post};
 use bytes::Bytes;
 use tsim_store::Table;
 
-use super::grpc::Shared;
-use super::ingest::Stats;
-use super::payload::{HTTP_MAX, authorized, json, protobuf};
+use crate::grpc::Shared;
+use crate::payload::{HTTP_MAX, authorized, json, protobuf};
+use crate::stats::{SignalStats, Stats};
 
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
 
 /// The routes.
-pub fn router(shared: Arc<Shared>) -> Router {
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/v1/traces", post(|s, r| export(s, Table::Traces, r)))
         .route("/v1/logs", post(|s, r| export(s, Table::Logs, r)))
@@ -131,7 +131,7 @@ async fn export(State(shared): State<Arc<Shared>>, table: Table, req: Request) -
 }
 
 /// The receiver's own counters, in the Prometheus text format.
-pub fn exposition(s: &Stats) -> String {
+pub(crate) fn exposition(s: &Stats) -> String {
     let mut out = String::new();
     let mut family = |name: &str, help: &str, kind: &str, rows: Vec<(String, u64)>| {
         out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
@@ -139,7 +139,7 @@ pub fn exposition(s: &Stats) -> String {
             out.push_str(&format!("{name}{labels} {v}\n"));
         }
     };
-    let per = |f: fn(&super::ingest::SignalStats) -> u64| {
+    let per = |f: fn(&SignalStats) -> u64| {
         Table::ALL.iter().map(|t| (format!("{{signal=\"{}\"}}", t.signal()), f(s.of(*t)))).collect::<Vec<_>>()
     };
     family(

@@ -13,12 +13,12 @@ use opentelemetry_proto::tonic::metrics::v1::metric;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
 /// The largest gRPC message taken (the OpenTelemetry Collector's default), decompressed.
-pub const GRPC_MAX: usize = 4 << 20;
+pub(crate) const GRPC_MAX: usize = 4 << 20;
 /// The largest HTTP body taken (the collector's default), compressed and decompressed.
-pub const HTTP_MAX: usize = 20 << 20;
+pub(crate) const HTTP_MAX: usize = 20 << 20;
 
 /// The items of a checked request, per service, and its protobuf bytes.
-pub struct Checked {
+pub(crate) struct Checked {
     /// The request as protobuf (as received, or encoded from JSON).
     pub payload: Bytes,
     /// Items per `service.name`.
@@ -85,7 +85,7 @@ fn count_metrics(r: &ExportMetricsServiceRequest) -> Vec<(String, u64)> {
 }
 
 /// Checks a protobuf payload of `table`'s signal.
-pub fn protobuf(table: Table, payload: Bytes) -> Result<Checked, String> {
+pub(crate) fn protobuf(table: Table, payload: Bytes) -> Result<Checked, String> {
     let items = match table {
         Table::Traces => count_traces(&ExportTraceServiceRequest::decode(payload.clone()).map_err(|e| e.to_string())?),
         Table::Logs => count_logs(&ExportLogsServiceRequest::decode(payload.clone()).map_err(|e| e.to_string())?),
@@ -97,7 +97,7 @@ pub fn protobuf(table: Table, payload: Bytes) -> Result<Checked, String> {
 }
 
 /// Checks an OTLP/JSON payload and turns it into protobuf.
-pub fn json(table: Table, body: &[u8]) -> Result<Checked, String> {
+pub(crate) fn json(table: Table, body: &[u8]) -> Result<Checked, String> {
     let e = |e: otlp_json::JsonError| e.to_string();
     let (payload, items) = match table {
         Table::Traces => {
@@ -118,7 +118,7 @@ pub fn json(table: Table, body: &[u8]) -> Result<Checked, String> {
 
 /// Whether `given` (an `Authorization` header's value) carries the bearer `token`, compared
 /// in constant time.
-pub fn authorized(token: Option<&str>, given: Option<&[u8]>) -> bool {
+pub(crate) fn authorized(token: Option<&str>, given: Option<&[u8]>) -> bool {
     let Some(token) = token else { return true };
     let Some(given) = given.and_then(|g| g.strip_prefix(b"Bearer ")) else { return false };
     let want = token.as_bytes();

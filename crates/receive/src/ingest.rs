@@ -4,17 +4,19 @@
 //! turns them into Parquet. A failed write or sync acknowledges nothing and rolls the
 //! segment back to what was synced, so a client's retry never duplicates.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
-use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use tokio::sync::oneshot;
 use tsim_store::{Store, Table, store::convert};
+
+use crate::notice::{Notice, Notify, tell};
+use crate::stats::Stats;
 
 /// Requests waiting for the writer at most (beyond: the client is told to retry).
 const QUEUE: usize = 1024;
@@ -23,7 +25,7 @@ const GROUP_BYTES: usize = 16 << 20;
 
 /// Why a request was not stored (every reason is one to retry later).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Refused {
+pub(crate) enum Refused {
     /// The writer is behind (the queue is full).
     #[error("the receiver is behind writing its log; retry later")]
     Busy,
@@ -33,39 +35,6 @@ pub enum Refused {
     /// The receiver is shutting down.
     #[error("the receiver is shutting down")]
     Closing,
-}
-
-/// Counters of one signal.
-#[derive(Debug, Default)]
-pub struct SignalStats {
-    /// Requests acknowledged.
-    pub requests: AtomicU64,
-    /// Items (spans, log records, points) acknowledged: durable in the log.
-    pub acked: AtomicU64,
-    /// Items converted into Parquet.
-    pub stored: AtomicU64,
-    /// Requests refused (bad input, limits, token, busy, failed).
-    pub refused: AtomicU64,
-}
-
-/// What the receiver has done, for the live line, `/metrics` and the summary.
-#[derive(Debug, Default)]
-pub struct Stats {
-    /// Per signal, in `Table` order.
-    pub signals: [SignalStats; 3],
-    /// Items acknowledged per (signal, service).
-    pub services: Mutex<BTreeMap<(Table, String), u64>>,
-    /// Bytes appended to the log.
-    pub wal_bytes: AtomicU64,
-    /// Group commits (syncs).
-    pub syncs: AtomicU64,
-}
-
-impl Stats {
-    /// The counters of a signal.
-    pub fn of(&self, t: Table) -> &SignalStats {
-        &self.signals[t as usize]
-    }
 }
 
 /// A request to store.
@@ -81,7 +50,7 @@ struct Job {
 
 /// The receiving end of the writer: cheap to clone, one per connection.
 #[derive(Clone)]
-pub struct Ingest {
+pub(crate) struct Ingest {
     tx: SyncSender<Job>,
     /// The counters.
     pub stats: Arc<Stats>,
@@ -92,7 +61,7 @@ impl Ingest {
     /// returns once it is durable, or why not.
     pub async fn store(&self, table: Table, payload: Bytes, items: Vec<(String, u64)>) -> Result<(), Refused> {
         let (ack, done) = oneshot::channel();
-        let received = crate::pipeline::now_ns();
+        let received = now_ns();
         match self.tx.try_send(Job { table, payload, items, received, ack }) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => return Err(Refused::Busy),
@@ -102,54 +71,69 @@ impl Ingest {
     }
 }
 
+/// Nanoseconds since the epoch, now.
+fn now_ns() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
 /// The writer and converter threads; [`Writer::finish`] stops them once every sender is gone.
-pub struct Writer {
+pub(crate) struct Writer {
     writer: JoinHandle<()>,
     converter: JoinHandle<()>,
 }
 
 /// Starts the threads for the store at `root` (opened by the caller: `store`), closing
-/// segments at `segment_bytes` or `segment_age` after their first request.
-pub fn start(store: Store, root: PathBuf, segment_age: Duration) -> (Ingest, Writer) {
-    let stats = Arc::new(Stats::default());
+/// segments at `segment_bytes` or `segment_age` after their first request; fails when a
+/// thread cannot be started.
+pub(crate) fn start(
+    store: Store,
+    root: PathBuf,
+    segment_age: Duration,
+    stats: Arc<Stats>,
+    notify: Option<Notify>,
+) -> std::io::Result<(Ingest, Writer)> {
     let (tx, rx) = sync_channel::<Job>(QUEUE);
     let (conv_tx, conv_rx) = std::sync::mpsc::channel::<u64>();
+    let (s, n) = (stats.clone(), notify.clone());
+    let converter = std::thread::Builder::new().name("receive-parquet".into()).spawn(move || {
+        for seq in conv_rx {
+            match convert(&root, seq) {
+                Ok(c) => {
+                    s.of(Table::Traces).stored.fetch_add(c.spans, Ordering::Relaxed);
+                    s.of(Table::Logs).stored.fetch_add(c.logs, Ordering::Relaxed);
+                    s.of(Table::Metrics).stored.fetch_add(c.points, Ordering::Relaxed);
+                }
+                Err(error) => tell(n.as_ref(), Notice::ConvertFailed { seq, error }),
+            }
+        }
+    })?;
     let s = stats.clone();
     let writer = std::thread::Builder::new()
         .name("receive-wal".into())
-        .spawn(move || write_loop(store, &rx, &conv_tx, &s, segment_age))
-        .unwrap_or_else(|e| panic!("cannot start the log writer thread: {e}"));
-    let s = stats.clone();
-    let converter = std::thread::Builder::new()
-        .name("receive-parquet".into())
-        .spawn(move || {
-            for seq in conv_rx {
-                match convert(&root, seq) {
-                    Ok(c) => {
-                        s.of(Table::Traces).stored.fetch_add(c.spans, Ordering::Relaxed);
-                        s.of(Table::Logs).stored.fetch_add(c.logs, Ordering::Relaxed);
-                        s.of(Table::Metrics).stored.fetch_add(c.points, Ordering::Relaxed);
-                    }
-                    Err(e) => {
-                        say!("error: converting log segment {seq} (kept for the next start): {e}");
-                    }
-                }
-            }
-        })
-        .unwrap_or_else(|e| panic!("cannot start the converter thread: {e}"));
-    (Ingest { tx, stats }, Writer { writer, converter })
+        .spawn(move || write_loop(store, &rx, &conv_tx, &s, segment_age, notify.as_ref()))?;
+    Ok((Ingest { tx, stats }, Writer { writer, converter }))
 }
 
 impl Writer {
     /// Waits for the writer to drain the queue and close its segment (once every
     /// [`Ingest`] is dropped), and for the converter to convert everything.
-    pub fn finish(self) {
-        let _ = self.writer.join();
-        let _ = self.converter.join();
+    /// Fails with the name of a thread that panicked.
+    pub fn finish(self) -> Result<(), &'static str> {
+        let writer = self.writer.join();
+        let converter = self.converter.join();
+        writer.map_err(|_| "log writer")?;
+        converter.map_err(|_| "converter")
     }
 }
 
-fn write_loop(mut store: Store, rx: &Receiver<Job>, conv: &std::sync::mpsc::Sender<u64>, stats: &Stats, age: Duration) {
+fn write_loop(
+    mut store: Store,
+    rx: &Receiver<Job>,
+    conv: &std::sync::mpsc::Sender<u64>,
+    stats: &Stats,
+    age: Duration,
+    notify: Option<&Notify>,
+) {
     let mut opened: Option<Instant> = None;
     let mut group: Vec<Job> = Vec::new();
     loop {
@@ -171,29 +155,40 @@ fn write_loop(mut store: Store, rx: &Receiver<Job>, conv: &std::sync::mpsc::Send
         }
         if !group.is_empty() {
             opened.get_or_insert_with(Instant::now);
-            commit(&mut store, &mut group, conv, stats);
+            commit(&mut store, &mut group, conv, stats, notify);
         }
         if store.full() || opened.is_some_and(|t| t.elapsed() >= age) {
-            hand_over(store.rotate(), conv, "closing the log segment");
+            hand_over(store.rotate(), conv, "closing the log segment", notify);
             opened = None;
         }
     }
-    hand_over(store.rotate(), conv, "closing the log segment (converted at the next start)");
+    hand_over(store.rotate(), conv, "closing the log segment (converted at the next start)", notify);
 }
 
 /// Hands a segment just closed (by a rotation or a rollback) to the converter.
-fn hand_over(closed: Result<Option<u64>, tsim_store::StoreError>, conv: &std::sync::mpsc::Sender<u64>, what: &str) {
+fn hand_over(
+    closed: Result<Option<u64>, tsim_store::StoreError>,
+    conv: &std::sync::mpsc::Sender<u64>,
+    what: &'static str,
+    notify: Option<&Notify>,
+) {
     match closed {
         Ok(Some(seq)) => {
             let _ = conv.send(seq);
         }
         Ok(None) => {}
-        Err(e) => say!("error: {what}: {e}"),
+        Err(error) => tell(notify, Notice::SegmentFailed { what, error }),
     }
 }
 
 /// Appends a group of requests, syncs once, and acknowledges them all (or none).
-fn commit(store: &mut Store, group: &mut Vec<Job>, conv: &std::sync::mpsc::Sender<u64>, stats: &Stats) {
+fn commit(
+    store: &mut Store,
+    group: &mut Vec<Job>,
+    conv: &std::sync::mpsc::Sender<u64>,
+    stats: &Stats,
+    notify: Option<&Notify>,
+) {
     let before = store.pending_bytes();
     let result =
         group.iter().try_for_each(|j| store.append(j.table, Some(j.received), &j.payload)).and_then(|()| store.sync());
@@ -214,7 +209,7 @@ fn commit(store: &mut Store, group: &mut Vec<Job>, conv: &std::sync::mpsc::Sende
         }
         Err(e) => {
             // Nothing of the group is acknowledged, so nothing of it may stay.
-            hand_over(store.rollback(), conv, "rolling back the log segment");
+            hand_over(store.rollback(), conv, "rolling back the log segment", notify);
             let why = e.to_string();
             for j in group.drain(..) {
                 stats.of(j.table).refused.fetch_add(1, Ordering::Relaxed);
