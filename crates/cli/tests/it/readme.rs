@@ -2,11 +2,7 @@
 //! its output is run, and its output must match what the README shows (a `…` line stands
 //! for any lines; the timing of the first summary line varies and is not compared).
 
-#![allow(clippy::unwrap_used)] // a test fails loudly where its assumption breaks
-
-mod common;
-
-use common::*;
+use crate::common::*;
 
 /// The `$ telemetry-simulator …` samples of the README: (command words, shown output lines).
 fn samples(readme: &str) -> Vec<(Vec<String>, Vec<String>)> {
