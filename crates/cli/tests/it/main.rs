@@ -28,6 +28,7 @@ mod python1x;
 mod readme;
 mod receive;
 mod report;
+mod scenario_properties;
 mod stack;
 mod tls;
 mod verify;
