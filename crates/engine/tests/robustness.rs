@@ -1,7 +1,8 @@
 //! What the scenario reader accepts, the engine runs: built-in scenarios mutated at random
 //! (numbers made negative, huge, NaN or text; lines dropped or repeated; values swapped for
 //! lists and maps) never panic the reader, and whatever it accepts generates and encodes
-//! traces without a panic and within the span budget.
+//! traces without a panic and within the span budget; what it refuses it locates at
+//! `file:line:col`.
 
 #![allow(clippy::unwrap_used)] // a test fails loudly where its assumption breaks
 
@@ -93,9 +94,27 @@ fn mutate(src: &str, (line, what, value): (usize, u8, usize)) -> String {
     lines.join("\n")
 }
 
-/// Parses, compiles and runs `src` for 5 traces; panics only on a bug.
+/// Whether every diagnostic line of a refusal starts with `mutated.yaml:line:col:`.
+fn located(e: &str) -> bool {
+    let starts = |l: &str| {
+        let mut p = l.splitn(4, ':');
+        let num = |s: Option<&str>| s.is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
+        p.next() == Some("mutated.yaml") && num(p.next()) && num(p.next()) && p.next().is_some()
+    };
+    e.lines().next().is_some_and(starts)
+}
+
+/// Parses, compiles and runs `src` for 5 traces; panics only on a bug. A refusal of the
+/// reader is located at `file:line:col`.
 fn run_if_accepted(src: &str) {
-    let Ok(s) = parse_scenario(src, "mutated.yaml", "vendor") else { return };
+    let s = match parse_scenario(src, "mutated.yaml", "vendor") {
+        Ok(s) => s,
+        Err(e) => {
+            let e = e.to_string();
+            assert!(located(&e), "a refusal without file:line:col: {e}\n{src}");
+            return;
+        }
+    };
     let cfg = EngineConfig { seed: 3, tenant_key: "vendor.tenant.id".into(), ..Default::default() };
     let Ok(engine) = Engine::new(&[&s], &cfg) else { return };
     let mut buf = TraceBuf::default();

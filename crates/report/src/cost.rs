@@ -4,6 +4,7 @@
 //! its service in parentheses. Prices are USD per million tokens, per model.
 
 use std::collections::{BTreeMap, HashMap};
+use tsim_model::metrics::Price;
 use tsim_store::Snapshot;
 
 use serde_json::json;
@@ -15,17 +16,6 @@ use crate::{Filter, Report, ReportError, Section};
 
 const COLUMNS: [&str; 7] =
     ["SpanId", "ParentSpanId", "AgentName", "Model", "InputTokens", "OutputTokens", "ServiceName"];
-
-/// A model's price: USD per million input and output tokens.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Price {
-    /// The model (`gen_ai.request.model`).
-    pub model: String,
-    /// USD per million input tokens.
-    pub input: f64,
-    /// USD per million output tokens.
-    pub output: f64,
-}
 
 /// Tokens and cost of a group.
 #[derive(Debug, Default, Clone, Copy)]
@@ -83,7 +73,7 @@ pub fn report(root: &Snapshot, f: &Filter, prices: &[Price]) -> Result<Report, R
     for &(parent, own, model, input, output, service) in &used {
         let m = names.name(model);
         let usd = match price.get(m) {
-            Some(p) => (input as f64 * p.input + output as f64 * p.output) / 1e6,
+            Some(p) => (input as f64 * p.input_per_million + output as f64 * p.output_per_million) / 1e6,
             None => {
                 *unpriced.entry(m).or_default() += input + output;
                 0.0
@@ -131,7 +121,7 @@ pub fn report(root: &Snapshot, f: &Filter, prices: &[Price]) -> Result<Report, R
         "byAgent": doc("agent", &agents),
         "total": {"calls": total.spans, "inputTokens": total.input, "outputTokens": total.output, "cost": total.usd},
         "unpricedTokens": unpriced,
-        "pricesPerMillion": prices.iter().map(|p| json!({"model": p.model, "input": p.input, "output": p.output})).collect::<Vec<_>>(),
+        "pricesPerMillion": prices.iter().map(|p| json!({"model": p.model, "input": p.input_per_million, "output": p.output_per_million})).collect::<Vec<_>>(),
     });
     let bars = |title: &str, v: &[(&str, Usage)]| crate::Chart::Bars {
         title: title.to_owned(),

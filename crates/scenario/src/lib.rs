@@ -28,7 +28,7 @@ pub use logging::{LoggerSpec, LoggingConfig, load_logging_config, parse_logging_
 pub use spec::{
     ArtifactSpec, AttrSpec, Binding, CountSpec, DECISION_RESULTS, DECISION_TYPES, DEFAULT_RETRYABLE, DecisionSpec,
     ErrorSpec, EventSpec, LEVELS, LOG_BUILTINS, Literal, LogOn, LogSpec, MetricKind, MetricSpec, MetricValue, Mode,
-    ModelPrice, NumType, OverrideSpec, PROCESS_KINDS, Process, REVIEW_STATUSES, RetrySpec, Scenario, SpanKind,
-    SpanSpec, Stat, TEMPLATE_BUILTINS, TemplatePart, VariantSpec, normalize_prefix, parse_template,
+    NumType, OverrideSpec, PROCESS_KINDS, Process, REVIEW_STATUSES, RetrySpec, Scenario, SpanKind, SpanSpec, Stat,
+    TEMPLATE_BUILTINS, TemplatePart, VariantSpec, normalize_prefix, parse_template,
 };
 pub use yaml::{MAX_ALIASES, MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES};

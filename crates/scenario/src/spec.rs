@@ -4,6 +4,7 @@
 use crate::diag::Reporter;
 use crate::dist::NumDist;
 use crate::yaml::Node;
+use tsim_model::metrics::Price;
 
 /// One scenario: a named, weighted generator of traces of one shape.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,7 +33,7 @@ pub struct Scenario {
     /// Resource attributes added to every trace of this scenario.
     pub resource: Vec<(String, Literal)>,
     /// Token prices by model (USD per million input / output tokens) for the cost metrics.
-    pub pricing: Vec<ModelPrice>,
+    pub pricing: Vec<Price>,
     /// Metrics declared by the scenario.
     pub metrics: Vec<MetricSpec>,
     /// Exact-count (or weighted) variants of the trace shape.
@@ -50,17 +51,6 @@ pub struct Scenario {
     pub root: SpanSpec,
     /// Where it came from: a path, or `builtin:<name>`.
     pub source: String,
-}
-
-/// A model's token prices, from `pricing:`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ModelPrice {
-    /// The model (`gen_ai.request.model`).
-    pub model: String,
-    /// USD per million input tokens.
-    pub input_per_million: f64,
-    /// USD per million output tokens.
-    pub output_per_million: f64,
 }
 
 /// A span node of the trace tree.

@@ -94,3 +94,26 @@ pub enum SinkError {
     #[error("sink task failed: {0}")]
     Task(String),
 }
+
+/// A write of complete lines to a file that failed; its text is the drop reason of the
+/// lines' items.
+#[derive(Debug, Error)]
+pub(crate) enum WriteError {
+    /// The write failed; the file is back at its last complete line.
+    #[error("write error: {0}")]
+    Write(std::io::Error),
+    /// The write failed, and so did cutting the file back to its last complete line.
+    #[error("write error: {error} (and the rollback failed: {rollback})")]
+    Rollback {
+        /// Why the write failed.
+        error: std::io::Error,
+        /// Why the rollback failed.
+        rollback: std::io::Error,
+    },
+    /// Moving the rotated files along failed.
+    #[error("rotation failed: {0}")]
+    Rotate(std::io::Error),
+    /// The fresh file after a rotation could not be opened.
+    #[error("rotation failed: {0}")]
+    Reopen(SinkBuildError),
+}

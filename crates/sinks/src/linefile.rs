@@ -10,6 +10,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use crate::error::WriteError;
 use crate::{SinkBuildError, SinkError};
 
 /// A file of complete lines.
@@ -52,20 +53,19 @@ impl LineFile {
 
     /// Appends `parts` (together, complete lines) as one unit: all of them, or after any
     /// error nothing, with the OS reason (`write error: No space left on device (os error 28)`).
-    pub(crate) fn append(&mut self, parts: &[&[u8]]) -> Result<(), String> {
+    pub(crate) fn append(&mut self, parts: &[&[u8]]) -> Result<(), WriteError> {
         let before = self.len;
         match parts.iter().try_for_each(|p| self.file.write_all(p)) {
             Ok(()) => {
                 self.len += parts.iter().map(|p| p.len() as u64).sum::<u64>();
                 Ok(())
             }
-            Err(e) => {
-                let mut reason = format!("write error: {e}");
+            Err(error) => {
                 // Back to the last complete line; the cursor too, for a file not in append mode.
-                if let Err(r) = self.file.set_len(before).and_then(|()| self.file.seek(SeekFrom::Start(before))) {
-                    reason.push_str(&format!(" (and the rollback failed: {r})"));
+                match self.file.set_len(before).and_then(|()| self.file.seek(SeekFrom::Start(before))) {
+                    Ok(_) => Err(WriteError::Write(error)),
+                    Err(rollback) => Err(WriteError::Rollback { error, rollback }),
                 }
-                Err(reason)
             }
         }
     }
@@ -114,7 +114,7 @@ mod tests {
         let full = OpenOptions::new().write(true).open("/dev/full");
         if let Ok(full) = full {
             let mut g = LineFile { path: path.clone(), file: full, len: 0 };
-            let e = g.append(&[b"two\n"]).unwrap_err();
+            let e = g.append(&[b"two\n"]).unwrap_err().to_string();
             assert!(e.starts_with("write error: No space left on device"), "{e}");
             assert_eq!(g.len(), 0);
         }

@@ -143,11 +143,7 @@ pub async fn run(plan: Plan, sinks: Vec<Wired>, live: Arc<Live>) -> anyhow::Resu
         agg.merge_alike_resources(plan.engine.resources());
         for sc in plan.engine.scenarios() {
             for p in sc.pricing() {
-                agg.set_price(tsim_model::metrics::Price {
-                    model: p.model.clone(),
-                    input_per_million: p.input_per_million,
-                    output_per_million: p.output_per_million,
-                });
+                agg.set_price(p.clone());
             }
         }
         let declared = DeclaredMetrics::new(&plan.engine, &mut agg, start_ns);

@@ -27,11 +27,8 @@ fn when(flag: &str, s: &Option<String>) -> Result<Option<u64>> {
 }
 
 /// The prices of `report cost`: the example prices, with a scenario's `pricing:` over them.
-fn prices(scenario: Option<&str>, g: &crate::args::Global) -> Result<Vec<tsim_report::cost::Price>> {
-    let mut prices: Vec<tsim_report::cost::Price> = tsim_model::metrics::default_prices()
-        .into_iter()
-        .map(|p| tsim_report::cost::Price { model: p.model, input: p.input_per_million, output: p.output_per_million })
-        .collect();
+fn prices(scenario: Option<&str>, g: &crate::args::Global) -> Result<Vec<tsim_model::metrics::Price>> {
+    let mut prices = tsim_model::metrics::default_prices();
     if let Some(name) = scenario {
         let cat = crate::load_catalog(g)?;
         let Some(s) = cat.scenarios.iter().find(|s| s.name == name) else {
@@ -39,11 +36,7 @@ fn prices(scenario: Option<&str>, g: &crate::args::Global) -> Result<Vec<tsim_re
         };
         for p in &s.pricing {
             prices.retain(|q| q.model != p.model);
-            prices.push(tsim_report::cost::Price {
-                model: p.model.clone(),
-                input: p.input_per_million,
-                output: p.output_per_million,
-            });
+            prices.push(p.clone());
         }
     }
     Ok(prices)

@@ -28,7 +28,7 @@ pub struct CompiledScenario {
     pub(crate) emit_metrics: bool,
     /// Most spans one trace may have (`max_spans_per_trace`).
     pub(crate) max_spans: usize,
-    pub(crate) pricing: Vec<tsim_scenario::ModelPrice>,
+    pub(crate) pricing: Vec<tsim_model::metrics::Price>,
     pub(crate) metrics: Vec<tsim_scenario::MetricSpec>,
     pub(crate) variants: Vec<Variant>,
     pub(crate) variant_cum: Vec<f64>,
@@ -307,7 +307,7 @@ impl CompiledScenario {
     }
 
     /// Token prices declared by the scenario: (model, USD per million input, output tokens).
-    pub fn pricing(&self) -> &[tsim_scenario::ModelPrice] {
+    pub fn pricing(&self) -> &[tsim_model::metrics::Price] {
         &self.pricing
     }
 

@@ -85,7 +85,8 @@ impl MetricDef {
     }
 }
 
-/// Price of a model's tokens, in USD per million.
+/// Price of a model's tokens, in USD per million: the one type of the metrics' cost, a
+/// scenario's `pricing:` and `report cost`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Price {
     /// Model name as in `gen_ai.request.model`.

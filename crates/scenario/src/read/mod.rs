@@ -10,6 +10,7 @@ use crate::budget;
 use crate::diag::Reporter;
 use crate::spec::*;
 use crate::yaml::{Node, Value};
+use tsim_model::metrics::Price;
 
 const TOP_KEYS: &[&str] = &[
     "name",
@@ -221,7 +222,7 @@ impl Reader<'_, '_> {
         );
     }
 
-    pub(crate) fn pricing(&mut self, node: &Node) -> Vec<ModelPrice> {
+    pub(crate) fn pricing(&mut self, node: &Node) -> Vec<Price> {
         let Some(entries) = node.as_map() else {
             self.rep.error(
                 node.line,
@@ -240,7 +241,7 @@ impl Reader<'_, '_> {
                 None => Some(0.0),
             };
             if let (Some(i), Some(o)) = (get(self, "input_per_million"), get(self, "output_per_million")) {
-                out.push(ModelPrice { model, input_per_million: i, output_per_million: o });
+                out.push(Price { model, input_per_million: i, output_per_million: o });
             }
         }
         out

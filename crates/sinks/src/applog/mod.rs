@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::error::WriteError;
 use crate::linefile::{FILE_LOST, LineFile, off_thread};
 use crate::{Batch, BoxFuture, Delivery, Format, Signal, Sink, SinkBuildError, SinkError};
 
@@ -87,8 +88,8 @@ impl RotatingLog {
         PathBuf::from(p)
     }
 
-    fn rotate(&mut self, keep: u32) -> Result<(), String> {
-        let io = |e: std::io::Error| format!("rotation failed: {e}");
+    fn rotate(&mut self, keep: u32) -> Result<(), WriteError> {
+        let io = WriteError::Rotate;
         self.file = None;
         if keep == 0 {
             std::fs::remove_file(&self.path).map_err(io)?;
@@ -102,7 +103,7 @@ impl RotatingLog {
             }
             std::fs::rename(&self.path, self.rotated(1)).map_err(io)?;
         }
-        self.file = Some(LineFile::open(&self.path, true).map_err(|e| format!("rotation failed: {e}"))?);
+        self.file = Some(LineFile::open(&self.path, true).map_err(WriteError::Reopen)?);
         self.prune();
         Ok(())
     }
@@ -127,7 +128,7 @@ impl RotatingLog {
                         Some(i) => end = start + i + 1,
                         None if size > 0 => {
                             if let Err(e) = self.rotate(r.max_files) {
-                                return (written, Some(e));
+                                return (written, Some(e.to_string()));
                             }
                             continue;
                         }
@@ -144,7 +145,7 @@ impl RotatingLog {
             let run = &payload[start..end];
             // O_APPEND puts each run at the end whatever else writes to the file.
             if let Some(Err(e)) = self.file.as_mut().map(|f| f.append(&[run])) {
-                return (written, Some(e));
+                return (written, Some(e.to_string()));
             }
             written += run.iter().filter(|b| **b == b'\n').count() as u64;
             start = end;

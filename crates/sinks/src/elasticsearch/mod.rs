@@ -104,7 +104,7 @@ impl EsSink {
                     } else {
                         match per_item(&text, pending.len()) {
                             Err(e) => {
-                                *dropped.entry(e).or_default() += pending.len() as u64;
+                                *dropped.entry(e.to_string()).or_default() += pending.len() as u64;
                                 break;
                             }
                             Ok(results) => {
@@ -158,12 +158,32 @@ enum ItemResult {
     Dropped(String),
 }
 
+/// A `_bulk` answer of status 2xx that does not say what became of each document; its text
+/// is the drop reason of the batch.
+#[derive(Debug, thiserror::Error)]
+enum BulkAnswerError {
+    /// Not JSON.
+    #[error("es: unreadable _bulk answer: {0}")]
+    Unreadable(serde_json::Error),
+    /// JSON without an `items` list.
+    #[error("es: _bulk answer without items")]
+    NoItems,
+    /// Not one item per document sent.
+    #[error("es: _bulk answered {got} items for {expected} documents")]
+    Count {
+        /// Items in the answer.
+        got: usize,
+        /// Documents sent.
+        expected: usize,
+    },
+}
+
 /// Reads the `items` of a `_bulk` answer: one result per document sent, in order.
-fn per_item(body: &[u8], expected: usize) -> Result<Vec<ItemResult>, String> {
-    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| format!("es: unreadable _bulk answer: {e}"))?;
-    let items = v.get("items").and_then(|i| i.as_array()).ok_or("es: _bulk answer without items")?;
+fn per_item(body: &[u8], expected: usize) -> Result<Vec<ItemResult>, BulkAnswerError> {
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(BulkAnswerError::Unreadable)?;
+    let items = v.get("items").and_then(|i| i.as_array()).ok_or(BulkAnswerError::NoItems)?;
     if items.len() != expected {
-        return Err(format!("es: _bulk answered {} items for {expected} documents", items.len()));
+        return Err(BulkAnswerError::Count { got: items.len(), expected });
     }
     Ok(items
         .iter()

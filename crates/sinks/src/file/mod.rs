@@ -57,7 +57,7 @@ impl Sink for FileSink {
             let payload = batch.payload;
             match off_thread(&mut self.file, move |f| f.append(&[&payload, b"\n"])).await {
                 Some(Ok(())) => Delivery::ok(items),
-                Some(Err(reason)) => Delivery::dropped(items, reason),
+                Some(Err(e)) => Delivery::dropped(items, e.to_string()),
                 None => Delivery::dropped(items, FILE_LOST),
             }
         })

@@ -1,13 +1,9 @@
 //! The store and its reports, checked by another engine: a run's files are imported into a
 //! store; DuckDB (PyPI) reads the same Parquet files, finds exactly the spans the run wrote,
 //! runs the shipped sql/*.sql queries, and agrees with every figure of the reports.
-#![allow(clippy::unwrap_used)] // a test fails loudly where its assumption breaks
-
-mod common;
-
 use std::process::Command;
 
-use common::{START, bin, python, repo, run, sim, tempdir};
+use crate::common::{START, bin, python, repo, run, sim, tempdir};
 
 /// The `workflow.id` of the first span that has one.
 fn first_workflow(traces: &std::path::Path) -> String {

@@ -1,13 +1,9 @@
 //! Metrics as Prometheus sees them: a real Prometheus (Debian package) scrapes the
 //! simulator's `/metrics` during the run, and `promtool check metrics` accepts the exposition.
 
-#![allow(clippy::unwrap_used)] // a test fails loudly where its assumption breaks
-
-mod common;
-
 use std::process::{Command, Stdio};
 
-use common::*;
+use crate::common::*;
 
 #[test]
 fn prometheus_scrapes_the_derived_metrics_and_promtool_accepts_them() {

@@ -2,15 +2,11 @@
 //! simulator over every protocol, the OpenTelemetry Python SDK), bad input gets the status a
 //! collector gives and changes nothing, and a SIGKILL at any moment loses nothing that was
 //! acknowledged. The store is read back by DuckDB, not by our code.
-#![allow(clippy::unwrap_used)] // a test fails loudly where its assumption breaks
-
-mod common;
-
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::{OurReceiver, START, bin, free_port, python, repo, sim, tempdir, wait_until};
+use crate::common::{OurReceiver, START, bin, free_port, python, repo, sim, tempdir, wait_until};
 
 type SpanRow = (String, String, String, String, u64, u64, String);
 

@@ -4,13 +4,9 @@
 //! compared); and the flag tables of `docs/cli.md` name every long flag that `--help` of the
 //! binary and of each subcommand prints, and no flag that does not exist.
 
-#![allow(clippy::unwrap_used)] // a test fails loudly where its assumption breaks
-
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::*;
+use crate::common::*;
 
 /// The `$ telemetry-simulator …` samples of a document: (command words, shown output lines).
 fn samples(readme: &str) -> Vec<(Vec<String>, Vec<String>)> {

@@ -2,13 +2,9 @@
 //! `list` output, messages and help that say what to do, and exit codes (2 for every usage
 //! error).
 
-#![allow(clippy::unwrap_used)] // a test fails loudly where its assumption breaks
-
-mod common;
-
 use std::process::{Command, Stdio};
 
-use common::*;
+use crate::common::*;
 
 fn out_text(o: &std::process::Output) -> (String, String) {
     (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())

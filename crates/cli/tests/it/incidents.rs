@@ -5,15 +5,11 @@
 //! that start before a window and end after it), the summary's counts equal to the marked
 //! spans, and traces outside the windows unchanged.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 
-use common::{bin, tempdir};
+use crate::common::{bin, tempdir};
 use serde_json::Value;
 
 const START_NS: u64 = 1_794_614_400_000_000_000; // 2026-11-14T00:00:00Z

@@ -1,11 +1,7 @@
 //! The command line as a user meets it: default file output, determinism, validation,
 //! listing, Ctrl-C.
 
-#![allow(clippy::unwrap_used)] // a test fails loudly where its assumption breaks
-
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[test]
 fn default_run_writes_otlp_json_that_python_decodes() {
@@ -237,7 +233,7 @@ fn seeded_run_matches_the_snapshot() {
     );
     assert_eq!(r.code(), 0, "{}", r.stderr());
     let got = std::fs::read_to_string(dir.join("out/traces.jsonl")).unwrap();
-    let want = include_str!("snapshots/tool_retry_seed7.jsonl");
+    let want = include_str!("../snapshots/tool_retry_seed7.jsonl");
     let how = format!(
         "if intended: telemetry-simulator --seed 7 --start-time {START} --output DIR scenario --name tool_retry \
          --count 3 --interval 0 and copy DIR/traces.jsonl to crates/cli/tests/snapshots/tool_retry_seed7.jsonl"

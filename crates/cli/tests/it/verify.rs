@@ -1,14 +1,10 @@
 //! `verify`: a run sent through a pipeline, regenerated from its manifest and compared with
 //! what arrived — identical over every protocol into our receiver; and on files a script
 //! tampered with, exactly the numbers the script counts.
-#![allow(clippy::unwrap_used)] // a test fails loudly where its assumption breaks
-
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::{OurReceiver, START, bin, python, repo, run, tempdir};
+use crate::common::{self, OurReceiver, START, bin, python, repo, run, tempdir};
 
 /// `verify` over `store`, its exit status and JSON.
 fn verify(manifest: &Path, store: &Path) -> (i32, serde_json::Value) {

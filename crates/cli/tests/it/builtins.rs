@@ -3,14 +3,10 @@
 //! OpenTelemetry Python classes, scraped by a real Prometheus); semantic-convention schemas
 //! (v1 and v2) check scenarios and fill in required attributes.
 
-#![allow(clippy::unwrap_used)] // a test fails loudly where its assumption breaks
-
-mod common;
-
 use std::collections::{HashMap, HashSet};
 use std::process::{Command, Stdio};
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 /// The decoded spans of a run's traces file (rows: trace, span, parent, name, status, kind,

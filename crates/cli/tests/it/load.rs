@@ -1,15 +1,11 @@
 //! Load generation: shards, determinism across batching and threads, backfill windows and
 //! traffic curves, pacing, Ctrl-C, full queues, and the self-telemetry a fleet is watched by.
 
-#![allow(clippy::unwrap_used)] // a test fails loudly where its assumption breaks
-
-mod common;
-
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::time::Instant;
 
-use common::*;
+use crate::common::*;
 
 /// Every item of an OTLP/JSON file (`resourceSpans` / `resourceLogs`), each as its resource
 /// and itself in JSON text, sorted: equal lists mean the same telemetry, however batched.

@@ -3,16 +3,12 @@
 //! parser while the simulator appends and rotates it, and forwards every line over OTLP/HTTP
 //! to the Python receiver. Every line must arrive exactly once, whole.
 
-#![allow(clippy::unwrap_used)] // a test fails loudly where its assumption breaks
-
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 #[test]
 fn collector_filelog_ships_every_line_once_across_rotations() {

@@ -3,14 +3,10 @@
 //! and returns data; the test fails naming each empty panel. The dashboards' structure is
 //! checked as Grafana reads it: unique panel ids, the provisioned datasource, a grid of 24.
 
-#![allow(clippy::unwrap_used)] // a test fails loudly where its assumption breaks
-
-mod common;
-
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use common::*;
+use crate::common::*;
 
 /// One query of a panel: (dashboard, panel, refId, PromQL as written).
 type Query = (String, String, String, String);

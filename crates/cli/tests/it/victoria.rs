@@ -1,11 +1,7 @@
 //! Metrics as InfluxDB line protocol into VictoriaMetrics (Debian package), queried back
 //! through its Prometheus-compatible API.
 
-#![allow(clippy::unwrap_used)] // a test fails loudly where its assumption breaks
-
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[test]
 fn influx_lines_into_victoria_metrics_read_back_the_totals() {

@@ -9,14 +9,10 @@
 //! OpenMetrics exposition is checked by prometheus_client's parser and by Prometheus' own
 //! scrape of it (the target is up, with no error).
 
-#![allow(clippy::unwrap_used)] // a test fails loudly where its assumption breaks
-
-mod common;
-
 use std::collections::HashSet;
 use std::process::{Command, Stdio};
 
-use common::*;
+use crate::common::*;
 
 /// What Prometheus 3 sends (Prometheus 2 asks for OpenMetrics 1.0.0 at q=1).
 const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0;q=0.5,\

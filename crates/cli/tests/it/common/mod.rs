@@ -1,7 +1,6 @@
 //! Test helpers: the binary, free ports, and real peers started on 127.0.0.1 (the Python
 //! OTLP receiver built on opentelemetry-proto, rotel), stopped by process id on drop.
 
-#![allow(clippy::unwrap_used)] // a test fails loudly where its assumption breaks
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -4,15 +4,11 @@
 //! `verify` reads); their SHA-256 must stay those in `tests/golden/outputs.sha256`. A change
 //! that moves code keeps them; a change that means to alter output rewrites the file with
 //! `GOLDEN_UPDATE=1` and says why in its commit.
-#![allow(clippy::unwrap_used)] // a test fails loudly where its assumption breaks
-
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use common::{bin, repo, tempdir};
+use crate::common::{bin, repo, tempdir};
 use sha2::{Digest, Sha256};
 
 /// The built-in scenarios, as `list` names them.

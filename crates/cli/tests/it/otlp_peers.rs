@@ -1,13 +1,9 @@
 //! Export over OTLP into real peers: the OpenTelemetry Python classes (strict decoding of
 //! every request) and rotel; retries, drops and partial success as the spec says.
 
-#![allow(clippy::unwrap_used)] // a test fails loudly where its assumption breaks
-
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 fn received(r: &Receiver) -> Vec<[String; 4]> {
     let rep = r.report();

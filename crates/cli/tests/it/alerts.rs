@@ -8,15 +8,11 @@
 //!   openmetrics` accepts it and a Prometheus started on the blocks answers a range query over
 //!   the day with the span counts of the trace output.
 
-#![allow(clippy::unwrap_used)] // a test fails loudly where its assumption breaks
-
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 /// 2026-11-14T00:00:00Z, in seconds.
 const DAY: i64 = 1_794_614_400;

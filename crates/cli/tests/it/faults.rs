@@ -3,16 +3,12 @@
 //! answers, Ctrl-C against it. Nothing is counted that was not delivered, every run's summary
 //! balances, and nothing panics or hangs.
 
-#![allow(clippy::unwrap_used)] // a test fails loudly where its assumption breaks
-
-mod common;
-
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::*;
+use crate::common::*;
 
 /// A folder that holds at most `bytes`: a tmpfs when this test may mount one (root), else
 /// `None` (the caller then limits the file size of the child instead).

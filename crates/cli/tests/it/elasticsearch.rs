@@ -2,15 +2,11 @@
 //! here) that checks the NDJSON framing line by line and answers per-item statuses: a first
 //! whole-request 503, then per document 201, 429 (once), 400 or 409, chosen by its `_id`.
 
-#![allow(clippy::unwrap_used)] // a test fails loudly where its assumption breaks
-
-mod common;
-
 use std::collections::{BTreeMap, HashSet};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
-use common::*;
+use crate::common::*;
 
 #[derive(Default)]
 struct State {

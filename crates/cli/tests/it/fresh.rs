@@ -1,14 +1,10 @@
 //! Readers see what the receiver acknowledged: `verify` and `report` started the moment the
 //! sender exits — with the receiver still running, its log not yet converted (the default
 //! flush interval), and after it was SIGKILLed before converting — find every item.
-#![allow(clippy::unwrap_used)] // a test fails loudly where its assumption breaks
-
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::{OurReceiver, START, bin, free_port, run, tempdir};
+use crate::common::{OurReceiver, START, bin, free_port, run, tempdir};
 
 /// Runs `args` of the binary; its exit status and standard output as JSON.
 fn json_of(args: &[&str]) -> (i32, serde_json::Value) {

@@ -1,12 +1,8 @@
 //! Coming from the Python telemetry-simulator 1.x: its scenario format, flags and
 //! environment variables, each shown to have its effect on what is generated.
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 
 /// Every span of an OTLP/JSON traces file: (name, parent span id, span id, attributes).
 fn spans(path: &Path) -> Vec<(String, String, String, serde_json::Value)> {

@@ -5,14 +5,10 @@
 //! expired or foreign one, plain text either way, a client that never speaks, bad files —
 //! each ending in counted drops or an error that names its cause, while the receiver keeps
 //! serving.
-#![allow(clippy::unwrap_used)] // a test fails loudly where its assumption breaks
-
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{OurReceiver, Rotel, Run, START, bin, free_port, python, repo, run_in, tempdir, wait_until};
+use crate::common::{OurReceiver, Rotel, Run, START, bin, free_port, python, repo, run_in, tempdir, wait_until};
 
 /// Makes, in the current folder: the CAs `ca` and `other-ca`; the server certificates
 /// `server` (localhost, 127.0.0.1) and `wrong-name` (elsewhere.example); the client

