@@ -22,7 +22,9 @@ fn influx_lines_into_victoria_metrics_read_back_the_totals() {
     // Make what was just written searchable, then ask at the end of the simulated run.
     let _ = http_get(port, "/internal/force_flush");
     let spans = r.summary["spans"].as_f64().unwrap();
-    let at = "2026-11-20T10:00:20Z";
+    // A minute past the 10 s of arrivals: the final export is stamped when the last trace
+    // ends, which (unseeded) may be a little after the last arrival.
+    let at = "2026-11-20T10:01:00Z";
     let query = |q: &str| -> Option<f64> {
         let (status, body) = http_get(port, &format!("/api/v1/query?query={}&time={at}", urlencode(q)));
         if status != 200 {
