@@ -2,18 +2,9 @@
 //! sender exits — with the receiver still running, its log not yet converted (the default
 //! flush interval), and after it was SIGKILLed before converting — find every item.
 use std::path::Path;
-use std::process::Command;
 
-use crate::common::{OurReceiver, START, bin, free_port, run, tempdir};
-
-/// Runs `args` of the binary; its exit status and standard output as JSON.
-fn json_of(args: &[&str]) -> (i32, serde_json::Value) {
-    let out = Command::new(bin()).args(args).output().unwrap();
-    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("{args:?}: {e}: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-    });
-    (out.status.code().unwrap_or(-1), v)
-}
+use crate::common::{OurReceiver, START, free_port, json_of, run, tempdir};
+use crate::verify::verify;
 
 /// A small mixed run (every signal) into `url` by `protocol`, its manifest at `manifest`.
 fn send(url: &str, protocol: &str, manifest: &Path, run_id: &str, seed: &str) {
@@ -42,15 +33,7 @@ fn send(url: &str, protocol: &str, manifest: &Path, run_id: &str, seed: &str) {
 
 /// `verify` of `manifest` over `store`: identical, with every item of the run delivered.
 fn assert_verifies(manifest: &Path, store: &Path, what: &str) {
-    let (code, v) = json_of(&[
-        "verify",
-        "--manifest",
-        manifest.to_str().unwrap(),
-        "--store",
-        store.to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
+    let (code, v) = verify(manifest, store);
     assert_eq!((code, &v["verdict"]), (0, &serde_json::json!("identical")), "{what}: {v}");
     for signal in ["traces", "logs", "metrics"] {
         let s = &v["signals"][signal];

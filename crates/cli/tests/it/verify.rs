@@ -7,29 +7,16 @@ use std::process::Command;
 use crate::common::{self, OurReceiver, START, bin, python, repo, run, tempdir};
 
 /// `verify` over `store`, its exit status and JSON.
-fn verify(manifest: &Path, store: &Path) -> (i32, serde_json::Value) {
+pub(crate) fn verify(manifest: &Path, store: &Path) -> (i32, serde_json::Value) {
     verify_with(manifest, store, &[])
 }
 
 /// `verify` with more flags.
-fn verify_with(manifest: &Path, store: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
-    let out = Command::new(bin())
-        .args([
-            "verify",
-            "--manifest",
-            manifest.to_str().unwrap(),
-            "--store",
-            store.to_str().unwrap(),
-            "--format",
-            "json",
-        ])
-        .args(extra)
-        .output()
-        .unwrap();
-    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("{e}: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-    });
-    (out.status.code().unwrap_or(-1), v)
+pub(crate) fn verify_with(manifest: &Path, store: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
+    let (m, st) = (manifest.to_str().unwrap(), store.to_str().unwrap());
+    let mut args = vec!["verify", "--manifest", m, "--store", st, "--format", "json"];
+    args.extend_from_slice(extra);
+    crate::common::json_of(&args)
 }
 
 fn n(v: &serde_json::Value) -> u64 {

@@ -406,6 +406,15 @@ pub fn run_in(cwd: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
     Run { out, summary }
 }
 
+/// Runs the binary with `args`; its exit status and standard output as JSON.
+pub fn json_of(args: &[&str]) -> (i32, serde_json::Value) {
+    let out = Command::new(bin()).args(args).output().unwrap();
+    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{args:?}: {e}: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    });
+    (out.status.code().unwrap_or(-1), v)
+}
+
 /// Runs the binary with `args` (no summary file), which must succeed; its output.
 pub fn sim(args: &[&str]) -> Output {
     let out = Command::new(bin()).args(args).output().unwrap();
