@@ -517,6 +517,14 @@ pub(crate) fn misjudged(
     scratch: &crate::build::Scratch,
 ) -> bool {
     let Some(node_hits) = node_hits else { return false };
+    // On the first build every span was judged at the trace's start: when no window edge of
+    // these incidents lies within the trace (its root covers every span), none is misjudged.
+    if scratch.hints.is_empty()
+        && let Some(root) = out.spans.first()
+        && !crosses_edge(list, candidates, root.start_ns, root.end_ns)
+    {
+        return false;
+    }
     out.spans.iter().enumerate().any(|(j, span)| {
         let node = scratch.span_nodes[j];
         let at = scratch.span_hits.get(j).map_or(span.start_ns, |h| h.1);
@@ -525,6 +533,20 @@ pub(crate) fn misjudged(
                 .get(node.node as usize)
                 .is_some_and(|hits| misjudged_by(list, hits, candidates, at, span.start_ns).is_some())
     })
+}
+
+/// Whether a window of one of the `candidates` starts or ends within `(from, to]`, or its
+/// ramp leaves nothing at `from` and something later.
+fn crosses_edge(list: &[CIncident], candidates: u64, from: u64, to: u64) -> bool {
+    let mut bits = candidates;
+    while bits != 0 {
+        let c = &list[bits.trailing_zeros() as usize];
+        bits &= bits - 1;
+        if c.last_start(from) != c.last_start(to) || c.level_at(from).is_some() != c.level_at(to).is_some() {
+            return true;
+        }
+    }
+    false
 }
 
 /// Counts, per incident window, the spans of the trace just built that it hit and how many

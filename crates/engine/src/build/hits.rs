@@ -203,6 +203,10 @@ impl<'e> Builder<'e, '_> {
     /// Notes which incidents hit a finished span, and when it was judged, for their windows'
     /// counts once the trace is done.
     pub(super) fn count_hit(&mut self, eff: &Eff<'_>, span_idx: usize) {
+        // Read only when some incident may act on this trace: nothing to note otherwise.
+        if self.candidates == 0 {
+            return;
+        }
         if self.span_hits.len() <= span_idx {
             self.span_hits.resize(span_idx + 1, (0, 0));
         }
