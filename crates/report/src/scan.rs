@@ -211,27 +211,20 @@ fn spread<V, O>(values: Vec<V>, def: &[i16], optional: bool, conv: impl Fn(V) ->
 /// Reads a `MAP<STRING, STRING>` column (its key leaf, then its value leaf): a new row starts
 /// at repetition level 0, and an entry is there when the definition level is 1.
 fn read_map(rg: &dyn RowGroupReader, leaf: usize, rows: usize) -> Result<Column, ReportError> {
-    let leaf_values = |leaf: usize| -> Result<Leaf<ByteArray>, ReportError> {
-        let ColumnReader::ByteArrayColumnReader(r) = rg.get_column_reader(leaf)? else {
-            return Err(ReportError::NoColumn(format!("leaf {leaf}")));
-        };
-        read_levels(r, rows, true, true)
-    };
-    let (keys, def, rep) = leaf_values(leaf)?;
-    let (values, _, _) = leaf_values(leaf + 1)?;
-    let mut starts = Vec::with_capacity(rows + 1);
-    let mut entry = 0;
-    for (d, r) in def.iter().zip(&rep) {
-        if *r == 0 {
-            starts.push(entry);
-        }
-        entry += usize::from(*d > 0);
-    }
-    starts.push(entry);
-    Ok(Column::Map { starts, keys, values })
+    let (keys, def, rep) = byte_leaf(rg, leaf, rows)?;
+    let (values, _, _) = byte_leaf(rg, leaf + 1, rows)?;
+    Ok(Column::Map { starts: row_starts(&def, &rep), keys, values })
 }
 
-/// Where each row starts among the elements that `def` and `rep` (a list's levels) lay out:
+/// The values and levels of a repeated byte-array leaf (a map's keys or values).
+fn byte_leaf(rg: &dyn RowGroupReader, leaf: usize, rows: usize) -> Result<Leaf<ByteArray>, ReportError> {
+    let ColumnReader::ByteArrayColumnReader(r) = rg.get_column_reader(leaf)? else {
+        return Err(ReportError::NoColumn(format!("leaf {leaf}")));
+    };
+    read_levels(r, rows, true, true)
+}
+
+/// Where each row starts among the elements that `def` and `rep` (a list's or a map's levels) lay out:
 /// a row starts at repetition level 0, and an element is there when the definition level is
 /// 1. One more than rows.
 fn row_starts(def: &[i16], rep: &[i16]) -> Vec<usize> {
@@ -271,14 +264,8 @@ fn read_list(rg: &dyn RowGroupReader, leaf: usize, rows: usize) -> Result<Column
 /// starts at repetition level 0, a map at 0 or 1 (when the definition level says the list
 /// has one), an entry wherever the definition level is 2.
 fn read_map_list(rg: &dyn RowGroupReader, leaf: usize, rows: usize) -> Result<Column, ReportError> {
-    let leaf_values = |leaf: usize| -> Result<Leaf<ByteArray>, ReportError> {
-        let ColumnReader::ByteArrayColumnReader(r) = rg.get_column_reader(leaf)? else {
-            return Err(ReportError::NoColumn(format!("leaf {leaf}")));
-        };
-        read_levels(r, rows, true, true)
-    };
-    let (keys, def, rep) = leaf_values(leaf)?;
-    let (values, _, _) = leaf_values(leaf + 1)?;
+    let (keys, def, rep) = byte_leaf(rg, leaf, rows)?;
+    let (values, _, _) = byte_leaf(rg, leaf + 1, rows)?;
     let (mut starts, mut maps) = (Vec::with_capacity(rows + 1), Vec::new());
     let mut entry = 0;
     for (d, r) in def.iter().zip(&rep) {

@@ -47,7 +47,7 @@ impl Snapshot {
     /// Like [`Snapshot::open`], converting the log's requests under `scratch`.
     pub fn open_in(root: &Path, scratch: &Path) -> Result<Self, StoreError> {
         let dir = root.join("wal");
-        let mut snap = Self { root: root.to_owned(), overlay: None, shadowed: BTreeSet::new(), pending: Vec::new() };
+        let mut snap = Self::plain(root);
         for seq in wal::segments(&dir)? {
             let records = match wal::read(&dir, seq) {
                 Ok(r) => r,
