@@ -20,6 +20,7 @@ import threading
 from collections import Counter
 
 from upstream import forward as upstream_forward
+from upstream import reply_ok, serve
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -102,12 +103,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 forward(self.path, body, ctype)
         else:
             forward(self.path, body, ctype)
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
+        reply_ok(self)
 
 
-server = http.server.ThreadingHTTPServer(("127.0.0.1", listen), Handler)
-print("READY", flush=True)
-server.serve_forever()
+serve(listen, Handler)
